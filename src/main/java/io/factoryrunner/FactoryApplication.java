@@ -1,0 +1,254 @@
+package io.factoryrunner;
+
+import io.factoryrunner.config.ConfigTable;
+import io.factoryrunner.config.ConfigTablePropertiesSource;
+import io.factoryrunner.config.ConfigValidator;
+import io.factoryrunner.config.ConfigValues;
+import io.factoryrunner.config.ConfigWatcher;
+import io.factoryrunner.db.Database;
+import io.factoryrunner.db.DatabaseSettings;
+import io.factoryrunner.health.DatabaseHealthCheck;
+import io.factoryrunner.logging.Secrets;
+import io.factoryrunner.routes.RouteCatalog;
+import java.nio.file.FileSystems;
+import java.nio.file.Path;
+import java.nio.file.PathMatcher;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.camel.CamelContext;
+import org.apache.camel.health.HealthCheckRegistry;
+import org.apache.camel.main.BaseMainSupport;
+import org.apache.camel.main.Main;
+import org.apache.camel.main.MainListenerSupport;
+import org.apache.camel.spi.PropertiesComponent;
+import org.apache.camel.util.SensitiveUtils;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One factory process: Camel Main with the factory's configuration sources, database and routes. The launcher
+ * and the tests both start the factory through this class, so tests exercise what users run.
+ */
+public final class FactoryApplication {
+
+    /** What the process is started for. */
+    public enum Mode {
+        /** Run the jobs. */
+        RUN,
+        /** Load configuration and routes, create the routes, start nothing, change nothing. */
+        VALIDATE
+    }
+
+    private static final Logger LOG = LoggerFactory.getLogger(FactoryApplication.class);
+
+    private final Path home;
+    private final Mode mode;
+    private final Clock clock;
+    private final Main main;
+    private Database database;
+    private RouteCatalog catalog;
+    private ConfigTable configTable;
+    private ConfigTablePropertiesSource configSource;
+    private ConfigWatcher configWatcher;
+    private int pendingMigrations;
+
+    private FactoryApplication(Path home, Mode mode, Map<String, String> overrides, Clock clock) {
+        this.home = home.toAbsolutePath().normalize();
+        this.mode = mode;
+        this.clock = clock;
+        this.main = new Main();
+        // Camel asks location sources in the order given: the operator's file first, the jar's defaults last
+        main.setPropertyPlaceholderLocations("file:" + this.home.resolve("config/application.properties")
+                + ";optional=true,classpath:factory-defaults.properties");
+        Map<String, String> effective = new LinkedHashMap<>(overrides);
+        if (mode == Mode.VALIDATE) {
+            effective.put("camel.main.auto-startup", "false");
+            effective.put("camel.server.enabled", "false");
+            effective.put("camel.management.enabled", "false");
+        }
+        effective.forEach(main::addOverrideProperty);
+        main.addMainListener(new Bootstrap());
+    }
+
+    public static FactoryApplication create(Path home, Mode mode, Map<String, String> overrides) {
+        return new FactoryApplication(home, mode, overrides, Clock.systemUTC());
+    }
+
+    public static FactoryApplication create(Path home, Mode mode, Map<String, String> overrides, Clock clock) {
+        return new FactoryApplication(home, mode, overrides, clock);
+    }
+
+    /** Starts the factory and returns; throws {@link StartupException} with an operator's message on failure. */
+    public void start() {
+        try {
+            main.start();
+        } catch (Exception e) {
+            closeQuietly();
+            throw StartupErrors.describe(e, catalog);
+        }
+        CamelContext context = main.getCamelContext();
+        if (context == null || !context.isStarted()) {
+            closeQuietly();
+            throw new StartupException("The factory did not start; see the log above for the reason");
+        }
+    }
+
+    /** Starts the factory and blocks until the process is asked to stop (SIGTERM, Ctrl-C). */
+    public void runUntilStopped() throws Exception {
+        try {
+            main.run();
+        } catch (Exception e) {
+            closeQuietly();
+            throw StartupErrors.describe(e, catalog);
+        }
+    }
+
+    public void stop() {
+        try {
+            main.stop();
+        } catch (Exception e) {
+            LOG.warn("Error while stopping: {}", e.getMessage(), e);
+        } finally {
+            closeQuietly();
+        }
+    }
+
+    public CamelContext context() {
+        return main.getCamelContext();
+    }
+
+    public Database database() {
+        return database;
+    }
+
+    public ConfigTable configTable() {
+        return configTable;
+    }
+
+    public ConfigWatcher configWatcher() {
+        return configWatcher;
+    }
+
+    public RouteCatalog routes() {
+        return catalog;
+    }
+
+    public int pendingMigrations() {
+        return pendingMigrations;
+    }
+
+    public Path home() {
+        return home;
+    }
+
+    private void closeQuietly() {
+        if (database != null) {
+            database.close();
+        }
+    }
+
+    /** Runs inside Camel Main's start, after the properties are set up and before the routes are read. */
+    private final class Bootstrap extends MainListenerSupport {
+
+        @Override
+        public void beforeConfigure(BaseMainSupport support) {
+            CamelContext context = support.getCamelContext();
+            PropertiesComponent properties = context.getPropertiesComponent();
+            ConfigValues values = new ConfigValues(properties);
+            registerSensitiveValues(properties);
+
+            Path dataDir = home.resolve(values.string("factory.data-dir", "data"));
+            String url = values.optional("factory.db.url").orElseGet(() -> DatabaseSettings.embeddedUrl(dataDir));
+            DatabaseSettings settings = new DatabaseSettings(url, values.string("factory.db.user", "sa"),
+                    values.string("factory.db.password", ""), values.integer("factory.db.pool-size", 10, 1),
+                    values.duration("factory.db.connect-timeout", Duration.ofSeconds(10)));
+            database = Database.open(settings);
+            if (mode == Mode.RUN) {
+                database.migrate();
+            } else {
+                pendingMigrations = database.pendingMigrations();
+            }
+
+            configTable = new ConfigTable(database.dataSource(), clock);
+            configSource = new ConfigTablePropertiesSource(configTable);
+            try {
+                configSource.refresh();
+            } catch (SQLException e) {
+                if (mode == Mode.RUN) {
+                    throw new StartupException("Cannot read the configuration table factory_config on "
+                            + Secrets.maskUrl(url) + ": " + Secrets.mask(e.getMessage()), e);
+                }
+                LOG.warn("The configuration table factory_config does not exist yet; the first start creates it");
+            }
+            properties.addPropertiesSource(configSource);
+            registerSensitiveValues(properties);
+
+            List<String> problems = ConfigValidator.validate(properties);
+            if (!problems.isEmpty()) {
+                throw new StartupException(String.join(System.lineSeparator(), problems));
+            }
+
+            catalog = RouteCatalog.scan(FactoryApplication.class.getClassLoader(), home,
+                    home.resolve(values.string("factory.routes.dir", "config/routes")),
+                    shippedFilter(values.string("factory.routes.shipped", "**")));
+            if (catalog.files().isEmpty()) {
+                support.configure().setRoutesCollectorEnabled(false);
+            } else {
+                support.configure().setRoutesIncludePattern(catalog.includePattern());
+            }
+            LOG.info("Routes: {} from {} files; database {}", catalog.routeIds(), catalog.files().size(),
+                    Secrets.maskUrl(url));
+
+            context.getRegistry().bind("dataSource", database.dataSource());
+            context.getRegistry().bind("factoryDatabase", database);
+            context.getRegistry().bind("configTable", configTable);
+            context.getRegistry().bind("clock", clock);
+            HealthCheckRegistry health = HealthCheckRegistry.get(context);
+            if (health != null) {
+                health.register(new DatabaseHealthCheck(database));
+            }
+            if (mode == Mode.RUN) {
+                configWatcher = new ConfigWatcher(context, configSource, catalog,
+                        values.duration("factory.config.poll-interval", Duration.ofSeconds(5)));
+                try {
+                    context.addService(configWatcher, true, true);
+                } catch (Exception e) {
+                    throw new StartupException("Cannot start the configuration watcher: " + e.getMessage(), e);
+                }
+            }
+        }
+
+        @Override
+        public void afterStop(BaseMainSupport support) {
+            closeQuietly();
+        }
+    }
+
+    /** Values of keys that are sensitive by name (password, secret, token, ...) are masked wherever they appear. */
+    private static void registerSensitiveValues(PropertiesComponent properties) {
+        properties.loadProperties(FactoryApplication::isSecretName).values()
+                .forEach(v -> Secrets.register(String.valueOf(v)));
+        System.getenv().forEach((k, v) -> {
+            if (isSecretName(k.toLowerCase().replace('_', '.'))) {
+                Secrets.register(v);
+            }
+        });
+    }
+
+    /** Camel's list of sensitive names, less user names: those are shown, only the secrets are masked. */
+    private static boolean isSecretName(String key) {
+        String lower = key.toLowerCase();
+        return SensitiveUtils.containsSensitive(lower) && !lower.endsWith("user") && !lower.endsWith("username");
+    }
+
+    private static java.util.function.Predicate<String> shippedFilter(String globs) {
+        List<PathMatcher> matchers = Arrays.stream(globs.split(",")).map(String::trim).filter(s -> !s.isEmpty())
+                .map(g -> FileSystems.getDefault().getPathMatcher("glob:" + g)).toList();
+        return path -> matchers.stream().anyMatch(m -> m.matches(Path.of(path)));
+    }
+}

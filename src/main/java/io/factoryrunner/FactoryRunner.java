@@ -1,0 +1,102 @@
+package io.factoryrunner;
+
+import io.factoryrunner.logging.Secrets;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.camel.Route;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The command line: {@code factory-runner [run|validate|help] [--home DIR]}. */
+public final class FactoryRunner {
+
+    public static final int OK = 0;
+    public static final int FAILED = 1;
+    public static final int USAGE = 2;
+
+    private static final Logger LOG = LoggerFactory.getLogger(FactoryRunner.class);
+
+    private static final String USAGE_TEXT = """
+            Usage: java -jar factory-runner.jar [command] [--home DIR]
+
+            Commands:
+              run        start the factory and run its jobs until stopped (default)
+              validate   load the configuration and every route, start no job, change nothing;
+                         exit 0 when everything loads, 1 otherwise
+              help       print this text
+
+            --home DIR   the directory holding config/ and data/ (default: the working directory)
+            """;
+
+    private FactoryRunner() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args, System.out, System.err));
+    }
+
+    /** Runs one command and returns the process exit code. */
+    public static int execute(String[] args, PrintStream out, PrintStream err) {
+        String command = "run";
+        Path home = Path.of("").toAbsolutePath();
+        List<String> rest = new ArrayList<>(List.of(args));
+        for (int i = 0; i < rest.size(); i++) {
+            String arg = rest.get(i);
+            if (arg.equals("--home")) {
+                if (i + 1 >= rest.size()) {
+                    err.println("--home needs a directory");
+                    return USAGE;
+                }
+                home = Path.of(rest.get(++i)).toAbsolutePath();
+            } else if (arg.equals("-h") || arg.equals("--help") || arg.equals("help")) {
+                out.print(USAGE_TEXT);
+                return OK;
+            } else if (arg.equals("run") || arg.equals("validate")) {
+                command = arg;
+            } else {
+                err.println("Unknown argument '" + arg + "'");
+                err.print(USAGE_TEXT);
+                return USAGE;
+            }
+        }
+        return command.equals("validate") ? validate(home, out, err) : run(home, err);
+    }
+
+    private static int run(Path home, PrintStream err) {
+        FactoryApplication app = FactoryApplication.create(home, FactoryApplication.Mode.RUN, Map.of());
+        try {
+            app.runUntilStopped();
+            return OK;
+        } catch (StartupException e) {
+            LOG.debug("Start-up failed", e);
+            err.println("Factory Runner cannot start: " + Secrets.mask(e.getMessage()));
+            return FAILED;
+        } catch (Exception e) {
+            LOG.error("Factory Runner failed", e);
+            return FAILED;
+        }
+    }
+
+    private static int validate(Path home, PrintStream out, PrintStream err) {
+        FactoryApplication app = FactoryApplication.create(home, FactoryApplication.Mode.VALIDATE, Map.of());
+        try {
+            app.start();
+            List<String> routes = app.context().getRoutes().stream().map(Route::getRouteId).sorted().toList();
+            out.println("Configuration valid. Routes (" + routes.size() + "): " + String.join(", ", routes));
+            out.println("Database: " + Secrets.maskUrl(app.database().settings().url()) + " reachable"
+                    + (app.pendingMigrations() > 0 ? ", " + app.pendingMigrations()
+                            + " schema migrations will be applied at the next start" : ", schema up to date"));
+            return OK;
+        } catch (StartupException e) {
+            LOG.debug("Validation failed", e);
+            err.println("Invalid: " + Secrets.mask(e.getMessage()).replace(System.lineSeparator(),
+                    System.lineSeparator() + "Invalid: "));
+            return FAILED;
+        } finally {
+            app.stop();
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package io.factoryrunner.config;
+
+import java.util.Locale;
+import java.util.Optional;
+import org.apache.camel.util.TimeUtils;
+import org.quartz.CronExpression;
+
+/** The types a configuration value can be checked against; each check names the key and the value it refused. */
+public enum ConfigType {
+    INTEGER {
+        @Override
+        Optional<String> problem(String value, int min) {
+            try {
+                int v = Integer.parseInt(value.trim());
+                return v < min ? Optional.of("must be at least " + min) : Optional.empty();
+            } catch (NumberFormatException e) {
+                return Optional.of("must be a whole number");
+            }
+        }
+    },
+    BOOLEAN {
+        @Override
+        Optional<String> problem(String value, int min) {
+            String v = value.trim().toLowerCase(Locale.ROOT);
+            return v.equals("true") || v.equals("false") ? Optional.empty() : Optional.of("must be true or false");
+        }
+    },
+    DURATION {
+        @Override
+        Optional<String> problem(String value, int min) {
+            try {
+                long ms = TimeUtils.toMilliSeconds(value.trim());
+                return ms < 0 ? Optional.of("must not be negative") : Optional.empty();
+            } catch (RuntimeException e) {
+                return Optional.of("must be a duration such as 500, 30s, 5m or 1h30m (milliseconds when no unit)");
+            }
+        }
+    },
+    CRON {
+        @Override
+        Optional<String> problem(String value, int min) {
+            // camel-quartz accepts '+' for spaces, as a cron in an endpoint URI must not contain spaces
+            String cron = value.trim().replace('+', ' ');
+            try {
+                CronExpression.validateExpression(cron);
+                return Optional.empty();
+            } catch (java.text.ParseException e) {
+                return Optional.of("is not a valid Quartz cron expression (seconds minutes hours day-of-month month"
+                        + " day-of-week [year], e.g. '0 0/5 * * * ?'): " + e.getMessage());
+            }
+        }
+    };
+
+    abstract Optional<String> problem(String value, int min);
+
+    /** Empty when the value fits; otherwise the whole message for the operator. */
+    public Optional<String> check(String key, String value, int min) {
+        return problem(value, min).map(p -> "Configuration key '" + key + "' has value '"
+                + ConfigValues.display(key, value, false) + "' that " + p);
+    }
+}

@@ -1,0 +1,47 @@
+package io.factoryrunner.config;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.regex.Pattern;
+import org.apache.camel.spi.PropertiesComponent;
+
+/**
+ * Checks every configuration value whose key has a known type, wherever it comes from, before any job starts.
+ * Keys are matched by pattern so that per-job keys ({@code job.<name>.cron}) are covered for every job.
+ */
+public final class ConfigValidator {
+
+    private record Rule(Pattern key, ConfigType type, int min) {
+    }
+
+    private static final List<Rule> RULES = List.of(
+            new Rule(Pattern.compile(".*\\.cron"), ConfigType.CRON, 0),
+            new Rule(Pattern.compile(".*\\.(enabled|paused)"), ConfigType.BOOLEAN, 0),
+            new Rule(Pattern.compile(".*\\.(chunk-size|pool-size|max-attempts|limit)"), ConfigType.INTEGER, 1),
+            new Rule(Pattern.compile(".*\\.(port)"), ConfigType.INTEGER, 0),
+            new Rule(Pattern.compile(".*\\.(timeout|interval|retention|delay|deadline)"), ConfigType.DURATION, 0),
+            new Rule(Pattern.compile("factory\\..*-(timeout|interval)"), ConfigType.DURATION, 0));
+
+    private ConfigValidator() {
+    }
+
+    /** Returns one message per invalid value; empty when everything fits. */
+    public static List<String> validate(PropertiesComponent properties) {
+        Properties all = properties.loadProperties();
+        List<String> problems = new ArrayList<>();
+        for (String key : all.stringPropertyNames().stream().sorted().toList()) {
+            for (Rule rule : RULES) {
+                if (rule.key().matcher(key).matches()) {
+                    // resolve again so an environment variable or system property that overrides the key is checked
+                    String value = properties.resolveProperty(key).orElse(all.getProperty(key));
+                    if (value != null && !value.isBlank() && !value.contains("{{")) {
+                        rule.type().check(key, value, rule.min()).ifPresent(problems::add);
+                    }
+                    break;
+                }
+            }
+        }
+        return problems;
+    }
+}

@@ -1,0 +1,121 @@
+package io.factoryrunner.db;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.pool.HikariPool;
+import io.factoryrunner.StartupException;
+import io.factoryrunner.logging.Secrets;
+import java.sql.SQLException;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.MigrationInfo;
+import org.flywaydb.core.api.output.MigrateResult;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The factory's connection pool and schema. */
+public final class Database implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Database.class);
+
+    private final DatabaseSettings settings;
+    private final HikariDataSource dataSource;
+
+    private Database(DatabaseSettings settings, HikariDataSource dataSource) {
+        this.settings = settings;
+        this.dataSource = dataSource;
+    }
+
+    /**
+     * Opens the pool and checks that the database answers; fails within the connect timeout with a message
+     * naming the URL (never the password) instead of hanging.
+     */
+    public static Database open(DatabaseSettings settings) {
+        Dialect dialect;
+        try {
+            dialect = settings.dialect();
+        } catch (IllegalArgumentException e) {
+            throw new StartupException("Configuration key 'factory.db.url': " + e.getMessage());
+        }
+        if (dialect == Dialect.POSTGRESQL) {
+            Secrets.register(settings.password());
+        }
+        HikariConfig config = new HikariConfig();
+        config.setPoolName("factory");
+        config.setJdbcUrl(settings.url());
+        config.setUsername(settings.user());
+        config.setPassword(settings.password());
+        config.setMaximumPoolSize(settings.poolSize());
+        config.setConnectionTimeout(settings.connectTimeout().toMillis());
+        config.setInitializationFailTimeout(settings.connectTimeout().toMillis());
+        if (dialect == Dialect.POSTGRESQL) {
+            // a database that accepts the TCP connection but never answers must not hang the start
+            config.addDataSourceProperty("connectTimeout", String.valueOf(settings.connectTimeout().toSeconds()));
+            config.addDataSourceProperty("socketTimeout", "0");
+        }
+        try {
+            return new Database(settings, new HikariDataSource(config));
+        } catch (HikariPool.PoolInitializationException e) {
+            throw new StartupException("Cannot connect to database " + Secrets.maskUrl(settings.url()) + " as user '"
+                    + settings.user() + "': " + rootMessage(e), e);
+        }
+    }
+
+    /** Creates or upgrades the schema to the migrations shipped in this jar. */
+    public void migrate() {
+        MigrateResult result = flyway().migrate();
+        if (result.migrationsExecuted > 0) {
+            LOG.info("Database schema migrated to version {} ({} migrations) on {}", result.targetSchemaVersion,
+                    result.migrationsExecuted, Secrets.maskUrl(settings.url()));
+        }
+    }
+
+    /** The migrations this jar has that the database has not applied yet. */
+    public int pendingMigrations() {
+        MigrationInfo[] pending = flyway().info().pending();
+        return pending.length;
+    }
+
+    private Flyway flyway() {
+        return Flyway.configure()
+                .dataSource(dataSource)
+                .locations("classpath:db/migration/common", "classpath:db/migration/" + dialect().vendor())
+                .failOnMissingLocations(false)
+                .load();
+    }
+
+    public DataSource dataSource() {
+        return dataSource;
+    }
+
+    public Dialect dialect() {
+        return settings.dialect();
+    }
+
+    public DatabaseSettings settings() {
+        return settings;
+    }
+
+    /** True when the database answers a trivial query within a second. */
+    public boolean isReachable() {
+        try (var connection = dataSource.getConnection()) {
+            return connection.isValid(1);
+        } catch (SQLException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public void close() {
+        dataSource.close();
+    }
+
+    static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String message = root.getMessage() != null ? root.getMessage() : root.getClass().getSimpleName();
+        return Secrets.mask(message);
+    }
+}

@@ -1,0 +1,98 @@
+package io.factoryrunner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.TestDatabase;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.camel.builder.NotifyBuilder;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class FactoryStartTest {
+
+    @TempDir
+    Path dir;
+
+    static final String TICK_ROUTE = """
+            - route:
+                id: tick
+                from:
+                  uri: "quartz:test/tick"
+                  parameters:
+                    cron: "{{job.tick.cron}}"
+                  steps:
+                    - setBody:
+                        constant: "{{tick.message}}"
+            """;
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void operator_route_fires_on_its_configured_cron(TestDatabase db) {
+        FactoryHome home = new FactoryHome(dir, db)
+                .applicationProperties("job.tick.cron = 0/1 * * * * ?\ntick.message = hello\n")
+                .route("tick.camel.yaml", TICK_ROUTE);
+        try (var running = home.start()) {
+            NotifyBuilder fired = new NotifyBuilder(running.app().context()).fromRoute("tick")
+                    .whenAnyDoneMatches(e -> "hello".equals(e.getMessage().getBody(String.class))).create();
+            assertThat(fired.matches(10, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void health_endpoint_reports_context_routes_and_database(TestDatabase db) throws Exception {
+        FactoryHome home = new FactoryHome(dir, db)
+                .applicationProperties("job.tick.cron = 0 0 0 1 1 ? 2099\ntick.message = hello\n")
+                .route("tick.camel.yaml", TICK_ROUTE);
+        int port = home.withHttpServer();
+        try (var running = home.start()) {
+            HttpResponse<String> response = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/observe/health")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(response.statusCode()).isEqualTo(200);
+            JsonNode health = new ObjectMapper().readTree(response.body());
+            assertThat(health.path("status").asText()).isEqualTo("UP");
+            Map<String, String> checks = new HashMap<>();
+            health.path("checks").forEach(c -> checks.put(c.path("name").asText(), c.path("status").asText()));
+            assertThat(checks).containsEntry("context", "UP").containsEntry("route:tick", "UP")
+                    .containsEntry("database", "UP");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void second_start_on_an_existing_database_keeps_its_data(TestDatabase db) throws Exception {
+        FactoryHome home = new FactoryHome(dir, db)
+                .applicationProperties("job.tick.cron = 0 0 0 1 1 ? 2099\ntick.message = hello\n")
+                .route("tick.camel.yaml", TICK_ROUTE);
+        try (var running = home.start()) {
+            running.app().configTable().set("customer.name", "ACME", false, "the customer", "test");
+        }
+        try (var running = home.start()) {
+            assertThat(running.app().configTable().loadAll()).containsKey("customer.name");
+            assertThat(running.app().context().resolvePropertyPlaceholders("{{customer.name}}")).isEqualTo("ACME");
+            assertThat(running.app().pendingMigrations()).isZero();
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void embedded_default_database_lives_under_the_data_directory() {
+        FactoryHome home = new FactoryHome(dir, TestDatabase.H2).withoutOverride("factory.db.url")
+                .applicationProperties("factory.data-dir = store\n");
+        try (var running = home.start()) {
+            assertThat(running.app().database().settings().url()).contains(dir.resolve("store").toString());
+        }
+        assertThat(dir.resolve("store/factory.mv.db")).exists();
+    }
+}

@@ -1,0 +1,114 @@
+package io.factoryrunner.testsupport;
+
+import io.factoryrunner.FactoryApplication;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** A factory installation in a temporary directory: config/application.properties, config/routes/, data/. */
+public final class FactoryHome {
+
+    private final Path dir;
+    private final TestDatabase database;
+    private final String url;
+    private final Map<String, String> overrides = new LinkedHashMap<>();
+
+    public FactoryHome(Path dir, TestDatabase database) {
+        this.dir = dir;
+        this.database = database;
+        this.url = database.newDatabase(dir);
+        overrides.put("factory.db.url", url);
+        overrides.put("factory.db.user", database.user());
+        overrides.put("factory.db.password", database.password());
+        overrides.put("camel.server.enabled", "false");
+        overrides.put("camel.management.enabled", "false");
+        overrides.put("factory.config.poll-interval", "200");
+        overrides.put("factory.routes.shipped", "framework/**");
+        overrides.put("camel.main.shutdown-timeout", "5");
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public TestDatabase database() {
+        return database;
+    }
+
+    public String url() {
+        return url;
+    }
+
+    public FactoryHome property(String key, String value) {
+        overrides.put(key, value);
+        return this;
+    }
+
+    public FactoryHome withoutOverride(String key) {
+        overrides.remove(key);
+        return this;
+    }
+
+    /** Serves HTTP (health endpoint) on a free port; returns the port. */
+    public int withHttpServer() {
+        int port = freePort();
+        overrides.put("camel.server.enabled", "true");
+        overrides.put("camel.management.enabled", "true");
+        overrides.put("camel.server.port", String.valueOf(port));
+        return port;
+    }
+
+    public FactoryHome applicationProperties(String content) {
+        return write("config/application.properties", content);
+    }
+
+    public FactoryHome route(String fileName, String yaml) {
+        return write("config/routes/" + fileName, yaml);
+    }
+
+    public FactoryHome write(String relative, String content) {
+        try {
+            Path file = dir.resolve(relative);
+            Files.createDirectories(file.getParent());
+            Files.writeString(file, content);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return this;
+    }
+
+    public FactoryApplication app(FactoryApplication.Mode mode) {
+        return FactoryApplication.create(dir, mode, overrides);
+    }
+
+    /** Starts the factory; the caller stops it (try-with-resources on {@link Running}). */
+    public Running start() {
+        FactoryApplication app = app(FactoryApplication.Mode.RUN);
+        app.start();
+        return new Running(app);
+    }
+
+    public Map<String, String> overrides() {
+        return Map.copyOf(overrides);
+    }
+
+    public static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A started factory that stops when closed. */
+    public record Running(FactoryApplication app) implements AutoCloseable {
+        @Override
+        public void close() {
+            app.stop();
+        }
+    }
+}
