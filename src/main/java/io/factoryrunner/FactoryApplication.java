@@ -26,7 +26,6 @@ import org.apache.camel.main.BaseMainSupport;
 import org.apache.camel.main.Main;
 import org.apache.camel.main.MainListenerSupport;
 import org.apache.camel.spi.PropertiesComponent;
-import org.apache.camel.util.SensitiveUtils;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -138,6 +137,11 @@ public final class FactoryApplication {
         return catalog;
     }
 
+    /** Every configuration key with its effective value (secrets masked) and its source. */
+    public List<io.factoryrunner.config.ConfigReport.Line> configReport() {
+        return io.factoryrunner.config.ConfigReport.of(context().getPropertiesComponent(), configSource);
+    }
+
     public int pendingMigrations() {
         return pendingMigrations;
     }
@@ -231,19 +235,13 @@ public final class FactoryApplication {
 
     /** Values of keys that are sensitive by name (password, secret, token, ...) are masked wherever they appear. */
     private static void registerSensitiveValues(PropertiesComponent properties) {
-        properties.loadProperties(FactoryApplication::isSecretName).values()
+        properties.loadProperties(Secrets::isSecretKey).values()
                 .forEach(v -> Secrets.register(String.valueOf(v)));
         System.getenv().forEach((k, v) -> {
-            if (isSecretName(k.toLowerCase().replace('_', '.'))) {
+            if (Secrets.isSecretKey(k.replace('_', '.'))) {
                 Secrets.register(v);
             }
         });
-    }
-
-    /** Camel's list of sensitive names, less user names: those are shown, only the secrets are masked. */
-    private static boolean isSecretName(String key) {
-        String lower = key.toLowerCase();
-        return SensitiveUtils.containsSensitive(lower) && !lower.endsWith("user") && !lower.endsWith("username");
     }
 
     private static java.util.function.Predicate<String> shippedFilter(String globs) {

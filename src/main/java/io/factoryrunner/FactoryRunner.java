@@ -1,5 +1,6 @@
 package io.factoryrunner;
 
+import io.factoryrunner.config.ConfigReport;
 import io.factoryrunner.logging.Secrets;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -26,6 +27,7 @@ public final class FactoryRunner {
               run        start the factory and run its jobs until stopped (default)
               validate   load the configuration and every route, start no job, change nothing;
                          exit 0 when everything loads, 1 otherwise
+              config     print every configuration key with its value (secrets masked) and its source
               help       print this text
 
             --home DIR   the directory holding config/ and data/ (default: the working directory)
@@ -54,7 +56,7 @@ public final class FactoryRunner {
             } else if (arg.equals("-h") || arg.equals("--help") || arg.equals("help")) {
                 out.print(USAGE_TEXT);
                 return OK;
-            } else if (arg.equals("run") || arg.equals("validate")) {
+            } else if (arg.equals("run") || arg.equals("validate") || arg.equals("config")) {
                 command = arg;
             } else {
                 err.println("Unknown argument '" + arg + "'");
@@ -62,7 +64,11 @@ public final class FactoryRunner {
                 return USAGE;
             }
         }
-        return command.equals("validate") ? validate(home, out, err) : run(home, err);
+        return switch (command) {
+            case "validate" -> validate(home, out, err, false);
+            case "config" -> validate(home, out, err, true);
+            default -> run(home, err);
+        };
     }
 
     private static int run(Path home, PrintStream err) {
@@ -80,10 +86,20 @@ public final class FactoryRunner {
         }
     }
 
-    private static int validate(Path home, PrintStream out, PrintStream err) {
-        FactoryApplication app = FactoryApplication.create(home, FactoryApplication.Mode.VALIDATE, Map.of());
+    private static int validate(Path home, PrintStream out, PrintStream err, boolean printConfig) {
+        return validate(FactoryApplication.create(home, FactoryApplication.Mode.VALIDATE, Map.of()), out, err,
+                printConfig);
+    }
+
+    static int validate(FactoryApplication app, PrintStream out, PrintStream err, boolean printConfig) {
         try {
             app.start();
+            if (printConfig) {
+                for (ConfigReport.Line line : app.configReport()) {
+                    out.println(line.key() + " = " + line.value() + "    [" + line.source() + "]");
+                }
+                return OK;
+            }
             List<String> routes = app.context().getRoutes().stream().map(Route::getRouteId).sorted().toList();
             out.println("Configuration valid. Routes (" + routes.size() + "): " + String.join(", ", routes));
             out.println("Database: " + Secrets.maskUrl(app.database().settings().url()) + " reachable"

@@ -5,7 +5,6 @@ import io.factoryrunner.logging.Secrets;
 import java.time.Duration;
 import java.util.Optional;
 import org.apache.camel.spi.PropertiesComponent;
-import org.apache.camel.util.SensitiveUtils;
 import org.apache.camel.util.TimeUtils;
 
 /**
@@ -63,7 +62,7 @@ public final class ConfigValues {
 
     /** A value as it may appear in a message: masked when the key is sensitive by name or marked secret. */
     public static String display(String key, String value, boolean secret) {
-        if (secret || SensitiveUtils.containsSensitive(key)) {
+        if (secret || Secrets.isSecretKey(key)) {
             return Secrets.MASK;
         }
         return Secrets.mask(value);

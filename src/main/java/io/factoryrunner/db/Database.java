@@ -50,8 +50,9 @@ public final class Database implements AutoCloseable {
         config.setInitializationFailTimeout(settings.connectTimeout().toMillis());
         if (dialect == Dialect.POSTGRESQL) {
             // a database that accepts the TCP connection but never answers must not hang the start
-            config.addDataSourceProperty("connectTimeout", String.valueOf(settings.connectTimeout().toSeconds()));
-            config.addDataSourceProperty("socketTimeout", "0");
+            String seconds = String.valueOf(Math.max(1, settings.connectTimeout().toSeconds()));
+            config.addDataSourceProperty("connectTimeout", seconds);
+            config.addDataSourceProperty("loginTimeout", seconds);
         }
         try {
             return new Database(settings, new HikariDataSource(config));

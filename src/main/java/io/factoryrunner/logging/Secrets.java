@@ -34,6 +34,16 @@ public final class Secrets {
         values.forEach(Secrets::register);
     }
 
+    /**
+     * True for keys whose value is a secret by name: Camel's list of sensitive names (password, secret, token,
+     * api key, ...), less user names, which are shown.
+     */
+    public static boolean isSecretKey(String key) {
+        String lower = key.toLowerCase(java.util.Locale.ROOT);
+        return org.apache.camel.util.SensitiveUtils.containsSensitive(lower) && !lower.endsWith("user")
+                && !lower.endsWith("username");
+    }
+
     public static String mask(String text) {
         if (text == null || VALUES.isEmpty()) {
             return text;

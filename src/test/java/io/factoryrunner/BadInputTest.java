@@ -1,0 +1,236 @@
+package io.factoryrunner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.TestDatabase;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Every bad input stops the start (and {@code validate}) with a message that names what is wrong and where. */
+class BadInputTest {
+
+    @TempDir
+    Path dir;
+
+    static final String VALID_ROUTE = """
+            - route:
+                id: fine
+                from:
+                  uri: "quartz:test/fine"
+                  parameters:
+                    cron: "{{job.fine.cron}}"
+                  steps:
+                    - log: "fine"
+            """;
+
+    private FactoryHome home() {
+        return new FactoryHome(dir, TestDatabase.H2).applicationProperties("job.fine.cron = 0 0 * * * ?\n")
+                .route("fine.camel.yaml", VALID_ROUTE);
+    }
+
+    private StartupException startFails(FactoryHome home) {
+        var app = home.app(FactoryApplication.Mode.RUN);
+        StartupException[] caught = new StartupException[1];
+        assertThatThrownBy(app::start).isInstanceOfSatisfying(StartupException.class, e -> caught[0] = e);
+        assertThat(app.context() == null || !app.context().isStarted()).isTrue();
+        return caught[0];
+    }
+
+    @Test
+    void valid_installation_validates_with_exit_code_zero() {
+        Result r = validate(home());
+        assertThat(r.code).isZero();
+        assertThat(r.out).contains("Configuration valid").contains("fine");
+    }
+
+    @Test
+    void validate_starts_no_job_and_creates_no_schema() throws Exception {
+        FactoryHome home = home();
+        var app = home.app(FactoryApplication.Mode.VALIDATE);
+        try {
+            app.start();
+            assertThat(app.context().getRouteController().getRouteStatus("fine").isStarted()).isFalse();
+            assertThat(app.pendingMigrations()).isPositive();
+        } finally {
+            app.stop();
+        }
+    }
+
+    @Test
+    void malformed_yaml_names_the_file_and_line() {
+        FactoryHome home = home().route("broken.camel.yaml", """
+                - route:
+                    id: broken
+                    from:
+                      uri: "timer:x"
+                      steps:
+                      - log: "x"
+                   oops: [
+                """);
+        assertThat(startFails(home).getMessage()).contains("config/routes/broken.camel.yaml").contains("line 7");
+        Result r = validate(home);
+        assertThat(r.code).isEqualTo(1);
+        assertThat(r.err).contains("config/routes/broken.camel.yaml").contains("line 7");
+    }
+
+    @Test
+    void unknown_dsl_element_names_the_file_and_line() {
+        FactoryHome home = home().route("typo.camel.yaml", """
+                - route:
+                    id: typo
+                    from:
+                      uri: "timer:x"
+                      steps:
+                        - too: "log:x"
+                """);
+        assertThat(startFails(home).getMessage()).contains("typo.camel.yaml").contains("line 6").contains("too");
+        assertThat(validate(home).code).isEqualTo(1);
+    }
+
+    @Test
+    void unknown_placeholder_names_the_key_and_the_route() {
+        FactoryHome home = home().route("needs.camel.yaml", """
+                - route:
+                    id: needs-key
+                    from:
+                      uri: "timer:x?repeatCount=1"
+                      steps:
+                        - to: "log:{{customer.missing.key}}"
+                """);
+        String message = startFails(home).getMessage();
+        assertThat(message).contains("customer.missing.key").contains("needs-key")
+                .contains("config/routes/needs.camel.yaml");
+        Result r = validate(home);
+        assertThat(r.code).isEqualTo(1);
+        assertThat(r.err).contains("customer.missing.key").contains("needs-key");
+    }
+
+    @Test
+    void invalid_cron_names_the_key_and_the_value() {
+        FactoryHome home = home().applicationProperties("job.fine.cron = 0 0 * * *\n");
+        assertThat(startFails(home).getMessage()).contains("job.fine.cron").contains("'0 0 * * *'")
+                .contains("cron");
+        Result r = validate(home);
+        assertThat(r.code).isEqualTo(1);
+        assertThat(r.err).contains("job.fine.cron").contains("0 0 * * *");
+    }
+
+    @Test
+    void invalid_cron_in_the_table_is_refused_too() throws Exception {
+        FactoryHome home = home();
+        try (var running = home.start()) {
+            running.app().configTable().set("job.fine.cron", "every hour", false, null, "test");
+        }
+        assertThat(startFails(home).getMessage()).contains("job.fine.cron").contains("'every hour'");
+    }
+
+    @Test
+    void value_of_the_wrong_type_names_the_key_and_the_value() {
+        FactoryHome home = home().applicationProperties("""
+                job.fine.cron = 0 0 * * * ?
+                job.fine.chunk-size = lots
+                job.fine.enabled = maybe
+                """);
+        String message = startFails(home).getMessage();
+        assertThat(message).contains("job.fine.chunk-size").contains("'lots'").contains("whole number");
+        assertThat(message).contains("job.fine.enabled").contains("'maybe'").contains("true or false");
+    }
+
+    @Test
+    void wrong_type_of_a_database_setting_names_the_key() {
+        FactoryHome home = home().property("factory.db.pool-size", "ten");
+        assertThat(startFails(home).getMessage()).contains("factory.db.pool-size").contains("'ten'");
+    }
+
+    @Test
+    void refused_database_connection_names_the_url_without_password() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        FactoryHome home = home().property("factory.db.url",
+                        "jdbc:postgresql://127.0.0.1:" + port + "/factory?password=hunter22")
+                .property("factory.db.user", "factory").property("factory.db.password", "hunter22")
+                .property("factory.db.connect-timeout", "2s");
+        String message = startFails(home).getMessage();
+        assertThat(message).contains("jdbc:postgresql://127.0.0.1:" + port + "/factory")
+                .contains("'factory'").doesNotContain("hunter22");
+    }
+
+    @Test
+    void database_that_never_answers_fails_within_the_timeout_instead_of_hanging() throws Exception {
+        List<Socket> accepted = new ArrayList<>();
+        try (ServerSocket silent = new ServerSocket(0)) {
+            Thread acceptor = new Thread(() -> {
+                try {
+                    while (true) {
+                        accepted.add(silent.accept());
+                    }
+                } catch (Exception closed) {
+                    // the test is over
+                }
+            });
+            acceptor.setDaemon(true);
+            acceptor.start();
+            FactoryHome home = home()
+                    .property("factory.db.url", "jdbc:postgresql://127.0.0.1:" + silent.getLocalPort() + "/factory")
+                    .property("factory.db.connect-timeout", "2s");
+            long started = System.nanoTime();
+            String message = startFails(home).getMessage();
+            long seconds = (System.nanoTime() - started) / 1_000_000_000L;
+            assertThat(message).contains("127.0.0.1:" + silent.getLocalPort());
+            assertThat(seconds).as("seconds until the start gave up").isLessThan(30);
+        } finally {
+            for (Socket s : accepted) {
+                s.close();
+            }
+        }
+    }
+
+    @Test
+    void unknown_command_is_a_usage_error() {
+        Result r = run("frobnicate");
+        assertThat(r.code).isEqualTo(FactoryRunner.USAGE);
+        assertThat(r.err).contains("frobnicate").contains("Usage");
+    }
+
+    record Result(int code, String out, String err) {
+    }
+
+    private Result validate(FactoryHome home) {
+        // the command line reads the same files; database and server settings come as system-property-free overrides
+        Map<String, String> overrides = home.overrides();
+        var app = FactoryApplication.create(home.dir(), FactoryApplication.Mode.VALIDATE, overrides);
+        return Launcher.validateWith(app);
+    }
+
+    private Result run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = FactoryRunner.execute(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    /** Runs the command line's validate on a prepared application. */
+    static final class Launcher {
+        static Result validateWith(FactoryApplication app) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            int code = FactoryRunner.validate(app, new PrintStream(out, true, StandardCharsets.UTF_8),
+                    new PrintStream(err, true, StandardCharsets.UTF_8), false);
+            return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        }
+    }
+}

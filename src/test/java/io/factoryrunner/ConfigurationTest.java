@@ -1,0 +1,129 @@
+package io.factoryrunner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.factoryrunner.testsupport.CapturedLog;
+import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.TestDatabase;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.apache.camel.CamelContext;
+import org.apache.camel.builder.NotifyBuilder;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class ConfigurationTest {
+
+    @TempDir
+    Path dir;
+
+    static final String GREETER = """
+            - route:
+                id: greeter
+                from:
+                  uri: "quartz:test/greeter"
+                  parameters:
+                    cron: "{{job.greeter.cron}}"
+                  steps:
+                    - setBody:
+                        constant: "{{greeting}}"
+                    - log: "greeter says ${body}"
+            """;
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void table_overrides_the_properties_file_which_overrides_the_jar_defaults(TestDatabase db) throws Exception {
+        FactoryHome home = new FactoryHome(dir, db).applicationProperties("""
+                factory.db.pool-size = 4
+                greeting = from file
+                only.in.file = file value
+                """);
+        try (var running = home.start()) {
+            running.app().configTable().set("greeting", "from table", false, null, "test");
+        }
+        try (var running = home.start()) {
+            CamelContext context = running.app().context();
+            assertThat(context.resolvePropertyPlaceholders("{{greeting}}")).isEqualTo("from table");
+            assertThat(context.resolvePropertyPlaceholders("{{only.in.file}}")).isEqualTo("file value");
+            assertThat(context.resolvePropertyPlaceholders("{{factory.db.pool-size}}")).isEqualTo("4");
+            // shipped default, untouched by file or table
+            assertThat(context.resolvePropertyPlaceholders("{{factory.config.poll-interval}}")).isNotBlank();
+            assertThat(running.app().configReport())
+                    .anySatisfy(l -> assertThat(l).isEqualTo(new io.factoryrunner.config.ConfigReport.Line(
+                            "greeting", "from table", "factory_config")))
+                    .anySatisfy(l -> assertThat(l).isEqualTo(new io.factoryrunner.config.ConfigReport.Line(
+                            "only.in.file", "file value", "config/application.properties")));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_changed_table_value_reaches_the_next_run_without_restart(TestDatabase db) throws Exception {
+        FactoryHome home = new FactoryHome(dir, db)
+                .applicationProperties("job.greeter.cron = 0/1 * * * * ?\ngreeting = first\n")
+                .route("greeter.camel.yaml", GREETER);
+        try (var running = home.start()) {
+            CamelContext context = running.app().context();
+            NotifyBuilder first = new NotifyBuilder(context).fromRoute("greeter")
+                    .whenAnyDoneMatches(e -> "first".equals(e.getMessage().getBody(String.class))).create();
+            assertThat(first.matches(10, TimeUnit.SECONDS)).isTrue();
+
+            NotifyBuilder second = new NotifyBuilder(context).fromRoute("greeter")
+                    .whenAnyDoneMatches(e -> "second".equals(e.getMessage().getBody(String.class))).create();
+            running.app().configTable().set("greeting", "second", false, "what the greeter says", "test");
+            assertThat(second.matches(10, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_cron_changed_in_the_table_reschedules_the_job(TestDatabase db) throws Exception {
+        FactoryHome home = new FactoryHome(dir, db)
+                .applicationProperties("job.greeter.cron = 0 0 0 1 1 ? 2099\ngreeting = hi\n")
+                .route("greeter.camel.yaml", GREETER);
+        try (var running = home.start()) {
+            NotifyBuilder fired = new NotifyBuilder(running.app().context()).fromRoute("greeter").whenDone(2)
+                    .create();
+            assertThat(fired.matches(2, TimeUnit.SECONDS)).isFalse();
+            running.app().configTable().set("job.greeter.cron", "0/1 * * * * ?", false, null, "test");
+            assertThat(fired.matches(15, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_secret_value_never_appears_in_the_log(TestDatabase db) throws Exception {
+        String secret = "s3cr3t-" + db + "-" + System.nanoTime();
+        String leaky = """
+                - route:
+                    id: leaky
+                    from:
+                      uri: "quartz:test/leaky"
+                      parameters:
+                        cron: "0/1 * * * * ?"
+                      steps:
+                        - log: "calling with key {{analytics.key}}"
+                        - throwException:
+                            exceptionType: "java.lang.IllegalStateException"
+                            message: "refused key ${properties:analytics.key}"
+                """;
+        FactoryHome home = new FactoryHome(dir, db).applicationProperties("analytics.key = placeholder\n");
+        try (var running = home.start()) {
+            running.app().configTable().set("analytics.key", secret, true, "API key", "test");
+        }
+        home.route("leaky.camel.yaml", leaky);
+        try (var running = home.start()) {
+            NotifyBuilder failed = new NotifyBuilder(running.app().context()).fromRoute("leaky").whenFailed(1)
+                    .create();
+            assertThat(failed.matches(10, TimeUnit.SECONDS)).isTrue();
+            await().atMost(Duration.ofSeconds(5))
+                    .until(() -> CapturedLog.text().contains("refused key ******"));
+            assertThat(CapturedLog.text()).contains("calling with key ******").doesNotContain(secret);
+            assertThat(running.app().configReport()).filteredOn(l -> l.key().equals("analytics.key"))
+                    .singleElement().satisfies(l -> assertThat(l.value()).isEqualTo("******"));
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package io.factoryrunner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The packaged jar, run as a user runs it: {@code java -jar target/factory-runner.jar}. */
+class PackagedJarIT {
+
+    @TempDir
+    Path home;
+
+    record Result(int code, String output) {
+    }
+
+    private Result runJar(String... args) throws Exception {
+        Path jar = Path.of("target/factory-runner.jar").toAbsolutePath();
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> command = new java.util.ArrayList<>(List.of(java, "-jar", jar.toString()));
+        command.addAll(List.of(args));
+        Process process = new ProcessBuilder(command).directory(home.toFile()).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(process.waitFor(90, TimeUnit.SECONDS)).isTrue();
+        return new Result(process.exitValue(), output);
+    }
+
+    private void copyShippedConfig() throws IOException {
+        Path source = Path.of("config").toAbsolutePath();
+        try (var walk = Files.walk(source)) {
+            for (Path p : walk.toList()) {
+                Path target = home.resolve("config").resolve(source.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(p, target);
+                }
+            }
+        }
+    }
+
+    @Test
+    void validate_of_the_shipped_configuration_exits_zero() throws Exception {
+        copyShippedConfig();
+        Result r = runJar("validate");
+        assertThat(r.code()).as(r.output()).isZero();
+        assertThat(r.output()).contains("Configuration valid");
+    }
+
+    @Test
+    void validate_of_a_broken_route_file_exits_one_naming_file_and_line() throws Exception {
+        copyShippedConfig();
+        Files.writeString(home.resolve("config/routes/broken.yaml"), "- route:\n    id: x\n\tfrom: y\n");
+        Result r = runJar("validate");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.output()).contains("config/routes/broken.yaml").contains("line 3");
+    }
+
+    @Test
+    void help_lists_the_commands() throws Exception {
+        Result r = runJar("help");
+        assertThat(r.code()).isZero();
+        assertThat(r.output()).contains("validate").contains("run");
+    }
+}
