@@ -1,25 +1,19 @@
 package io.factoryrunner.routes;
 
 import io.factoryrunner.StartupException;
+import io.factoryrunner.support.ClasspathFiles;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.JarURLConnection;
-import java.net.URISyntaxException;
-import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Enumeration;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.jar.JarEntry;
-import java.util.jar.JarFile;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -35,9 +29,6 @@ import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
  * {@code config/routes/}. An operator file that declares a route id a shipped file also declares replaces that
  * shipped file. Every file is parsed here first so that a malformed one is reported with its path and line before
  * Camel sees it.
- * <p>
- * Listing the shipped files is done here rather than with Camel's resource resolver because it must happen before
- * the Camel context decides which files to load.
  */
 public final class RouteCatalog {
 
@@ -192,39 +183,11 @@ public final class RouteCatalog {
 
     /** Path under {@code routes/} to file content, for every YAML file on the class path there. */
     private static Map<String, String> listShipped(ClassLoader classLoader) {
-        Map<String, String> answer = new TreeMap<>();
         try {
-            Enumeration<URL> roots = classLoader.getResources(SHIPPED_ROOT);
-            while (roots.hasMoreElements()) {
-                URL root = roots.nextElement();
-                if ("file".equals(root.getProtocol())) {
-                    Path dir = Path.of(root.toURI());
-                    try (Stream<Path> paths = Files.walk(dir)) {
-                        for (Path p : paths.filter(RouteCatalog::isYaml).toList()) {
-                            String rel = dir.relativize(p).toString().replace('\\', '/');
-                            answer.putIfAbsent(rel, Files.readString(p, StandardCharsets.UTF_8));
-                        }
-                    }
-                } else if ("jar".equals(root.getProtocol())) {
-                    JarURLConnection connection = (JarURLConnection) root.openConnection();
-                    connection.setUseCaches(false);
-                    try (JarFile jar = connection.getJarFile()) {
-                        for (JarEntry entry : Collections.list(jar.entries())) {
-                            String name = entry.getName();
-                            if (name.startsWith(SHIPPED_ROOT + "/") && !entry.isDirectory()
-                                    && (name.endsWith(".yaml") || name.endsWith(".yml"))) {
-                                try (InputStream in = jar.getInputStream(entry)) {
-                                    answer.putIfAbsent(name.substring(SHIPPED_ROOT.length() + 1),
-                                            new String(in.readAllBytes(), StandardCharsets.UTF_8));
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        } catch (IOException | URISyntaxException e) {
+            return ClasspathFiles.read(classLoader, SHIPPED_ROOT,
+                    name -> name.endsWith(".yaml") || name.endsWith(".yml"));
+        } catch (RuntimeException e) {
             throw new StartupException("Cannot list the routes shipped in the jar: " + e.getMessage(), e);
         }
-        return answer;
     }
 }
