@@ -8,6 +8,9 @@ import io.factoryrunner.config.ConfigWatcher;
 import io.factoryrunner.db.Database;
 import io.factoryrunner.db.DatabaseSettings;
 import io.factoryrunner.health.DatabaseHealthCheck;
+import io.factoryrunner.job.JobComponent;
+import io.factoryrunner.job.JobRegistry;
+import io.factoryrunner.job.JobStore;
 import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.routes.RouteCatalog;
 import java.nio.file.FileSystems;
@@ -57,6 +60,9 @@ public final class FactoryApplication {
     private ConfigTablePropertiesSource configSource;
     private ConfigWatcher configWatcher;
     private int pendingMigrations;
+    private JobStore jobStore;
+    private final JobRegistry jobs = new JobRegistry();
+    private String node;
 
     private FactoryApplication(Path home, Mode mode, Map<String, String> overrides, Clock clock) {
         this.home = home.toAbsolutePath().normalize();
@@ -144,6 +150,26 @@ public final class FactoryApplication {
         return io.factoryrunner.config.ConfigReport.of(context().getPropertiesComponent(), configSource);
     }
 
+    public JobRegistry jobs() {
+        return jobs;
+    }
+
+    public JobStore jobStore() {
+        return jobStore;
+    }
+
+    public String node() {
+        return node;
+    }
+
+    private static String hostName() {
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            return "localhost";
+        }
+    }
+
     public int pendingMigrations() {
         return pendingMigrations;
     }
@@ -183,6 +209,7 @@ public final class FactoryApplication {
                     values.string("factory.db.password", ""), values.integer("factory.db.pool-size", 10, 1),
                     values.duration("factory.db.connect-timeout", Duration.ofSeconds(10)));
             opening = CompletableFuture.supplyAsync(() -> openDatabase(settings));
+            node = values.optional("factory.node.id").orElseGet(FactoryApplication::hostName);
 
             catalog = RouteCatalog.scan(FactoryApplication.class.getClassLoader(), home,
                     home.resolve(values.string("factory.routes.dir", "config/routes")),
@@ -247,6 +274,21 @@ public final class FactoryApplication {
             context.getRegistry().bind("factoryDatabase", database);
             context.getRegistry().bind("configTable", configTable);
             context.getRegistry().bind("clock", clock);
+            jobStore = new JobStore(database.dataSource(), clock);
+            context.addComponent("job", new JobComponent(jobStore, jobs, node));
+            context.getRegistry().bind("jobs", jobs);
+            context.getRegistry().bind("jobStore", jobStore);
+            if (mode == Mode.RUN) {
+                try {
+                    int abandoned = jobStore.abandonRunsOf(node);
+                    if (abandoned > 0) {
+                        LOG.warn("{} runs of node {} were left running by its last stop; marked abandoned, their"
+                                + " claimed items go to the next runs", abandoned, node);
+                    }
+                } catch (SQLException e) {
+                    throw new StartupException("Cannot close the runs left open: " + Secrets.mask(e.getMessage()), e);
+                }
+            }
             HealthCheckRegistry health = HealthCheckRegistry.get(context);
             if (health != null) {
                 health.register(new DatabaseHealthCheck(database));

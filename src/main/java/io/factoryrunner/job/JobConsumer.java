@@ -1,0 +1,217 @@
+package io.factoryrunner.job;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.factoryrunner.logging.Secrets;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.camel.Exchange;
+import org.apache.camel.Processor;
+import org.apache.camel.support.ScheduledPollConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs a job: on each fire it opens a run, takes back the items an earlier run left claimed, then claims chunks of
+ * waiting items and sends each through the route as one exchange. The exchange's body after the route is the data
+ * handed to the downstream jobs; an exchange that ends with an exception marks the item failed. Each chunk's
+ * results are committed together.
+ */
+public final class JobConsumer extends ScheduledPollConsumer {
+
+    /** Headers each item's exchange carries. */
+    public static final String JOB = "FactoryJob";
+    public static final String RUN_ID = "FactoryRunId";
+    public static final String ITEM_KEY = "FactoryItemKey";
+    public static final String ITEM_VERSION = "FactoryItemVersion";
+    public static final String ATTEMPT = "FactoryItemAttempt";
+
+    private static final Logger LOG = LoggerFactory.getLogger(JobConsumer.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final AtomicBoolean running = new AtomicBoolean();
+
+    JobConsumer(JobEndpoint endpoint, Processor processor) {
+        super(endpoint, processor);
+    }
+
+    @Override
+    public JobEndpoint getEndpoint() {
+        return (JobEndpoint) super.getEndpoint();
+    }
+
+    @Override
+    protected void doStart() throws Exception {
+        getEndpoint().getComponent().registry().register(this);
+        super.doStart();
+    }
+
+    @Override
+    protected void doStop() throws Exception {
+        super.doStop();
+        getEndpoint().getComponent().registry().unregister(this);
+    }
+
+    @Override
+    protected int poll() throws Exception {
+        runOnce(Trigger.SCHEDULE);
+        return 0;
+    }
+
+    private String job() {
+        return getEndpoint().getJob();
+    }
+
+    private JobStore store() {
+        return getEndpoint().getComponent().store();
+    }
+
+    private boolean isPaused() {
+        return getEndpoint().getCamelContext().getPropertiesComponent()
+                .resolveProperty("job." + job() + ".paused").map(v -> Boolean.parseBoolean(v.trim()))
+                .orElse(false);
+    }
+
+    /** One run; returns its id, or -1 when the fire was skipped (paused, or another run going). */
+    public long runOnce(Trigger trigger) {
+        String node = getEndpoint().getComponent().node();
+        try {
+            if (isPaused()) {
+                LOG.debug("Job {} is paused (job.{}.paused); fire ignored", job(), job());
+                return -1;
+            }
+            if (!running.compareAndSet(false, true)) {
+                store().recordSkipped(job(), trigger, node, "a run of " + job() + " was still going");
+                LOG.info("Job {}: fire skipped, a run is still going", job());
+                return -1;
+            }
+        } catch (SQLException e) {
+            LOG.error("Job {}: cannot record a skipped fire: {}", job(), Secrets.mask(e.getMessage()));
+            return -1;
+        }
+        try {
+            long runId = store().startRun(job(), trigger, node, configSnapshot());
+            if (runId < 0) {
+                LOG.info("Job {}: fire skipped, a run is going on another node", job());
+                return -1;
+            }
+            execute(runId);
+            return runId;
+        } catch (SQLException e) {
+            LOG.error("Job {}: run could not be recorded: {}", job(), Secrets.mask(e.getMessage()));
+            return -1;
+        } finally {
+            running.set(false);
+        }
+    }
+
+    private void execute(long runId) throws SQLException {
+        JobStore store = store();
+        int chunk = getEndpoint().getChunkSize();
+        int done = 0;
+        int failed = 0;
+        try {
+            int reclaimed = store.reclaim(job(), runId);
+            if (reclaimed > 0) {
+                LOG.info("Job {} run {}: took back {} items an earlier run left unfinished", job(), runId, reclaimed);
+            }
+            while (true) {
+                List<JobStore.Item> items = store.claimedBy(job(), runId, chunk);
+                if (items.isEmpty()) {
+                    if (store.claim(job(), runId, chunk) == 0) {
+                        break;
+                    }
+                    items = store.claimedBy(job(), runId, chunk);
+                }
+                List<JobStore.Result> results = new ArrayList<>(items.size());
+                for (JobStore.Item item : items) {
+                    if (!isRunAllowed()) {
+                        // stopping: nothing of this chunk is committed; its items stay claimed for the next run
+                        store.finishRun(runId, RunStatus.ABANDONED, "stopped during the run; " + items.size()
+                                + " claimed items left for the next run");
+                        return;
+                    }
+                    results.add(process(runId, item));
+                }
+                store.complete(job(), runId, results, getEndpoint().getComponent().registry().downstreamOf(job()));
+                for (JobStore.Result r : results) {
+                    if (r.done()) {
+                        done++;
+                    } else {
+                        failed++;
+                    }
+                }
+            }
+            String summary = failed == 0 ? null : failed + " items failed";
+            store.finishRun(runId, RunStatus.SUCCEEDED, summary);
+            if (done + failed > 0) {
+                LOG.info("Job {} run {}: {} items done, {} failed", job(), runId, done, failed);
+            }
+        } catch (SQLException | RuntimeException e) {
+            LOG.error("Job {} run {} failed: {}", job(), runId, Secrets.mask(e.getMessage()), e);
+            store.finishRun(runId, RunStatus.FAILED, Secrets.mask(String.valueOf(e.getMessage())));
+        }
+    }
+
+    private JobStore.Result process(long runId, JobStore.Item item) {
+        Exchange exchange = createExchange(false);
+        exchange.getMessage().setBody(item.data());
+        exchange.getMessage().setHeader(JOB, job());
+        exchange.getMessage().setHeader(RUN_ID, runId);
+        exchange.getMessage().setHeader(ITEM_KEY, item.key());
+        exchange.getMessage().setHeader(ITEM_VERSION, item.version());
+        exchange.getMessage().setHeader(ATTEMPT, item.attempts());
+        try {
+            getProcessor().process(exchange);
+        } catch (Exception e) {
+            exchange.setException(e);
+        }
+        Throwable error = exchange.getException();
+        if (error == null) {
+            error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+        }
+        try {
+            if (error != null) {
+                return new JobStore.Result(item, false, item.data(),
+                        Secrets.mask(error.getClass().getSimpleName() + ": " + error.getMessage()));
+            }
+            return new JobStore.Result(item, true, bodyAsData(exchange), null);
+        } finally {
+            releaseExchange(exchange, false);
+        }
+    }
+
+    private static String bodyAsData(Exchange exchange) {
+        Object body = exchange.getMessage().getBody();
+        if (body == null || body instanceof String) {
+            return (String) body;
+        }
+        if (body instanceof Map || body instanceof List) {
+            try {
+                return JSON.writeValueAsString(body);
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException("The body of job item " + exchange.getMessage().getHeader(ITEM_KEY)
+                        + " cannot be written as JSON: " + e.getMessage(), e);
+            }
+        }
+        return exchange.getMessage().getBody(String.class);
+    }
+
+    /** The configuration the run goes with: the job's own keys, secrets masked, as JSON. */
+    private String configSnapshot() {
+        var properties = getEndpoint().getCamelContext().getPropertiesComponent();
+        Map<String, String> values = new TreeMap<>();
+        String prefix = "job." + job() + ".";
+        properties.loadProperties(k -> k.startsWith(prefix)).stringPropertyNames().forEach(k -> values.put(k,
+                io.factoryrunner.config.ConfigValues.display(k, properties.resolveProperty(k).orElse(""), false)));
+        try {
+            return JSON.writeValueAsString(values);
+        } catch (JsonProcessingException e) {
+            return null;
+        }
+    }
+}

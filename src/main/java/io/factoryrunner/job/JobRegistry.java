@@ -1,0 +1,43 @@
+package io.factoryrunner.job;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** The jobs of this factory by name: who feeds whom, and a handle to run each by hand. */
+public final class JobRegistry {
+
+    private final Map<String, JobConsumer> jobs = new ConcurrentHashMap<>();
+
+    void register(JobConsumer consumer) {
+        jobs.put(consumer.getEndpoint().getJob(), consumer);
+    }
+
+    void unregister(JobConsumer consumer) {
+        jobs.remove(consumer.getEndpoint().getJob(), consumer);
+    }
+
+    /** The jobs that take what {@code job} leaves: those that name it as their upstream. */
+    public List<String> downstreamOf(String job) {
+        return jobs.values().stream().filter(c -> job.equals(c.getEndpoint().getUpstream()))
+                .map(c -> c.getEndpoint().getJob()).sorted().toList();
+    }
+
+    public Optional<JobConsumer> job(String name) {
+        return Optional.ofNullable(jobs.get(name));
+    }
+
+    public List<String> names() {
+        return jobs.keySet().stream().sorted().toList();
+    }
+
+    /** Runs a job now, on the caller's thread, under the same rules as a scheduled fire. Returns the run id. */
+    public long trigger(String name, Trigger trigger) {
+        JobConsumer consumer = jobs.get(name);
+        if (consumer == null) {
+            throw new IllegalArgumentException("No job named '" + name + "'; jobs: " + names());
+        }
+        return consumer.runOnce(trigger);
+    }
+}

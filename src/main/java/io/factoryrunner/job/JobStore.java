@@ -1,0 +1,403 @@
+package io.factoryrunner.job;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import javax.sql.DataSource;
+
+/**
+ * The job tables: runs ({@code job_run}), the state store ({@code job_state}) and the items waiting for each job
+ * ({@code job_inbox}). Every write of a state row names the run that owns it and checks the row count, so a run
+ * that lost its items (its node was declared dead) cannot overwrite what another run did.
+ */
+public final class JobStore {
+
+    /** An item a run has claimed, with the data its upstream handed on. */
+    public record Item(String key, String version, String data, int attempts) {
+    }
+
+    /** What a run did with one item. */
+    public record Result(Item item, boolean done, String data, String error) {
+    }
+
+    private static final String INSERT_RUN = """
+            INSERT INTO job_run (job, trigger_kind, node, status, started_at, config)
+            VALUES (?, ?, ?, ?, ?, ?)""";
+
+    private static final String RUNNING_ELSEWHERE = """
+            SELECT COUNT(*) FROM job_run WHERE status = 'running' AND job = ?""";
+
+    private static final String FINISH_RUN = """
+            UPDATE job_run
+               SET status = ?, ended_at = ?, error_summary = ?
+             WHERE run_id = ? AND status = 'running'""";
+
+    private static final String COUNT_RUN = """
+            UPDATE job_run
+               SET items_taken = items_taken + ?, items_done = items_done + ?, items_failed = items_failed + ?
+             WHERE run_id = ?""";
+
+    private static final String ABANDON_NODE_RUNS = """
+            UPDATE job_run
+               SET status = 'abandoned', ended_at = ?, error_summary = ?
+             WHERE status = 'running' AND node = ?""";
+
+    private static final String RECLAIM = """
+            UPDATE job_state
+               SET run_id = ?, attempts = attempts + 1, updated_at = ?, row_version = row_version + 1
+             WHERE job = ? AND status = 'claimed' AND (run_id IS NULL OR run_id <> ?)""";
+
+    private static final String NEXT_IN_INBOX = """
+            SELECT item_key, item_version, data
+              FROM job_inbox
+             WHERE job = ? AND complete = TRUE
+             ORDER BY seq
+             LIMIT ?""";
+
+    private static final String TAKE_FROM_INBOX = """
+            DELETE FROM job_inbox WHERE job = ? AND item_key = ? AND item_version = ?""";
+
+    private static final String INSERT_CLAIMED = """
+            INSERT INTO job_state (job, item_key, item_version, status, data, attempts, run_id, created_at,
+                                   updated_at, row_version)
+            VALUES (?, ?, ?, 'claimed', ?, 1, ?, ?, ?, 0)""";
+
+    private static final String CLAIMED_BY_RUN = """
+            SELECT item_key, item_version, data, attempts
+              FROM job_state
+             WHERE job = ? AND status = 'claimed' AND run_id = ?
+             ORDER BY created_at, item_key, item_version
+             LIMIT ?""";
+
+    private static final String FINISH_ITEM = """
+            UPDATE job_state
+               SET status = ?, data = ?, error_message = ?, updated_at = ?, row_version = row_version + 1
+             WHERE job = ? AND item_key = ? AND item_version = ? AND run_id = ? AND status = 'claimed'""";
+
+    private static final String ENQUEUE = """
+            INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at)
+            VALUES (?, ?, ?, ?, ?, ?)""";
+
+    private static final String UPDATE_QUEUED = """
+            UPDATE job_inbox SET complete = ?, data = ? WHERE job = ? AND item_key = ? AND item_version = ?""";
+
+    private static final String FAILED_ITEM = """
+            SELECT data FROM job_state WHERE job = ? AND item_key = ? AND item_version = ? AND status = 'failed'""";
+
+    private static final String DELETE_ITEM = """
+            DELETE FROM job_state WHERE job = ? AND item_key = ? AND item_version = ? AND status = 'failed'""";
+
+    private final DataSource dataSource;
+    private final Clock clock;
+
+    public JobStore(DataSource dataSource, Clock clock) {
+        this.dataSource = dataSource;
+        this.clock = clock;
+    }
+
+    private Timestamp now() {
+        return Timestamp.from(clock.instant());
+    }
+
+    /** Starts a run unless one of the job is going; returns the run id, or -1 after recording a skipped run. */
+    public long startRun(String job, Trigger trigger, String node, String config) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            boolean busy;
+            try (PreparedStatement ps = c.prepareStatement(RUNNING_ELSEWHERE)) {
+                ps.setString(1, job);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    busy = rs.getInt(1) > 0;
+                }
+            }
+            long id = insertRun(c, job, trigger, node, busy ? RunStatus.SKIPPED : RunStatus.RUNNING, config);
+            if (busy) {
+                finish(c, id, RunStatus.SKIPPED, "a run of " + job + " was still going", true);
+                return -1;
+            }
+            return id;
+        }
+    }
+
+    /** Records a fire that was skipped before it reached the database guard (a run is going in this process). */
+    public void recordSkipped(String job, Trigger trigger, String node, String reason) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            long id = insertRun(c, job, trigger, node, RunStatus.SKIPPED, null);
+            finish(c, id, RunStatus.SKIPPED, reason, true);
+        }
+    }
+
+    private long insertRun(Connection c, String job, Trigger trigger, String node, RunStatus status, String config)
+            throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(INSERT_RUN, Statement.RETURN_GENERATED_KEYS)) {
+            ps.setString(1, job);
+            ps.setString(2, trigger.db());
+            ps.setString(3, node);
+            ps.setString(4, status.db());
+            ps.setTimestamp(5, now());
+            ps.setString(6, config);
+            ps.executeUpdate();
+            try (ResultSet keys = ps.getGeneratedKeys()) {
+                keys.next();
+                return keys.getLong(1);
+            }
+        }
+    }
+
+    private void finish(Connection c, long runId, RunStatus status, String summary, boolean fromSkipped)
+            throws SQLException {
+        String sql = fromSkipped ? FINISH_RUN.replace("status = 'running'", "status = 'skipped'") : FINISH_RUN;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, status.db());
+            ps.setTimestamp(2, now());
+            ps.setString(3, cut(summary, 2000));
+            ps.setLong(4, runId);
+            ps.executeUpdate();
+        }
+    }
+
+    /** Ends a running run; false when it was no longer running (another node declared it abandoned). */
+    public boolean finishRun(long runId, RunStatus status, String summary) throws SQLException {
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(FINISH_RUN)) {
+            ps.setString(1, status.db());
+            ps.setTimestamp(2, now());
+            ps.setString(3, cut(summary, 2000));
+            ps.setLong(4, runId);
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** At start: the runs this node left running when it stopped or died are abandoned. Returns how many. */
+    public int abandonRunsOf(String node) throws SQLException {
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(ABANDON_NODE_RUNS)) {
+            ps.setTimestamp(1, now());
+            ps.setString(2, "the node stopped while the run was going; its claimed items went to the next run");
+            ps.setString(3, node);
+            return ps.executeUpdate();
+        }
+    }
+
+    /** Gives the run the items earlier runs of the job claimed and never finished. Returns how many. */
+    public int reclaim(String job, long runId) throws SQLException {
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(RECLAIM)) {
+            ps.setLong(1, runId);
+            ps.setTimestamp(2, now());
+            ps.setString(3, job);
+            ps.setLong(4, runId);
+            return ps.executeUpdate();
+        }
+    }
+
+    /**
+     * Claims up to {@code limit} waiting items for the run, in one transaction: each is deleted from the inbox
+     * (a row another claim already deleted is skipped) and written to the state store as claimed.
+     */
+    public int claim(String job, long runId, int limit) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                List<Item> waiting = new ArrayList<>();
+                try (PreparedStatement ps = c.prepareStatement(NEXT_IN_INBOX)) {
+                    ps.setString(1, job);
+                    ps.setInt(2, limit);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            waiting.add(new Item(rs.getString(1), rs.getString(2), rs.getString(3), 0));
+                        }
+                    }
+                }
+                int claimed = 0;
+                Timestamp now = now();
+                try (PreparedStatement take = c.prepareStatement(TAKE_FROM_INBOX);
+                        PreparedStatement insert = c.prepareStatement(INSERT_CLAIMED)) {
+                    for (Item item : waiting) {
+                        take.setString(1, job);
+                        take.setString(2, item.key());
+                        take.setString(3, item.version());
+                        if (take.executeUpdate() != 1) {
+                            continue;
+                        }
+                        insert.setString(1, job);
+                        insert.setString(2, item.key());
+                        insert.setString(3, item.version());
+                        insert.setString(4, item.data());
+                        insert.setLong(5, runId);
+                        insert.setTimestamp(6, now);
+                        insert.setTimestamp(7, now);
+                        insert.addBatch();
+                        claimed++;
+                    }
+                    if (claimed > 0) {
+                        insert.executeBatch();
+                    }
+                }
+                c.commit();
+                return claimed;
+            } catch (SQLException e) {
+                c.rollback();
+                throw e;
+            }
+        }
+    }
+
+    /** The run's claimed, unfinished items, oldest first. */
+    public List<Item> claimedBy(String job, long runId, int limit) throws SQLException {
+        List<Item> items = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(CLAIMED_BY_RUN)) {
+            ps.setString(1, job);
+            ps.setLong(2, runId);
+            ps.setInt(3, limit);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    items.add(new Item(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4)));
+                }
+            }
+        }
+        return items;
+    }
+
+    /**
+     * Writes a chunk's results in one transaction: each item's state, the downstream jobs' inbox rows for the items
+     * done, and the run's counts. Returns how many results were written; an item the run no longer owns is left
+     * as it is.
+     */
+    public int complete(String job, long runId, List<Result> results, Collection<String> downstream)
+            throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                Timestamp now = now();
+                int written = 0;
+                int done = 0;
+                int failed = 0;
+                try (PreparedStatement ps = c.prepareStatement(FINISH_ITEM);
+                        PreparedStatement enqueue = c.prepareStatement(ENQUEUE)) {
+                    for (Result r : results) {
+                        ps.setString(1, (r.done() ? ItemStatus.DONE : ItemStatus.FAILED).db());
+                        ps.setString(2, r.data());
+                        ps.setString(3, cut(r.error(), 2000));
+                        ps.setTimestamp(4, now);
+                        ps.setString(5, job);
+                        ps.setString(6, r.item().key());
+                        ps.setString(7, r.item().version());
+                        ps.setLong(8, runId);
+                        if (ps.executeUpdate() != 1) {
+                            continue;
+                        }
+                        written++;
+                        if (r.done()) {
+                            done++;
+                            for (String next : downstream) {
+                                enqueue.setString(1, next);
+                                enqueue.setString(2, r.item().key());
+                                enqueue.setString(3, r.item().version());
+                                enqueue.setBoolean(4, true);
+                                enqueue.setString(5, r.data());
+                                enqueue.setTimestamp(6, now);
+                                enqueue.addBatch();
+                            }
+                        } else {
+                            failed++;
+                        }
+                    }
+                    if (done > 0 && !downstream.isEmpty()) {
+                        enqueue.executeBatch();
+                    }
+                }
+                try (PreparedStatement ps = c.prepareStatement(COUNT_RUN)) {
+                    ps.setInt(1, results.size());
+                    ps.setInt(2, done);
+                    ps.setInt(3, failed);
+                    ps.setLong(4, runId);
+                    ps.executeUpdate();
+                }
+                c.commit();
+                return written;
+            } catch (SQLException e) {
+                c.rollback();
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * Offers an item to a job that has no upstream job (or to any job, by hand). An incomplete item waits until
+     * it is offered again as complete. A new version of a key is a new item.
+     */
+    public void offer(String job, String key, String version, String data, boolean complete) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            try (PreparedStatement ps = c.prepareStatement(UPDATE_QUEUED)) {
+                ps.setBoolean(1, complete);
+                ps.setString(2, data);
+                ps.setString(3, job);
+                ps.setString(4, key);
+                ps.setString(5, version);
+                if (ps.executeUpdate() == 1) {
+                    return;
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement(ENQUEUE)) {
+                ps.setString(1, job);
+                ps.setString(2, key);
+                ps.setString(3, version);
+                ps.setBoolean(4, complete);
+                ps.setString(5, data);
+                ps.setTimestamp(6, now());
+                ps.executeUpdate();
+            }
+        }
+    }
+
+    /** Puts an item that failed in a job back in that job's inbox, with the data it was given. */
+    public boolean redrive(String job, String key, String version) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                String data;
+                try (PreparedStatement ps = c.prepareStatement(FAILED_ITEM)) {
+                    ps.setString(1, job);
+                    ps.setString(2, key);
+                    ps.setString(3, version);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (!rs.next()) {
+                            c.rollback();
+                            return false;
+                        }
+                        data = rs.getString(1);
+                    }
+                }
+                try (PreparedStatement ps = c.prepareStatement(DELETE_ITEM)) {
+                    ps.setString(1, job);
+                    ps.setString(2, key);
+                    ps.setString(3, version);
+                    ps.executeUpdate();
+                }
+                try (PreparedStatement ps = c.prepareStatement(ENQUEUE)) {
+                    ps.setString(1, job);
+                    ps.setString(2, key);
+                    ps.setString(3, version);
+                    ps.setBoolean(4, true);
+                    ps.setString(5, data);
+                    ps.setTimestamp(6, now());
+                    ps.executeUpdate();
+                }
+                c.commit();
+                return true;
+            } catch (SQLException e) {
+                c.rollback();
+                throw e;
+            }
+        }
+    }
+
+    static String cut(String text, int max) {
+        return text == null || text.length() <= max ? text : text.substring(0, max - 1) + "…";
+    }
+}

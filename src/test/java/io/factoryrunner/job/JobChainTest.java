@@ -1,0 +1,329 @@
+package io.factoryrunner.job;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.TestDatabase;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class JobChainTest {
+
+    @TempDir
+    Path dir;
+
+    static final String CHAIN = """
+            - route:
+                id: prepare
+                from:
+                  uri: "job:prepare"
+                  parameters:
+                    cron: "{{job.prepare.cron}}"
+                    chunkSize: "{{job.prepare.chunk-size}}"
+                  steps:
+                    - setBody:
+                        simple: "${body}-prepared"
+            - route:
+                id: build
+                from:
+                  uri: "job:build"
+                  parameters:
+                    upstream: prepare
+                    cron: "{{job.build.cron}}"
+                    chunkSize: "{{job.build.chunk-size}}"
+                  steps:
+                    - bean:
+                        beanType: "io.factoryrunner.job.Gate"
+                        method: "pass"
+                    - choice:
+                        when:
+                          - simple: "${header.FactoryItemKey} == '{{test.fail-key}}'"
+                            steps:
+                              - throwException:
+                                  exceptionType: "java.lang.IllegalStateException"
+                                  message: "refused ${header.FactoryItemKey}"
+                    - setBody:
+                        simple: "${body}-built"
+            - route:
+                id: check
+                from:
+                  uri: "job:check"
+                  parameters:
+                    upstream: build
+                    cron: "{{job.check.cron}}"
+                  steps:
+                    - setBody:
+                        simple: "${body}-checked"
+            """;
+
+    private FactoryHome home(TestDatabase db) {
+        Gate.reset("");
+        return new FactoryHome(dir, db).applicationProperties("""
+                job.prepare.cron = 0 0 0 1 1 ? 2099
+                job.build.cron = 0 0 0 1 1 ? 2099
+                job.check.cron = 0 0 0 1 1 ? 2099
+                job.prepare.chunk-size = 3
+                job.build.chunk-size = 2
+                test.fail-key = none
+                """).route("chain.camel.yaml", CHAIN);
+    }
+
+    record State(String key, String version, String status, String data, int attempts) {
+    }
+
+    static List<State> states(DataSource ds, String job) throws Exception {
+        List<State> answer = new ArrayList<>();
+        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT item_key, item_version, status, data, attempts FROM job_state WHERE job = ?"
+                        + " ORDER BY item_key, item_version")) {
+            ps.setString(1, job);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    answer.add(new State(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                            rs.getInt(5)));
+                }
+            }
+        }
+        return answer;
+    }
+
+    static List<String> runs(DataSource ds, String job) throws Exception {
+        List<String> answer = new ArrayList<>();
+        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT status, trigger_kind, items_taken, items_done, items_failed FROM job_run WHERE job = ?"
+                        + " ORDER BY run_id")) {
+            ps.setString(1, job);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    answer.add(rs.getString(1) + "/" + rs.getString(2) + " " + rs.getInt(3) + "/" + rs.getInt(4)
+                            + "/" + rs.getInt(5));
+                }
+            }
+        }
+        return answer;
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void three_job_chain_moves_every_item_end_to_end(TestDatabase db) throws Exception {
+        try (var running = home(db).start()) {
+            var app = running.app();
+            for (int i = 1; i <= 7; i++) {
+                app.jobStore().offer("prepare", "item-" + i, "v1", "data" + i, true);
+            }
+            for (String job : List.of("prepare", "build", "check")) {
+                assertThat(app.jobs().trigger(job, Trigger.MANUAL)).isPositive();
+            }
+            DataSource ds = app.database().dataSource();
+            assertThat(states(ds, "check")).hasSize(7).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"))
+                    .extracting(State::data).contains("data3-prepared-built-checked");
+            assertThat(states(ds, "prepare")).hasSize(7);
+            assertThat(runs(ds, "prepare")).containsExactly("succeeded/manual 7/7/0");
+            assertThat(runs(ds, "build")).containsExactly("succeeded/manual 7/7/0");
+            // a second run finds nothing new: no item is taken twice
+            app.jobs().trigger("check", Trigger.MANUAL);
+            assertThat(runs(ds, "check")).containsExactly("succeeded/manual 7/7/0", "succeeded/manual 0/0/0");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void failed_item_is_not_taken_again_by_the_same_job_until_redriven(TestDatabase db) throws Exception {
+        try (var running = home(db).start()) {
+            var app = running.app();
+            app.configTable().set("test.fail-key", "item-2", false, null, "test");
+            await().atMost(Duration.ofSeconds(10)).until(() -> app.context()
+                    .resolvePropertyPlaceholders("{{test.fail-key}}").equals("item-2")
+                    && app.context().getRouteController().getRouteStatus("build").isStarted());
+            for (int i = 1; i <= 3; i++) {
+                app.jobStore().offer("prepare", "item-" + i, "v1", "data" + i, true);
+            }
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            app.jobs().trigger("build", Trigger.MANUAL);
+            app.jobs().trigger("build", Trigger.MANUAL);
+            DataSource ds = app.database().dataSource();
+            assertThat(states(ds, "build")).filteredOn(s -> s.key().equals("item-2")).singleElement()
+                    .satisfies(s -> assertThat(s.status()).isEqualTo("failed"));
+            assertThat(runs(ds, "build")).containsExactly("succeeded/manual 3/2/1", "succeeded/manual 0/0/0");
+
+            app.jobs().trigger("check", Trigger.MANUAL);
+            assertThat(states(ds, "check")).extracting(State::key).containsExactly("item-1", "item-3");
+
+            app.configTable().set("test.fail-key", "none", false, null, "test");
+            await().atMost(Duration.ofSeconds(10)).until(() -> app.context()
+                    .resolvePropertyPlaceholders("{{test.fail-key}}").equals("none")
+                    && app.context().getRouteController().getRouteStatus("build").isStarted());
+            assertThat(app.jobStore().redrive("build", "item-2", "v1")).isTrue();
+            app.jobs().trigger("build", Trigger.MANUAL);
+            app.jobs().trigger("check", Trigger.MANUAL);
+            assertThat(states(ds, "check")).extracting(State::key).containsExactly("item-1", "item-2", "item-3");
+            assertThat(states(ds, "check")).filteredOn(s -> s.key().equals("item-2")).singleElement()
+                    .satisfies(s -> assertThat(s.data()).isEqualTo("data2-prepared-built-checked"));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void new_version_of_an_item_is_a_new_item_for_every_job(TestDatabase db) throws Exception {
+        try (var running = home(db).start()) {
+            var app = running.app();
+            app.jobStore().offer("prepare", "order-9", "v1", "first", true);
+            List.of("prepare", "build", "check").forEach(j -> app.jobs().trigger(j, Trigger.MANUAL));
+            app.jobStore().offer("prepare", "order-9", "v2", "second", true);
+            List.of("prepare", "build", "check").forEach(j -> app.jobs().trigger(j, Trigger.MANUAL));
+            assertThat(states(app.database().dataSource(), "check")).extracting(State::version, State::data)
+                    .containsExactly(org.assertj.core.groups.Tuple.tuple("v1", "first-prepared-built-checked"),
+                            org.assertj.core.groups.Tuple.tuple("v2", "second-prepared-built-checked"));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void incomplete_item_waits_until_it_is_complete(TestDatabase db) throws Exception {
+        try (var running = home(db).start()) {
+            var app = running.app();
+            app.jobStore().offer("prepare", "batch-1", "v1", "partial", false);
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            assertThat(states(app.database().dataSource(), "prepare")).isEmpty();
+            app.jobStore().offer("prepare", "batch-1", "v1", "whole", true);
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            assertThat(states(app.database().dataSource(), "prepare")).singleElement()
+                    .satisfies(s -> assertThat(s.data()).isEqualTo("whole-prepared"));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_fire_during_a_run_is_recorded_as_skipped(TestDatabase db) throws Exception {
+        try (var running = home(db).start()) {
+            var app = running.app();
+            app.jobStore().offer("prepare", "slow", "v1", "x", true);
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            Gate.reset("slow");
+            CompletableFuture<Long> first = CompletableFuture.supplyAsync(
+                    () -> app.jobs().trigger("build", Trigger.MANUAL));
+            assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(app.jobs().trigger("build", Trigger.SCHEDULE)).isEqualTo(-1);
+            Gate.release.countDown();
+            assertThat(first.get(10, TimeUnit.SECONDS)).isPositive();
+            assertThat(runs(app.database().dataSource(), "build"))
+                    .containsExactlyInAnyOrder("succeeded/manual 1/1/0", "skipped/schedule 0/0/0");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void run_stopped_midway_leaves_its_items_to_the_next_run_with_none_lost_or_doubled(TestDatabase db)
+            throws Exception {
+        FactoryHome home = home(db);
+        DataSource ds;
+        try (var running = home.start()) {
+            var app = running.app();
+            for (int i = 1; i <= 6; i++) {
+                app.jobStore().offer("prepare", "item-" + i, "v1", "d" + i, true);
+            }
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            Gate.reset("item-3");
+            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
+                    () -> app.jobs().trigger("build", Trigger.MANUAL));
+            assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
+            // stop inside the second chunk (items 3 and 4): the chunk is not committed
+            CompletableFuture<Void> stopping = CompletableFuture.runAsync(() -> {
+                try {
+                    app.context().getRouteController().stopRoute("build", 1, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> !((org.apache.camel.support.service.ServiceSupport) app.context().getRoute("build").getConsumer()).isRunAllowed()
+                            || stopping.isDone());
+            Gate.release.countDown();
+            run.get(20, TimeUnit.SECONDS);
+            stopping.get(20, TimeUnit.SECONDS);
+            ds = app.database().dataSource();
+            assertThat(runs(ds, "build")).containsExactly("abandoned/manual 2/2/0");
+            assertThat(states(ds, "build")).extracting(State::status)
+                    .containsExactly("done", "done", "claimed", "claimed");
+        }
+        Gate.reset("");
+        try (var running = home.start()) {
+            var app = running.app();
+            app.jobs().trigger("build", Trigger.MANUAL);
+            ds = app.database().dataSource();
+            assertThat(states(ds, "build")).hasSize(6).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"))
+                    .extracting(State::data).containsExactly("d1-prepared-built", "d2-prepared-built",
+                            "d3-prepared-built", "d4-prepared-built", "d5-prepared-built", "d6-prepared-built");
+            assertThat(states(ds, "build")).filteredOn(s -> s.key().equals("item-3")).singleElement()
+                    .satisfies(s -> assertThat(s.attempts()).isEqualTo(2));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void runs_left_running_by_a_dead_node_are_abandoned_at_the_next_start(TestDatabase db) throws Exception {
+        FactoryHome home = home(db);
+        try (var running = home.start()) {
+            var app = running.app();
+            for (int i = 1; i <= 3; i++) {
+                app.jobStore().offer("prepare", "item-" + i, "v1", "d" + i, true);
+            }
+            // what a run leaves when its process is killed: a running run owning claimed items
+            long dead = app.jobStore().startRun("prepare", Trigger.SCHEDULE, app.node(), null);
+            assertThat(app.jobStore().claim("prepare", dead, 2)).isEqualTo(2);
+            app.context().getRouteController().stopRoute("prepare");
+        }
+        try (var running = home.start()) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            assertThat(runs(ds, "prepare")).containsExactly("abandoned/schedule 0/0/0");
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            assertThat(states(ds, "prepare")).hasSize(3).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"));
+            assertThat(runs(ds, "prepare")).containsExactly("abandoned/schedule 0/0/0", "succeeded/manual 3/3/0");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void job_paused_in_configuration_ignores_fires_until_resumed(TestDatabase db) throws Exception {
+        try (var running = home(db).start()) {
+            var app = running.app();
+            app.jobStore().offer("prepare", "item-1", "v1", "d", true);
+            app.configTable().set("job.prepare.paused", "true", false, "maintenance", "test");
+            await().atMost(Duration.ofSeconds(10)).until(() -> app.context().getPropertiesComponent()
+                    .resolveProperty("job.prepare.paused").orElse("").equals("true"));
+            assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isEqualTo(-1);
+            assertThat(states(app.database().dataSource(), "prepare")).isEmpty();
+            app.configTable().set("job.prepare.paused", "false", false, null, "test");
+            await().atMost(Duration.ofSeconds(10)).until(() -> app.context().getPropertiesComponent()
+                    .resolveProperty("job.prepare.paused").orElse("").equals("false"));
+            assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isPositive();
+            assertThat(states(app.database().dataSource(), "prepare")).hasSize(1);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void scheduled_job_fires_on_its_cron(TestDatabase db) throws Exception {
+        try (var running = home(db).start()) {
+            var app = running.app();
+            app.jobStore().offer("prepare", "item-1", "v1", "d", true);
+            app.configTable().set("job.prepare.cron", "0/1 * * * * ?", false, null, "test");
+            await().atMost(Duration.ofSeconds(15))
+                    .until(() -> states(app.database().dataSource(), "prepare").size() == 1);
+            assertThat(runs(app.database().dataSource(), "prepare")).first().asString().startsWith("succeeded/schedule");
+        }
+    }
+}
