@@ -60,6 +60,7 @@ public final class FactoryApplication {
     private ConfigTablePropertiesSource configSource;
     private ConfigWatcher configWatcher;
     private int pendingMigrations;
+    private volatile CompletableFuture<Database> opening;
     private JobStore jobStore;
     private final JobRegistry jobs = new JobRegistry();
     private String node;
@@ -179,6 +180,11 @@ public final class FactoryApplication {
     }
 
     private void closeQuietly() {
+        CompletableFuture<Database> pending = opening;
+        if (pending != null) {
+            // a start that failed elsewhere must not leave the database being opened behind it
+            pending.handle((db, error) -> db).join();
+        }
         if (database != null) {
             database.close();
         }
@@ -187,7 +193,6 @@ public final class FactoryApplication {
     /** Runs inside Camel Main's start, after the properties are set up and before the routes are read. */
     private final class Bootstrap extends MainListenerSupport {
 
-        private CompletableFuture<Database> opening;
         private ConfigValues values;
 
         /**

@@ -46,6 +46,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
 
     @Override
     protected void doStart() throws Exception {
+        getEndpoint().getComponent().registry().declare(job(), getEndpoint().getUpstream());
         getEndpoint().getComponent().registry().register(this);
         super.doStart();
     }

@@ -30,6 +30,12 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
     }
 
     @Override
+    protected void doInit() throws Exception {
+        super.doInit();
+        getComponent().registry().declare(job, upstream);
+    }
+
+    @Override
     public Consumer createConsumer(Processor processor) throws Exception {
         JobConsumer consumer = new JobConsumer(this, processor);
         configureConsumer(consumer);

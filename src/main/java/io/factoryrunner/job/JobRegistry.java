@@ -9,6 +9,15 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class JobRegistry {
 
     private final Map<String, JobConsumer> jobs = new ConcurrentHashMap<>();
+    /**
+     * Job name to upstream, for every job endpoint created, running or not: a downstream job that is stopped,
+     * paused or being recreated still gets its inbox rows, so no item is lost while it is away.
+     */
+    private final Map<String, String> upstreams = new ConcurrentHashMap<>();
+
+    void declare(String job, String upstream) {
+        upstreams.put(job, upstream == null ? "" : upstream);
+    }
 
     void register(JobConsumer consumer) {
         jobs.put(consumer.getEndpoint().getJob(), consumer);
@@ -20,8 +29,8 @@ public final class JobRegistry {
 
     /** The jobs that take what {@code job} leaves: those that name it as their upstream. */
     public List<String> downstreamOf(String job) {
-        return jobs.values().stream().filter(c -> job.equals(c.getEndpoint().getUpstream()))
-                .map(c -> c.getEndpoint().getJob()).sorted().toList();
+        return upstreams.entrySet().stream().filter(e -> job.equals(e.getValue())).map(Map.Entry::getKey)
+                .sorted().toList();
     }
 
     public Optional<JobConsumer> job(String name) {
@@ -36,7 +45,8 @@ public final class JobRegistry {
     public long trigger(String name, Trigger trigger) {
         JobConsumer consumer = jobs.get(name);
         if (consumer == null) {
-            throw new IllegalArgumentException("No job named '" + name + "'; jobs: " + names());
+            throw new IllegalArgumentException(upstreams.containsKey(name) ? "Job '" + name + "' is not running"
+                    : "No job named '" + name + "'; jobs: " + names());
         }
         return consumer.runOnce(trigger);
     }

@@ -49,7 +49,7 @@ class JobChainTest {
                         method: "pass"
                     - choice:
                         when:
-                          - simple: "${header.FactoryItemKey} == '{{test.fail-key}}'"
+                          - simple: "${header.FactoryItemKey} == '${properties:test.fail-key}'"
                             steps:
                               - throwException:
                                   exceptionType: "java.lang.IllegalStateException"
@@ -145,8 +145,7 @@ class JobChainTest {
             var app = running.app();
             app.configTable().set("test.fail-key", "item-2", false, null, "test");
             await().atMost(Duration.ofSeconds(10)).until(() -> app.context()
-                    .resolvePropertyPlaceholders("{{test.fail-key}}").equals("item-2")
-                    && app.context().getRouteController().getRouteStatus("build").isStarted());
+                    .resolvePropertyPlaceholders("{{test.fail-key}}").equals("item-2"));
             for (int i = 1; i <= 3; i++) {
                 app.jobStore().offer("prepare", "item-" + i, "v1", "data" + i, true);
             }
@@ -163,8 +162,7 @@ class JobChainTest {
 
             app.configTable().set("test.fail-key", "none", false, null, "test");
             await().atMost(Duration.ofSeconds(10)).until(() -> app.context()
-                    .resolvePropertyPlaceholders("{{test.fail-key}}").equals("none")
-                    && app.context().getRouteController().getRouteStatus("build").isStarted());
+                    .resolvePropertyPlaceholders("{{test.fail-key}}").equals("none"));
             assertThat(app.jobStore().redrive("build", "item-2", "v1")).isTrue();
             app.jobs().trigger("build", Trigger.MANUAL);
             app.jobs().trigger("check", Trigger.MANUAL);
@@ -321,9 +319,25 @@ class JobChainTest {
             var app = running.app();
             app.jobStore().offer("prepare", "item-1", "v1", "d", true);
             app.configTable().set("job.prepare.cron", "0/1 * * * * ?", false, null, "test");
-            await().atMost(Duration.ofSeconds(15))
-                    .until(() -> states(app.database().dataSource(), "prepare").size() == 1);
-            assertThat(runs(app.database().dataSource(), "prepare")).first().asString().startsWith("succeeded/schedule");
+            await().atMost(Duration.ofSeconds(15)).until(() -> runs(app.database().dataSource(), "prepare")
+                    .contains("succeeded/schedule 1/1/0"));
+            assertThat(states(app.database().dataSource(), "prepare")).singleElement()
+                    .satisfies(s -> assertThat(s.status()).isEqualTo("done"));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void items_done_while_the_downstream_job_is_stopped_wait_for_it(TestDatabase db) throws Exception {
+        try (var running = home(db).start()) {
+            var app = running.app();
+            app.jobStore().offer("prepare", "item-1", "v1", "d", true);
+            app.context().getRouteController().stopRoute("build");
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            app.context().getRouteController().startRoute("build");
+            app.jobs().trigger("build", Trigger.MANUAL);
+            assertThat(states(app.database().dataSource(), "build")).singleElement()
+                    .satisfies(s -> assertThat(s.data()).isEqualTo("d-prepared-built"));
         }
     }
 }
