@@ -213,6 +213,10 @@ public final class JobStore {
                         }
                     }
                 }
+                if (waiting.isEmpty()) {
+                    c.commit();
+                    return 0;
+                }
                 int claimed = 0;
                 Timestamp now = now();
                 try (PreparedStatement take = c.prepareStatement(TAKE_FROM_INBOX);
@@ -221,9 +225,15 @@ public final class JobStore {
                         take.setString(1, job);
                         take.setString(2, item.key());
                         take.setString(3, item.version());
-                        if (take.executeUpdate() != 1) {
+                        take.addBatch();
+                    }
+                    int[] taken = take.executeBatch();
+                    for (int i = 0; i < waiting.size(); i++) {
+                        if (taken[i] != 1) {
+                            // another claim took it first
                             continue;
                         }
+                        Item item = waiting.get(i);
                         insert.setString(1, job);
                         insert.setString(2, item.key());
                         insert.setString(3, item.version());
@@ -288,7 +298,13 @@ public final class JobStore {
                         ps.setString(6, r.item().key());
                         ps.setString(7, r.item().version());
                         ps.setLong(8, runId);
-                        if (ps.executeUpdate() != 1) {
+                        ps.addBatch();
+                    }
+                    int[] updated = results.isEmpty() ? new int[0] : ps.executeBatch();
+                    for (int i = 0; i < results.size(); i++) {
+                        Result r = results.get(i);
+                        if (updated[i] != 1) {
+                            // the run no longer owns the item (it was declared abandoned): leave it as it is
                             continue;
                         }
                         written++;
@@ -312,7 +328,7 @@ public final class JobStore {
                     }
                 }
                 try (PreparedStatement ps = c.prepareStatement(COUNT_RUN)) {
-                    ps.setInt(1, results.size());
+                    ps.setInt(1, written);
                     ps.setInt(2, done);
                     ps.setInt(3, failed);
                     ps.setLong(4, runId);
