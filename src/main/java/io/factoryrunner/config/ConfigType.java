@@ -36,6 +36,13 @@ public enum ConfigType {
             }
         }
     },
+    MISFIRE_POLICY {
+        @Override
+        Optional<String> problem(String value, int min) {
+            String v = value.trim();
+            return v.equals("run-once") || v.equals("skip") ? Optional.empty() : Optional.of("must be run-once or skip");
+        }
+    },
     CRON {
         @Override
         Optional<String> problem(String value, int min) {

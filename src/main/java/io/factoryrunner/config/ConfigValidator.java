@@ -17,6 +17,7 @@ public final class ConfigValidator {
 
     private static final List<Rule> RULES = List.of(
             new Rule(Pattern.compile(".*\\.cron"), ConfigType.CRON, 0),
+            new Rule(Pattern.compile("job\\.[^.]+\\.misfire"), ConfigType.MISFIRE_POLICY, 0),
             new Rule(Pattern.compile(".*\\.(enabled|paused)"), ConfigType.BOOLEAN, 0),
             new Rule(Pattern.compile(".*\\.(chunk-size|pool-size|max-attempts|limit)"), ConfigType.INTEGER, 1),
             new Rule(Pattern.compile(".*\\.(port)"), ConfigType.INTEGER, 0),

@@ -35,6 +35,9 @@ public final class JobComponent extends DefaultComponent {
             parameters.put("scheduler.triggerGroup", "factory-jobs");
         }
         JobEndpoint endpoint = new JobEndpoint(uri, this, remaining);
+        if (cron != null && !cron.toString().isBlank()) {
+            endpoint.setCron(cron.toString().trim().replace('+', ' '));
+        }
         setProperties(endpoint, parameters);
         return endpoint;
     }

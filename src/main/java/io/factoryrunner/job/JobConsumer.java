@@ -34,6 +34,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final AtomicBoolean running = new AtomicBoolean();
+    private java.util.concurrent.ExecutorService catchUp;
 
     JobConsumer(JobEndpoint endpoint, Processor processor) {
         super(endpoint, processor);
@@ -49,10 +50,63 @@ public final class JobConsumer extends ScheduledPollConsumer {
         getEndpoint().getComponent().registry().declare(job(), getEndpoint().getUpstream());
         getEndpoint().getComponent().registry().register(this);
         super.doStart();
+        if (getEndpoint().getCron() != null && getEndpoint().getComponent().registry().firstStartOf(job())) {
+            catchUp = getEndpoint().getCamelContext().getExecutorServiceManager()
+                    .newSingleThreadExecutor(this, "catch-up-" + job());
+            catchUp.submit(this::catchUpMissedFires);
+        }
+    }
+
+    /**
+     * Fires that fell while the factory was down: counted from the job's last run to now on its cron, then either
+     * caught up by one run ({@code job.<name>.misfire = run-once}, the default) or recorded as one skipped run
+     * ({@code skip}). Quartz cannot tell: its in-memory schedule starts afresh with the process.
+     */
+    private void catchUpMissedFires() {
+        try {
+            java.time.Instant last = store().lastRunAt(job()).orElse(null);
+            if (last == null || isPaused()) {
+                return;
+            }
+            java.time.Instant now = clock().instant();
+            org.quartz.CronExpression cron = new org.quartz.CronExpression(getEndpoint().getCron());
+            int missed = 0;
+            java.util.Date next = cron.getNextValidTimeAfter(java.util.Date.from(last));
+            while (next != null && !next.toInstant().isAfter(now) && missed < 100_000) {
+                missed++;
+                next = cron.getNextValidTimeAfter(next);
+            }
+            if (missed == 0) {
+                return;
+            }
+            String policy = getEndpoint().getCamelContext().getPropertiesComponent()
+                    .resolveProperty("job." + job() + ".misfire").map(String::trim).orElse("run-once");
+            String note = missed + (missed == 1 ? " fire" : " fires") + " missed since " + last;
+            if (policy.equals("skip")) {
+                store().recordSkipped(job(), Trigger.CATCH_UP, getEndpoint().getComponent().node(),
+                        note + "; skipped (job." + job() + ".misfire = skip)");
+                LOG.warn("Job {}: {}; skipped by policy", job(), note);
+            } else {
+                LOG.warn("Job {}: {}; running once to catch up", job(), note);
+                runOnce(Trigger.CATCH_UP, note + "; caught up by one run");
+            }
+        } catch (Exception e) {
+            LOG.error("Job {}: cannot look for missed fires: {}", job(), Secrets.mask(e.getMessage()), e);
+        }
+    }
+
+    private java.time.Clock clock() {
+        java.time.Clock clock = getEndpoint().getCamelContext().getRegistry().lookupByNameAndType("clock",
+                java.time.Clock.class);
+        return clock != null ? clock : java.time.Clock.systemUTC();
     }
 
     @Override
     protected void doStop() throws Exception {
+        if (catchUp != null) {
+            getEndpoint().getCamelContext().getExecutorServiceManager().shutdownNow(catchUp);
+            catchUp = null;
+        }
         super.doStop();
         getEndpoint().getComponent().registry().unregister(this);
     }
@@ -79,6 +133,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
 
     /** One run; returns its id, or -1 when the fire was skipped (paused, or another run going). */
     public long runOnce(Trigger trigger) {
+        return runOnce(trigger, null);
+    }
+
+    private long runOnce(Trigger trigger, String note) {
         String node = getEndpoint().getComponent().node();
         try {
             if (isPaused()) {
@@ -100,7 +158,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 LOG.info("Job {}: fire skipped, a run is going on another node", job());
                 return -1;
             }
-            execute(runId);
+            execute(runId, note);
             return runId;
         } catch (SQLException e) {
             LOG.error("Job {}: run could not be recorded: {}", job(), Secrets.mask(e.getMessage()));
@@ -110,7 +168,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         }
     }
 
-    private void execute(long runId) throws SQLException {
+    private void execute(long runId, String note) throws SQLException {
         JobStore store = store();
         int chunk = getEndpoint().getChunkSize();
         int done = 0;
@@ -147,7 +205,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
                     }
                 }
             }
-            String summary = failed == 0 ? null : failed + " items failed";
+            String summary = failed == 0 ? note : (note == null ? "" : note + "; ") + failed + " items failed";
             store.finishRun(runId, RunStatus.SUCCEEDED, summary);
             if (done + failed > 0) {
                 LOG.info("Job {} run {}: {} items done, {} failed", job(), runId, done, failed);

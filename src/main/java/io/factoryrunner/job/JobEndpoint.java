@@ -11,6 +11,7 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
     private final String job;
     private String upstream;
     private int chunkSize = 100;
+    private String cron;
 
     JobEndpoint(String uri, JobComponent component, String job) {
         super(uri, component);
@@ -65,5 +66,14 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
             throw new IllegalArgumentException("chunkSize of job " + job + " must be at least 1, not " + chunkSize);
         }
         this.chunkSize = chunkSize;
+    }
+
+    /** The job's Quartz cron, when it has one (for the catch-up of fires missed while the factory was down). */
+    public String getCron() {
+        return cron;
+    }
+
+    void setCron(String cron) {
+        this.cron = cron;
     }
 }

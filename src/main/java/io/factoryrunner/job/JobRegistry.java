@@ -15,6 +15,13 @@ public final class JobRegistry {
      */
     private final Map<String, String> upstreams = new ConcurrentHashMap<>();
 
+    private final java.util.Set<String> misfireChecked = ConcurrentHashMap.newKeySet();
+
+    /** True the first time it is asked for a job: missed fires are looked for once, when the factory starts. */
+    boolean firstStartOf(String job) {
+        return misfireChecked.add(job);
+    }
+
     void declare(String job, String upstream) {
         upstreams.put(job, upstream == null ? "" : upstream);
     }

@@ -94,6 +94,8 @@ public final class JobStore {
     private static final String DELETE_ITEM = """
             DELETE FROM job_state WHERE job = ? AND item_key = ? AND item_version = ? AND status = 'failed'""";
 
+    private static final String LAST_RUN = "SELECT MAX(started_at) FROM job_run WHERE job = ?";
+
     private final DataSource dataSource;
     private final Clock clock;
 
@@ -171,6 +173,18 @@ public final class JobStore {
             ps.setString(3, cut(summary, 2000));
             ps.setLong(4, runId);
             return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** When the job last started a run (or skipped one), if ever. */
+    public java.util.Optional<java.time.Instant> lastRunAt(String job) throws SQLException {
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(LAST_RUN)) {
+            ps.setString(1, job);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                Timestamp t = rs.getTimestamp(1);
+                return java.util.Optional.ofNullable(t).map(Timestamp::toInstant);
+            }
         }
     }
 

@@ -92,6 +92,13 @@ public final class FactoryHome {
         return new Running(app);
     }
 
+    /** Starts the factory with a clock the test controls. */
+    public Running start(java.time.Clock clock) {
+        FactoryApplication app = FactoryApplication.create(dir, FactoryApplication.Mode.RUN, overrides, clock);
+        app.start();
+        return new Running(app);
+    }
+
     public Map<String, String> overrides() {
         return Map.copyOf(overrides);
     }

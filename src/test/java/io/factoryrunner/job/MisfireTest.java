@@ -1,0 +1,119 @@
+package io.factoryrunner.job;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.factoryrunner.StartupException;
+import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.TestDatabase;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Fires missed while the factory was down, counted on an injected clock that the test moves. */
+class MisfireTest {
+
+    @TempDir
+    Path dir;
+
+    static final Instant TEN = Instant.parse("2026-03-02T10:00:00Z");
+
+    static final String HOURLY = """
+            - route:
+                id: hourly
+                from:
+                  uri: "job:hourly"
+                  parameters:
+                    cron: "{{job.hourly.cron}}"
+                  steps:
+                    - setBody:
+                        simple: "${body}-done"
+            """;
+
+    private FactoryHome home(TestDatabase db, String policy) {
+        return new FactoryHome(dir, db)
+                .applicationProperties("job.hourly.cron = 0 0 * * * ?\njob.hourly.misfire = " + policy + "\n")
+                .route("hourly.camel.yaml", HOURLY);
+    }
+
+    static List<String> runs(DataSource ds) throws Exception {
+        List<String> answer = new ArrayList<>();
+        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT status, trigger_kind, items_done, error_summary FROM job_run WHERE job = 'hourly'"
+                        + " AND trigger_kind <> 'schedule' ORDER BY run_id");
+                ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                answer.add(rs.getString(1) + "/" + rs.getString(2) + " " + rs.getInt(3) + " " + rs.getString(4));
+            }
+        }
+        return answer;
+    }
+
+    private void firstRunAtTen(FactoryHome home) {
+        try (var running = home.start(Clock.fixed(TEN, ZoneOffset.UTC))) {
+            assertThat(running.app().jobs().trigger("hourly", Trigger.MANUAL)).isPositive();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void fires_missed_while_down_are_caught_up_by_one_run(TestDatabase db) throws Exception {
+        FactoryHome home = home(db, "run-once");
+        firstRunAtTen(home);
+        try (var running = home.start(Clock.fixed(TEN.plus(Duration.ofMinutes(210)), ZoneOffset.UTC))) {
+            var app = running.app();
+            await().atMost(Duration.ofSeconds(10)).until(() -> runs(app.database().dataSource()).size() == 2);
+            assertThat(runs(app.database().dataSource())).containsExactly("succeeded/manual 0 null",
+                    "succeeded/catch_up 0 3 fires missed since 2026-03-02T10:00:00Z; caught up by one run");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void fires_missed_while_down_are_recorded_and_skipped_when_the_policy_says_skip(TestDatabase db)
+            throws Exception {
+        FactoryHome home = home(db, "skip");
+        firstRunAtTen(home);
+        try (var running = home.start(Clock.fixed(TEN.plus(Duration.ofMinutes(130)), ZoneOffset.UTC))) {
+            var app = running.app();
+            app.jobStore().offer("hourly", "item-1", "v1", "x", true);
+            await().atMost(Duration.ofSeconds(10)).until(() -> runs(app.database().dataSource()).size() == 2);
+            assertThat(runs(app.database().dataSource())).containsExactly("succeeded/manual 0 null",
+                    "skipped/catch_up 0 2 fires missed since 2026-03-02T10:00:00Z; skipped (job.hourly.misfire"
+                            + " = skip)");
+        }
+    }
+
+    @Test
+    void no_catch_up_when_no_fire_was_missed() throws Exception {
+        FactoryHome home = home(TestDatabase.H2, "run-once");
+        firstRunAtTen(home);
+        try (var running = home.start(Clock.fixed(TEN.plus(Duration.ofMinutes(59)), ZoneOffset.UTC))) {
+            var app = running.app();
+            // the catch-up check runs beside the start; a manual run after it is the marker that it is done
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> app.jobs().trigger("hourly", Trigger.MANUAL) > 0);
+            assertThat(runs(app.database().dataSource())).extracting(r -> r.split(" ")[0])
+                    .containsExactly("succeeded/manual", "succeeded/manual");
+        }
+    }
+
+    @Test
+    void an_unknown_misfire_policy_is_refused_naming_the_key() {
+        FactoryHome home = home(TestDatabase.H2, "sometimes");
+        org.assertj.core.api.Assertions.assertThatThrownBy(home::start).isInstanceOf(StartupException.class)
+                .hasMessageContaining("job.hourly.misfire").hasMessageContaining("'sometimes'");
+    }
+}
