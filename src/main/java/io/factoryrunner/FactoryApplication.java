@@ -7,6 +7,12 @@ import io.factoryrunner.config.ConfigValues;
 import io.factoryrunner.config.ConfigWatcher;
 import io.factoryrunner.db.Database;
 import io.factoryrunner.db.DatabaseSettings;
+import io.factoryrunner.alert.AlertOutbox;
+import io.factoryrunner.alert.AlertTemplates;
+import io.factoryrunner.alert.Notifier;
+import io.factoryrunner.alert.RunAlerts;
+import io.factoryrunner.error.ErrorRecorder;
+import io.factoryrunner.error.RetryPolicy;
 import io.factoryrunner.health.DatabaseHealthCheck;
 import io.factoryrunner.job.JobComponent;
 import io.factoryrunner.job.JobRegistry;
@@ -280,7 +286,18 @@ public final class FactoryApplication {
             context.getRegistry().bind("configTable", configTable);
             context.getRegistry().bind("clock", clock);
             jobStore = new JobStore(database.dataSource(), clock);
-            context.addComponent("job", new JobComponent(jobStore, jobs, node));
+            JobComponent jobComponent = new JobComponent(jobStore, jobs, node);
+            context.addComponent("job", jobComponent);
+            AlertOutbox outbox = new AlertOutbox(database.dataSource(), clock,
+                    new AlertTemplates(home.resolve(values.string("factory.alerts.templates", "config/mail"))),
+                    properties);
+            ErrorRecorder errors = new ErrorRecorder(database.dataSource(), clock, outbox, properties);
+            jobComponent.setFailureRecorder(errors);
+            jobComponent.setRunListener(new RunAlerts(database.dataSource(), outbox, configTable, properties));
+            context.getRegistry().bind("factoryErrors", errors);
+            context.getRegistry().bind("factoryRetry", new RetryPolicy(properties));
+            context.getRegistry().bind("alertOutbox", outbox);
+            context.getRegistry().bind("notifier", new Notifier(context, database.dataSource(), clock, outbox));
             context.getRegistry().bind("jobs", jobs);
             context.getRegistry().bind("jobStore", jobStore);
             if (mode == Mode.RUN) {

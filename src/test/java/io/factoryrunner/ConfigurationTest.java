@@ -116,12 +116,19 @@ class ConfigurationTest {
         }
         home.route("leaky.camel.yaml", leaky);
         try (var running = home.start()) {
-            NotifyBuilder failed = new NotifyBuilder(running.app().context()).fromRoute("leaky").whenFailed(1)
+            // the failure goes through the dead-letter channel into the error table
+            NotifyBuilder failed = new NotifyBuilder(running.app().context()).fromRoute("leaky").whenDone(1)
                     .create();
             assertThat(failed.matches(10, TimeUnit.SECONDS)).isTrue();
             await().atMost(Duration.ofSeconds(5))
                     .until(() -> CapturedLog.text().contains("refused key ******"));
             assertThat(CapturedLog.text()).contains("calling with key ******").doesNotContain(secret);
+            try (var c = running.app().database().dataSource().getConnection();
+                    var rs = c.createStatement().executeQuery("SELECT message, stack_trace FROM factory_error")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).contains("refused key ******").doesNotContain(secret);
+                assertThat(rs.getString(2)).doesNotContain(secret);
+            }
             assertThat(running.app().configReport()).filteredOn(l -> l.key().equals("analytics.key"))
                     .singleElement().satisfies(l -> assertThat(l.value()).isEqualTo("******"));
         }

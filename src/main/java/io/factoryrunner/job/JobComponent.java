@@ -15,6 +15,8 @@ public final class JobComponent extends DefaultComponent {
     private final JobStore store;
     private final JobRegistry registry;
     private final String node;
+    private FailureRecorder failureRecorder;
+    private RunListener runListener;
 
     public JobComponent(JobStore store, JobRegistry registry, String node) {
         this.store = store;
@@ -40,6 +42,22 @@ public final class JobComponent extends DefaultComponent {
         }
         setProperties(endpoint, parameters);
         return endpoint;
+    }
+
+    public void setFailureRecorder(FailureRecorder failureRecorder) {
+        this.failureRecorder = failureRecorder;
+    }
+
+    public void setRunListener(RunListener runListener) {
+        this.runListener = runListener;
+    }
+
+    FailureRecorder failureRecorder() {
+        return failureRecorder;
+    }
+
+    RunListener runListener() {
+        return runListener;
     }
 
     JobStore store() {

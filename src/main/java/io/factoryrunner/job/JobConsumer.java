@@ -173,12 +173,15 @@ public final class JobConsumer extends ScheduledPollConsumer {
         int chunk = getEndpoint().getChunkSize();
         int done = 0;
         int failed = 0;
+        RunStatus status;
+        String summary;
         try {
             int reclaimed = store.reclaim(job(), runId);
             if (reclaimed > 0) {
                 LOG.info("Job {} run {}: took back {} items an earlier run left unfinished", job(), runId, reclaimed);
             }
-            while (true) {
+            int kept = 0;
+            while (kept == 0) {
                 List<JobStore.Item> items = store.claimedBy(job(), runId, chunk);
                 if (items.isEmpty()) {
                     if (store.claim(job(), runId, chunk) == 0) {
@@ -187,6 +190,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
                     items = store.claimedBy(job(), runId, chunk);
                 }
                 List<JobStore.Result> results = new ArrayList<>(items.size());
+                int keptRetries = 0;
                 for (JobStore.Item item : items) {
                     if (!isRunAllowed()) {
                         // stopping: nothing of this chunk is committed; its items stay claimed for the next run
@@ -194,9 +198,17 @@ public final class JobConsumer extends ScheduledPollConsumer {
                                 + " claimed items left for the next run");
                         return;
                     }
-                    results.add(process(runId, item));
+                    JobStore.Result result = process(runId, item);
+                    if (result.done() || result.error() != null) {
+                        results.add(result);
+                    } else {
+                        // the failure could not be recorded: the item stays claimed, for the next run
+                        kept++;
+                        keptRetries += result.retries();
+                    }
                 }
-                store.complete(job(), runId, results, getEndpoint().getComponent().registry().downstreamOf(job()));
+                store.complete(job(), runId, results, getEndpoint().getComponent().registry().downstreamOf(job()),
+                        keptRetries, kept);
                 for (JobStore.Result r : results) {
                     if (r.done()) {
                         done++;
@@ -205,14 +217,32 @@ public final class JobConsumer extends ScheduledPollConsumer {
                     }
                 }
             }
-            String summary = failed == 0 ? note : (note == null ? "" : note + "; ") + failed + " items failed";
-            store.finishRun(runId, RunStatus.SUCCEEDED, summary);
+            if (kept > 0) {
+                // the error table cannot be written (the database is likely failing): stop taking items
+                status = RunStatus.FAILED;
+                summary = kept + " failures could not be recorded; those items stay claimed for the next run";
+            } else {
+                status = RunStatus.SUCCEEDED;
+                summary = failed == 0 ? note : (note == null ? "" : note + "; ") + failed + " items failed";
+            }
+            store.finishRun(runId, status, summary);
             if (done + failed > 0) {
                 LOG.info("Job {} run {}: {} items done, {} failed", job(), runId, done, failed);
             }
         } catch (SQLException | RuntimeException e) {
             LOG.error("Job {} run {} failed: {}", job(), runId, Secrets.mask(e.getMessage()), e);
-            store.finishRun(runId, RunStatus.FAILED, Secrets.mask(String.valueOf(e.getMessage())));
+            status = RunStatus.FAILED;
+            summary = Secrets.mask(String.valueOf(e.getMessage()));
+            store.finishRun(runId, status, summary);
+        }
+        RunListener listener = getEndpoint().getComponent().runListener();
+        if (listener != null) {
+            try {
+                listener.runEnded(job(), runId, status, done, failed, summary);
+            } catch (RuntimeException e) {
+                LOG.error("Job {} run {}: the run's notifications failed: {}", job(), runId,
+                        Secrets.mask(e.getMessage()), e);
+            }
         }
     }
 
@@ -230,15 +260,25 @@ public final class JobConsumer extends ScheduledPollConsumer {
             exchange.setException(e);
         }
         Throwable error = exchange.getException();
-        if (error == null) {
+        if (error == null && (Boolean.TRUE.equals(exchange.getProperty("FactoryErrorRecorded", Boolean.class))
+                || org.apache.camel.support.ExchangeHelper.isFailureHandled(exchange))) {
+            // a dead-letter channel took the failure; a caught exception without that is from an attempt that a
+            // later redelivery made good
             error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         }
+        int retries = Math.max(0, exchange.getProperty("FactoryAttempts", 1, Integer.class) - 1);
         try {
             if (error != null) {
+                FailureRecorder recorder = getEndpoint().getComponent().failureRecorder();
+                boolean recorded = Boolean.TRUE.equals(exchange.getProperty("FactoryErrorRecorded", Boolean.class))
+                        || recorder == null || recorder.recordFailure(exchange, error);
+                if (!recorded) {
+                    return new JobStore.Result(item, false, item.data(), null, retries);
+                }
                 return new JobStore.Result(item, false, item.data(),
-                        Secrets.mask(error.getClass().getSimpleName() + ": " + error.getMessage()));
+                        Secrets.mask(error.getClass().getSimpleName() + ": " + error.getMessage()), retries);
             }
-            return new JobStore.Result(item, true, bodyAsData(exchange), null);
+            return new JobStore.Result(item, true, bodyAsData(exchange), null, retries);
         } finally {
             releaseExchange(exchange, false);
         }

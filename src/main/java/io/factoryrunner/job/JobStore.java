@@ -24,7 +24,7 @@ public final class JobStore {
     }
 
     /** What a run did with one item. */
-    public record Result(Item item, boolean done, String data, String error) {
+    public record Result(Item item, boolean done, String data, String error, int retries) {
     }
 
     private static final String INSERT_RUN = """
@@ -41,7 +41,8 @@ public final class JobStore {
 
     private static final String COUNT_RUN = """
             UPDATE job_run
-               SET items_taken = items_taken + ?, items_done = items_done + ?, items_failed = items_failed + ?
+               SET items_taken = items_taken + ?, items_done = items_done + ?, items_failed = items_failed + ?,
+                   retries = retries + ?, items_kept = items_kept + ?
              WHERE run_id = ?""";
 
     private static final String ABANDON_NODE_RUNS = """
@@ -294,6 +295,15 @@ public final class JobStore {
      */
     public int complete(String job, long runId, List<Result> results, Collection<String> downstream)
             throws SQLException {
+        return complete(job, runId, results, downstream, 0, 0);
+    }
+
+    /**
+     * As {@link #complete(String, long, List, Collection)}, also counting the chunk's redeliveries and the items
+     * left claimed because their failure could not be recorded.
+     */
+    public int complete(String job, long runId, List<Result> results, Collection<String> downstream,
+            int extraRetries, int kept) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
@@ -341,11 +351,14 @@ public final class JobStore {
                         enqueue.executeBatch();
                     }
                 }
+                int retries = extraRetries + results.stream().mapToInt(Result::retries).sum();
                 try (PreparedStatement ps = c.prepareStatement(COUNT_RUN)) {
-                    ps.setInt(1, written);
+                    ps.setInt(1, written + kept);
                     ps.setInt(2, done);
                     ps.setInt(3, failed);
-                    ps.setLong(4, runId);
+                    ps.setInt(4, retries);
+                    ps.setInt(5, kept);
+                    ps.setLong(6, runId);
                     ps.executeUpdate();
                 }
                 c.commit();

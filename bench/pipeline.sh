@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Pipeline throughput benchmark (io.factoryrunner.bench.PipelineBenchmark, in the test sources): N items through a
+# six-job chain of no-op routes, item hand-offs per second against the database's single-row commit rate, and the
+# time of a six-job pass over 1,000 items with 1,000 and with BIG finished items in the state store. Runs on an
+# embedded PostgreSQL (fsync and synchronous_commit on) and on an H2 file database.
+#
+#   bench/pipeline.sh                  defaults, both databases
+#   N=2000 BIG=20000 DB=h2 bench/pipeline.sh
+#   bench/pipeline.sh N=2000 DB=postgresql      the same settings as KEY=value arguments
+#
+#   N=10000          items pushed through the chain
+#   BIG=1000000      finished items in the state store for the second flatness case
+#   DB=both          both, postgresql or h2
+#   CHUNK=100        chunk size of every job
+#   COMMITS=3000     timed single-row commits of the floor
+#   PASSES=3         timed flatness passes per size (the median is reported)
+#   JAVA_OPTS=...    JVM options
+#
+# Targets: hand-offs/s >= 5 x raw commits/s on PostgreSQL; pass with BIG finished items <= 1.5 x pass with 1,000.
+set -euo pipefail
+export LC_ALL=C
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+mvn -q -B test-compile
+mvn -q -B dependency:build-classpath -Dmdep.outputFile=target/bench-classpath.txt -Dmdep.includeScope=test
+
+read -r -a JAVA_ARGS <<< "${JAVA_OPTS:-}"
+exec java "${JAVA_ARGS[@]}" -cp "target/test-classes:target/classes:$(cat target/bench-classpath.txt)" \
+    io.factoryrunner.bench.PipelineBenchmark "$@"

@@ -1,0 +1,73 @@
+package io.factoryrunner.alert;
+
+import io.factoryrunner.logging.Secrets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.util.Map;
+import javax.sql.DataSource;
+import org.apache.camel.spi.PropertiesComponent;
+
+/**
+ * Writes alerts into the {@code alerts} outbox; the notify job sends them. Writing is part of the caller's
+ * transaction when it passes its connection, so an error and its alert are stored together or not at all.
+ */
+public final class AlertOutbox {
+
+    private static final String INSERT = """
+            INSERT INTO alerts (created_at, kind, job, fingerprint, recipients, subject, body, status, attempts,
+                                next_attempt_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)""";
+
+    private final DataSource dataSource;
+    private final Clock clock;
+    private final AlertTemplates templates;
+    private final PropertiesComponent properties;
+
+    public AlertOutbox(DataSource dataSource, Clock clock, AlertTemplates templates, PropertiesComponent properties) {
+        this.dataSource = dataSource;
+        this.clock = clock;
+        this.templates = templates;
+        this.properties = properties;
+    }
+
+    public void enqueue(AlertKind kind, String job, String fingerprint, Map<String, ?> values) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            enqueue(c, kind, job, fingerprint, values);
+        }
+    }
+
+    public void enqueue(Connection c, AlertKind kind, String job, String fingerprint, Map<String, ?> values)
+            throws SQLException {
+        AlertTemplates.Mail mail = templates.render(kind, values);
+        Timestamp now = Timestamp.from(clock.instant());
+        try (PreparedStatement ps = c.prepareStatement(INSERT)) {
+            ps.setTimestamp(1, now);
+            ps.setString(2, kind.db());
+            ps.setString(3, job);
+            ps.setString(4, fingerprint);
+            ps.setString(5, recipients(job));
+            ps.setString(6, cut(Secrets.mask(mail.subject()), 500));
+            ps.setString(7, cut(Secrets.mask(mail.body()), 100_000));
+            ps.setTimestamp(8, now);
+            ps.executeUpdate();
+        }
+    }
+
+    /** {@code job.<name>.alerts.to} when set, else {@code factory.alerts.to}. */
+    String recipients(String job) {
+        if (job != null) {
+            var perJob = properties.resolveProperty("job." + job + ".alerts.to").filter(v -> !v.isBlank());
+            if (perJob.isPresent()) {
+                return perJob.get().trim();
+            }
+        }
+        return properties.resolveProperty("factory.alerts.to").map(String::trim).orElse("");
+    }
+
+    private static String cut(String text, int max) {
+        return text.length() <= max ? text : text.substring(0, max - 1) + "…";
+    }
+}

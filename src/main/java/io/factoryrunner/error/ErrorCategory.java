@@ -1,0 +1,31 @@
+package io.factoryrunner.error;
+
+/** The kinds of failure a factory records, as its operators know them. */
+public enum ErrorCategory {
+    /** A SQL statement or stored procedure failed. */
+    SQL("internal error: SQL / stored procedure"),
+    /** A call to one of the customer's systems failed (connection, file, message broker...). */
+    EXTERNAL_SYSTEM("internal error: external system call"),
+    /** A call to the analytics product's HTTP API failed. */
+    HTTP_API("internal error: HTTP API call"),
+    /** The analytics product refused to start a job (bad request, credentials, quota). */
+    JOB_INITIALIZATION("analytics product: job initialization failure"),
+    /** The analytics product ran a build and it failed. */
+    BUILD_FAILURE("analytics product: build failure"),
+    /** Anything else: a bug, a bad value, an unexpected answer. */
+    INTERNAL("internal error: other");
+
+    private final String label;
+
+    ErrorCategory(String label) {
+        this.label = label;
+    }
+
+    public String label() {
+        return label;
+    }
+
+    public String db() {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
+}

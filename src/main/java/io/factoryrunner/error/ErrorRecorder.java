@@ -1,0 +1,399 @@
+package io.factoryrunner.error;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.factoryrunner.alert.AlertKind;
+import io.factoryrunner.alert.AlertOutbox;
+import io.factoryrunner.job.FailureRecorder;
+import io.factoryrunner.logging.Secrets;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+import javax.sql.DataSource;
+import org.apache.camel.Exchange;
+import org.apache.camel.http.base.HttpOperationFailedException;
+import org.apache.camel.spi.PropertiesComponent;
+import org.apache.camel.util.TimeUtils;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The dead-letter channel's end: one {@code factory_error} row per failure, grouped under a fingerprint, and in the
+ * same transaction the alert a new (or long-open) fingerprint deserves. When the row cannot be written, the
+ * failure is logged with everything the row would have held and the exception is thrown again, so the dead-letter
+ * channel (which must run with {@code deadLetterHandleNewException=false}) fails the exchange and the job leaves
+ * the item claimed for the next run instead of losing it.
+ */
+public final class ErrorRecorder implements FailureRecorder {
+
+    /** Exchange property set once the failure is stored. */
+    public static final String RECORDED = "FactoryErrorRecorded";
+
+    private static final Logger LOG = LoggerFactory.getLogger(ErrorRecorder.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static final String INSERT_ERROR = """
+            INSERT INTO factory_error (occurred_at, job, route_id, run_id, item_key, item_version, category,
+                                       exception_class, message, stack_trace, payload_excerpt, attempts,
+                                       http_method, http_url, http_status, http_response, fingerprint)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""";
+
+    private static final String SELECT_FINGERPRINT = """
+            SELECT status, last_notified_at, occurrences, first_seen
+              FROM error_fingerprint WHERE fingerprint = ?""";
+
+    private static final String INSERT_FINGERPRINT = """
+            INSERT INTO error_fingerprint (fingerprint, job, category, exception_class, normalized_message,
+                                           first_seen, last_seen, occurrences, status, last_notified_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 1, 'open', ?)""";
+
+    private static final String REOPEN_FINGERPRINT = """
+            UPDATE error_fingerprint
+               SET status = 'open', first_seen = ?, last_seen = ?, occurrences = 1, last_notified_at = ?,
+                   row_version = row_version + 1
+             WHERE fingerprint = ? AND status = 'resolved'""";
+
+    private static final String COUNT_FINGERPRINT = """
+            UPDATE error_fingerprint
+               SET last_seen = ?, occurrences = occurrences + 1, row_version = row_version + 1
+             WHERE fingerprint = ?""";
+
+    private static final String REMIND_FINGERPRINT = """
+            UPDATE error_fingerprint
+               SET last_notified_at = ?
+             WHERE fingerprint = ? AND status = 'open' AND (last_notified_at IS NULL OR last_notified_at <= ?)""";
+
+    private static final String RUN_CONFIG = "SELECT config FROM job_run WHERE run_id = ?";
+
+    private static final String LAST_GOOD_CONFIG = """
+            SELECT config FROM job_run
+             WHERE job = ? AND status = 'succeeded' AND items_failed = 0 AND run_id < ?
+             ORDER BY run_id DESC LIMIT 1""";
+
+    private final DataSource dataSource;
+    private final Clock clock;
+    private final AlertOutbox alerts;
+    private final PropertiesComponent properties;
+
+    public ErrorRecorder(DataSource dataSource, Clock clock, AlertOutbox alerts, PropertiesComponent properties) {
+        this.dataSource = dataSource;
+        this.clock = clock;
+        this.alerts = alerts;
+        this.properties = properties;
+    }
+
+    /** The dead-letter channel's target: records the exchange's failure. */
+    public void record(Exchange exchange) throws SQLException {
+        if (Boolean.TRUE.equals(exchange.getProperty(RECORDED, Boolean.class))) {
+            return;
+        }
+        Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+        if (error == null) {
+            error = exchange.getException();
+        }
+        if (error == null) {
+            return;
+        }
+        store(describe(exchange, error));
+        exchange.setProperty(RECORDED, true);
+    }
+
+    @Override
+    public boolean recordFailure(Exchange exchange, Throwable error) {
+        if (Boolean.TRUE.equals(exchange.getProperty(RECORDED, Boolean.class))) {
+            return true;
+        }
+        try {
+            store(describe(exchange, error));
+            exchange.setProperty(RECORDED, true);
+            return true;
+        } catch (SQLException e) {
+            return false;
+        }
+    }
+
+    /** Everything the error row holds. */
+    record Failure(Instant at, String job, String routeId, Long runId, String itemKey, String itemVersion,
+            ErrorCategory category, String exceptionClass, String message, String stack, String payload,
+            int attempts, String httpMethod, String httpUrl, Integer httpStatus, String httpResponse,
+            String fingerprint, String normalized) {
+    }
+
+    Failure describe(Exchange exchange, Throwable error) {
+        Throwable main = unwrap(error);
+        String message = Secrets.mask(String.valueOf(main.getMessage()));
+        String job = exchange.getMessage().getHeader("FactoryJob", String.class);
+        ErrorCategory category = ErrorClassifier.category(main, exchange);
+        String httpMethod = null;
+        String httpUrl = null;
+        Integer httpStatus = null;
+        String httpResponse = null;
+        for (Throwable t = main; t != null; t = t.getCause()) {
+            if (t instanceof HttpOperationFailedException h) {
+                httpStatus = h.getStatusCode();
+                httpUrl = withoutCredentials(h.getUri());
+                httpResponse = excerpt(h.getResponseBody(), 2000);
+                httpMethod = exchange.getMessage().getHeader(Exchange.HTTP_METHOD, String.class);
+                if (httpMethod == null) {
+                    httpMethod = exchange.getMessage().getBody() == null ? "GET" : "POST";
+                }
+                message = Secrets.mask("HTTP " + h.getStatusCode() + " from " + httpUrl + ": "
+                        + excerpt(h.getResponseBody(), 500));
+                break;
+            }
+        }
+        String normalized = normalize(message);
+        String fingerprint = sha256(job + "|" + category + "|" + main.getClass().getName() + "|" + normalized);
+        StringWriter stack = new StringWriter();
+        error.printStackTrace(new PrintWriter(stack));
+        int attempts = exchange.getProperty(RetryPolicy.ATTEMPTS, 1, Integer.class);
+        return new Failure(clock.instant(), job, exchange.getFromRouteId(),
+                exchange.getMessage().getHeader("FactoryRunId", Long.class),
+                exchange.getMessage().getHeader("FactoryItemKey", String.class),
+                exchange.getMessage().getHeader("FactoryItemVersion", String.class), category,
+                main.getClass().getName(), excerpt(message, 4000), excerpt(Secrets.mask(stack.toString()), 100_000),
+                excerpt(exchange.getMessage().getBody(String.class), 2000), attempts, httpMethod, httpUrl,
+                httpStatus, httpResponse, fingerprint, excerpt(normalized, 4000));
+    }
+
+    private void store(Failure f) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                long errorId = insertError(c, f);
+                notify(c, f, errorId);
+                c.commit();
+                LOG.warn("Recorded error {} in {}: {} {}: {}", errorId, f.job() != null ? "job " + f.job()
+                        : "route " + f.routeId(), f.category().db(), f.exceptionClass(), f.message());
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            }
+        } catch (SQLException | RuntimeException e) {
+            LOG.error("Cannot write the error row ({}); the failure was: time={} job={} route={} run={} item={}/{}"
+                    + " category={} exception={} message={} attempts={} http={} {} {} payload={}\n{}",
+                    Secrets.mask(e.getMessage()), f.at(), f.job(), f.routeId(), f.runId(), f.itemKey(),
+                    f.itemVersion(), f.category().db(), f.exceptionClass(), f.message(), f.attempts(),
+                    f.httpMethod(), f.httpUrl(), f.httpStatus(), f.payload(), f.stack());
+            throw e;
+        }
+    }
+
+    private long insertError(Connection c, Failure f) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(INSERT_ERROR, Statement.RETURN_GENERATED_KEYS)) {
+            ps.setTimestamp(1, Timestamp.from(f.at()));
+            ps.setString(2, f.job());
+            ps.setString(3, f.routeId());
+            ps.setObject(4, f.runId());
+            ps.setString(5, f.itemKey());
+            ps.setString(6, f.itemVersion());
+            ps.setString(7, f.category().db());
+            ps.setString(8, f.exceptionClass());
+            ps.setString(9, f.message());
+            ps.setString(10, f.stack());
+            ps.setString(11, Secrets.mask(f.payload()));
+            ps.setInt(12, f.attempts());
+            ps.setString(13, f.httpMethod());
+            ps.setString(14, f.httpUrl());
+            ps.setObject(15, f.httpStatus());
+            ps.setString(16, Secrets.mask(f.httpResponse()));
+            ps.setString(17, f.fingerprint());
+            ps.executeUpdate();
+            try (ResultSet keys = ps.getGeneratedKeys()) {
+                keys.next();
+                return keys.getLong(1);
+            }
+        }
+    }
+
+    /** Opens, counts or reminds the fingerprint, and writes the alert it calls for. */
+    private void notify(Connection c, Failure f, long errorId) throws SQLException {
+        Timestamp now = Timestamp.from(f.at());
+        String status = null;
+        long occurrences = 0;
+        Timestamp firstSeen = now;
+        try (PreparedStatement ps = c.prepareStatement(SELECT_FINGERPRINT)) {
+            ps.setString(1, f.fingerprint());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                    status = rs.getString(1);
+                    occurrences = rs.getLong(3);
+                    firstSeen = rs.getTimestamp(4);
+                }
+            }
+        }
+        boolean opened;
+        if (status == null) {
+            try (PreparedStatement ps = c.prepareStatement(INSERT_FINGERPRINT)) {
+                ps.setString(1, f.fingerprint());
+                ps.setString(2, f.job());
+                ps.setString(3, f.category().db());
+                ps.setString(4, f.exceptionClass());
+                ps.setString(5, f.normalized());
+                ps.setTimestamp(6, now);
+                ps.setTimestamp(7, now);
+                ps.setTimestamp(8, now);
+                ps.executeUpdate();
+            }
+            opened = true;
+        } else if (status.equals("resolved")) {
+            try (PreparedStatement ps = c.prepareStatement(REOPEN_FINGERPRINT)) {
+                ps.setTimestamp(1, now);
+                ps.setTimestamp(2, now);
+                ps.setTimestamp(3, now);
+                ps.setString(4, f.fingerprint());
+                opened = ps.executeUpdate() == 1;
+            }
+        } else {
+            try (PreparedStatement ps = c.prepareStatement(COUNT_FINGERPRINT)) {
+                ps.setTimestamp(1, now);
+                ps.setString(2, f.fingerprint());
+                ps.executeUpdate();
+            }
+            opened = false;
+        }
+        Map<String, Object> values = values(c, f, errorId);
+        if (opened) {
+            alerts.enqueue(c, AlertKind.ERROR_OPENED, f.job(), f.fingerprint(), values);
+            return;
+        }
+        Duration quiet = Duration.ofMillis(TimeUtils.toMilliSeconds(
+                properties.resolveProperty("factory.alerts.reminder-after").orElse("24h").trim()));
+        try (PreparedStatement ps = c.prepareStatement(REMIND_FINGERPRINT)) {
+            ps.setTimestamp(1, now);
+            ps.setString(2, f.fingerprint());
+            ps.setTimestamp(3, Timestamp.from(f.at().minus(quiet)));
+            if (ps.executeUpdate() == 1) {
+                values.put("occurrences", occurrences + 1);
+                values.put("first_seen", firstSeen.toInstant());
+                values.put("last_seen", f.at());
+                alerts.enqueue(c, AlertKind.REMINDER, f.job(), f.fingerprint(), values);
+            }
+        }
+    }
+
+    private Map<String, Object> values(Connection c, Failure f, long errorId) throws SQLException {
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("factory", properties.resolveProperty("camel.main.name").orElse("factory-runner"));
+        v.put("job", f.job() != null ? f.job() : "(route " + f.routeId() + ")");
+        v.put("run", f.runId() != null ? f.runId() : "-");
+        v.put("item", f.itemKey() != null ? f.itemKey() + " version " + f.itemVersion() : "-");
+        v.put("category", f.category().label());
+        v.put("exception", f.exceptionClass());
+        v.put("message", f.message());
+        v.put("attempts", f.attempts());
+        v.put("http", f.httpStatus() == null ? "-" : f.httpMethod() + " " + f.httpUrl() + " -> " + f.httpStatus());
+        v.put("error_id", errorId);
+        v.put("fingerprint", f.fingerprint());
+        v.put("reminder_after", properties.resolveProperty("factory.alerts.reminder-after").orElse("24h"));
+        v.put("config_changes", configChanges(c, f));
+        return v;
+    }
+
+    /** The job's configuration values that differ between this run and its last good run, secrets masked. */
+    private String configChanges(Connection c, Failure f) throws SQLException {
+        if (f.runId() == null || f.job() == null) {
+            return "  (not a job run)";
+        }
+        Map<String, String> now = readConfig(c, RUN_CONFIG, ps -> ps.setLong(1, f.runId()));
+        Map<String, String> good = readConfig(c, LAST_GOOD_CONFIG, ps -> {
+            ps.setString(1, f.job());
+            ps.setLong(2, f.runId());
+        });
+        if (good == null) {
+            return "  (no good run of " + f.job() + " to compare with)";
+        }
+        StringBuilder out = new StringBuilder();
+        Map<String, String> all = new TreeMap<>(good);
+        all.putAll(now == null ? Map.of() : now);
+        for (String key : all.keySet()) {
+            String before = good.get(key);
+            String after = now == null ? null : now.get(key);
+            if (before == null ? after != null : !before.equals(after)) {
+                out.append("  ").append(key).append(": ").append(before).append(" -> ").append(after).append('\n');
+            }
+        }
+        return out.length() == 0 ? "  (none)" : out.toString().stripTrailing();
+    }
+
+    private interface Binder {
+        void bind(PreparedStatement ps) throws SQLException;
+    }
+
+    private static Map<String, String> readConfig(Connection c, String sql, Binder binder) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            binder.bind(ps);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next() || rs.getString(1) == null) {
+                    return null;
+                }
+                return JSON.readValue(rs.getString(1), new TypeReference<Map<String, String>>() { });
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                return null;
+            }
+        }
+    }
+
+    private static Throwable unwrap(Throwable error) {
+        Throwable t = error;
+        while ((t instanceof org.apache.camel.CamelExecutionException
+                || t instanceof org.apache.camel.RuntimeCamelException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
+    /** Numbers, ids and quoted values vary between occurrences of one failure; they do not make a new one. */
+    static String normalize(String message) {
+        return message.replaceAll("[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}", "<uuid>").replaceAll("\\d+", "#")
+                .replaceAll("'[^']*'", "'…'");
+    }
+
+    static String withoutCredentials(String uri) {
+        if (uri == null) {
+            return null;
+        }
+        try {
+            URI u = URI.create(uri);
+            String query = u.getRawQuery() == null ? null
+                    : u.getRawQuery().replaceAll("(?i)((?:api[-_]?key|key|token|password|secret)=)[^&]*", "$1"
+                            + Secrets.MASK);
+            return new URI(u.getScheme(), null, u.getHost(), u.getPort(), u.getPath(), null, null) + (query == null
+                    ? "" : "?" + query);
+        } catch (Exception e) {
+            return Secrets.maskUrl(uri);
+        }
+    }
+
+    static String excerpt(String text, int max) {
+        if (text == null) {
+            return null;
+        }
+        return text.length() <= max ? text : text.substring(0, max - 1) + "…";
+    }
+
+    private static String sha256(String text) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(text.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,10 @@
+package io.factoryrunner.job;
+
+import org.apache.camel.Exchange;
+
+/** Stores the failure of an item that no dead-letter channel recorded. */
+public interface FailureRecorder {
+
+    /** True when the failure is stored; false when it could not be (the item must then stay claimed). */
+    boolean recordFailure(Exchange exchange, Throwable error);
+}

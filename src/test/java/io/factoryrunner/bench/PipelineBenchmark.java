@@ -1,0 +1,553 @@
+package io.factoryrunner.bench;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
+import io.factoryrunner.FactoryApplication;
+import io.factoryrunner.job.Trigger;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Stream;
+import javax.sql.DataSource;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Pipeline throughput benchmark, run by hand ({@code bench/pipeline.sh}); not a unit test.
+ *
+ * <p>For each database (PostgreSQL with fsync and synchronous commit on, and an H2 file database) it measures:
+ * <ol>
+ *   <li>throughput: N items offered to the first job of a six-job chain of no-op routes, then each job triggered
+ *       once in order; item hand-offs per second = N * 6 / wall time of the six runs;</li>
+ *   <li>the floor: single-row INSERT + COMMIT per second over one plain JDBC connection on the same database, and
+ *       the ratio of hand-offs per second to it (target at least 5x on PostgreSQL);</li>
+ *   <li>flatness: the six-job pass over 1,000 new items when the state tables hold 1,000 finished items, and
+ *       again when they hold BIG finished items (target: within 1.5x).</li>
+ * </ol>
+ *
+ * <p>Settings come from the environment or from {@code KEY=value} arguments: {@code N} (10000), {@code BIG}
+ * (1000000), {@code DB} (both, postgresql or h2), {@code CHUNK} (chunk size of every job, 100), {@code COMMITS}
+ * (timed raw commits, 3000), {@code PASSES} (timed flatness passes per size, median taken, 3).
+ */
+public final class PipelineBenchmark {
+
+    static final List<String> JOBS = List.of("prepare", "build", "check", "ready", "process", "cleanup");
+    /** A cron that does not fire while the benchmark runs: only manual triggers start runs. */
+    static final String NEVER = "0 0 0 1 1 ? 2099";
+    /** Finished items in the state store for the small flatness case, and items per flatness pass. */
+    static final int SMALL = 1_000;
+    static final int PASS_ITEMS = 1_000;
+    /** Finished items per prefilled run. */
+    static final int ITEMS_PER_RUN = 100;
+
+    record Settings(int items, int big, String db, int chunk, int commits, int passes) {
+
+        static Settings read(String[] args) {
+            Map<String, String> values = new LinkedHashMap<>();
+            for (String key : List.of("N", "BIG", "DB", "CHUNK", "COMMITS", "PASSES")) {
+                String env = System.getenv(key);
+                if (env != null && !env.isBlank()) {
+                    values.put(key, env.trim());
+                }
+            }
+            for (String arg : args) {
+                int eq = arg.indexOf('=');
+                if (eq < 1) {
+                    throw new IllegalArgumentException("Arguments are KEY=value (N, BIG, DB, CHUNK, COMMITS, PASSES),"
+                            + " not '" + arg + "'");
+                }
+                values.put(arg.substring(0, eq).trim().toUpperCase(Locale.ROOT), arg.substring(eq + 1).trim());
+            }
+            String db = values.getOrDefault("DB", "both").toLowerCase(Locale.ROOT);
+            if (!List.of("both", "postgresql", "h2").contains(db)) {
+                throw new IllegalArgumentException("DB must be both, postgresql or h2, not '" + db + "'");
+            }
+            Settings s = new Settings(number(values, "N", 10_000), number(values, "BIG", 1_000_000), db,
+                    number(values, "CHUNK", 100), number(values, "COMMITS", 3_000), number(values, "PASSES", 3));
+            if (s.big() <= SMALL) {
+                throw new IllegalArgumentException("BIG must be more than " + SMALL + ", not " + s.big());
+            }
+            return s;
+        }
+
+        private static int number(Map<String, String> values, String key, int fallback) {
+            String v = values.get(key);
+            if (v == null) {
+                return fallback;
+            }
+            int n = Integer.parseInt(v.replace("_", ""));
+            if (n < 1) {
+                throw new IllegalArgumentException(key + " must be at least 1, not " + v);
+            }
+            return n;
+        }
+    }
+
+    /** What one database measured. */
+    record Figures(String database, double handoffsPerSecond, double commitsPerSecond, double smallPass,
+            double bigPass) {
+
+        double ratio() {
+            return handoffsPerSecond / commitsPerSecond;
+        }
+
+        double flatness() {
+            return bigPass / smallPass;
+        }
+    }
+
+    private final Settings settings;
+
+    private PipelineBenchmark(Settings settings) {
+        this.settings = settings;
+    }
+
+    public static void main(String[] args) throws Exception {
+        quietLogging();
+        Settings settings = Settings.read(args);
+        System.out.printf(Locale.ROOT, "Pipeline benchmark: N=%d items through %d jobs (%s), chunk size %d, "
+                + "BIG=%d, %d raw commits, %d flatness passes per size; %d CPUs%n", settings.items(), JOBS.size(),
+                String.join(" -> ", JOBS), settings.chunk(), settings.big(), settings.commits(), settings.passes(),
+                Runtime.getRuntime().availableProcessors());
+        PipelineBenchmark bench = new PipelineBenchmark(settings);
+        List<Figures> all = new ArrayList<>();
+        if (!settings.db().equals("h2")) {
+            try (Server server = Server.startPostgres()) {
+                all.add(bench.measure(server));
+            }
+        }
+        if (!settings.db().equals("postgresql")) {
+            try (Server server = Server.startH2()) {
+                all.add(bench.measure(server));
+            }
+        }
+        summary(all);
+    }
+
+    /** Runs the three measurements on one database server. */
+    private Figures measure(Server server) throws Exception {
+        System.out.printf(Locale.ROOT, "%n== %s%n", server.describe());
+
+        // 1 and 2: throughput, and the raw commit floor on the same database
+        double handoffs;
+        double commits;
+        String url = server.newDatabase("throughput");
+        try (Factory factory = Factory.start(server.home("throughput"), url, server, settings.chunk())) {
+            long t = System.nanoTime();
+            offer(factory, "item-", settings.items());
+            System.out.printf(Locale.ROOT, "offered %d items to %s (not measured): %.2f s%n", settings.items(),
+                    JOBS.get(0), seconds(t));
+            double[] perJob = new double[JOBS.size()];
+            double elapsed = pass(factory, "item-", settings.items(), perJob);
+            handoffs = (double) settings.items() * JOBS.size() / elapsed;
+            System.out.printf(Locale.ROOT, "six-job pass over %d items: %.3f s (%s)%n", settings.items(), elapsed,
+                    perJobText(perJob));
+            System.out.printf(Locale.ROOT, "item hand-offs/s: %.0f%n", handoffs);
+            commits = rawCommitsPerSecond(url, server);
+        }
+        double ratio = handoffs / commits;
+        System.out.printf(Locale.ROOT, "ratio hand-offs/s / raw commits/s: %.2fx (target >= 5x on PostgreSQL)%s%n",
+                ratio, server.postgres() ? verdict(ratio >= 5) : "");
+
+        // 3: flatness, on a database of its own so that the small case really holds SMALL finished items
+        url = server.newDatabase("flatness");
+        double small;
+        double big;
+        try (Factory factory = Factory.start(server.home("flatness"), url, server, settings.chunk())) {
+            DataSource ds = factory.app().database().dataSource();
+            prefill(ds, server, 0, SMALL);
+            offer(factory, "warm-", PASS_ITEMS);
+            pass(factory, "warm-", PASS_ITEMS, null);
+            forget(ds, "warm-");
+            small = flatPasses(factory, SMALL);
+            prefill(ds, server, SMALL, settings.big());
+            big = flatPasses(factory, settings.big());
+        }
+        double flat = big / small;
+        System.out.printf(Locale.ROOT, "flatness: %.3f s with %d finished items, %.3f s with %d: %.2fx"
+                + " (target <= 1.5x)%s%n", small, SMALL, big, settings.big(), flat, verdict(flat <= 1.5));
+        return new Figures(server.name(), handoffs, commits, small, big);
+    }
+
+    /** Median time of PASSES six-job passes over PASS_ITEMS new items; each pass's rows are removed after it. */
+    private double flatPasses(Factory factory, int finished) throws Exception {
+        DataSource ds = factory.app().database().dataSource();
+        double[] times = new double[settings.passes()];
+        for (int i = 0; i < times.length; i++) {
+            String prefix = "flat-" + i + "-";
+            offer(factory, prefix, PASS_ITEMS);
+            double[] perJob = new double[JOBS.size()];
+            times[i] = pass(factory, prefix, PASS_ITEMS, perJob);
+            System.out.printf(Locale.ROOT, "  pass %d over %d items with %d finished items: %.3f s (%s)%n", i + 1,
+                    PASS_ITEMS, finished, times[i], perJobText(perJob));
+            forget(ds, prefix);
+        }
+        Arrays.sort(times);
+        return times[times.length / 2];
+    }
+
+    /**
+     * Triggers every job once, in chain order, and returns the wall time of the six runs in seconds; checks that
+     * each run took and finished all {@code count} items. {@code perJob}, when given, receives each run's time.
+     */
+    private static double pass(Factory factory, String prefix, int count, double[] perJob) throws SQLException {
+        List<Long> runs = new ArrayList<>();
+        long start = System.nanoTime();
+        long previous = start;
+        for (int i = 0; i < JOBS.size(); i++) {
+            long run = factory.app().jobs().trigger(JOBS.get(i), Trigger.MANUAL);
+            long now = System.nanoTime();
+            if (perJob != null) {
+                perJob[i] = (now - previous) / 1e9;
+            }
+            previous = now;
+            if (run < 0) {
+                throw new IllegalStateException("Job " + JOBS.get(i) + " did not run");
+            }
+            runs.add(run);
+        }
+        double elapsed = (System.nanoTime() - start) / 1e9;
+        check(factory.app().database().dataSource(), prefix, count, runs);
+        return elapsed;
+    }
+
+    /** Every run succeeded with all items done, and the last job holds every item as done. */
+    private static void check(DataSource ds, String prefix, int count, List<Long> runs) throws SQLException {
+        try (Connection c = ds.getConnection()) {
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT job, status, items_taken, items_done FROM job_run WHERE run_id = ?")) {
+                for (long run : runs) {
+                    ps.setLong(1, run);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        if (!rs.getString(2).equals("succeeded") || rs.getInt(3) != count || rs.getInt(4) != count) {
+                            throw new IllegalStateException("Run " + run + " of " + rs.getString(1) + " ended "
+                                    + rs.getString(2) + " with " + rs.getInt(3) + " taken and " + rs.getInt(4)
+                                    + " done, not " + count);
+                        }
+                    }
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM job_state"
+                    + " WHERE job = ? AND status = 'done' AND item_key LIKE ?")) {
+                ps.setString(1, JOBS.get(JOBS.size() - 1));
+                ps.setString(2, prefix + "%");
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    if (rs.getInt(1) != count) {
+                        throw new IllegalStateException(rs.getInt(1) + " items done by the last job, not " + count);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Offers {@code count} items to the first job, from a few threads (offering is not measured). */
+    private static void offer(Factory factory, String prefix, int count) throws Exception {
+        int threads = 8;
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            List<Future<?>> parts = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int first = t;
+                parts.add(pool.submit(() -> {
+                    for (int i = first; i < count; i += threads) {
+                        factory.app().jobStore().offer(JOBS.get(0), prefix + i, "v1", "payload-" + i, true);
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> part : parts) {
+                part.get();
+            }
+        } finally {
+            pool.shutdown();
+        }
+    }
+
+    /** Removes a flatness pass's items from the state store, so that every pass starts from the same rows. */
+    private static void forget(DataSource ds, String prefix) throws SQLException {
+        try (Connection c = ds.getConnection();
+                PreparedStatement ps = c.prepareStatement("DELETE FROM job_state WHERE item_key LIKE ?")) {
+            ps.setString(1, prefix + "%");
+            ps.executeUpdate();
+        }
+    }
+
+    /**
+     * The floor: single-row INSERT + COMMIT per second over one plain JDBC connection in autocommit, into a
+     * scratch table that is dropped afterwards.
+     */
+    private double rawCommitsPerSecond(String url, Server server) throws SQLException {
+        try (Connection c = DriverManager.getConnection(url, server.user(), server.password())) {
+            c.setAutoCommit(true);
+            try (Statement s = c.createStatement()) {
+                s.execute("CREATE TABLE bench_commit (id BIGINT PRIMARY KEY, note VARCHAR(200) NOT NULL)");
+            }
+            int warmUp = Math.min(300, settings.commits());
+            double elapsed;
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO bench_commit (id, note) VALUES (?, ?)")) {
+                for (int i = 0; i < warmUp; i++) {
+                    insert(ps, -1 - i);
+                }
+                long start = System.nanoTime();
+                for (int i = 0; i < settings.commits(); i++) {
+                    insert(ps, i);
+                }
+                elapsed = seconds(start);
+            }
+            try (Statement s = c.createStatement()) {
+                s.execute("DROP TABLE bench_commit");
+            }
+            double perSecond = settings.commits() / elapsed;
+            System.out.printf(Locale.ROOT, "raw single-row INSERT + COMMIT/s: %.0f (%d in %.3f s)%n", perSecond,
+                    settings.commits(), elapsed);
+            return perSecond;
+        }
+    }
+
+    private static void insert(PreparedStatement ps, long id) throws SQLException {
+        ps.setLong(1, id);
+        ps.setString(2, "note-" + id);
+        ps.executeUpdate();
+    }
+
+    /**
+     * Fills the state store with finished items {@code from} (inclusive) to {@code to} (exclusive), spread over the
+     * six jobs in runs of ITEMS_PER_RUN, and job_run with those runs, then refreshes the planner statistics as the
+     * database's own maintenance would after such growth.
+     */
+    private static void prefill(DataSource ds, Server server, int from, int to) throws SQLException {
+        long start = System.nanoTime();
+        String jobOf = "CASE MOD(r.x, 6)" + String.join("", JOBS.stream()
+                .map(j -> " WHEN " + JOBS.indexOf(j) + " THEN '" + j + "'").toList()) + " END";
+        String range = server.postgres() ? "generate_series(?, ?) AS r(x)"
+                : "(SELECT X FROM SYSTEM_RANGE(?, ?)) AS r(x)";
+        int firstRun = from / ITEMS_PER_RUN;
+        int lastRun = (to - 1) / ITEMS_PER_RUN;
+        try (Connection c = ds.getConnection()) {
+            c.setAutoCommit(true);
+            long baseRun;
+            try (Statement s = c.createStatement();
+                    ResultSet rs = s.executeQuery("SELECT COALESCE(MAX(run_id), 0) + 1 FROM job_run")) {
+                rs.next();
+                baseRun = rs.getLong(1);
+            }
+            try (PreparedStatement ps = c.prepareStatement("""
+                    INSERT INTO job_run (job, trigger_kind, node, status, started_at, ended_at, items_taken,
+                                         items_done, items_failed)
+                    SELECT %s, 'schedule', 'bench-prefill', 'succeeded', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP,
+                           %d, %d, 0
+                      FROM %s""".formatted(jobOf, ITEMS_PER_RUN, ITEMS_PER_RUN, range))) {
+                ps.setLong(1, firstRun);
+                ps.setLong(2, lastRun);
+                ps.executeUpdate();
+            }
+            // one statement (and commit) per 100,000 rows keeps each transaction's undo small
+            String jobOfRun = jobOf.replace("r.x", "r.x / " + ITEMS_PER_RUN);
+            try (PreparedStatement ps = c.prepareStatement("""
+                    INSERT INTO job_state (job, item_key, item_version, status, data, attempts, run_id, created_at,
+                                           updated_at, row_version)
+                    SELECT %s, 'old-' || r.x, 'v1', 'done', 'payload-' || r.x, 1, ? + r.x / %d - %d,
+                           CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1
+                      FROM %s""".formatted(jobOfRun, ITEMS_PER_RUN, firstRun, range))) {
+                for (long lo = from; lo < to; lo += 100_000) {
+                    ps.setLong(1, baseRun);
+                    ps.setLong(2, lo);
+                    ps.setLong(3, Math.min(to, lo + 100_000) - 1);
+                    ps.executeUpdate();
+                }
+            }
+            try (Statement s = c.createStatement()) {
+                s.execute(server.postgres() ? "VACUUM ANALYZE job_state, job_run, job_inbox" : "ANALYZE");
+            }
+        }
+        System.out.printf(Locale.ROOT, "prefilled finished items %d..%d and %d runs (not measured): %.1f s%n",
+                from, to, lastRun - firstRun + 1, seconds(start));
+    }
+
+    private static void summary(List<Figures> all) {
+        System.out.printf(Locale.ROOT, "%n%-11s %13s %13s %15s %14s %14s %10s%n", "database", "hand-offs/s",
+                "raw commits/s", "ratio (>= 5x)", "pass, small s", "pass, big s", "(<= 1.5x)");
+        for (Figures f : all) {
+            System.out.printf(Locale.ROOT, "%-11s %13.0f %13.0f %14.2fx %14.3f %14.3f %9.2fx%n", f.database(),
+                    f.handoffsPerSecond(), f.commitsPerSecond(), f.ratio(), f.smallPass(), f.bigPass(),
+                    f.flatness());
+        }
+    }
+
+    private static String perJobText(double[] perJob) {
+        List<String> parts = new ArrayList<>();
+        for (int i = 0; i < perJob.length; i++) {
+            parts.add(String.format(Locale.ROOT, "%s %.3f", JOBS.get(i), perJob[i]));
+        }
+        return String.join(", ", parts);
+    }
+
+    private static String verdict(boolean met) {
+        return met ? " MET" : " MISSED";
+    }
+
+    private static double seconds(long startNanos) {
+        return (System.nanoTime() - startNanos) / 1e9;
+    }
+
+    /** WARN and above only: the factory and Camel log a few INFO lines per start and per run. */
+    private static void quietLogging() {
+        if (LoggerFactory.getILoggerFactory() instanceof LoggerContext context) {
+            for (ch.qos.logback.classic.Logger logger : context.getLoggerList()) {
+                if (logger.getLevel() != null && !logger.getLevel().isGreaterOrEqual(Level.WARN)) {
+                    logger.setLevel(Level.WARN);
+                }
+            }
+            context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).setLevel(Level.WARN);
+        }
+    }
+
+    /** A started factory with the six-job chain, stopped when closed. */
+    record Factory(FactoryApplication app) implements AutoCloseable {
+
+        static Factory start(Path home, String url, Server server, int chunk) throws IOException {
+            StringBuilder properties = new StringBuilder();
+            StringBuilder routes = new StringBuilder();
+            for (int i = 0; i < JOBS.size(); i++) {
+                String job = JOBS.get(i);
+                properties.append("job.").append(job).append(".cron = ").append(NEVER).append('\n')
+                        .append("job.").append(job).append(".chunk-size = ").append(chunk).append('\n');
+                String upstream = i == 0 ? "" : "\n        upstream: " + JOBS.get(i - 1);
+                routes.append("""
+                        - route:
+                            id: %1$s
+                            from:
+                              uri: "job:%1$s"
+                              parameters:
+                                cron: "{{job.%1$s.cron}}"
+                                chunkSize: "{{job.%1$s.chunk-size}}"%2$s
+                              steps:
+                                - setBody:
+                                    simple: "${body}"
+                        """.formatted(job, upstream));
+            }
+            Files.createDirectories(home.resolve("config/routes"));
+            Files.writeString(home.resolve("config/application.properties"), properties);
+            Files.writeString(home.resolve("config/routes/pipeline.camel.yaml"), routes);
+
+            Map<String, String> overrides = new LinkedHashMap<>();
+            overrides.put("factory.db.url", url);
+            overrides.put("factory.db.user", server.user());
+            overrides.put("factory.db.password", server.password());
+            overrides.put("camel.server.enabled", "false");
+            overrides.put("camel.management.enabled", "false");
+            overrides.put("factory.routes.shipped", "framework/**");
+            overrides.put("camel.main.shutdown-timeout", "5");
+            FactoryApplication app = FactoryApplication.create(home, FactoryApplication.Mode.RUN, overrides);
+            app.start();
+            return new Factory(app);
+        }
+
+        @Override
+        public void close() {
+            app.stop();
+        }
+    }
+
+    /** The database server a measurement runs on: embedded PostgreSQL, or H2 files in a temporary directory. */
+    static final class Server implements AutoCloseable {
+
+        private final EmbeddedPostgres postgres;
+        private final Path dir;
+
+        private Server(EmbeddedPostgres postgres, Path dir) {
+            this.postgres = postgres;
+            this.dir = dir;
+        }
+
+        /** PostgreSQL as in production: every commit waits for its WAL to be flushed to disk. */
+        static Server startPostgres() throws IOException {
+            EmbeddedPostgres pg = EmbeddedPostgres.builder().setServerConfig("fsync", "on")
+                    .setServerConfig("synchronous_commit", "on").start();
+            return new Server(pg, Files.createTempDirectory("pipeline-bench-"));
+        }
+
+        static Server startH2() throws IOException {
+            return new Server(null, Files.createTempDirectory("pipeline-bench-"));
+        }
+
+        boolean postgres() {
+            return postgres != null;
+        }
+
+        String name() {
+            return postgres() ? "PostgreSQL" : "H2";
+        }
+
+        String user() {
+            return postgres() ? "postgres" : "sa";
+        }
+
+        String password() {
+            return "";
+        }
+
+        Path home(String name) {
+            return dir.resolve(name);
+        }
+
+        /** A new, empty database; its JDBC URL. */
+        String newDatabase(String name) throws SQLException {
+            if (!postgres()) {
+                return "jdbc:h2:file:" + home(name).resolve("data/factory") + ";WRITE_DELAY=0";
+            }
+            try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
+                s.execute("CREATE DATABASE " + name);
+            }
+            return postgres.getJdbcUrl(user(), name);
+        }
+
+        String describe() throws SQLException {
+            if (!postgres()) {
+                return "H2 " + org.h2.engine.Constants.VERSION_MAJOR + "." + org.h2.engine.Constants.VERSION_MINOR
+                        + ", file database under " + dir;
+            }
+            List<String> settings = new ArrayList<>();
+            try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
+                for (String name : List.of("server_version", "fsync", "synchronous_commit", "wal_sync_method")) {
+                    try (ResultSet rs = s.executeQuery("SHOW " + name)) {
+                        rs.next();
+                        settings.add(name + "=" + rs.getString(1));
+                    }
+                }
+            }
+            return "PostgreSQL (embedded; " + String.join(", ", settings) + ")";
+        }
+
+        @Override
+        public void close() throws IOException {
+            try {
+                if (postgres != null) {
+                    postgres.close();
+                }
+            } finally {
+                try (Stream<Path> files = Files.walk(dir)) {
+                    files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,446 @@
+package io.factoryrunner.error;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.stubbing.Scenario;
+import com.icegreen.greenmail.util.GreenMail;
+import com.icegreen.greenmail.util.ServerSetup;
+import io.factoryrunner.FactoryApplication;
+import io.factoryrunner.job.Trigger;
+import io.factoryrunner.testsupport.CapturedLog;
+import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.TestDatabase;
+import jakarta.mail.internet.MimeMessage;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Failures through the dead-letter channel into the error table, alerts and mail; real HTTP and SMTP servers. */
+class ErrorHandlingTest {
+
+    static final String SECRET = "api-key-7f3c9e21-secret";
+
+    static final String CALLER = """
+            - route:
+                id: call
+                from:
+                  uri: "job:call"
+                  parameters:
+                    cron: "0 0 0 1 1 ? 2099"
+                  steps:
+                    - choice:
+                        when:
+                          - simple: "${body} == 'build-failed'"
+                            steps:
+                              - throwException:
+                                  exceptionType: "io.factoryrunner.error.BuildFailedException"
+                                  message: "build of ${header.FactoryItemKey} failed"
+                          - simple: "${body} == 'refused'"
+                            steps:
+                              - throwException:
+                                  exceptionType: "io.factoryrunner.error.JobInitializationException"
+                                  message: "analytics refused job for ${header.FactoryItemKey}"
+                          - simple: "${body} == 'sql'"
+                            steps:
+                              - to: "sql:SELECT * FROM no_such_table"
+                    - setHeader:
+                        name: CamelHttpMethod
+                        constant: GET
+                    - toD: "http://localhost:{{api.port}}/api/items/${header.FactoryItemKey}?apiKey={{api.key}}"
+            """;
+
+    @TempDir
+    Path dir;
+
+    WireMockServer api;
+    GreenMail smtp;
+    int smtpPort;
+
+    @BeforeEach
+    void servers() {
+        api = new WireMockServer(options().dynamicPort());
+        api.start();
+        smtpPort = FactoryHome.freePort();
+        smtp = new GreenMail(new ServerSetup(smtpPort, "127.0.0.1", ServerSetup.PROTOCOL_SMTP));
+        smtp.start();
+    }
+
+    @AfterEach
+    void stopServers() {
+        api.stop();
+        smtp.stop();
+    }
+
+    FactoryHome home(TestDatabase db) {
+        return new FactoryHome(dir, db).applicationProperties("api.key = placeholder\n")
+                .property("api.port", String.valueOf(api.port()))
+                .property("factory.mail.host", "127.0.0.1")
+                .property("factory.mail.port", String.valueOf(smtpPort))
+                .property("factory.alerts.to", "ops@example.com")
+                .property("factory.alerts.poll-interval", "100")
+                .property("factory.alerts.retry-delay", "100")
+                .property("factory.alerts.max-retry-delay", "200")
+                .property("factory.retry.initial-delay", "20")
+                .property("factory.retry.max-delay", "2s")
+                .route("call.camel.yaml", CALLER);
+    }
+
+    FactoryHome.Running start(FactoryHome home) throws Exception {
+        FactoryHome.Running running = home.start();
+        running.app().configTable().set("api.key", SECRET, true, "analytics API key", "test");
+        running.app().configWatcher().poll();
+        return running;
+    }
+
+    static List<Map<String, Object>> rows(DataSource ds, String sql) throws Exception {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        try (Connection c = ds.getConnection(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            while (rs.next()) {
+                Map<String, Object> row = new LinkedHashMap<>();
+                for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+                    row.put(rs.getMetaData().getColumnLabel(i).toLowerCase(), rs.getObject(i));
+                }
+                rows.add(row);
+            }
+        }
+        return rows;
+    }
+
+    static long count(DataSource ds, String sql) throws Exception {
+        try (Connection c = ds.getConnection(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private void answer(int status) {
+        api.stubFor(get(urlPathMatching("/api/items/.*")).willReturn(aResponse().withStatus(status)
+                .withHeader("Content-Type", "application/json").withBody("{\"detail\":\"status " + status + "\"}")));
+    }
+
+    private List<String> subjects() {
+        List<String> subjects = new ArrayList<>();
+        for (MimeMessage m : smtp.getReceivedMessages()) {
+            try {
+                subjects.add(m.getSubject());
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return subjects;
+    }
+
+    private static String mailText(MimeMessage m) {
+        try {
+            return m.getSubject() + "\n" + com.icegreen.greenmail.util.GreenMailUtil.getBody(m);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void awaitOutboxEmpty(DataSource ds) {
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> count(ds, "SELECT COUNT(*) FROM alerts WHERE status = 'pending'") == 0);
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void transient_failures_then_success_leave_no_error_row_and_visible_retries(TestDatabase db) throws Exception {
+        api.stubFor(get(urlPathMatching("/api/items/.*")).inScenario("flaky").whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(aResponse().withStatus(503)).willSetStateTo("second"));
+        api.stubFor(get(urlPathMatching("/api/items/.*")).inScenario("flaky").whenScenarioStateIs("second")
+                .willReturn(aResponse().withStatus(500)).willSetStateTo("up"));
+        api.stubFor(get(urlPathMatching("/api/items/.*")).inScenario("flaky").whenScenarioStateIs("up")
+                .willReturn(aResponse().withStatus(200).withBody("{\"ok\":true}")));
+        try (var running = start(home(db))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            DataSource ds = app.database().dataSource();
+            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
+            assertThat(rows(ds, "SELECT status, retries, items_done FROM job_run WHERE job = 'call'"))
+                    .singleElement().satisfies(r -> {
+                        assertThat(r.get("status")).isEqualTo("succeeded");
+                        assertThat(((Number) r.get("retries")).intValue()).isEqualTo(2);
+                    });
+            api.verify(3, getRequestedFor(urlPathMatching("/api/items/item-1")));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void http_401_is_recorded_once_without_retry_and_without_the_api_key(TestDatabase db) throws Exception {
+        answer(401);
+        try (var running = start(home(db))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            DataSource ds = app.database().dataSource();
+            api.verify(1, getRequestedFor(urlPathMatching("/api/items/item-1")));
+            assertThat(rows(ds, "SELECT * FROM factory_error")).singleElement().satisfies(r -> {
+                assertThat(r.get("category")).isEqualTo("http_api");
+                assertThat(r.get("job")).isEqualTo("call");
+                assertThat(r.get("item_key")).isEqualTo("item-1");
+                assertThat(((Number) r.get("http_status")).intValue()).isEqualTo(401);
+                assertThat(r.get("http_method")).isEqualTo("GET");
+                assertThat((String) r.get("http_url")).contains("/api/items/item-1").doesNotContain(SECRET);
+                assertThat((String) r.get("http_response")).contains("status 401");
+                assertThat(((Number) r.get("attempts")).intValue()).isEqualTo(1);
+                assertThat(r.get("exception_class")).isEqualTo(
+                        "org.apache.camel.http.base.HttpOperationFailedException");
+                assertThat(r.values()).allSatisfy(v -> assertThat(String.valueOf(v)).doesNotContain(SECRET));
+            });
+            assertThat(rows(ds, "SELECT status FROM job_state WHERE job = 'call'")).singleElement()
+                    .satisfies(r -> assertThat(r.get("status")).isEqualTo("failed"));
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            String mail = mailText(smtp.getReceivedMessages()[0]);
+            assertThat(mail).contains("call").contains("item-1").contains("HTTP API call").doesNotContain(SECRET);
+            assertThat(CapturedLog.text()).doesNotContain(SECRET);
+        }
+    }
+
+    @Test
+    void retry_after_of_a_429_is_honoured() throws Exception {
+        api.stubFor(get(urlPathMatching("/api/items/.*")).inScenario("busy").whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(aResponse().withStatus(429).withHeader("Retry-After", "1")).willSetStateTo("free"));
+        api.stubFor(get(urlPathMatching("/api/items/.*")).inScenario("busy").whenScenarioStateIs("free")
+                .willReturn(aResponse().withStatus(200)));
+        try (var running = start(home(TestDatabase.H2))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            var requests = api.getAllServeEvents().stream().map(e -> e.getRequest().getLoggedDate().getTime())
+                    .sorted().toList();
+            assertThat(requests).hasSize(2);
+            assertThat(requests.get(1) - requests.get(0)).as("ms between the 429 and the next try")
+                    .isGreaterThanOrEqualTo(950);
+            assertThat(count(app.database().dataSource(), "SELECT COUNT(*) FROM factory_error")).isZero();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void each_category_lands_in_the_error_table(TestDatabase db) throws Exception {
+        answer(200);
+        try (var running = start(home(db))) {
+            var app = running.app();
+            app.jobStore().offer("call", "a", "v1", "build-failed", true);
+            app.jobStore().offer("call", "b", "v1", "refused", true);
+            app.jobStore().offer("call", "c", "v1", "sql", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            api.stop();
+            app.jobStore().offer("call", "d", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            Map<String, String> categories = new LinkedHashMap<>();
+            rows(app.database().dataSource(), "SELECT item_key, category, attempts FROM factory_error ORDER BY item_key")
+                    .forEach(r -> categories.put((String) r.get("item_key"), (String) r.get("category")));
+            assertThat(categories).containsExactly(Map.entry("a", "build_failure"),
+                    Map.entry("b", "job_initialization"), Map.entry("c", "sql"), Map.entry("d", "http_api"));
+            // connection refused is transient: it was retried up to the limit before it was recorded
+            assertThat(rows(app.database().dataSource(), "SELECT attempts FROM factory_error WHERE item_key = 'd'"))
+                    .singleElement().satisfies(r -> assertThat(((Number) r.get("attempts")).intValue()).isEqualTo(3));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_hundred_identical_failures_send_exactly_one_mail(TestDatabase db) throws Exception {
+        answer(404);
+        try (var running = start(home(db))) {
+            var app = running.app();
+            for (int i = 1; i <= 100; i++) {
+                app.jobStore().offer("call", "item-" + i, "v1", "go", true);
+            }
+            app.jobs().trigger("call", Trigger.MANUAL);
+            DataSource ds = app.database().dataSource();
+            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isEqualTo(100);
+            assertThat(rows(ds, "SELECT occurrences, status FROM error_fingerprint")).singleElement()
+                    .satisfies(r -> assertThat(((Number) r.get("occurrences")).intValue()).isEqualTo(100));
+            awaitOutboxEmpty(ds);
+            assertThat(smtp.getReceivedMessages()).hasSize(1);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void recovery_sends_one_mail_and_resolves_the_open_failures(TestDatabase db) throws Exception {
+        answer(404);
+        try (var running = start(home(db))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            answer(200);
+            app.jobStore().offer("call", "item-2", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            DataSource ds = app.database().dataSource();
+            awaitOutboxEmpty(ds);
+            assertThat(subjects()).hasSize(2).anySatisfy(s -> assertThat(s).contains("recovered: call"));
+            assertThat(rows(ds, "SELECT status FROM error_fingerprint")).singleElement()
+                    .satisfies(r -> assertThat(r.get("status")).isEqualTo("resolved"));
+            app.jobStore().offer("call", "item-3", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            awaitOutboxEmpty(ds);
+            assertThat(subjects()).hasSize(2);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void alerts_wait_for_smtp_and_are_all_delivered_once_when_it_comes_back(TestDatabase db) throws Exception {
+        answer(200);
+        smtp.stop();
+        try (var running = start(home(db))) {
+            var app = running.app();
+            String letters = "abcdefghijklmnopqrst";
+            for (char ch : letters.toCharArray()) {
+                app.jobStore().offer("call", "build" + ch, "v1", "build-failed", true);
+            }
+            app.jobs().trigger("call", Trigger.MANUAL);
+            DataSource ds = app.database().dataSource();
+            await().atMost(Duration.ofSeconds(20)).until(() -> count(ds,
+                    "SELECT COUNT(*) FROM alerts WHERE status = 'pending' AND attempts > 0") == 20);
+            smtp = new GreenMail(new ServerSetup(smtpPort, "127.0.0.1", ServerSetup.PROTOCOL_SMTP));
+            smtp.start();
+            awaitOutboxEmpty(ds);
+            List<String> bodies = new ArrayList<>();
+            for (MimeMessage m : smtp.getReceivedMessages()) {
+                bodies.add(mailText(m));
+            }
+            assertThat(bodies).hasSize(20);
+            for (char ch : letters.toCharArray()) {
+                assertThat(bodies).as("mails naming build" + ch).filteredOn(b -> b.contains("Item:        build" + ch
+                        + " ")).hasSize(1);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_restart_keeps_the_mail_budget(TestDatabase db) throws Exception {
+        answer(404);
+        FactoryHome home = home(db);
+        try (var running = start(home)) {
+            running.app().jobStore().offer("call", "item-1", "v1", "go", true);
+            running.app().jobs().trigger("call", Trigger.MANUAL);
+            awaitOutboxEmpty(running.app().database().dataSource());
+        }
+        try (var running = start(home)) {
+            running.app().jobStore().offer("call", "item-2", "v1", "go", true);
+            running.app().jobs().trigger("call", Trigger.MANUAL);
+            DataSource ds = running.app().database().dataSource();
+            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isEqualTo(2);
+            awaitOutboxEmpty(ds);
+            assertThat(smtp.getReceivedMessages()).hasSize(1);
+        }
+    }
+
+    @Test
+    void a_reminder_follows_after_the_quiet_period() throws Exception {
+        answer(404);
+        try (var running = start(home(TestDatabase.H2).property("factory.alerts.reminder-after", "0"))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobStore().offer("call", "item-2", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            awaitOutboxEmpty(app.database().dataSource());
+            assertThat(subjects()).hasSize(2).anySatisfy(s -> assertThat(s).contains("still failing"));
+        }
+    }
+
+    @Test
+    void digest_lists_runs_items_and_open_failures() throws Exception {
+        answer(404);
+        try (var running = start(home(TestDatabase.H2))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            awaitOutboxEmpty(app.database().dataSource());
+            app.context().getRegistry().lookupByNameAndType("notifier", io.factoryrunner.alert.Notifier.class)
+                    .digest();
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 2);
+            String digest = mailText(smtp.getReceivedMessages()[1]);
+            assertThat(digest).contains("digest").contains("call").contains("1 runs").contains("1 items failed")
+                    .contains("HttpOperationFailedException");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void job_is_paused_after_n_failed_runs_with_a_notice(TestDatabase db) throws Exception {
+        answer(404);
+        try (var running = start(home(db).property("job.call.auto-pause-after", "2"))) {
+            var app = running.app();
+            for (int run = 1; run <= 2; run++) {
+                app.jobStore().offer("call", "item-" + run, "v1", "go", true);
+                app.jobs().trigger("call", Trigger.MANUAL);
+            }
+            assertThat(app.configTable().loadAll().get("job.call.paused").value()).isEqualTo("true");
+            awaitOutboxEmpty(app.database().dataSource());
+            assertThat(subjects()).anySatisfy(s -> assertThat(s).contains("paused: call after 2 failed runs"));
+            app.configWatcher().poll();
+            assertThat(app.jobs().trigger("call", Trigger.MANUAL)).isEqualTo(-1);
+        }
+    }
+
+    @Test
+    void without_an_smtp_host_alerts_stay_in_the_outbox_and_nothing_fails() throws Exception {
+        answer(404);
+        try (var running = start(home(TestDatabase.H2).property("factory.mail.host", ""))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            DataSource ds = app.database().dataSource();
+            await().atMost(Duration.ofSeconds(10)).until(() -> count(ds,
+                    "SELECT COUNT(*) FROM alerts WHERE status = 'pending' AND last_error = 'no SMTP host configured'")
+                    == 1);
+            assertThat(CapturedLog.text()).contains("kept in the outbox (no SMTP host");
+            assertThat(app.context().getRouteController().getRouteStatus("notify").isStarted()).isTrue();
+            assertThat(smtp.getReceivedMessages()).isEmpty();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void when_the_error_row_cannot_be_written_the_item_stays_claimed(TestDatabase db) throws Exception {
+        answer(404);
+        try (var running = start(home(db))) {
+            FactoryApplication app = running.app();
+            DataSource ds = app.database().dataSource();
+            try (Connection c = ds.getConnection(); Statement s = c.createStatement()) {
+                s.execute("ALTER TABLE factory_error RENAME TO factory_error_away");
+            }
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(rows(ds, "SELECT status FROM job_state WHERE job = 'call'")).singleElement()
+                    .satisfies(r -> assertThat(r.get("status")).isEqualTo("claimed"));
+            assertThat(CapturedLog.text()).contains("Cannot write the error row").contains("item=item-1/v1");
+            try (Connection c = ds.getConnection(); Statement s = c.createStatement()) {
+                s.execute("ALTER TABLE factory_error_away RENAME TO factory_error");
+            }
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(rows(ds, "SELECT status FROM job_state WHERE job = 'call'")).singleElement()
+                    .satisfies(r -> assertThat(r.get("status")).isEqualTo("failed"));
+            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isEqualTo(1);
+        }
+    }
+}
