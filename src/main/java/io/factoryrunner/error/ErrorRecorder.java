@@ -128,6 +128,11 @@ public final class ErrorRecorder implements FailureRecorder {
         }
     }
 
+    @Override
+    public boolean isTransient(Throwable error) {
+        return ErrorClassifier.isTransient(error);
+    }
+
     /** Everything the error row holds. */
     record Failure(Instant at, String job, String routeId, Long runId, String itemKey, String itemVersion,
             ErrorCategory category, String exceptionClass, String message, String stack, String payload,

@@ -7,4 +7,7 @@ public interface FailureRecorder {
 
     /** True when the failure is stored; false when it could not be (the item must then stay claimed). */
     boolean recordFailure(Exchange exchange, Throwable error);
+
+    /** True for a failure a later run may not meet (the API was down): the item waits for the next run. */
+    boolean isTransient(Throwable error);
 }

@@ -29,6 +29,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
     public static final String ITEM_KEY = "FactoryItemKey";
     public static final String ITEM_VERSION = "FactoryItemVersion";
     public static final String ATTEMPT = "FactoryItemAttempt";
+    /** Exchange property (or header) a route sets to true to put the item back for the job's next run. */
+    public static final String DEFER = "FactoryDefer";
 
     private static final Logger LOG = LoggerFactory.getLogger(JobConsumer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -173,6 +175,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         int chunk = getEndpoint().getChunkSize();
         int done = 0;
         int failed = 0;
+        int deferred = 0;
         RunStatus status;
         String summary;
         try {
@@ -181,10 +184,12 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 LOG.info("Job {} run {}: took back {} items an earlier run left unfinished", job(), runId, reclaimed);
             }
             int kept = 0;
+            java.time.Instant runStart = clock().instant();
             while (kept == 0) {
                 List<JobStore.Item> items = store.claimedBy(job(), runId, chunk);
                 if (items.isEmpty()) {
-                    if (store.claim(job(), runId, chunk) == 0) {
+                    // items put back during this run wait for the next one
+                    if (store.claim(job(), runId, chunk, runStart) == 0) {
                         break;
                     }
                     items = store.claimedBy(job(), runId, chunk);
@@ -199,21 +204,20 @@ public final class JobConsumer extends ScheduledPollConsumer {
                         return;
                     }
                     JobStore.Result result = process(runId, item);
-                    if (result.done() || result.error() != null) {
+                    if (result != null) {
                         results.add(result);
                     } else {
                         // the failure could not be recorded: the item stays claimed, for the next run
                         kept++;
-                        keptRetries += result.retries();
                     }
                 }
                 store.complete(job(), runId, results, getEndpoint().getComponent().registry().downstreamOf(job()),
                         keptRetries, kept);
                 for (JobStore.Result r : results) {
-                    if (r.done()) {
-                        done++;
-                    } else {
-                        failed++;
+                    switch (r.outcome()) {
+                        case DONE -> done++;
+                        case FAILED -> failed++;
+                        case DEFERRED -> deferred++;
                     }
                 }
             }
@@ -226,8 +230,9 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 summary = failed == 0 ? note : (note == null ? "" : note + "; ") + failed + " items failed";
             }
             store.finishRun(runId, status, summary);
-            if (done + failed > 0) {
-                LOG.info("Job {} run {}: {} items done, {} failed", job(), runId, done, failed);
+            if (done + failed + deferred > 0) {
+                LOG.info("Job {} run {}: {} items done, {} failed, {} left for the next run", job(), runId, done,
+                        failed, deferred);
             }
         } catch (SQLException | RuntimeException e) {
             LOG.error("Job {} run {} failed: {}", job(), runId, Secrets.mask(e.getMessage()), e);
@@ -273,12 +278,18 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 boolean recorded = Boolean.TRUE.equals(exchange.getProperty("FactoryErrorRecorded", Boolean.class))
                         || recorder == null || recorder.recordFailure(exchange, error);
                 if (!recorded) {
-                    return new JobStore.Result(item, false, item.data(), null, retries);
+                    return null;
                 }
-                return new JobStore.Result(item, false, item.data(),
-                        Secrets.mask(error.getClass().getSimpleName() + ": " + error.getMessage()), retries);
+                String message = Secrets.mask(error.getClass().getSimpleName() + ": " + error.getMessage());
+                boolean later = recorder != null && recorder.isTransient(error);
+                return new JobStore.Result(item, later ? JobStore.Outcome.DEFERRED : JobStore.Outcome.FAILED,
+                        item.data(), message, retries);
             }
-            return new JobStore.Result(item, true, bodyAsData(exchange), null, retries);
+            if (Boolean.TRUE.equals(exchange.getProperty(DEFER, Boolean.class))
+                    || Boolean.TRUE.equals(exchange.getMessage().getHeader(DEFER, Boolean.class))) {
+                return new JobStore.Result(item, JobStore.Outcome.DEFERRED, item.data(), null, retries);
+            }
+            return new JobStore.Result(item, JobStore.Outcome.DONE, bodyAsData(exchange), null, retries);
         } finally {
             releaseExchange(exchange, false);
         }

@@ -23,8 +23,21 @@ public final class JobStore {
     public record Item(String key, String version, String data, int attempts) {
     }
 
+    /** What became of an item in a run. */
+    public enum Outcome {
+        /** Acted on; its data goes to the downstream jobs. */
+        DONE,
+        /** Failed; not taken again by this job until redriven. */
+        FAILED,
+        /** Put back for a later run of the same job, with the data it was given. */
+        DEFERRED
+    }
+
     /** What a run did with one item. */
-    public record Result(Item item, boolean done, String data, String error, int retries) {
+    public record Result(Item item, Outcome outcome, String data, String error, int retries) {
+        public boolean done() {
+            return outcome == Outcome.DONE;
+        }
     }
 
     private static final String INSERT_RUN = """
@@ -42,7 +55,7 @@ public final class JobStore {
     private static final String COUNT_RUN = """
             UPDATE job_run
                SET items_taken = items_taken + ?, items_done = items_done + ?, items_failed = items_failed + ?,
-                   retries = retries + ?, items_kept = items_kept + ?
+                   retries = retries + ?, items_kept = items_kept + ?, items_deferred = items_deferred + ?
              WHERE run_id = ?""";
 
     private static final String ABANDON_NODE_RUNS = """
@@ -56,9 +69,9 @@ public final class JobStore {
              WHERE job = ? AND status = 'claimed' AND (run_id IS NULL OR run_id <> ?)""";
 
     private static final String NEXT_IN_INBOX = """
-            SELECT item_key, item_version, data
+            SELECT item_key, item_version, data, attempts
               FROM job_inbox
-             WHERE job = ? AND complete = TRUE
+             WHERE job = ? AND complete = TRUE AND (available_at IS NULL OR available_at <= ?)
              ORDER BY seq
              LIMIT ?""";
 
@@ -68,7 +81,7 @@ public final class JobStore {
     private static final String INSERT_CLAIMED = """
             INSERT INTO job_state (job, item_key, item_version, status, data, attempts, run_id, created_at,
                                    updated_at, row_version)
-            VALUES (?, ?, ?, 'claimed', ?, 1, ?, ?, ?, 0)""";
+            VALUES (?, ?, ?, 'claimed', ?, ?, ?, ?, ?, 0)""";
 
     private static final String CLAIMED_BY_RUN = """
             SELECT item_key, item_version, data, attempts
@@ -85,6 +98,14 @@ public final class JobStore {
     private static final String ENQUEUE = """
             INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at)
             VALUES (?, ?, ?, ?, ?, ?)""";
+
+    private static final String DEFER = """
+            INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at, available_at, attempts)
+            VALUES (?, ?, ?, TRUE, ?, ?, ?, ?)""";
+
+    private static final String DELETE_CLAIMED = """
+            DELETE FROM job_state
+             WHERE job = ? AND item_key = ? AND item_version = ? AND run_id = ? AND status = 'claimed'""";
 
     private static final String UPDATE_QUEUED = """
             UPDATE job_inbox SET complete = ?, data = ? WHERE job = ? AND item_key = ? AND item_version = ?""";
@@ -215,16 +236,22 @@ public final class JobStore {
      * (a row another claim already deleted is skipped) and written to the state store as claimed.
      */
     public int claim(String job, long runId, int limit) throws SQLException {
+        return claim(job, runId, limit, clock.instant());
+    }
+
+    /** As {@link #claim(String, long, int)}, taking only items available at {@code availableBy}. */
+    public int claim(String job, long runId, int limit, java.time.Instant availableBy) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
                 List<Item> waiting = new ArrayList<>();
                 try (PreparedStatement ps = c.prepareStatement(NEXT_IN_INBOX)) {
                     ps.setString(1, job);
-                    ps.setInt(2, limit);
+                    ps.setTimestamp(2, Timestamp.from(availableBy));
+                    ps.setInt(3, limit);
                     try (ResultSet rs = ps.executeQuery()) {
                         while (rs.next()) {
-                            waiting.add(new Item(rs.getString(1), rs.getString(2), rs.getString(3), 0));
+                            waiting.add(new Item(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4)));
                         }
                     }
                 }
@@ -253,9 +280,10 @@ public final class JobStore {
                         insert.setString(2, item.key());
                         insert.setString(3, item.version());
                         insert.setString(4, item.data());
-                        insert.setLong(5, runId);
-                        insert.setTimestamp(6, now);
+                        insert.setInt(5, item.attempts() + 1);
+                        insert.setLong(6, runId);
                         insert.setTimestamp(7, now);
+                        insert.setTimestamp(8, now);
                         insert.addBatch();
                         claimed++;
                     }
@@ -311,9 +339,11 @@ public final class JobStore {
                 int written = 0;
                 int done = 0;
                 int failed = 0;
+                int deferred = 0;
+                List<Result> finished = results.stream().filter(r -> r.outcome() != Outcome.DEFERRED).toList();
                 try (PreparedStatement ps = c.prepareStatement(FINISH_ITEM);
                         PreparedStatement enqueue = c.prepareStatement(ENQUEUE)) {
-                    for (Result r : results) {
+                    for (Result r : finished) {
                         ps.setString(1, (r.done() ? ItemStatus.DONE : ItemStatus.FAILED).db());
                         ps.setString(2, r.data());
                         ps.setString(3, cut(r.error(), 2000));
@@ -324,9 +354,9 @@ public final class JobStore {
                         ps.setLong(8, runId);
                         ps.addBatch();
                     }
-                    int[] updated = results.isEmpty() ? new int[0] : ps.executeBatch();
-                    for (int i = 0; i < results.size(); i++) {
-                        Result r = results.get(i);
+                    int[] updated = finished.isEmpty() ? new int[0] : ps.executeBatch();
+                    for (int i = 0; i < finished.size(); i++) {
+                        Result r = finished.get(i);
                         if (updated[i] != 1) {
                             // the run no longer owns the item (it was declared abandoned): leave it as it is
                             continue;
@@ -351,6 +381,31 @@ public final class JobStore {
                         enqueue.executeBatch();
                     }
                 }
+                try (PreparedStatement delete = c.prepareStatement(DELETE_CLAIMED);
+                        PreparedStatement defer = c.prepareStatement(DEFER)) {
+                    for (Result r : results) {
+                        if (r.outcome() != Outcome.DEFERRED) {
+                            continue;
+                        }
+                        delete.setString(1, job);
+                        delete.setString(2, r.item().key());
+                        delete.setString(3, r.item().version());
+                        delete.setLong(4, runId);
+                        if (delete.executeUpdate() != 1) {
+                            continue;
+                        }
+                        defer.setString(1, job);
+                        defer.setString(2, r.item().key());
+                        defer.setString(3, r.item().version());
+                        defer.setString(4, r.item().data());
+                        defer.setTimestamp(5, now);
+                        defer.setTimestamp(6, now);
+                        defer.setInt(7, r.item().attempts());
+                        defer.executeUpdate();
+                        written++;
+                        deferred++;
+                    }
+                }
                 int retries = extraRetries + results.stream().mapToInt(Result::retries).sum();
                 try (PreparedStatement ps = c.prepareStatement(COUNT_RUN)) {
                     ps.setInt(1, written + kept);
@@ -358,7 +413,8 @@ public final class JobStore {
                     ps.setInt(3, failed);
                     ps.setInt(4, retries);
                     ps.setInt(5, kept);
-                    ps.setLong(6, runId);
+                    ps.setInt(6, deferred);
+                    ps.setLong(7, runId);
                     ps.executeUpdate();
                 }
                 c.commit();

@@ -443,4 +443,33 @@ class ErrorHandlingTest {
             assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isEqualTo(1);
         }
     }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void an_item_whose_transient_failure_outlasts_the_retries_waits_for_the_next_run(TestDatabase db)
+            throws Exception {
+        api.stubFor(get(urlPathMatching("/api/items/.*")).inScenario("down").whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(aResponse().withStatus(503)));
+        try (var running = start(home(db))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            DataSource ds = app.database().dataSource();
+            assertThat(count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'call'")).isZero();
+            assertThat(count(ds, "SELECT COUNT(*) FROM job_inbox WHERE job = 'call'")).isEqualTo(1);
+            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error WHERE http_status = 503")).isEqualTo(1);
+            assertThat(rows(ds, "SELECT items_deferred, retries FROM job_run")).singleElement().satisfies(r -> {
+                assertThat(((Number) r.get("items_deferred")).intValue()).isEqualTo(1);
+                assertThat(((Number) r.get("retries")).intValue()).isEqualTo(2);
+            });
+            api.resetAll();
+            answer(200);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(rows(ds, "SELECT status, attempts FROM job_state WHERE job = 'call'")).singleElement()
+                    .satisfies(r -> {
+                        assertThat(r.get("status")).isEqualTo("done");
+                        assertThat(((Number) r.get("attempts")).intValue()).isEqualTo(2);
+                    });
+        }
+    }
 }
