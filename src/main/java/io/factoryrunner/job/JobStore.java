@@ -99,6 +99,12 @@ public final class JobStore {
             INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at)
             VALUES (?, ?, ?, ?, ?, ?)""";
 
+    private static final String HAS_STATE = """
+            SELECT COUNT(*) FROM job_state WHERE job = ? AND item_key = ? AND item_version = ?""";
+
+    private static final String REFRESH_QUEUED = """
+            UPDATE job_inbox SET data = ?, complete = TRUE WHERE job = ? AND item_key = ? AND item_version = ?""";
+
     private static final String DEFER = """
             INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at, available_at, attempts)
             VALUES (?, ?, ?, TRUE, ?, ?, ?, ?)""";
@@ -276,6 +282,11 @@ public final class JobStore {
                             continue;
                         }
                         Item item = waiting.get(i);
+                        if (hasState(c, job, item)) {
+                            // the job has acted on this key and version already (handed on again after a redrive
+                            // upstream): once per job; a new version is a new item
+                            continue;
+                        }
                         insert.setString(1, job);
                         insert.setString(2, item.key());
                         insert.setString(3, item.version());
@@ -296,6 +307,18 @@ public final class JobStore {
             } catch (SQLException e) {
                 c.rollback();
                 throw e;
+            }
+        }
+    }
+
+    private static boolean hasState(Connection c, String job, Item item) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(HAS_STATE)) {
+            ps.setString(1, job);
+            ps.setString(2, item.key());
+            ps.setString(3, item.version());
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getInt(1) > 0;
             }
         }
     }
@@ -340,9 +363,9 @@ public final class JobStore {
                 int done = 0;
                 int failed = 0;
                 int deferred = 0;
+                List<Result> handedOn = new ArrayList<>();
                 List<Result> finished = results.stream().filter(r -> r.outcome() != Outcome.DEFERRED).toList();
-                try (PreparedStatement ps = c.prepareStatement(FINISH_ITEM);
-                        PreparedStatement enqueue = c.prepareStatement(ENQUEUE)) {
+                try (PreparedStatement ps = c.prepareStatement(FINISH_ITEM)) {
                     for (Result r : finished) {
                         ps.setString(1, (r.done() ? ItemStatus.DONE : ItemStatus.FAILED).db());
                         ps.setString(2, r.data());
@@ -364,22 +387,12 @@ public final class JobStore {
                         written++;
                         if (r.done()) {
                             done++;
-                            for (String next : downstream) {
-                                enqueue.setString(1, next);
-                                enqueue.setString(2, r.item().key());
-                                enqueue.setString(3, r.item().version());
-                                enqueue.setBoolean(4, true);
-                                enqueue.setString(5, r.data());
-                                enqueue.setTimestamp(6, now);
-                                enqueue.addBatch();
-                            }
+                            handedOn.add(r);
                         } else {
                             failed++;
                         }
                     }
-                    if (done > 0 && !downstream.isEmpty()) {
-                        enqueue.executeBatch();
-                    }
+                    handOn(c, handedOn, downstream, now);
                 }
                 try (PreparedStatement delete = c.prepareStatement(DELETE_CLAIMED);
                         PreparedStatement defer = c.prepareStatement(DEFER)) {
@@ -427,11 +440,61 @@ public final class JobStore {
     }
 
     /**
+     * Puts the done items in the downstream jobs' inboxes: a row already waiting there (the item was handed on
+     * again before the downstream job took it) gets the new data; the others are inserted.
+     */
+    private static void handOn(Connection c, List<Result> done, Collection<String> downstream, Timestamp now)
+            throws SQLException {
+        if (done.isEmpty() || downstream.isEmpty()) {
+            return;
+        }
+        List<String[]> targets = new ArrayList<>();
+        try (PreparedStatement refresh = c.prepareStatement(REFRESH_QUEUED)) {
+            for (Result r : done) {
+                for (String next : downstream) {
+                    refresh.setString(1, r.data());
+                    refresh.setString(2, next);
+                    refresh.setString(3, r.item().key());
+                    refresh.setString(4, r.item().version());
+                    refresh.addBatch();
+                    targets.add(new String[] {next, r.item().key(), r.item().version(), r.data()});
+                }
+            }
+            int[] refreshed = refresh.executeBatch();
+            try (PreparedStatement enqueue = c.prepareStatement(ENQUEUE)) {
+                int inserts = 0;
+                for (int i = 0; i < targets.size(); i++) {
+                    if (refreshed[i] > 0) {
+                        continue;
+                    }
+                    String[] t = targets.get(i);
+                    enqueue.setString(1, t[0]);
+                    enqueue.setString(2, t[1]);
+                    enqueue.setString(3, t[2]);
+                    enqueue.setBoolean(4, true);
+                    enqueue.setString(5, t[3]);
+                    enqueue.setTimestamp(6, now);
+                    enqueue.addBatch();
+                    inserts++;
+                }
+                if (inserts > 0) {
+                    enqueue.executeBatch();
+                }
+            }
+        }
+    }
+
+    /**
      * Offers an item to a job that has no upstream job (or to any job, by hand). An incomplete item waits until
      * it is offered again as complete. A new version of a key is a new item.
      */
-    public void offer(String job, String key, String version, String data, boolean complete) throws SQLException {
+    public boolean offer(String job, String key, String version, String data, boolean complete)
+            throws SQLException {
         try (Connection c = dataSource.getConnection()) {
+            if (hasState(c, job, new Item(key, version, null, 0))) {
+                // already taken by the job: offering it again changes nothing
+                return false;
+            }
             try (PreparedStatement ps = c.prepareStatement(UPDATE_QUEUED)) {
                 ps.setBoolean(1, complete);
                 ps.setString(2, data);
@@ -439,7 +502,7 @@ public final class JobStore {
                 ps.setString(4, key);
                 ps.setString(5, version);
                 if (ps.executeUpdate() == 1) {
-                    return;
+                    return true;
                 }
             }
             try (PreparedStatement ps = c.prepareStatement(ENQUEUE)) {
@@ -451,6 +514,7 @@ public final class JobStore {
                 ps.setTimestamp(6, now());
                 ps.executeUpdate();
             }
+            return true;
         }
     }
 
