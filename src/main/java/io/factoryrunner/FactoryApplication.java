@@ -1,5 +1,6 @@
 package io.factoryrunner;
 
+import io.factoryrunner.cleanup.Housekeeping;
 import io.factoryrunner.config.ConfigTable;
 import io.factoryrunner.config.ConfigTablePropertiesSource;
 import io.factoryrunner.config.ConfigValidator;
@@ -13,7 +14,11 @@ import io.factoryrunner.alert.Notifier;
 import io.factoryrunner.alert.RunAlerts;
 import io.factoryrunner.error.ErrorRecorder;
 import io.factoryrunner.error.RetryPolicy;
+import io.factoryrunner.demo.DemoAnalyticsApi;
 import io.factoryrunner.health.DatabaseHealthCheck;
+import io.factoryrunner.reference.Datasets;
+import io.factoryrunner.reference.FactoryTime;
+import io.factoryrunner.reference.Results;
 import io.factoryrunner.job.JobComponent;
 import io.factoryrunner.job.JobRegistry;
 import io.factoryrunner.job.JobStore;
@@ -67,6 +72,7 @@ public final class FactoryApplication {
     private ConfigWatcher configWatcher;
     private int pendingMigrations;
     private volatile CompletableFuture<Database> opening;
+    private boolean demo;
     private JobStore jobStore;
     private final JobRegistry jobs = new JobRegistry();
     private String node;
@@ -219,12 +225,14 @@ public final class FactoryApplication {
             DatabaseSettings settings = new DatabaseSettings(url, values.string("factory.db.user", "sa"),
                     values.string("factory.db.password", ""), values.integer("factory.db.pool-size", 10, 1),
                     values.duration("factory.db.connect-timeout", Duration.ofSeconds(10)));
+            demo = values.bool("factory.demo.enabled", false);
             opening = CompletableFuture.supplyAsync(() -> openDatabase(settings));
             node = values.optional("factory.node.id").orElseGet(FactoryApplication::hostName);
 
             catalog = RouteCatalog.scan(FactoryApplication.class.getClassLoader(), home,
                     home.resolve(values.string("factory.routes.dir", "config/routes")),
-                    shippedFilter(values.string("factory.routes.shipped", "**")));
+                    shippedFilter(values.string("factory.routes.shipped", "framework/**,factory/**")
+                            + (demo ? ",demo/**" : "")));
             if (catalog.files().isEmpty()) {
                 support.configure().setRoutesCollectorEnabled(false);
             } else {
@@ -241,6 +249,9 @@ public final class FactoryApplication {
             long opened = System.nanoTime();
             if (mode == Mode.RUN) {
                 db.migrate();
+                if (demo) {
+                    db.migrateDemo();
+                }
             } else {
                 pendingMigrations = db.pendingMigrations();
             }
@@ -298,6 +309,17 @@ public final class FactoryApplication {
             context.getRegistry().bind("factoryRetry", new RetryPolicy(properties));
             context.getRegistry().bind("alertOutbox", outbox);
             context.getRegistry().bind("notifier", new Notifier(context, database.dataSource(), clock, outbox));
+            context.getRegistry().bind("datasets", new Datasets(database.dataSource(), jobStore, clock));
+            context.getRegistry().bind("factoryTime", new FactoryTime(clock));
+            context.getRegistry().bind("results", new Results());
+            context.getRegistry().bind("housekeeping",
+                    new Housekeeping(database.dataSource(), clock, properties, outbox, home));
+            if (demo) {
+                LOG.warn("DEMO MODE (factory.demo.enabled = true): demo tables and a stand-in analytics API on"
+                        + " /demo-api; not for production");
+                context.getRegistry().bind("demoAnalytics",
+                        new DemoAnalyticsApi(values.string("factory.demo.fail-dataset", "apac")));
+            }
             context.getRegistry().bind("jobs", jobs);
             context.getRegistry().bind("jobStore", jobStore);
             if (mode == Mode.RUN) {

@@ -56,6 +56,12 @@ public final class AlertOutbox {
         }
     }
 
+    /** An event worth telling (results written, items held): {@code bean:alertOutbox?method=event(...)}. */
+    public void event(String job, String title, String text) throws SQLException {
+        enqueue(AlertKind.EVENT, job, null, Map.of("factory", properties.resolveProperty("camel.main.name")
+                .orElse("factory-runner"), "job", job == null ? "-" : job, "title", title, "text", text));
+    }
+
     /** {@code job.<name>.alerts.to} when set, else {@code factory.alerts.to}. */
     String recipients(String job) {
         if (job != null) {

@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
 /**
  * What a run's end calls for: a recovery alert when a job whose last run failed succeeds again (its open failures
  * are resolved), and a pause with an alert when a job failed {@code job.<name>.auto-pause-after} runs in a row.
- * A run is failed when its status is failed or any of its items failed.
+ * A run is failed when its status is failed or any of its items failed; a run that found nothing to do counts
+ * neither way.
  */
 public final class RunAlerts implements RunListener {
 
@@ -29,7 +30,8 @@ public final class RunAlerts implements RunListener {
     private static final String RECENT_RUNS = """
             SELECT run_id, status, items_failed, error_summary
               FROM job_run
-             WHERE job = ? AND status IN ('succeeded', 'failed') AND run_id <= ?
+             WHERE job = ? AND run_id <= ?
+               AND (status = 'failed' OR (status = 'succeeded' AND items_done + items_failed > 0))
              ORDER BY run_id DESC
              LIMIT ?""";
 
@@ -59,7 +61,9 @@ public final class RunAlerts implements RunListener {
 
     @Override
     public void runEnded(String job, long runId, RunStatus status, int itemsDone, int itemsFailed, String summary) {
-        if (status != RunStatus.SUCCEEDED && status != RunStatus.FAILED) {
+        if (status != RunStatus.SUCCEEDED && status != RunStatus.FAILED
+                || status == RunStatus.SUCCEEDED && itemsDone + itemsFailed == 0) {
+            // a run that found nothing to do tells nothing about the job's health
             return;
         }
         int limit = properties.resolveProperty("job." + job + ".auto-pause-after").map(String::trim)

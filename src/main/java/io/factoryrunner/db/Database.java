@@ -74,6 +74,12 @@ public final class Database implements AutoCloseable {
         }
     }
 
+    /** DEMO ONLY: creates and seeds the demo customer and output tables, with a schema history of their own. */
+    public void migrateDemo() {
+        Flyway.configure().dataSource(dataSource).locations("classpath:db/demo").table("flyway_demo_history")
+                .baselineOnMigrate(true).baselineVersion("0").load().migrate();
+    }
+
     /** The migrations this jar has that the database has not applied yet. */
     public int pendingMigrations() {
         MigrationInfo[] pending = flyway().info().pending();

@@ -289,6 +289,10 @@ class ErrorHandlingTest {
             var app = running.app();
             app.jobStore().offer("call", "item-1", "v1", "go", true);
             app.jobs().trigger("call", Trigger.MANUAL);
+            // a run that finds nothing to do is no recovery
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(rows(app.database().dataSource(), "SELECT status FROM error_fingerprint")).singleElement()
+                    .satisfies(r -> assertThat(r.get("status")).isEqualTo("open"));
             answer(200);
             app.jobStore().offer("call", "item-2", "v1", "go", true);
             app.jobs().trigger("call", Trigger.MANUAL);

@@ -1,0 +1,111 @@
+package io.factoryrunner.cleanup;
+
+import io.factoryrunner.alert.AlertOutbox;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import javax.sql.DataSource;
+import org.apache.camel.spi.PropertiesComponent;
+import org.apache.camel.util.TimeUtils;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Removes what the factory leaves behind, by retention: finished state records, ended runs, old errors and resolved
+ * fingerprints, sent alerts, and processed drop files. Nothing a job still needs is touched: claimed items, waiting
+ * (inbox) items, running runs, open failures and unsent alerts stay whatever their age.
+ */
+public final class Housekeeping {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Housekeeping.class);
+
+    private record Purge(String what, String retentionKey, String defaultRetention, String sql) {
+    }
+
+    private static final List<Purge> PURGES = List.of(
+            new Purge("state records", "factory.retention.state", "30d",
+                    "DELETE FROM job_state WHERE status IN ('done', 'failed') AND updated_at < ?"),
+            new Purge("runs", "factory.retention.runs", "90d",
+                    "DELETE FROM job_run WHERE status <> 'running' AND started_at < ?"),
+            new Purge("errors", "factory.retention.errors", "90d",
+                    "DELETE FROM factory_error WHERE occurred_at < ?"),
+            new Purge("resolved failures", "factory.retention.errors", "90d",
+                    "DELETE FROM error_fingerprint WHERE status = 'resolved' AND last_seen < ?"),
+            new Purge("sent alerts", "factory.retention.alerts", "30d",
+                    "DELETE FROM alerts WHERE status = 'sent' AND sent_at < ?"));
+
+    private final DataSource dataSource;
+    private final Clock clock;
+    private final PropertiesComponent properties;
+    private final AlertOutbox outbox;
+    private final Path home;
+
+    public Housekeeping(DataSource dataSource, Clock clock, PropertiesComponent properties, AlertOutbox outbox,
+            Path home) {
+        this.dataSource = dataSource;
+        this.clock = clock;
+        this.properties = properties;
+        this.outbox = outbox;
+        this.home = home;
+    }
+
+    /** Purges everything past its retention; returns what was removed, by kind. Called by the housekeeping route. */
+    public Map<String, Long> purge() throws SQLException, IOException {
+        Map<String, Long> removed = new LinkedHashMap<>();
+        Instant now = clock.instant();
+        try (Connection c = dataSource.getConnection()) {
+            for (Purge p : PURGES) {
+                Instant cutoff = now.minus(retention(p.retentionKey(), p.defaultRetention()));
+                try (PreparedStatement ps = c.prepareStatement(p.sql())) {
+                    ps.setTimestamp(1, Timestamp.from(cutoff));
+                    removed.merge(p.what(), (long) ps.executeUpdate(), Long::sum);
+                }
+            }
+        }
+        removed.put("drop files", purgeFiles(now.minus(retention("factory.retention.files", "7d"))));
+        long total = removed.values().stream().mapToLong(Long::longValue).sum();
+        LOG.info("Housekeeping removed {}", removed);
+        if (total > 0) {
+            StringBuilder text = new StringBuilder("Removed past their retention:\n");
+            removed.forEach((what, n) -> text.append("  ").append(what).append(": ").append(n).append('\n'));
+            outbox.event(null, "housekeeping", text.toString());
+        }
+        return removed;
+    }
+
+    private long purgeFiles(Instant cutoff) throws IOException {
+        Path dir = home.resolve(properties.resolveProperty("source.drop-dir").orElse("data/drop").trim());
+        long count = 0;
+        for (String done : List.of(".done", ".failed")) {
+            Path folder = dir.resolve(done);
+            if (!Files.isDirectory(folder)) {
+                continue;
+            }
+            try (Stream<Path> files = Files.list(folder)) {
+                for (Path f : files.filter(Files::isRegularFile).toList()) {
+                    if (Files.getLastModifiedTime(f).toInstant().isBefore(cutoff)) {
+                        Files.delete(f);
+                        count++;
+                    }
+                }
+            }
+        }
+        return count;
+    }
+
+    private Duration retention(String key, String defaultValue) {
+        String value = properties.resolveProperty(key).map(String::trim).filter(v -> !v.isEmpty()).orElse(defaultValue);
+        return Duration.ofMillis(TimeUtils.toMilliSeconds(value));
+    }
+}

@@ -1,0 +1,170 @@
+package io.factoryrunner.reference;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.factoryrunner.job.JobStore;
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import javax.sql.DataSource;
+import org.apache.camel.Exchange;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The prepare job's intake: turns the customer records a source query returned into data set items (one per value of
+ * the grouping column, as CSV) and offers them to the prepare job; or one item per CSV file dropped in a folder. The
+ * item's version is the newest change it holds, so a record changed later makes a new version of its data set.
+ */
+public final class Datasets {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Datasets.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static final String READ_MARK = "SELECT mark FROM factory_watermark WHERE name = ?";
+    private static final String UPDATE_MARK = "UPDATE factory_watermark SET mark = ?, updated_at = ? WHERE name = ?";
+    private static final String INSERT_MARK = "INSERT INTO factory_watermark (name, mark, updated_at) VALUES (?, ?, ?)";
+
+    private final DataSource dataSource;
+    private final JobStore jobs;
+    private final Clock clock;
+
+    public Datasets(DataSource dataSource, JobStore jobs, Clock clock) {
+        this.dataSource = dataSource;
+        this.jobs = jobs;
+        this.clock = clock;
+    }
+
+    /** The newest change already offered from the source (the start of the next batch window). */
+    public Timestamp watermark(String source) throws SQLException {
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(READ_MARK)) {
+            ps.setString(1, source);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Timestamp.from(Instant.parse(rs.getString(1))) : new Timestamp(0);
+            }
+        }
+    }
+
+    /**
+     * Groups the rows (a list of column maps, as camel-sql returns them) by {@code groupBy}, offers one data set per
+     * group to {@code job}, then moves the watermark to the newest {@code updated_at}. Returns the items offered.
+     */
+    public int offerRows(List<Map<String, Object>> rows, String source, String groupBy, String job)
+            throws SQLException {
+        if (rows == null || rows.isEmpty()) {
+            return 0;
+        }
+        Map<String, List<Map<String, Object>>> groups = new TreeMap<>();
+        Instant newest = Instant.EPOCH;
+        for (Map<String, Object> row : rows) {
+            Map<String, Object> lower = new LinkedHashMap<>();
+            row.forEach((k, v) -> lower.put(k.toLowerCase(java.util.Locale.ROOT), v));
+            Object group = lower.get(groupBy.toLowerCase(java.util.Locale.ROOT));
+            groups.computeIfAbsent(String.valueOf(group), g -> new ArrayList<>()).add(lower);
+            Instant changed = instant(lower.get("updated_at"));
+            if (changed != null && changed.isAfter(newest)) {
+                newest = changed;
+            }
+        }
+        int offered = 0;
+        for (var group : groups.entrySet()) {
+            Instant version = group.getValue().stream().map(r -> instant(r.get("updated_at")))
+                    .filter(java.util.Objects::nonNull).max(Instant::compareTo).orElse(newest);
+            String name = source + "-" + group.getKey().toLowerCase(java.util.Locale.ROOT);
+            Map<String, Object> data = new LinkedHashMap<>();
+            data.put("name", name);
+            data.put("group", group.getKey());
+            data.put("rows", group.getValue().size());
+            data.put("csv", csv(group.getValue()));
+            if (jobs.offer(job, name, version.toString(), json(data), true)) {
+                offered++;
+            }
+        }
+        moveWatermark(source, newest);
+        LOG.info("Offered {} data sets ({} records) from source {} to job {}", offered, rows.size(), source, job);
+        return offered;
+    }
+
+    /** Offers a CSV file from the drop folder as one data set; its version is the file's modification time. */
+    public boolean offerFile(Exchange exchange, String job) throws Exception {
+        File file = exchange.getMessage().getBody(File.class);
+        String content = Files.readString(file.toPath(), StandardCharsets.UTF_8);
+        String name = file.getName().replaceFirst("\\.[^.]*$", "");
+        Map<String, Object> data = new LinkedHashMap<>();
+        data.put("name", name);
+        data.put("group", "file");
+        data.put("rows", Math.max(0, content.strip().split("\\R").length - 1));
+        data.put("csv", content);
+        return jobs.offer(job, name, Instant.ofEpochMilli(file.lastModified()).toString(), json(data), true);
+    }
+
+    private void moveWatermark(String source, Instant newest) throws SQLException {
+        Timestamp now = Timestamp.from(clock.instant());
+        try (Connection c = dataSource.getConnection()) {
+            try (PreparedStatement ps = c.prepareStatement(UPDATE_MARK)) {
+                ps.setString(1, newest.toString());
+                ps.setTimestamp(2, now);
+                ps.setString(3, source);
+                if (ps.executeUpdate() == 1) {
+                    return;
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement(INSERT_MARK)) {
+                ps.setString(1, source);
+                ps.setString(2, newest.toString());
+                ps.setTimestamp(3, now);
+                ps.executeUpdate();
+            }
+        }
+    }
+
+    static String csv(List<Map<String, Object>> rows) {
+        List<String> columns = new ArrayList<>(rows.get(0).keySet());
+        StringBuilder out = new StringBuilder(String.join(",", columns)).append('\n');
+        for (Map<String, Object> row : rows) {
+            List<String> cells = new ArrayList<>();
+            for (String column : columns) {
+                Object v = row.get(column);
+                String text = v == null ? "" : v instanceof Timestamp t ? t.toInstant().toString() : v.toString();
+                cells.add(text.contains(",") || text.contains("\"") || text.contains("\n")
+                        ? "\"" + text.replace("\"", "\"\"") + "\"" : text);
+            }
+            out.append(String.join(",", cells)).append('\n');
+        }
+        return out.toString();
+    }
+
+    private static Instant instant(Object value) {
+        if (value instanceof Timestamp t) {
+            return t.toInstant();
+        }
+        if (value instanceof OffsetDateTime o) {
+            return o.toInstant();
+        }
+        if (value instanceof java.time.LocalDateTime l) {
+            return l.toInstant(java.time.ZoneOffset.UTC);
+        }
+        return value == null ? null : Instant.parse(value.toString());
+    }
+
+    private static String json(Object value) {
+        try {
+            return JSON.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
