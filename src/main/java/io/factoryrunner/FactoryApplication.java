@@ -18,6 +18,7 @@ import io.factoryrunner.demo.DemoAnalyticsApi;
 import io.factoryrunner.health.DatabaseHealthCheck;
 import io.factoryrunner.reference.Datasets;
 import io.factoryrunner.reference.FactoryTime;
+import io.factoryrunner.reference.OutputWriter;
 import io.factoryrunner.reference.Results;
 import io.factoryrunner.job.JobComponent;
 import io.factoryrunner.job.JobRegistry;
@@ -91,6 +92,7 @@ public final class FactoryApplication {
             effective.put("camel.server.enabled", "false");
             effective.put("camel.management.enabled", "false");
         }
+        effective.putIfAbsent("factory.home", this.home.toString());
         effective.forEach(main::addOverrideProperty);
         main.addMainListener(new Bootstrap());
     }
@@ -232,7 +234,7 @@ public final class FactoryApplication {
             catalog = RouteCatalog.scan(FactoryApplication.class.getClassLoader(), home,
                     home.resolve(values.string("factory.routes.dir", "config/routes")),
                     shippedFilter(values.string("factory.routes.shipped", "framework/**,factory/**")
-                            + (demo ? ",demo/**" : "")));
+                            + (demo && values.bool("camel.server.enabled", true) ? ",demo/**" : "")));
             if (catalog.files().isEmpty()) {
                 support.configure().setRoutesCollectorEnabled(false);
             } else {
@@ -312,6 +314,7 @@ public final class FactoryApplication {
             context.getRegistry().bind("datasets", new Datasets(database.dataSource(), jobStore, clock));
             context.getRegistry().bind("factoryTime", new FactoryTime(clock));
             context.getRegistry().bind("results", new Results());
+            context.getRegistry().bind("outputWriter", new OutputWriter(context));
             context.getRegistry().bind("housekeeping",
                     new Housekeeping(database.dataSource(), clock, properties, outbox, home));
             if (demo) {
