@@ -39,6 +39,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.apache.camel.CamelContext;
 import org.apache.camel.health.HealthCheckRegistry;
+import org.apache.camel.http.base.HttpHeaderFilterStrategy;
 import org.apache.camel.main.BaseMainSupport;
 import org.apache.camel.main.Main;
 import org.apache.camel.main.MainListenerSupport;
@@ -228,6 +229,10 @@ public final class FactoryApplication {
                     values.string("factory.db.password", ""), values.integer("factory.db.pool-size", 10, 1),
                     values.duration("factory.db.connect-timeout", Duration.ofSeconds(10)));
             demo = values.bool("factory.demo.enabled", false);
+            // the item headers (FactoryJob, FactoryItemKey, ...) are the factory's own: never sent to an HTTP API
+            HttpHeaderFilterStrategy httpHeaders = new HttpHeaderFilterStrategy();
+            httpHeaders.setOutFilterStartsWith("Camel", "camel", "org.apache.camel.", "Factory");
+            context.getRegistry().bind("factoryHttpHeaders", httpHeaders);
             opening = CompletableFuture.supplyAsync(() -> openDatabase(settings));
             node = values.optional("factory.node.id").orElseGet(FactoryApplication::hostName);
 

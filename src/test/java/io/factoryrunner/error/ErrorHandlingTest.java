@@ -197,6 +197,8 @@ class ErrorHandlingTest {
             app.jobs().trigger("call", Trigger.MANUAL);
             DataSource ds = app.database().dataSource();
             api.verify(1, getRequestedFor(urlPathMatching("/api/items/item-1")));
+            api.verify(0, getRequestedFor(urlPathMatching("/api/items/.*")).withHeader("FactoryJob",
+                    com.github.tomakehurst.wiremock.client.WireMock.matching(".*")));
             assertThat(rows(ds, "SELECT * FROM factory_error")).singleElement().satisfies(r -> {
                 assertThat(r.get("category")).isEqualTo("http_api");
                 assertThat(r.get("job")).isEqualTo("call");
