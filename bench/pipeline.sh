@@ -13,7 +13,7 @@
 #   DB=both          both, postgresql or h2
 #   CHUNK=100        chunk size of every job
 #   COMMITS=3000     timed single-row commits of the floor
-#   PASSES=3         timed flatness passes per size (the median is reported)
+#   PASSES=5         timed flatness passes per size (the median is reported)
 #   JAVA_OPTS=...    JVM options
 #
 # Targets: hand-offs/s >= 5 x raw commits/s on PostgreSQL; pass with BIG finished items <= 1.5 x pass with 1,000.

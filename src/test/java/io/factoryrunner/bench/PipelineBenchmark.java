@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Settings come from the environment or from {@code KEY=value} arguments: {@code N} (10000), {@code BIG}
  * (1000000), {@code DB} (both, postgresql or h2), {@code CHUNK} (chunk size of every job, 100), {@code COMMITS}
- * (timed raw commits, 3000), {@code PASSES} (timed flatness passes per size, median taken, 3).
+ * (timed raw commits, 3000), {@code PASSES} (timed flatness passes per size, median taken, 5).
  */
 public final class PipelineBenchmark {
 
@@ -79,7 +79,7 @@ public final class PipelineBenchmark {
                 throw new IllegalArgumentException("DB must be both, postgresql or h2, not '" + db + "'");
             }
             Settings s = new Settings(number(values, "N", 10_000), number(values, "BIG", 1_000_000), db,
-                    number(values, "CHUNK", 100), number(values, "COMMITS", 3_000), number(values, "PASSES", 3));
+                    number(values, "CHUNK", 100), number(values, "COMMITS", 3_000), number(values, "PASSES", 5));
             if (s.big() <= SMALL) {
                 throw new IllegalArgumentException("BIG must be more than " + SMALL + ", not " + s.big());
             }
@@ -122,9 +122,9 @@ public final class PipelineBenchmark {
         quietLogging();
         Settings settings = Settings.read(args);
         System.out.printf(Locale.ROOT, "Pipeline benchmark: N=%d items through %d jobs (%s), chunk size %d, "
-                + "BIG=%d, %d raw commits, %d flatness passes per size; %d CPUs%n", settings.items(), JOBS.size(),
-                String.join(" -> ", JOBS), settings.chunk(), settings.big(), settings.commits(), settings.passes(),
-                Runtime.getRuntime().availableProcessors());
+                + "BIG=%d, %d raw commits, %d flatness passes per size; %d CPUs, load average %s%n", settings.items(),
+                JOBS.size(), String.join(" -> ", JOBS), settings.chunk(), settings.big(), settings.commits(),
+                settings.passes(), Runtime.getRuntime().availableProcessors(), loadAverage());
         PipelineBenchmark bench = new PipelineBenchmark(settings);
         List<Figures> all = new ArrayList<>();
         if (!settings.db().equals("h2")) {
@@ -138,6 +138,7 @@ public final class PipelineBenchmark {
             }
         }
         summary(all);
+        System.out.printf(Locale.ROOT, "load average at the end: %s%n", loadAverage());
     }
 
     /** Runs the three measurements on one database server. */
@@ -180,7 +181,7 @@ public final class PipelineBenchmark {
             big = flatPasses(factory, settings.big());
         }
         double flat = big / small;
-        System.out.printf(Locale.ROOT, "flatness: %.3f s with %d finished items, %.3f s with %d: %.2fx"
+        System.out.printf(Locale.ROOT, "flatness (medians): %.3f s with %d finished items, %.3f s with %d: %.2fx"
                 + " (target <= 1.5x)%s%n", small, SMALL, big, settings.big(), flat, verdict(flat <= 1.5));
         return new Figures(server.name(), handoffs, commits, small, big);
     }
@@ -335,8 +336,11 @@ public final class PipelineBenchmark {
      */
     private static void prefill(DataSource ds, Server server, int from, int to) throws SQLException {
         long start = System.nanoTime();
-        String jobOf = "CASE MOD(r.x, 6)" + String.join("", JOBS.stream()
-                .map(j -> " WHEN " + JOBS.indexOf(j) + " THEN '" + j + "'").toList()) + " END";
+        StringBuilder jobOf = new StringBuilder("CASE MOD(r.x, ").append(JOBS.size()).append(')');
+        for (int i = 0; i < JOBS.size(); i++) {
+            jobOf.append(" WHEN ").append(i).append(" THEN '").append(JOBS.get(i)).append('\'');
+        }
+        jobOf.append(" END");
         String range = server.postgres() ? "generate_series(?, ?) AS r(x)"
                 : "(SELECT X FROM SYSTEM_RANGE(?, ?)) AS r(x)";
         int firstRun = from / ITEMS_PER_RUN;
@@ -360,7 +364,7 @@ public final class PipelineBenchmark {
                 ps.executeUpdate();
             }
             // one statement (and commit) per 100,000 rows keeps each transaction's undo small
-            String jobOfRun = jobOf.replace("r.x", "r.x / " + ITEMS_PER_RUN);
+            String jobOfRun = jobOf.toString().replace("r.x", "r.x / " + ITEMS_PER_RUN);
             try (PreparedStatement ps = c.prepareStatement("""
                     INSERT INTO job_state (job, item_key, item_version, status, data, attempts, run_id, created_at,
                                            updated_at, row_version)
@@ -378,8 +382,8 @@ public final class PipelineBenchmark {
                 s.execute(server.postgres() ? "VACUUM ANALYZE job_state, job_run, job_inbox" : "ANALYZE");
             }
         }
-        System.out.printf(Locale.ROOT, "prefilled finished items %d..%d and %d runs (not measured): %.1f s%n",
-                from, to, lastRun - firstRun + 1, seconds(start));
+        System.out.printf(Locale.ROOT, "prefilled %d finished items (%d in all) and %d runs (not measured): %.1f s%n",
+                to - from, to, lastRun - firstRun + 1, seconds(start));
     }
 
     private static void summary(List<Figures> all) {
@@ -398,6 +402,16 @@ public final class PipelineBenchmark {
             parts.add(String.format(Locale.ROOT, "%s %.3f", JOBS.get(i), perJob[i]));
         }
         return String.join(", ", parts);
+    }
+
+    /** The 1, 5 and 15 minute load averages: other work on the machine makes the figures noisy. */
+    private static String loadAverage() {
+        try {
+            String[] fields = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return String.join(" ", Arrays.asList(fields).subList(0, 3));
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
     }
 
     private static String verdict(boolean met) {
