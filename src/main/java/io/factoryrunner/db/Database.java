@@ -53,6 +53,8 @@ public final class Database implements AutoCloseable {
             String seconds = String.valueOf(Math.max(1, settings.connectTimeout().toSeconds()));
             config.addDataSourceProperty("connectTimeout", seconds);
             config.addDataSourceProperty("loginTimeout", seconds);
+            // a batch of inserts travels as one multi-row statement
+            config.addDataSourceProperty("reWriteBatchedInserts", "true");
         }
         try {
             return new Database(settings, new HikariDataSource(config));

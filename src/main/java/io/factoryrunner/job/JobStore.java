@@ -78,10 +78,15 @@ public final class JobStore {
     private static final String TAKE_FROM_INBOX = """
             DELETE FROM job_inbox WHERE job = ? AND item_key = ? AND item_version = ?""";
 
+    /** Inserts nothing when the job has acted on this key and version already (the count tells). */
     private static final String INSERT_CLAIMED = """
             INSERT INTO job_state (job, item_key, item_version, status, data, attempts, run_id, created_at,
                                    updated_at, row_version)
-            VALUES (?, ?, ?, 'claimed', ?, ?, ?, ?, ?, 0)""";
+            SELECT CAST(? AS VARCHAR(100)), CAST(? AS VARCHAR(400)), CAST(? AS VARCHAR(100)), 'claimed',
+                   CAST(? AS VARCHAR(1000000)), CAST(? AS INTEGER), CAST(? AS BIGINT),
+                   CAST(? AS TIMESTAMP WITH TIME ZONE), CAST(? AS TIMESTAMP WITH TIME ZONE), 0
+             WHERE NOT EXISTS (SELECT 1 FROM job_state s
+                                WHERE s.job = ? AND s.item_key = ? AND s.item_version = ?)""";
 
     private static final String CLAIMED_BY_RUN = """
             SELECT item_key, item_version, data, attempts
@@ -239,7 +244,8 @@ public final class JobStore {
 
     /**
      * Claims up to {@code limit} waiting items for the run, in one transaction: each is deleted from the inbox
-     * (a row another claim already deleted is skipped) and written to the state store as claimed.
+     * (a row another claim already deleted is skipped) and written to the state store as claimed. Returns how many
+     * inbox rows were taken.
      */
     public int claim(String job, long runId, int limit) throws SQLException {
         return claim(job, runId, limit, clock.instant());
@@ -265,7 +271,7 @@ public final class JobStore {
                     c.commit();
                     return 0;
                 }
-                int claimed = 0;
+                int candidates = 0;
                 Timestamp now = now();
                 try (PreparedStatement take = c.prepareStatement(TAKE_FROM_INBOX);
                         PreparedStatement insert = c.prepareStatement(INSERT_CLAIMED)) {
@@ -282,11 +288,6 @@ public final class JobStore {
                             continue;
                         }
                         Item item = waiting.get(i);
-                        if (hasState(c, job, item)) {
-                            // the job has acted on this key and version already (handed on again after a redrive
-                            // upstream): once per job; a new version is a new item
-                            continue;
-                        }
                         insert.setString(1, job);
                         insert.setString(2, item.key());
                         insert.setString(3, item.version());
@@ -295,15 +296,20 @@ public final class JobStore {
                         insert.setLong(6, runId);
                         insert.setTimestamp(7, now);
                         insert.setTimestamp(8, now);
+                        insert.setString(9, job);
+                        insert.setString(10, item.key());
+                        insert.setString(11, item.version());
                         insert.addBatch();
-                        claimed++;
+                        candidates++;
                     }
-                    if (claimed > 0) {
+                    if (candidates > 0) {
+                        // inserts nothing for an item the job has acted on already (handed on again after a
+                        // redrive upstream): once per job; a new version is a new item
                         insert.executeBatch();
                     }
+                    c.commit();
+                    return candidates;
                 }
-                c.commit();
-                return claimed;
             } catch (SQLException e) {
                 c.rollback();
                 throw e;

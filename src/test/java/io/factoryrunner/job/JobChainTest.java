@@ -340,4 +340,25 @@ class JobChainTest {
                     .satisfies(s -> assertThat(s.data()).isEqualTo("d-prepared-built"));
         }
     }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void an_item_handed_on_again_is_not_taken_twice_by_the_same_job(TestDatabase db) throws Exception {
+        try (var running = home(db).start()) {
+            var app = running.app();
+            app.jobStore().offer("prepare", "item-1", "v1", "d", true);
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            assertThat(app.jobStore().offer("prepare", "item-1", "v1", "again", true)).isFalse();
+            DataSource ds = app.database().dataSource();
+            try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(
+                    "INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at)"
+                            + " VALUES ('prepare', 'item-1', 'v1', TRUE, 'again', CURRENT_TIMESTAMP)")) {
+                ps.executeUpdate();
+            }
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            assertThat(states(ds, "prepare")).singleElement()
+                    .satisfies(s -> assertThat(s.data()).isEqualTo("d-prepared"));
+            assertThat(runs(ds, "prepare")).containsExactly("succeeded/manual 1/1/0", "succeeded/manual 0/0/0");
+        }
+    }
 }
