@@ -12,6 +12,7 @@
 #   JAVA_OPTS="-Xmx256m"             JVM options given to both programs
 #   INSTALL=existing                 (default) every factory run restarts one installation whose database a first,
 #                                    unmeasured start created: what an operator's restart costs
+#   SHIPPED='framework/**,factory/**'  also load the reference factory's routes (default: the framework only)
 #   INSTALL=fresh                    every factory run gets a new home, so it also creates the H2 database and
 #                                    its schema
 #
@@ -26,6 +27,9 @@ TRIGGER=${TRIGGER:-simple}
 HOLD=${HOLD:-2}
 TIMEOUT=${TIMEOUT:-60}
 INSTALL=${INSTALL:-existing}
+# the shipped routes the factory loads beside the bench route: the framework (error handling, notifications,
+# housekeeping) by default; SHIPPED='framework/**,factory/**' adds the six routes of the reference factory
+SHIPPED=${SHIPPED:-framework/**}
 case "$INSTALL" in existing | fresh) ;; *) echo "INSTALL must be existing or fresh, not '$INSTALL'" >&2; exit 2 ;; esac
 read -r -a JAVA_ARGS <<< "${JAVA_OPTS:-}"
 CRON='0/1 * * * * ?'
@@ -117,6 +121,7 @@ prepare_factory() {
         cat > "$home/config/application.properties" <<EOF
 camel.server.port = $(free_port)
 job.bench.cron = $CRON
+factory.routes.shipped = $SHIPPED
 EOF
     fi
     printf '%s\n' java "${JAVA_ARGS[@]}" -jar "$PWD/target/factory-runner.jar" --home "$home"

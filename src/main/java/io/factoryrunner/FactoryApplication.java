@@ -209,6 +209,8 @@ public final class FactoryApplication {
     private final class Bootstrap extends MainListenerSupport {
 
         private ConfigValues values;
+        private CamelContext context;
+        private Services services;
 
         /**
          * Opens the database and migrates it on another thread while Camel reads the route files, which needs
@@ -218,7 +220,7 @@ public final class FactoryApplication {
          */
         @Override
         public void beforeConfigure(BaseMainSupport support) {
-            CamelContext context = support.getCamelContext();
+            context = support.getCamelContext();
             PropertiesComponent properties = context.getPropertiesComponent();
             values = new ConfigValues(properties);
             registerSensitiveValues(properties);
@@ -275,7 +277,39 @@ public final class FactoryApplication {
                 }
                 LOG.warn("The configuration table factory_config does not exist yet; the first start creates it");
             }
+            services = createServices(db, context);
             return db;
+        }
+
+        /**
+         * The factory's services, created on the database thread too: loading their classes (Jackson, the HTTP and
+         * mail support) is a good part of the start-up, and none of it needs the routes. They are bound into the
+         * registry on the main thread, in {@link #afterConfigure}.
+         */
+        private Services createServices(Database db, CamelContext context) {
+            PropertiesComponent properties = context.getPropertiesComponent();
+            jobStore = new JobStore(db.dataSource(), clock);
+            JobComponent jobComponent = new JobComponent(jobStore, jobs, node);
+            AlertOutbox outbox = new AlertOutbox(db.dataSource(), clock,
+                    new AlertTemplates(home.resolve(values.string("factory.alerts.templates", "config/mail"))),
+                    properties);
+            ErrorRecorder errors = new ErrorRecorder(db.dataSource(), clock, outbox, properties);
+            jobComponent.setFailureRecorder(errors);
+            jobComponent.setRunListener(new RunAlerts(db.dataSource(), outbox, configTable, properties));
+            Map<String, Object> beans = new LinkedHashMap<>();
+            beans.put("factoryErrors", errors);
+            beans.put("factoryRetry", new RetryPolicy(properties));
+            beans.put("alertOutbox", outbox);
+            beans.put("notifier", new Notifier(context, db.dataSource(), clock, outbox));
+            beans.put("datasets", new Datasets(db.dataSource(), jobStore, clock));
+            beans.put("factoryTime", new FactoryTime(clock));
+            beans.put("results", new Results());
+            beans.put("outputWriter", new OutputWriter(context));
+            beans.put("housekeeping", new Housekeeping(db.dataSource(), clock, properties, outbox, home));
+            if (demo) {
+                beans.put("demoAnalytics", new DemoAnalyticsApi(values.string("factory.demo.fail-dataset", "apac")));
+            }
+            return new Services(jobComponent, beans);
         }
 
         /** Runs after Camel has read the route files and before it creates and starts the routes. */
@@ -303,30 +337,11 @@ public final class FactoryApplication {
             context.getRegistry().bind("factoryDatabase", database);
             context.getRegistry().bind("configTable", configTable);
             context.getRegistry().bind("clock", clock);
-            jobStore = new JobStore(database.dataSource(), clock);
-            JobComponent jobComponent = new JobComponent(jobStore, jobs, node);
-            context.addComponent("job", jobComponent);
-            AlertOutbox outbox = new AlertOutbox(database.dataSource(), clock,
-                    new AlertTemplates(home.resolve(values.string("factory.alerts.templates", "config/mail"))),
-                    properties);
-            ErrorRecorder errors = new ErrorRecorder(database.dataSource(), clock, outbox, properties);
-            jobComponent.setFailureRecorder(errors);
-            jobComponent.setRunListener(new RunAlerts(database.dataSource(), outbox, configTable, properties));
-            context.getRegistry().bind("factoryErrors", errors);
-            context.getRegistry().bind("factoryRetry", new RetryPolicy(properties));
-            context.getRegistry().bind("alertOutbox", outbox);
-            context.getRegistry().bind("notifier", new Notifier(context, database.dataSource(), clock, outbox));
-            context.getRegistry().bind("datasets", new Datasets(database.dataSource(), jobStore, clock));
-            context.getRegistry().bind("factoryTime", new FactoryTime(clock));
-            context.getRegistry().bind("results", new Results());
-            context.getRegistry().bind("outputWriter", new OutputWriter(context));
-            context.getRegistry().bind("housekeeping",
-                    new Housekeeping(database.dataSource(), clock, properties, outbox, home));
+            context.addComponent("job", services.jobComponent());
+            services.beans().forEach(context.getRegistry()::bind);
             if (demo) {
                 LOG.warn("DEMO MODE (factory.demo.enabled = true): demo tables and a stand-in analytics API on"
                         + " /demo-api; not for production");
-                context.getRegistry().bind("demoAnalytics",
-                        new DemoAnalyticsApi(values.string("factory.demo.fail-dataset", "apac")));
             }
             context.getRegistry().bind("jobs", jobs);
             context.getRegistry().bind("jobStore", jobStore);
@@ -360,6 +375,10 @@ public final class FactoryApplication {
         public void afterStop(BaseMainSupport support) {
             closeQuietly();
         }
+    }
+
+    /** What the database thread prepared for the registry. */
+    private record Services(JobComponent jobComponent, Map<String, Object> beans) {
     }
 
     /** Values of keys that are sensitive by name (password, secret, token, ...) are masked wherever they appear. */
