@@ -215,8 +215,8 @@ public final class FactoryApplication {
         /**
          * Opens the database and migrates it on another thread while Camel reads the route files, which needs
          * nothing from the database: the two together are most of the start-up time. Keys read here (factory.db.*,
-         * factory.data-dir, factory.routes.*) and camel.* keys therefore come from the environment, the file or
-         * the defaults, never from the configuration table.
+         * factory.data-dir, factory.routes.*, factory.demo.enabled, factory.node.id) and camel.* keys therefore come
+         * from the environment, the file or the defaults, never from the configuration table.
          */
         @Override
         public void beforeConfigure(BaseMainSupport support) {
@@ -235,8 +235,8 @@ public final class FactoryApplication {
             HttpHeaderFilterStrategy httpHeaders = new HttpHeaderFilterStrategy();
             httpHeaders.setOutFilterStartsWith("Camel", "camel", "org.apache.camel.", "Factory");
             context.getRegistry().bind("factoryHttpHeaders", httpHeaders);
-            opening = CompletableFuture.supplyAsync(() -> openDatabase(settings));
             node = values.optional("factory.node.id").orElseGet(FactoryApplication::hostName);
+            opening = CompletableFuture.supplyAsync(() -> openDatabase(settings));
 
             catalog = RouteCatalog.scan(FactoryApplication.class.getClassLoader(), home,
                     home.resolve(values.string("factory.routes.dir", "config/routes")),
