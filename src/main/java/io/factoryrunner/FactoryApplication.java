@@ -288,7 +288,7 @@ public final class FactoryApplication {
          */
         private Services createServices(Database db, CamelContext context) {
             PropertiesComponent properties = context.getPropertiesComponent();
-            jobStore = new JobStore(db.dataSource(), clock);
+            jobStore = new JobStore(db.dataSource(), clock, db.dialect() == io.factoryrunner.db.Dialect.POSTGRESQL);
             JobComponent jobComponent = new JobComponent(jobStore, jobs, node);
             AlertOutbox outbox = new AlertOutbox(db.dataSource(), clock,
                     new AlertTemplates(home.resolve(values.string("factory.alerts.templates", "config/mail"))),

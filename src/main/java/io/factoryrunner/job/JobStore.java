@@ -104,6 +104,45 @@ public final class JobStore {
             INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at)
             VALUES (?, ?, ?, ?, ?, ?)""";
 
+    /** PostgreSQL: the whole claim of a chunk; answers the inbox rows taken. */
+    private static final String PG_CLAIM = """
+            WITH taken AS (
+                DELETE FROM job_inbox
+                 WHERE ctid = ANY(ARRAY(
+                       SELECT ctid FROM job_inbox
+                        WHERE job = ? AND complete = TRUE AND (available_at IS NULL OR available_at <= ?)
+                        ORDER BY seq
+                        LIMIT ?
+                          FOR UPDATE SKIP LOCKED))
+                RETURNING item_key, item_version, data, attempts),
+            claimed AS (
+                INSERT INTO job_state (job, item_key, item_version, status, data, attempts, run_id, created_at,
+                                       updated_at, row_version)
+                SELECT ?, t.item_key, t.item_version, 'claimed', t.data, t.attempts + 1, ?, ?, ?, 0
+                  FROM taken t
+                 WHERE NOT EXISTS (SELECT 1 FROM job_state s
+                                    WHERE s.job = ? AND s.item_key = t.item_key AND s.item_version = t.item_version)
+                RETURNING 1)
+            SELECT (SELECT COUNT(*) FROM taken), (SELECT COUNT(*) FROM claimed)""";
+
+    /** PostgreSQL: a chunk's results in one statement; answers the items the run still owned. */
+    private static final String PG_FINISH = """
+            UPDATE job_state s
+               SET status = u.status, data = u.data, error_message = u.error, updated_at = ?,
+                   row_version = s.row_version + 1
+              FROM unnest(?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[])
+                   AS u(item_key, item_version, status, data, error)
+             WHERE s.job = ? AND s.item_key = u.item_key AND s.item_version = u.item_version AND s.run_id = ?
+               AND s.status = 'claimed'
+            RETURNING s.item_key, s.item_version""";
+
+    /** PostgreSQL: hands a chunk's done items to one downstream job. */
+    private static final String PG_HAND_ON = """
+            INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at)
+            SELECT ?, u.item_key, u.item_version, TRUE, u.data, ?
+              FROM unnest(?::varchar[], ?::varchar[], ?::varchar[]) AS u(item_key, item_version, data)
+            ON CONFLICT (job, item_key, item_version) DO UPDATE SET data = EXCLUDED.data, complete = TRUE""";
+
     private static final String HAS_STATE = """
             SELECT COUNT(*) FROM job_state WHERE job = ? AND item_key = ? AND item_version = ?""";
 
@@ -131,10 +170,20 @@ public final class JobStore {
 
     private final DataSource dataSource;
     private final Clock clock;
+    private final boolean postgres;
 
     public JobStore(DataSource dataSource, Clock clock) {
+        this(dataSource, clock, false);
+    }
+
+    /**
+     * @param postgres whether the database is PostgreSQL: a chunk's claim and results then go as one statement
+     *                 each (arrays and {@code RETURNING}), where other databases take a statement per item
+     */
+    public JobStore(DataSource dataSource, Clock clock, boolean postgres) {
         this.dataSource = dataSource;
         this.clock = clock;
+        this.postgres = postgres;
     }
 
     private Timestamp now() {
@@ -253,6 +302,9 @@ public final class JobStore {
 
     /** As {@link #claim(String, long, int)}, taking only items available at {@code availableBy}. */
     public int claim(String job, long runId, int limit, java.time.Instant availableBy) throws SQLException {
+        if (postgres) {
+            return claimInOneStatement(job, runId, limit, availableBy);
+        }
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
@@ -317,6 +369,25 @@ public final class JobStore {
         }
     }
 
+    private int claimInOneStatement(String job, long runId, int limit, java.time.Instant availableBy)
+            throws SQLException {
+        Timestamp now = now();
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(PG_CLAIM)) {
+            ps.setString(1, job);
+            ps.setTimestamp(2, Timestamp.from(availableBy));
+            ps.setInt(3, limit);
+            ps.setString(4, job);
+            ps.setLong(5, runId);
+            ps.setTimestamp(6, now);
+            ps.setTimestamp(7, now);
+            ps.setString(8, job);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getInt(1);
+            }
+        }
+    }
+
     private static boolean hasState(Connection c, String job, Item item) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(HAS_STATE)) {
             ps.setString(1, job);
@@ -371,7 +442,22 @@ public final class JobStore {
                 int deferred = 0;
                 List<Result> handedOn = new ArrayList<>();
                 List<Result> finished = results.stream().filter(r -> r.outcome() != Outcome.DEFERRED).toList();
-                try (PreparedStatement ps = c.prepareStatement(FINISH_ITEM)) {
+                if (postgres) {
+                    java.util.Set<String> owned = finishInOneStatement(c, job, runId, finished, now);
+                    for (Result r : finished) {
+                        if (!owned.contains(r.item().key() + "\u0000" + r.item().version())) {
+                            continue;
+                        }
+                        written++;
+                        if (r.done()) {
+                            done++;
+                            handedOn.add(r);
+                        } else {
+                            failed++;
+                        }
+                    }
+                    handOn(c, handedOn, downstream, now);
+                } else try (PreparedStatement ps = c.prepareStatement(FINISH_ITEM)) {
                     for (Result r : finished) {
                         ps.setString(1, (r.done() ? ItemStatus.DONE : ItemStatus.FAILED).db());
                         ps.setString(2, r.data());
@@ -445,13 +531,55 @@ public final class JobStore {
         }
     }
 
+    /** Writes the finished items' states; returns "key NUL version" of each item the run still owned. */
+    private java.util.Set<String> finishInOneStatement(Connection c, String job, long runId, List<Result> finished,
+            Timestamp now) throws SQLException {
+        java.util.Set<String> owned = new java.util.HashSet<>();
+        if (finished.isEmpty()) {
+            return owned;
+        }
+        try (PreparedStatement ps = c.prepareStatement(PG_FINISH)) {
+            ps.setTimestamp(1, now);
+            ps.setArray(2, c.createArrayOf("varchar", finished.stream().map(r -> r.item().key()).toArray()));
+            ps.setArray(3, c.createArrayOf("varchar", finished.stream().map(r -> r.item().version()).toArray()));
+            ps.setArray(4, c.createArrayOf("varchar", finished.stream()
+                    .map(r -> (r.done() ? ItemStatus.DONE : ItemStatus.FAILED).db()).toArray()));
+            ps.setArray(5, c.createArrayOf("varchar", finished.stream().map(Result::data).toArray()));
+            ps.setArray(6, c.createArrayOf("varchar", finished.stream().map(r -> cut(r.error(), 2000)).toArray()));
+            ps.setString(7, job);
+            ps.setLong(8, runId);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    owned.add(rs.getString(1) + "\u0000" + rs.getString(2));
+                }
+            }
+        }
+        return owned;
+    }
+
     /**
      * Puts the done items in the downstream jobs' inboxes: a row already waiting there (the item was handed on
      * again before the downstream job took it) gets the new data; the others are inserted.
      */
-    private static void handOn(Connection c, List<Result> done, Collection<String> downstream, Timestamp now)
+    private void handOn(Connection c, List<Result> done, Collection<String> downstream, Timestamp now)
             throws SQLException {
         if (done.isEmpty() || downstream.isEmpty()) {
+            return;
+        }
+        if (postgres) {
+            Object[] keys = done.stream().map(r -> r.item().key()).toArray();
+            Object[] versions = done.stream().map(r -> r.item().version()).toArray();
+            Object[] data = done.stream().map(Result::data).toArray();
+            try (PreparedStatement ps = c.prepareStatement(PG_HAND_ON)) {
+                for (String next : downstream) {
+                    ps.setString(1, next);
+                    ps.setTimestamp(2, now);
+                    ps.setArray(3, c.createArrayOf("varchar", keys));
+                    ps.setArray(4, c.createArrayOf("varchar", versions));
+                    ps.setArray(5, c.createArrayOf("varchar", data));
+                    ps.executeUpdate();
+                }
+            }
             return;
         }
         List<String[]> targets = new ArrayList<>();
