@@ -442,50 +442,22 @@ public final class JobStore {
                 int deferred = 0;
                 List<Result> handedOn = new ArrayList<>();
                 List<Result> finished = results.stream().filter(r -> r.outcome() != Outcome.DEFERRED).toList();
-                if (postgres) {
-                    java.util.Set<String> owned = finishInOneStatement(c, job, runId, finished, now);
-                    for (Result r : finished) {
-                        if (!owned.contains(r.item().key() + "\u0000" + r.item().version())) {
-                            continue;
-                        }
-                        written++;
-                        if (r.done()) {
-                            done++;
-                            handedOn.add(r);
-                        } else {
-                            failed++;
-                        }
+                java.util.Set<String> owned = postgres ? finishInOneStatement(c, job, runId, finished, now)
+                        : finishOneByOne(c, job, runId, finished, now);
+                for (Result r : finished) {
+                    if (!owned.contains(ownedKey(r.item().key(), r.item().version()))) {
+                        // the run no longer owns the item (it was declared abandoned): leave it as it is
+                        continue;
                     }
-                    handOn(c, handedOn, downstream, now);
-                } else try (PreparedStatement ps = c.prepareStatement(FINISH_ITEM)) {
-                    for (Result r : finished) {
-                        ps.setString(1, (r.done() ? ItemStatus.DONE : ItemStatus.FAILED).db());
-                        ps.setString(2, r.data());
-                        ps.setString(3, cut(r.error(), 2000));
-                        ps.setTimestamp(4, now);
-                        ps.setString(5, job);
-                        ps.setString(6, r.item().key());
-                        ps.setString(7, r.item().version());
-                        ps.setLong(8, runId);
-                        ps.addBatch();
+                    written++;
+                    if (r.done()) {
+                        done++;
+                        handedOn.add(r);
+                    } else {
+                        failed++;
                     }
-                    int[] updated = finished.isEmpty() ? new int[0] : ps.executeBatch();
-                    for (int i = 0; i < finished.size(); i++) {
-                        Result r = finished.get(i);
-                        if (updated[i] != 1) {
-                            // the run no longer owns the item (it was declared abandoned): leave it as it is
-                            continue;
-                        }
-                        written++;
-                        if (r.done()) {
-                            done++;
-                            handedOn.add(r);
-                        } else {
-                            failed++;
-                        }
-                    }
-                    handOn(c, handedOn, downstream, now);
                 }
+                handOn(c, handedOn, downstream, now);
                 try (PreparedStatement delete = c.prepareStatement(DELETE_CLAIMED);
                         PreparedStatement defer = c.prepareStatement(DEFER)) {
                     for (Result r : results) {
@@ -531,7 +503,40 @@ public final class JobStore {
         }
     }
 
-    /** Writes the finished items' states; returns "key NUL version" of each item the run still owned. */
+    private static String ownedKey(String key, String version) {
+        return key + "\u0000" + version;
+    }
+
+    /** Writes the finished items' states, a statement per item in one batch; returns those the run still owned. */
+    private java.util.Set<String> finishOneByOne(Connection c, String job, long runId, List<Result> finished,
+            Timestamp now) throws SQLException {
+        java.util.Set<String> owned = new java.util.HashSet<>();
+        if (finished.isEmpty()) {
+            return owned;
+        }
+        try (PreparedStatement ps = c.prepareStatement(FINISH_ITEM)) {
+            for (Result r : finished) {
+                ps.setString(1, (r.done() ? ItemStatus.DONE : ItemStatus.FAILED).db());
+                ps.setString(2, r.data());
+                ps.setString(3, cut(r.error(), 2000));
+                ps.setTimestamp(4, now);
+                ps.setString(5, job);
+                ps.setString(6, r.item().key());
+                ps.setString(7, r.item().version());
+                ps.setLong(8, runId);
+                ps.addBatch();
+            }
+            int[] updated = ps.executeBatch();
+            for (int i = 0; i < finished.size(); i++) {
+                if (updated[i] == 1) {
+                    owned.add(ownedKey(finished.get(i).item().key(), finished.get(i).item().version()));
+                }
+            }
+        }
+        return owned;
+    }
+
+    /** Writes the finished items' states in one statement; returns those the run still owned. */
     private java.util.Set<String> finishInOneStatement(Connection c, String job, long runId, List<Result> finished,
             Timestamp now) throws SQLException {
         java.util.Set<String> owned = new java.util.HashSet<>();
@@ -550,7 +555,7 @@ public final class JobStore {
             ps.setLong(8, runId);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    owned.add(rs.getString(1) + "\u0000" + rs.getString(2));
+                    owned.add(ownedKey(rs.getString(1), rs.getString(2)));
                 }
             }
         }
