@@ -17,11 +17,6 @@ public final class ConfigTable {
     /** One row of the table. */
     public record Entry(String key, String value, boolean secret, String description, String updatedBy,
             Instant updatedAt) {
-
-        /** The value as it may be shown to a person. */
-        public String displayValue() {
-            return secret ? io.factoryrunner.logging.Secrets.MASK : value;
-        }
     }
 
     private static final String SELECT_ALL = """
@@ -37,8 +32,6 @@ public final class ConfigTable {
     private static final String INSERT = """
             INSERT INTO factory_config (config_key, config_value, secret, description, updated_by, updated_at)
             VALUES (?, ?, ?, ?, ?, ?)""";
-
-    private static final String DELETE = "DELETE FROM factory_config WHERE config_key = ?";
 
     private final DataSource dataSource;
     private final Clock clock;
@@ -91,13 +84,6 @@ public final class ConfigTable {
                     ps.executeUpdate();
                 }
             }
-        }
-    }
-
-    public boolean delete(String key) throws SQLException {
-        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(DELETE)) {
-            ps.setString(1, key);
-            return ps.executeUpdate() == 1;
         }
     }
 }

@@ -42,9 +42,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class ErrorRecorder implements FailureRecorder {
 
-    /** Exchange property set once the failure is stored. */
-    public static final String RECORDED = "FactoryErrorRecorded";
-
     private static final Logger LOG = LoggerFactory.getLogger(ErrorRecorder.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -167,7 +164,7 @@ public final class ErrorRecorder implements FailureRecorder {
         String fingerprint = sha256(job + "|" + category + "|" + main.getClass().getName() + "|" + normalized);
         StringWriter stack = new StringWriter();
         error.printStackTrace(new PrintWriter(stack));
-        int attempts = exchange.getProperty(RetryPolicy.ATTEMPTS, 1, Integer.class);
+        int attempts = exchange.getProperty(ATTEMPTS, 1, Integer.class);
         return new Failure(clock.instant(), job, exchange.getFromRouteId(),
                 exchange.getMessage().getHeader("FactoryRunId", Long.class),
                 exchange.getMessage().getHeader("FactoryItemKey", String.class),

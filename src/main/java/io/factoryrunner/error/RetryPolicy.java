@@ -1,6 +1,7 @@
 package io.factoryrunner.error;
 
 import java.time.Duration;
+import io.factoryrunner.job.FailureRecorder;
 import org.apache.camel.Exchange;
 import org.apache.camel.Predicate;
 import org.apache.camel.spi.PropertiesComponent;
@@ -16,9 +17,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class RetryPolicy implements Predicate {
 
-    /** Exchange property: the attempts made so far for the current item. */
-    public static final String ATTEMPTS = "FactoryAttempts";
-
     private static final Logger LOG = LoggerFactory.getLogger(RetryPolicy.class);
 
     private final PropertiesComponent properties;
@@ -32,7 +30,7 @@ public final class RetryPolicy implements Predicate {
         // the error handler has moved the exception aside while it decides
         Throwable error = exchange.getException() != null ? exchange.getException()
                 : exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
-        int attempts = exchange.getProperty(ATTEMPTS, 1, Integer.class);
+        int attempts = exchange.getProperty(FailureRecorder.ATTEMPTS, 1, Integer.class);
         if (error == null || !ErrorClassifier.isTransient(error)) {
             return false;
         }
@@ -48,7 +46,7 @@ public final class RetryPolicy implements Predicate {
         long asked = ErrorClassifier.retryAfter(error).map(Duration::toMillis).orElse(0L);
         delay = Math.max(delay, Math.min(asked, cap));
         exchange.getMessage().setHeader(Exchange.REDELIVERY_DELAY, delay);
-        exchange.setProperty(ATTEMPTS, attempts + 1);
+        exchange.setProperty(FailureRecorder.ATTEMPTS, attempts + 1);
         LOG.warn("{} attempt {} of {} failed ({}: {}); trying again in {} ms", job == null
                 ? exchange.getFromRouteId() : "Job " + job, attempts, max, error.getClass().getSimpleName(),
                 io.factoryrunner.logging.Secrets.mask(error.getMessage()), delay);

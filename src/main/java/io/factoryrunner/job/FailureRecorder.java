@@ -5,6 +5,12 @@ import org.apache.camel.Exchange;
 /** Stores the failure of an item that no dead-letter channel recorded. */
 public interface FailureRecorder {
 
+    /** Exchange property set once the failure is stored, by a dead-letter channel or by this recorder. */
+    String RECORDED = "FactoryErrorRecorded";
+
+    /** Exchange property: the attempts made so far for the current item, counted by the retry policy. */
+    String ATTEMPTS = "FactoryAttempts";
+
     /** True when the failure is stored; false when it could not be (the item must then stay claimed). */
     boolean recordFailure(Exchange exchange, Throwable error);
 

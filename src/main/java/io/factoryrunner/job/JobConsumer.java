@@ -37,6 +37,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
 
     private final AtomicBoolean running = new AtomicBoolean();
     private java.util.concurrent.ExecutorService catchUp;
+    private volatile java.util.concurrent.Future<?> missedFiresChecked =
+            java.util.concurrent.CompletableFuture.completedFuture(null);
 
     JobConsumer(JobEndpoint endpoint, Processor processor) {
         super(endpoint, processor);
@@ -55,7 +57,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         if (getEndpoint().getCron() != null && getEndpoint().getComponent().registry().firstStartOf(job())) {
             catchUp = getEndpoint().getCamelContext().getExecutorServiceManager()
                     .newSingleThreadExecutor(this, "catch-up-" + job());
-            catchUp.submit(this::catchUpMissedFires);
+            missedFiresChecked = catchUp.submit(this::catchUpMissedFires);
         }
     }
 
@@ -95,6 +97,11 @@ public final class JobConsumer extends ScheduledPollConsumer {
         } catch (Exception e) {
             LOG.error("Job {}: cannot look for missed fires: {}", job(), Secrets.mask(e.getMessage()), e);
         }
+    }
+
+    /** Done once the look for fires missed while the factory was down (and any catch-up run) has ended. */
+    public java.util.concurrent.Future<?> missedFiresChecked() {
+        return missedFiresChecked;
     }
 
     private java.time.Clock clock() {
@@ -265,17 +272,17 @@ public final class JobConsumer extends ScheduledPollConsumer {
             exchange.setException(e);
         }
         Throwable error = exchange.getException();
-        if (error == null && (Boolean.TRUE.equals(exchange.getProperty("FactoryErrorRecorded", Boolean.class))
+        if (error == null && (Boolean.TRUE.equals(exchange.getProperty(FailureRecorder.RECORDED, Boolean.class))
                 || org.apache.camel.support.ExchangeHelper.isFailureHandled(exchange))) {
             // a dead-letter channel took the failure; a caught exception without that is from an attempt that a
             // later redelivery made good
             error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         }
-        int retries = Math.max(0, exchange.getProperty("FactoryAttempts", 1, Integer.class) - 1);
+        int retries = Math.max(0, exchange.getProperty(FailureRecorder.ATTEMPTS, 1, Integer.class) - 1);
         try {
             if (error != null) {
                 FailureRecorder recorder = getEndpoint().getComponent().failureRecorder();
-                boolean recorded = Boolean.TRUE.equals(exchange.getProperty("FactoryErrorRecorded", Boolean.class))
+                boolean recorded = Boolean.TRUE.equals(exchange.getProperty(FailureRecorder.RECORDED, Boolean.class))
                         || recorder == null || recorder.recordFailure(exchange, error);
                 if (!recorded) {
                     return null;

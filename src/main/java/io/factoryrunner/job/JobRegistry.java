@@ -2,7 +2,6 @@ package io.factoryrunner.job;
 
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /** The jobs of this factory by name: who feeds whom, and a handle to run each by hand. */
@@ -38,10 +37,6 @@ public final class JobRegistry {
     public List<String> downstreamOf(String job) {
         return upstreams.entrySet().stream().filter(e -> job.equals(e.getValue())).map(Map.Entry::getKey)
                 .sorted().toList();
-    }
-
-    public Optional<JobConsumer> job(String name) {
-        return Optional.ofNullable(jobs.get(name));
     }
 
     public List<String> names() {

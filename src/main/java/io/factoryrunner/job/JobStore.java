@@ -42,7 +42,11 @@ public final class JobStore {
 
     private static final String INSERT_RUN = """
             INSERT INTO job_run (job, trigger_kind, node, status, started_at, config)
-            VALUES (?, ?, ?, ?, ?, ?)""";
+            VALUES (?, ?, ?, 'running', ?, ?)""";
+
+    private static final String INSERT_SKIPPED = """
+            INSERT INTO job_run (job, trigger_kind, node, status, started_at, ended_at, error_summary)
+            VALUES (?, ?, ?, 'skipped', ?, ?, ?)""";
 
     private static final String RUNNING_ELSEWHERE = """
             SELECT COUNT(*) FROM job_run WHERE status = 'running' AND job = ?""";
@@ -201,48 +205,42 @@ public final class JobStore {
                     busy = rs.getInt(1) > 0;
                 }
             }
-            long id = insertRun(c, job, trigger, node, busy ? RunStatus.SKIPPED : RunStatus.RUNNING, config);
             if (busy) {
-                finish(c, id, RunStatus.SKIPPED, "a run of " + job + " was still going", true);
+                insertSkipped(c, job, trigger, node, "a run of " + job + " was still going");
                 return -1;
             }
-            return id;
+            try (PreparedStatement ps = c.prepareStatement(INSERT_RUN, Statement.RETURN_GENERATED_KEYS)) {
+                ps.setString(1, job);
+                ps.setString(2, trigger.db());
+                ps.setString(3, node);
+                ps.setTimestamp(4, now());
+                ps.setString(5, config);
+                ps.executeUpdate();
+                try (ResultSet keys = ps.getGeneratedKeys()) {
+                    keys.next();
+                    return keys.getLong(1);
+                }
+            }
         }
     }
 
     /** Records a fire that was skipped before it reached the database guard (a run is going in this process). */
     public void recordSkipped(String job, Trigger trigger, String node, String reason) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
-            long id = insertRun(c, job, trigger, node, RunStatus.SKIPPED, null);
-            finish(c, id, RunStatus.SKIPPED, reason, true);
+            insertSkipped(c, job, trigger, node, reason);
         }
     }
 
-    private long insertRun(Connection c, String job, Trigger trigger, String node, RunStatus status, String config)
+    private void insertSkipped(Connection c, String job, Trigger trigger, String node, String reason)
             throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(INSERT_RUN, Statement.RETURN_GENERATED_KEYS)) {
+        Timestamp now = now();
+        try (PreparedStatement ps = c.prepareStatement(INSERT_SKIPPED)) {
             ps.setString(1, job);
             ps.setString(2, trigger.db());
             ps.setString(3, node);
-            ps.setString(4, status.db());
-            ps.setTimestamp(5, now());
-            ps.setString(6, config);
-            ps.executeUpdate();
-            try (ResultSet keys = ps.getGeneratedKeys()) {
-                keys.next();
-                return keys.getLong(1);
-            }
-        }
-    }
-
-    private void finish(Connection c, long runId, RunStatus status, String summary, boolean fromSkipped)
-            throws SQLException {
-        String sql = fromSkipped ? FINISH_RUN.replace("status = 'running'", "status = 'skipped'") : FINISH_RUN;
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setString(1, status.db());
-            ps.setTimestamp(2, now());
-            ps.setString(3, cut(summary, 2000));
-            ps.setLong(4, runId);
+            ps.setTimestamp(4, now);
+            ps.setTimestamp(5, now);
+            ps.setString(6, cut(reason, 2000));
             ps.executeUpdate();
         }
     }
@@ -418,17 +416,9 @@ public final class JobStore {
 
     /**
      * Writes a chunk's results in one transaction: each item's state, the downstream jobs' inbox rows for the items
-     * done, and the run's counts. Returns how many results were written; an item the run no longer owns is left
-     * as it is.
-     */
-    public int complete(String job, long runId, List<Result> results, Collection<String> downstream)
-            throws SQLException {
-        return complete(job, runId, results, downstream, 0, 0);
-    }
-
-    /**
-     * As {@link #complete(String, long, List, Collection)}, also counting the chunk's redeliveries and the items
-     * left claimed because their failure could not be recorded.
+     * done, and the run's counts (with the chunk's redeliveries and the items kept claimed because their failure
+     * could not be recorded). Returns how many results were written; an item the run no longer owns is left as
+     * it is.
      */
     public int complete(String job, long runId, List<Result> results, Collection<String> downstream,
             int extraRetries, int kept) throws SQLException {

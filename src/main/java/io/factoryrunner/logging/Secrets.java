@@ -1,6 +1,5 @@
 package io.factoryrunner.logging;
 
-import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -28,10 +27,6 @@ public final class Secrets {
         VALUES.add(value);
         // longest first, so a secret that contains another is masked whole
         VALUES.sort(Comparator.comparingInt(String::length).reversed());
-    }
-
-    public static void registerAll(Collection<String> values) {
-        values.forEach(Secrets::register);
     }
 
     /**
