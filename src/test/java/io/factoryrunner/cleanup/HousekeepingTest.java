@@ -1,5 +1,6 @@
 package io.factoryrunner.cleanup;
 
+import static io.factoryrunner.testsupport.Sql.count;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.factoryrunner.job.Trigger;
@@ -9,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
@@ -45,12 +45,6 @@ class HousekeepingTest {
                                   message: "bad item"
             """;
 
-    static long count(DataSource ds, String sql) throws Exception {
-        try (Connection c = ds.getConnection(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            rs.next();
-            return rs.getLong(1);
-        }
-    }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)

@@ -5,6 +5,8 @@ import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
 import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static io.factoryrunner.testsupport.Sql.rows;
+import static io.factoryrunner.testsupport.Sql.count;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -20,7 +22,6 @@ import io.factoryrunner.testsupport.TestDatabase;
 import jakarta.mail.internet.MimeMessage;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -112,26 +113,7 @@ class ErrorHandlingTest {
         return running;
     }
 
-    static List<Map<String, Object>> rows(DataSource ds, String sql) throws Exception {
-        List<Map<String, Object>> rows = new ArrayList<>();
-        try (Connection c = ds.getConnection(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            while (rs.next()) {
-                Map<String, Object> row = new LinkedHashMap<>();
-                for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
-                    row.put(rs.getMetaData().getColumnLabel(i).toLowerCase(), rs.getObject(i));
-                }
-                rows.add(row);
-            }
-        }
-        return rows;
-    }
 
-    static long count(DataSource ds, String sql) throws Exception {
-        try (Connection c = ds.getConnection(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            rs.next();
-            return rs.getLong(1);
-        }
-    }
 
     private void answer(int status) {
         api.stubFor(get(urlPathMatching("/api/items/.*")).willReturn(aResponse().withStatus(status)

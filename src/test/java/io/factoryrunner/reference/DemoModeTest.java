@@ -1,5 +1,6 @@
 package io.factoryrunner.reference;
 
+import static io.factoryrunner.testsupport.Sql.count;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -7,9 +8,6 @@ import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
@@ -21,12 +19,6 @@ class DemoModeTest {
     @TempDir
     Path dir;
 
-    static long count(DataSource ds, String sql) throws Exception {
-        try (Connection c = ds.getConnection(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            rs.next();
-            return rs.getLong(1);
-        }
-    }
 
     @Test
     void the_shipped_demo_moves_customers_through_all_six_jobs_and_shows_one_failed_build() throws Exception {
