@@ -55,6 +55,9 @@ public final class Database implements AutoCloseable {
             config.addDataSourceProperty("loginTimeout", seconds);
             // a batch of inserts travels as one multi-row statement
             config.addDataSourceProperty("reWriteBatchedInserts", "true");
+            // the job tables grow from empty to millions of rows between two ANALYZEs: a plan is made for each
+            // execution with the sizes of the moment, not kept from when the tables were empty (PostgreSQL 12+)
+            config.addDataSourceProperty("options", "-c plan_cache_mode=force_custom_plan");
         }
         try {
             return new Database(settings, new HikariDataSource(config));

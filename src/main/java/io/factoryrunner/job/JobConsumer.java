@@ -191,15 +191,23 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 LOG.info("Job {} run {}: took back {} items an earlier run left unfinished", job(), runId, reclaimed);
             }
             int kept = 0;
+            boolean takenBack = reclaimed > 0;
             java.time.Instant runStart = clock().instant();
             while (kept == 0) {
-                List<JobStore.Item> items = store.claimedBy(job(), runId, chunk);
+                // the items taken back first, then chunks claimed from the inbox
+                List<JobStore.Item> items = takenBack ? store.claimedBy(job(), runId, chunk) : List.of();
                 if (items.isEmpty()) {
+                    takenBack = false;
                     // items put back during this run wait for the next one
-                    if (store.claim(job(), runId, chunk, runStart) == 0) {
+                    JobStore.Claim claim = store.claim(job(), runId, chunk, runStart);
+                    if (claim.taken() == 0) {
                         break;
                     }
-                    items = store.claimedBy(job(), runId, chunk);
+                    items = claim.items();
+                    if (items.isEmpty()) {
+                        // every item taken had been acted on by this job already
+                        continue;
+                    }
                 }
                 List<JobStore.Result> results = new ArrayList<>(items.size());
                 int keptRetries = 0;

@@ -23,6 +23,13 @@ public final class JobStore {
     public record Item(String key, String version, String data, int attempts) {
     }
 
+    /**
+     * What a claim took: how many inbox rows it took, and the items it claimed for the run. It claims fewer items
+     * than it took rows when the job has acted on an item already (handed on again after a redrive upstream).
+     */
+    public record Claim(int taken, List<Item> items) {
+    }
+
     /** What became of an item in a run. */
     public enum Outcome {
         /** Acted on; its data goes to the downstream jobs. */
@@ -108,7 +115,11 @@ public final class JobStore {
             INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at)
             VALUES (?, ?, ?, ?, ?, ?)""";
 
-    /** PostgreSQL: the whole claim of a chunk; answers the inbox rows taken. */
+    /**
+     * PostgreSQL: the whole claim of a chunk; answers how many inbox rows were taken and the items claimed (one row
+     * with no item when none was). {@code ON CONFLICT DO NOTHING} skips an item the job has acted on already
+     * through the primary key, whatever the planner knows about the table.
+     */
     private static final String PG_CLAIM = """
             WITH taken AS (
                 DELETE FROM job_inbox
@@ -124,10 +135,10 @@ public final class JobStore {
                                        updated_at, row_version)
                 SELECT ?, t.item_key, t.item_version, 'claimed', t.data, t.attempts + 1, ?, ?, ?, 0
                   FROM taken t
-                 WHERE NOT EXISTS (SELECT 1 FROM job_state s
-                                    WHERE s.job = ? AND s.item_key = t.item_key AND s.item_version = t.item_version)
-                RETURNING 1)
-            SELECT (SELECT COUNT(*) FROM taken), (SELECT COUNT(*) FROM claimed)""";
+                ON CONFLICT (job, item_key, item_version) DO NOTHING
+                RETURNING item_key, item_version, data, attempts)
+            SELECT n.taken, c.item_key, c.item_version, c.data, c.attempts
+              FROM (SELECT COUNT(*) AS taken FROM taken) n LEFT JOIN claimed c ON TRUE""";
 
     /** PostgreSQL: a chunk's results in one statement; answers the items the run still owned. */
     private static final String PG_FINISH = """
@@ -146,6 +157,16 @@ public final class JobStore {
             SELECT ?, u.item_key, u.item_version, TRUE, u.data, ?
               FROM unnest(?::varchar[], ?::varchar[], ?::varchar[]) AS u(item_key, item_version, data)
             ON CONFLICT (job, item_key, item_version) DO UPDATE SET data = EXCLUDED.data, complete = TRUE""";
+
+    /**
+     * PostgreSQL: an offer in one statement; inserts or refreshes the inbox row unless the job has acted on the
+     * item already (the count is then 0).
+     */
+    private static final String PG_OFFER = """
+            INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at)
+            SELECT ?, ?, ?, ?, ?, ?
+             WHERE NOT EXISTS (SELECT 1 FROM job_state s WHERE s.job = ? AND s.item_key = ? AND s.item_version = ?)
+            ON CONFLICT (job, item_key, item_version) DO UPDATE SET complete = EXCLUDED.complete, data = EXCLUDED.data""";
 
     private static final String HAS_STATE = """
             SELECT COUNT(*) FROM job_state WHERE job = ? AND item_key = ? AND item_version = ?""";
@@ -291,15 +312,15 @@ public final class JobStore {
 
     /**
      * Claims up to {@code limit} waiting items for the run, in one transaction: each is deleted from the inbox
-     * (a row another claim already deleted is skipped) and written to the state store as claimed. Returns how many
-     * inbox rows were taken.
+     * (a row another claim already deleted is skipped) and written to the state store as claimed, unless the job
+     * has acted on that key and version already (once per job; a new version is a new item).
      */
-    public int claim(String job, long runId, int limit) throws SQLException {
+    public Claim claim(String job, long runId, int limit) throws SQLException {
         return claim(job, runId, limit, clock.instant());
     }
 
     /** As {@link #claim(String, long, int)}, taking only items available at {@code availableBy}. */
-    public int claim(String job, long runId, int limit, java.time.Instant availableBy) throws SQLException {
+    public Claim claim(String job, long runId, int limit, java.time.Instant availableBy) throws SQLException {
         if (postgres) {
             return claimInOneStatement(job, runId, limit, availableBy);
         }
@@ -319,9 +340,8 @@ public final class JobStore {
                 }
                 if (waiting.isEmpty()) {
                     c.commit();
-                    return 0;
+                    return new Claim(0, List.of());
                 }
-                int candidates = 0;
                 Timestamp now = now();
                 try (PreparedStatement take = c.prepareStatement(TAKE_FROM_INBOX);
                         PreparedStatement insert = c.prepareStatement(INSERT_CLAIMED)) {
@@ -332,6 +352,7 @@ public final class JobStore {
                         take.addBatch();
                     }
                     int[] taken = take.executeBatch();
+                    List<Item> candidates = new ArrayList<>();
                     for (int i = 0; i < waiting.size(); i++) {
                         if (taken[i] != 1) {
                             // another claim took it first
@@ -350,15 +371,19 @@ public final class JobStore {
                         insert.setString(10, item.key());
                         insert.setString(11, item.version());
                         insert.addBatch();
-                        candidates++;
+                        candidates.add(new Item(item.key(), item.version(), item.data(), item.attempts() + 1));
                     }
-                    if (candidates > 0) {
-                        // inserts nothing for an item the job has acted on already (handed on again after a
-                        // redrive upstream): once per job; a new version is a new item
-                        insert.executeBatch();
+                    List<Item> claimed = new ArrayList<>();
+                    if (!candidates.isEmpty()) {
+                        int[] inserted = insert.executeBatch();
+                        for (int i = 0; i < candidates.size(); i++) {
+                            if (inserted[i] == 1) {
+                                claimed.add(candidates.get(i));
+                            }
+                        }
                     }
                     c.commit();
-                    return candidates;
+                    return new Claim(candidates.size(), claimed);
                 }
             } catch (SQLException e) {
                 c.rollback();
@@ -367,7 +392,7 @@ public final class JobStore {
         }
     }
 
-    private int claimInOneStatement(String job, long runId, int limit, java.time.Instant availableBy)
+    private Claim claimInOneStatement(String job, long runId, int limit, java.time.Instant availableBy)
             throws SQLException {
         Timestamp now = now();
         try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(PG_CLAIM)) {
@@ -378,11 +403,17 @@ public final class JobStore {
             ps.setLong(5, runId);
             ps.setTimestamp(6, now);
             ps.setTimestamp(7, now);
-            ps.setString(8, job);
+            int taken = 0;
+            List<Item> claimed = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getInt(1);
+                while (rs.next()) {
+                    taken = rs.getInt(1);
+                    if (rs.getString(2) != null) {
+                        claimed.add(new Item(rs.getString(2), rs.getString(3), rs.getString(4), rs.getInt(5)));
+                    }
+                }
             }
+            return new Claim(taken, claimed);
         }
     }
 
@@ -533,6 +564,12 @@ public final class JobStore {
         if (finished.isEmpty()) {
             return owned;
         }
+        try (Statement st = c.createStatement()) {
+            // with no statistics to say otherwise the planner guesses that the run holds one claimed row and joins
+            // the chunk's arrays to it in a nested loop, chunk size squared comparisons; a hash join is linear
+            // whatever the guess (for this transaction only)
+            st.execute("SET LOCAL enable_nestloop = off");
+        }
         try (PreparedStatement ps = c.prepareStatement(PG_FINISH)) {
             ps.setTimestamp(1, now);
             ps.setArray(2, c.createArrayOf("varchar", finished.stream().map(r -> r.item().key()).toArray()));
@@ -619,6 +656,20 @@ public final class JobStore {
      */
     public boolean offer(String job, String key, String version, String data, boolean complete)
             throws SQLException {
+        if (postgres) {
+            try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(PG_OFFER)) {
+                ps.setString(1, job);
+                ps.setString(2, key);
+                ps.setString(3, version);
+                ps.setBoolean(4, complete);
+                ps.setString(5, data);
+                ps.setTimestamp(6, now());
+                ps.setString(7, job);
+                ps.setString(8, key);
+                ps.setString(9, version);
+                return ps.executeUpdate() == 1;
+            }
+        }
         try (Connection c = dataSource.getConnection()) {
             if (hasState(c, job, new Item(key, version, null, 0))) {
                 // already taken by the job: offering it again changes nothing
