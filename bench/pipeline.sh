@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Pipeline throughput benchmark (io.factoryrunner.bench.PipelineBenchmark, in the test sources): N items through a
-# six-job chain of no-op routes, item hand-offs per second against the database's single-row commit rate, and the
-# time of a six-job pass over 1,000 items with 1,000 and with BIG finished items in the state store. Runs on an
-# embedded PostgreSQL (fsync and synchronous_commit on) and on an H2 file database.
+# six-job chain of no-op routes after a warm-up pass, item hand-offs per second at each chunk size against the
+# database's single-row commit rate, and the time of a six-job pass over 1,000 items with 1,000 and with BIG
+# finished items in the state store. Runs on an embedded PostgreSQL (fsync and synchronous_commit on) and on an H2
+# file database.
 #
 #   bench/pipeline.sh                  defaults, both databases
 #   N=2000 BIG=20000 DB=h2 bench/pipeline.sh
@@ -11,7 +12,7 @@
 #   N=10000          items pushed through the chain
 #   BIG=1000000      finished items in the state store for the second flatness case
 #   DB=both          both, postgresql or h2
-#   CHUNK=100        chunk size of every job
+#   CHUNK=100,500    chunk sizes of every job: throughput is measured at each, flatness at the first
 #   COMMITS=3000     timed single-row commits of the floor
 #   PASSES=5         timed flatness passes per size (the median is reported)
 #   JAVA_OPTS=...    JVM options

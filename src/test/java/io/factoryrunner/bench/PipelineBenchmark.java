@@ -33,8 +33,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>For each database (PostgreSQL with fsync and synchronous commit on, and an H2 file database) it measures:
  * <ol>
- *   <li>throughput: N items offered to the first job of a six-job chain of no-op routes, then each job triggered
- *       once in order; item hand-offs per second = N * 6 / wall time of the six runs;</li>
+ *   <li>throughput, at each chunk size on a database of its own: after a warm-up pass over N / 5 items (at least
+ *       1,000), N items offered to the first job of a six-job chain of no-op routes, then each job triggered once
+ *       in order; item hand-offs per second = N * 6 / wall time of the six runs;</li>
  *   <li>the floor: single-row INSERT + COMMIT per second over one plain JDBC connection on the same database, and
  *       the ratio of hand-offs per second to it (target at least 5x on PostgreSQL);</li>
  *   <li>flatness: the six-job pass over 1,000 new items when the state tables hold 1,000 finished items, and
@@ -42,7 +43,8 @@ import org.slf4j.LoggerFactory;
  * </ol>
  *
  * <p>Settings come from the environment or from {@code KEY=value} arguments: {@code N} (10000), {@code BIG}
- * (1000000), {@code DB} (both, postgresql or h2), {@code CHUNK} (chunk size of every job, 100), {@code COMMITS}
+ * (1000000), {@code DB} (both, postgresql or h2), {@code CHUNK} (chunk sizes of every job, comma-separated:
+ * throughput is measured at each, flatness at the first; 100,500), {@code COMMITS}
  * (timed raw commits, 3000), {@code PASSES} (timed flatness passes per size, median taken, 5).
  */
 public final class PipelineBenchmark {
@@ -56,7 +58,7 @@ public final class PipelineBenchmark {
     /** Finished items per prefilled run. */
     static final int ITEMS_PER_RUN = 100;
 
-    record Settings(int items, int big, String db, int chunk, int commits, int passes) {
+    record Settings(int items, int big, String db, List<Integer> chunks, int commits, int passes) {
 
         static Settings read(String[] args) {
             Map<String, String> values = new LinkedHashMap<>();
@@ -78,8 +80,12 @@ public final class PipelineBenchmark {
             if (!List.of("both", "postgresql", "h2").contains(db)) {
                 throw new IllegalArgumentException("DB must be both, postgresql or h2, not '" + db + "'");
             }
+            List<Integer> chunks = new ArrayList<>();
+            for (String chunk : values.getOrDefault("CHUNK", "100,500").split(",")) {
+                chunks.add(number(Map.of("CHUNK", chunk.trim()), "CHUNK", 100));
+            }
             Settings s = new Settings(number(values, "N", 10_000), number(values, "BIG", 1_000_000), db,
-                    number(values, "CHUNK", 100), number(values, "COMMITS", 3_000), number(values, "PASSES", 5));
+                    List.copyOf(chunks), number(values, "COMMITS", 3_000), number(values, "PASSES", 5));
             if (s.big() <= SMALL) {
                 throw new IllegalArgumentException("BIG must be more than " + SMALL + ", not " + s.big());
             }
@@ -99,15 +105,18 @@ public final class PipelineBenchmark {
         }
     }
 
-    /** What one database measured. */
-    record Figures(String database, double handoffsPerSecond, double commitsPerSecond, double smallPass,
-            double bigPass) {
+    /** The throughput one database measured at one chunk size, beside its raw commit rate. */
+    record Throughput(String database, int chunk, double handoffsPerSecond, double commitsPerSecond) {
 
         double ratio() {
             return handoffsPerSecond / commitsPerSecond;
         }
+    }
 
-        double flatness() {
+    /** The pass times one database measured with few and with many finished items. */
+    record Flatness(String database, int chunk, double smallPass, double bigPass) {
+
+        double ratio() {
             return bigPass / smallPass;
         }
     }
@@ -121,56 +130,43 @@ public final class PipelineBenchmark {
     public static void main(String[] args) throws Exception {
         quietLogging();
         Settings settings = Settings.read(args);
-        System.out.printf(Locale.ROOT, "Pipeline benchmark: N=%d items through %d jobs (%s), chunk size %d, "
+        System.out.printf(Locale.ROOT, "Pipeline benchmark: N=%d items through %d jobs (%s), chunk sizes %s, "
                 + "BIG=%d, %d raw commits, %d flatness passes per size; %d CPUs, load average %s%n", settings.items(),
-                JOBS.size(), String.join(" -> ", JOBS), settings.chunk(), settings.big(), settings.commits(),
+                JOBS.size(), String.join(" -> ", JOBS), settings.chunks(), settings.big(), settings.commits(),
                 settings.passes(), Runtime.getRuntime().availableProcessors(), loadAverage());
         PipelineBenchmark bench = new PipelineBenchmark(settings);
-        List<Figures> all = new ArrayList<>();
+        List<Throughput> throughput = new ArrayList<>();
+        List<Flatness> flatness = new ArrayList<>();
         if (!settings.db().equals("h2")) {
             try (Server server = Server.startPostgres()) {
-                all.add(bench.measure(server));
+                bench.measure(server, throughput, flatness);
             }
         }
         if (!settings.db().equals("postgresql")) {
             try (Server server = Server.startH2()) {
-                all.add(bench.measure(server));
+                bench.measure(server, throughput, flatness);
             }
         }
-        summary(all);
+        summary(throughput, flatness);
         System.out.printf(Locale.ROOT, "load average at the end: %s%n", loadAverage());
     }
 
-    /** Runs the three measurements on one database server. */
-    private Figures measure(Server server) throws Exception {
+    /**
+     * Runs the three measurements on one database server: throughput and the raw commit floor at each chunk size,
+     * each on a database of its own, then flatness at the first chunk size.
+     */
+    private void measure(Server server, List<Throughput> throughput, List<Flatness> flatness) throws Exception {
         System.out.printf(Locale.ROOT, "%n== %s%n", server.describe());
-
-        // 1 and 2: throughput, and the raw commit floor on the same database
-        double handoffs;
-        double commits;
-        String url = server.newDatabase("throughput");
-        try (Factory factory = Factory.start(server.home("throughput"), url, server, settings.chunk())) {
-            long t = System.nanoTime();
-            offer(factory, "item-", settings.items());
-            System.out.printf(Locale.ROOT, "offered %d items to %s (not measured): %.2f s%n", settings.items(),
-                    JOBS.get(0), seconds(t));
-            double[] perJob = new double[JOBS.size()];
-            double elapsed = pass(factory, "item-", settings.items(), perJob);
-            handoffs = (double) settings.items() * JOBS.size() / elapsed;
-            System.out.printf(Locale.ROOT, "six-job pass over %d items: %.3f s (%s)%n", settings.items(), elapsed,
-                    perJobText(perJob));
-            System.out.printf(Locale.ROOT, "item hand-offs/s: %.0f%n", handoffs);
-            commits = rawCommitsPerSecond(url, server);
+        for (int chunk : settings.chunks()) {
+            throughput.add(throughput(server, chunk));
         }
-        double ratio = handoffs / commits;
-        System.out.printf(Locale.ROOT, "ratio hand-offs/s / raw commits/s: %.2fx (target >= 5x on PostgreSQL)%s%n",
-                ratio, server.postgres() ? verdict(ratio >= 5) : "");
 
         // 3: flatness, on a database of its own so that the small case really holds SMALL finished items
-        url = server.newDatabase("flatness");
+        int chunk = settings.chunks().get(0);
+        String url = server.newDatabase("flatness");
         double small;
         double big;
-        try (Factory factory = Factory.start(server.home("flatness"), url, server, settings.chunk())) {
+        try (Factory factory = Factory.start(server.home("flatness"), url, server, chunk)) {
             DataSource ds = factory.app().database().dataSource();
             prefill(ds, server, 0, SMALL);
             offer(factory, "warm-", PASS_ITEMS);
@@ -180,10 +176,39 @@ public final class PipelineBenchmark {
             prefill(ds, server, SMALL, settings.big());
             big = flatPasses(factory, settings.big());
         }
-        double flat = big / small;
-        System.out.printf(Locale.ROOT, "flatness (medians): %.3f s with %d finished items, %.3f s with %d: %.2fx"
-                + " (target <= 1.5x)%s%n", small, SMALL, big, settings.big(), flat, verdict(flat <= 1.5));
-        return new Figures(server.name(), handoffs, commits, small, big);
+        Flatness f = new Flatness(server.name(), chunk, small, big);
+        System.out.printf(Locale.ROOT, "flatness at chunk size %d (medians): %.3f s with %d finished items, %.3f s"
+                + " with %d: %.2fx (target <= 1.5x)%s%n", chunk, small, SMALL, big, settings.big(), f.ratio(),
+                verdict(f.ratio() <= 1.5));
+        flatness.add(f);
+    }
+
+    /** 1 and 2: item hand-offs per second at one chunk size, and the raw commit floor on the same database. */
+    private Throughput throughput(Server server, int chunk) throws Exception {
+        System.out.printf(Locale.ROOT, "-- chunk size %d%n", chunk);
+        String url = server.newDatabase("throughput_" + chunk);
+        try (Factory factory = Factory.start(server.home("throughput-" + chunk), url, server, chunk)) {
+            // a pass the JIT compiler learns from, as a factory that has run for a while has: not measured
+            int warmUp = Math.max(1_000, settings.items() / 5);
+            offer(factory, "warm-", warmUp);
+            long w = System.nanoTime();
+            pass(factory, "warm-", warmUp, null);
+            System.out.printf(Locale.ROOT, "warm-up pass over %d items (not measured): %.2f s%n", warmUp, seconds(w));
+            long t = System.nanoTime();
+            offer(factory, "item-", settings.items());
+            System.out.printf(Locale.ROOT, "offered %d items to %s (not measured): %.2f s%n", settings.items(),
+                    JOBS.get(0), seconds(t));
+            double[] perJob = new double[JOBS.size()];
+            double elapsed = pass(factory, "item-", settings.items(), perJob);
+            double handoffs = (double) settings.items() * JOBS.size() / elapsed;
+            System.out.printf(Locale.ROOT, "six-job pass over %d items: %.3f s (%s)%n", settings.items(), elapsed,
+                    perJobText(perJob));
+            System.out.printf(Locale.ROOT, "item hand-offs/s: %.0f%n", handoffs);
+            Throughput answer = new Throughput(server.name(), chunk, handoffs, rawCommitsPerSecond(url, server));
+            System.out.printf(Locale.ROOT, "ratio hand-offs/s / raw commits/s: %.2fx (target >= 5x on PostgreSQL)%s%n",
+                    answer.ratio(), server.postgres() ? verdict(answer.ratio() >= 5) : "");
+            return answer;
+        }
     }
 
     /** Median time of PASSES six-job passes over PASS_ITEMS new items; each pass's rows are removed after it. */
@@ -386,13 +411,18 @@ public final class PipelineBenchmark {
                 to - from, to, lastRun - firstRun + 1, seconds(start));
     }
 
-    private static void summary(List<Figures> all) {
-        System.out.printf(Locale.ROOT, "%n%-11s %13s %13s %15s %14s %14s %10s%n", "database", "hand-offs/s",
-                "raw commits/s", "ratio (>= 5x)", "pass, small s", "pass, big s", "(<= 1.5x)");
-        for (Figures f : all) {
-            System.out.printf(Locale.ROOT, "%-11s %13.0f %13.0f %14.2fx %14.3f %14.3f %9.2fx%n", f.database(),
-                    f.handoffsPerSecond(), f.commitsPerSecond(), f.ratio(), f.smallPass(), f.bigPass(),
-                    f.flatness());
+    private static void summary(List<Throughput> throughput, List<Flatness> flatness) {
+        System.out.printf(Locale.ROOT, "%n%-11s %6s %13s %13s %15s%n", "database", "chunk", "hand-offs/s",
+                "raw commits/s", "ratio (>= 5x)");
+        for (Throughput t : throughput) {
+            System.out.printf(Locale.ROOT, "%-11s %6d %13.0f %13.0f %14.2fx%n", t.database(), t.chunk(),
+                    t.handoffsPerSecond(), t.commitsPerSecond(), t.ratio());
+        }
+        System.out.printf(Locale.ROOT, "%n%-11s %6s %14s %14s %10s%n", "database", "chunk", "pass, small s",
+                "pass, big s", "(<= 1.5x)");
+        for (Flatness f : flatness) {
+            System.out.printf(Locale.ROOT, "%-11s %6d %14.3f %14.3f %9.2fx%n", f.database(), f.chunk(), f.smallPass(),
+                    f.bigPass(), f.ratio());
         }
     }
 
