@@ -47,6 +47,9 @@ public final class JobStore {
         }
     }
 
+    /** SQLSTATE of a unique constraint violation, the same on PostgreSQL and H2. */
+    private static final String UNIQUE_VIOLATION = "23505";
+
     private static final String INSERT_RUN = """
             INSERT INTO job_run (job, trigger_kind, node, status, started_at, config)
             VALUES (?, ?, ?, 'running', ?, ?)""";
@@ -241,6 +244,14 @@ public final class JobStore {
                     keys.next();
                     return keys.getLong(1);
                 }
+            } catch (SQLException e) {
+                if (!UNIQUE_VIOLATION.equals(e.getSQLState())) {
+                    throw e;
+                }
+                // another node opened a run of the job between the check and the insert (PostgreSQL's
+                // job_run_one_running index)
+                insertSkipped(c, job, trigger, node, "a run of " + job + " was still going");
+                return -1;
             }
         }
     }

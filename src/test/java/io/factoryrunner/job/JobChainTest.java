@@ -13,8 +13,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -359,6 +364,43 @@ class JobChainTest {
             assertThat(states(ds, "prepare")).singleElement()
                     .satisfies(s -> assertThat(s.data()).isEqualTo("d-prepared"));
             assertThat(runs(ds, "prepare")).containsExactly("succeeded/manual 1/1/0", "succeeded/manual 0/0/0");
+        }
+    }
+
+    /** Nodes sharing one PostgreSQL that start the same job at the same instant: one run opens, the others skip. */
+    @Test
+    void starts_of_a_job_at_the_same_instant_on_several_nodes_open_one_run() throws Exception {
+        try (var running = home(TestDatabase.POSTGRESQL).start()) {
+            JobStore store = running.app().jobStore();
+            int nodes = 6;
+            ExecutorService pool = Executors.newFixedThreadPool(nodes);
+            try {
+                for (int round = 0; round < 15; round++) {
+                    CyclicBarrier together = new CyclicBarrier(nodes);
+                    List<Future<Long>> starts = new ArrayList<>();
+                    for (int n = 0; n < nodes; n++) {
+                        String node = "node-" + n;
+                        starts.add(pool.submit(() -> {
+                            together.await();
+                            return store.startRun("prepare", Trigger.SCHEDULE, node, null);
+                        }));
+                    }
+                    List<Long> opened = new ArrayList<>();
+                    for (Future<Long> start : starts) {
+                        long run = start.get(30, TimeUnit.SECONDS);
+                        if (run >= 0) {
+                            opened.add(run);
+                        }
+                    }
+                    assertThat(opened).as("runs opened in round " + round).hasSize(1);
+                    store.finishRun(opened.get(0), RunStatus.SUCCEEDED, null);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            DataSource ds = running.app().database().dataSource();
+            assertThat(runs(ds, "prepare")).filteredOn(r -> r.startsWith("succeeded")).hasSize(15);
+            assertThat(runs(ds, "prepare")).filteredOn(r -> r.startsWith("skipped")).hasSize(15 * (nodes - 1));
         }
     }
 }
