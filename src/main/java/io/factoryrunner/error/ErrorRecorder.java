@@ -170,7 +170,7 @@ public final class ErrorRecorder implements FailureRecorder {
                 exchange.getMessage().getHeader("FactoryItemKey", String.class),
                 exchange.getMessage().getHeader("FactoryItemVersion", String.class), category,
                 main.getClass().getName(), excerpt(message, 4000), excerpt(Secrets.mask(stack.toString()), 100_000),
-                excerpt(exchange.getMessage().getBody(String.class), 2000), attempts, httpMethod, httpUrl,
+                payload(exchange), attempts, httpMethod, httpUrl,
                 httpStatus, httpResponse, fingerprint, excerpt(normalized, 4000));
     }
 
@@ -380,6 +380,28 @@ public final class ErrorRecorder implements FailureRecorder {
                     ? "" : "?" + query);
         } catch (Exception e) {
             return Secrets.maskUrl(uri);
+        }
+    }
+
+    /**
+     * The start of the failed message's body as text. A file names its path (its content may be what failed); a
+     * body that cannot be read as text says so, so that the failure is still recorded.
+     */
+    private static String payload(Exchange exchange) {
+        Object body = exchange.getMessage().getBody();
+        if (body == null) {
+            return null;
+        }
+        if (body instanceof org.apache.camel.component.file.GenericFile<?> file) {
+            return "file " + file.getAbsoluteFilePath();
+        }
+        if (body instanceof java.io.File file) {
+            return "file " + file.getAbsolutePath();
+        }
+        try {
+            return excerpt(Secrets.mask(exchange.getMessage().getBody(String.class)), 2000);
+        } catch (RuntimeException e) {
+            return "(a " + body.getClass().getName() + " that cannot be read as text: " + e.getMessage() + ")";
         }
     }
 

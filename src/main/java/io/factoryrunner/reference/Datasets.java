@@ -101,7 +101,13 @@ public final class Datasets {
     /** Offers a CSV file from the drop folder as one data set; its version is the file's modification time. */
     public boolean offerFile(Exchange exchange, String job) throws Exception {
         File file = exchange.getMessage().getBody(File.class);
-        String content = Files.readString(file.toPath(), StandardCharsets.UTF_8);
+        String content;
+        try {
+            content = Files.readString(file.toPath(), StandardCharsets.UTF_8);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new io.factoryrunner.error.ExternalSystemException("Dropped file " + file + " is not UTF-8 text;"
+                    + " save it as UTF-8 and drop it again");
+        }
         String name = file.getName().replaceFirst("\\.[^.]*$", "");
         Map<String, Object> data = new LinkedHashMap<>();
         data.put("name", name);

@@ -16,6 +16,7 @@ import static io.factoryrunner.testsupport.Sql.rows;
 import static io.factoryrunner.testsupport.Sql.count;
 import static io.factoryrunner.testsupport.Sql.execute;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.client.MappingBuilder;
@@ -25,6 +26,7 @@ import io.factoryrunner.FactoryApplication;
 import io.factoryrunner.job.Trigger;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -107,6 +109,39 @@ class ReferenceFactoryTest {
             api.verify(3, postRequestedFor(urlPathEqualTo("/api/v1/datasets")));
             api.verify(3, postRequestedFor(urlPathEqualTo("/api/v1/builds")));
             api.verify(3, getRequestedFor(urlPathMatching("/api/v1/builds/[^/]+/results")));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void csv_files_dropped_in_the_folder_become_data_sets_for_prepare(TestDatabase db) throws Exception {
+        try (var running = start(home(db))) {
+            FactoryApplication app = running.app();
+            DataSource ds = app.database().dataSource();
+            Path drop = dir.resolve("drop");
+            Files.createDirectories(drop);
+            Files.writeString(drop.resolve("partners.csv"), "id,name\n1,Acme\n2,Globex\n");
+            Files.writeString(drop.resolve("empty.csv"), "id,name\n");
+            Files.write(drop.resolve("latin1.csv"), new byte[] {'i', 'd', '\n', '1', (byte) 0xE9, '\n'});
+            Files.writeString(drop.resolve("notes.txt"), "not a data set");
+
+            await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(drop.resolve(".done/partners.csv"))
+                    && Files.exists(drop.resolve(".done/empty.csv")) && Files.exists(drop.resolve(".failed/latin1.csv")));
+            assertThat(drop.resolve("notes.txt")).as("a file that is not CSV stays where it was").exists();
+            // a file that cannot be read is kept aside, and the failure names it
+            await().atMost(Duration.ofSeconds(10)).until(() -> count(ds, "SELECT COUNT(*) FROM factory_error"
+                    + " WHERE route_id = 'prepare-drop' AND category = 'external_system'"
+                    + " AND message LIKE '%latin1.csv is not UTF-8 text%' AND payload_excerpt LIKE 'file %latin1.csv'")
+                    == 1);
+
+            trigger(app, "prepare");
+            assertThat(statesOf(ds, "prepare")).isEqualTo(Map.of("partners", "done", "empty", "failed"));
+            assertThat(rows(ds, "SELECT data FROM job_state WHERE job = 'prepare' AND item_key = 'partners'"))
+                    .singleElement().satisfies(r -> assertThat((String) r.get("data"))
+                            .contains("\"rows\":2").contains("1,Acme"));
+            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error WHERE job = 'prepare'"
+                    + " AND message LIKE '%data set empty has no records%'")).isEqualTo(1);
+            assertThat(inbox(ds, "build")).containsExactly("partners");
         }
     }
 
