@@ -1,0 +1,124 @@
+package io.factoryrunner.error;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import io.factoryrunner.testsupport.TestDatabase;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The failures a real database raises are sorted as the retry policy needs: a lock wait that timed out and a
+ * deadlock are worth another attempt, a statement the database cannot run is not; all are SQL failures.
+ */
+class SqlFailureClassificationTest {
+
+    @TempDir
+    Path dir;
+
+    private Connection connect(TestDatabase db, String url) throws SQLException {
+        return DriverManager.getConnection(url, db.user(), db.password());
+    }
+
+    private String tableWithTwoRows(TestDatabase db) throws SQLException {
+        String url = db.newDatabase(dir);
+        try (Connection c = connect(db, url); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE account (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)");
+            s.execute("INSERT INTO account VALUES (1, 100), (2, 100)");
+        }
+        return url;
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_lock_wait_that_times_out_is_transient(TestDatabase db) throws Exception {
+        String url = tableWithTwoRows(db);
+        try (Connection holder = connect(db, url); Connection waiter = connect(db, url)) {
+            holder.setAutoCommit(false);
+            try (Statement s = holder.createStatement()) {
+                s.executeUpdate("UPDATE account SET balance = balance - 1 WHERE id = 1");
+            }
+            waiter.setAutoCommit(false);
+            try (Statement s = waiter.createStatement()) {
+                s.execute(db == TestDatabase.H2 ? "SET LOCK_TIMEOUT 200" : "SET lock_timeout = '200ms'");
+                SQLException timeout = catchThrowableOfType(SQLException.class,
+                        () -> s.executeUpdate("UPDATE account SET balance = balance + 1 WHERE id = 1"));
+                assertThat((Throwable) timeout).as("the waiting update's failure").isNotNull();
+                assertThat(ErrorClassifier.isTransient(wrapped(timeout))).as(timeout.getSQLState() + " "
+                        + timeout.getMessage()).isTrue();
+                assertThat(ErrorClassifier.category(wrapped(timeout), null)).isEqualTo(ErrorCategory.SQL);
+            }
+            holder.rollback();
+        }
+    }
+
+    @Test
+    void a_deadlock_is_transient() throws Exception {
+        TestDatabase db = TestDatabase.POSTGRESQL;
+        String url = tableWithTwoRows(db);
+        try (Connection first = connect(db, url); Connection second = connect(db, url)) {
+            first.setAutoCommit(false);
+            second.setAutoCommit(false);
+            CyclicBarrier bothHoldOneRow = new CyclicBarrier(2);
+            CompletableFuture<SQLException> a = CompletableFuture.supplyAsync(
+                    () -> crossUpdate(first, 1, 2, bothHoldOneRow));
+            CompletableFuture<SQLException> b = CompletableFuture.supplyAsync(
+                    () -> crossUpdate(second, 2, 1, bothHoldOneRow));
+            SQLException fromA = a.get(30, TimeUnit.SECONDS);
+            SQLException fromB = b.get(30, TimeUnit.SECONDS);
+            SQLException deadlock = fromA != null ? fromA : fromB;
+            assertThat((Throwable) deadlock).as("the deadlock the database broke").isNotNull();
+            assertThat(deadlock.getSQLState()).isEqualTo("40P01");
+            assertThat(ErrorClassifier.isTransient(wrapped(deadlock))).isTrue();
+            assertThat(ErrorClassifier.category(wrapped(deadlock), null)).isEqualTo(ErrorCategory.SQL);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_statement_the_database_cannot_run_is_not_transient(TestDatabase db) throws Exception {
+        String url = tableWithTwoRows(db);
+        try (Connection c = connect(db, url); Statement s = c.createStatement()) {
+            SQLException bad = catchThrowableOfType(SQLException.class,
+                    () -> s.executeQuery("SELECT balance FROM no_such_table"));
+            assertThat((Throwable) bad).isNotNull();
+            assertThat(ErrorClassifier.isTransient(wrapped(bad))).as(bad.getSQLState()).isFalse();
+            assertThat(ErrorClassifier.category(wrapped(bad), null)).isEqualTo(ErrorCategory.SQL);
+        }
+    }
+
+    /** Locks row {@code mine}, waits until the other connection holds its row, then asks for {@code theirs}. */
+    private static SQLException crossUpdate(Connection c, int mine, int theirs, CyclicBarrier bothHoldOneRow) {
+        try (Statement s = c.createStatement()) {
+            s.executeUpdate("UPDATE account SET balance = balance - 1 WHERE id = " + mine);
+            bothHoldOneRow.await(10, TimeUnit.SECONDS);
+            s.executeUpdate("UPDATE account SET balance = balance + 1 WHERE id = " + theirs);
+            c.commit();
+            return null;
+        } catch (SQLException e) {
+            try {
+                c.rollback();
+            } catch (SQLException ignored) {
+                // the connection is closed by the test
+            }
+            return e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** As a route sees it: camel-sql and the beans wrap the driver's exception. */
+    private static Throwable wrapped(SQLException e) {
+        return new org.apache.camel.RuntimeCamelException("route step failed", e);
+    }
+}
