@@ -1,0 +1,75 @@
+package io.factoryrunner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.factoryrunner.testsupport.CapturedLog;
+import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.TestDatabase;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The factory's database stops answering while the factory runs: operators see it, and nothing is forgotten. */
+class DatabaseOutageTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void health_reports_the_database_down_and_the_configuration_keeps_its_last_values() throws Exception {
+        // a PostgreSQL server of its own, which the test stops; it replaces the database the home would use
+        try (EmbeddedPostgres server = EmbeddedPostgres.builder().start()) {
+            FactoryHome home = new FactoryHome(dir, TestDatabase.H2)
+                    .property("factory.db.url", server.getJdbcUrl("postgres", "postgres"))
+                    .property("factory.db.user", "postgres")
+                    .property("factory.db.password", "")
+                    .property("factory.db.connect-timeout", "2s");
+            int port = home.withHttpServer();
+            try (var running = home.start()) {
+                FactoryApplication app = running.app();
+                app.configTable().set("customer.name", "ACME", false, "the customer", "test");
+                await().atMost(Duration.ofSeconds(10)).until(() -> "ACME".equals(customerName(app)));
+                assertThat(health(port).status).isEqualTo(200);
+
+                server.close();
+
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+                    Health health = health(port);
+                    assertThat(health.status).isEqualTo(503);
+                    assertThat(health.checks).containsEntry("database", "DOWN");
+                });
+                await().atMost(Duration.ofSeconds(30)).until(() -> CapturedLog.text()
+                        .contains("Cannot read the configuration table, keeping the values read before"));
+                assertThat(customerName(app)).isEqualTo("ACME");
+            }
+        }
+    }
+
+    private static String customerName(FactoryApplication app) {
+        return app.context().getPropertiesComponent().resolveProperty("customer.name").orElse(null);
+    }
+
+    private record Health(int status, Map<String, String> checks) {
+    }
+
+    private static Health health(int port) throws Exception {
+        HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://localhost:" + port + "/observe/health")).timeout(Duration.ofSeconds(20)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        JsonNode body = new ObjectMapper().readTree(response.body());
+        Map<String, String> checks = new HashMap<>();
+        body.path("checks").forEach(c -> checks.put(c.path("name").asText(), c.path("status").asText()));
+        return new Health(response.statusCode(), checks);
+    }
+}
