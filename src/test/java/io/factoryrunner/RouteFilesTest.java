@@ -126,4 +126,22 @@ class RouteFilesTest {
                 .hasMessageContaining("twin").hasMessageContaining("config/routes/a.yaml")
                 .hasMessageContaining("config/routes/b.yaml");
     }
+
+    @Test
+    void an_operator_file_that_replaces_only_part_of_a_shipped_file_is_refused_naming_the_rest() {
+        FactoryHome home = new FactoryHome(dir, TestDatabase.H2).property("factory.routes.shipped", "factory/**")
+                .route("prepare.camel.yaml", """
+                        - route:
+                            id: prepare
+                            from:
+                              uri: "job:prepare"
+                              steps:
+                                - log: "mine"
+                        """);
+        var app = home.app(FactoryApplication.Mode.RUN);
+        org.assertj.core.api.Assertions.assertThatThrownBy(app::start).isInstanceOf(StartupException.class)
+                .hasMessageContaining("[prepare]")
+                .hasMessageContaining("jar:routes/factory/prepare.camel.yaml")
+                .hasMessageContaining("prepare-intake").hasMessageContaining("prepare-drop");
+    }
 }
