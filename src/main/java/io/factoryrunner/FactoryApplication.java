@@ -347,10 +347,18 @@ public final class FactoryApplication {
             context.getRegistry().bind("jobStore", jobStore);
             if (mode == Mode.RUN) {
                 try {
-                    int abandoned = jobStore.abandonRunsOf(node);
-                    if (abandoned > 0) {
-                        LOG.warn("{} runs of node {} were left running by its last stop; marked abandoned, their"
-                                + " claimed items go to the next runs", abandoned, node);
+                    if (database.isExclusive()) {
+                        int abandoned = jobStore.abandonAllRuns();
+                        if (abandoned > 0) {
+                            LOG.warn("{} runs were left running by the factory's last stop; marked abandoned, their"
+                                    + " claimed items go to the next runs", abandoned);
+                        }
+                    } else {
+                        int abandoned = jobStore.abandonRunsOf(node);
+                        if (abandoned > 0) {
+                            LOG.warn("{} runs of node {} were left running by its last stop; marked abandoned,"
+                                    + " their claimed items go to the next runs", abandoned, node);
+                        }
                     }
                 } catch (SQLException e) {
                     throw new StartupException("Cannot close the runs left open: " + Secrets.mask(e.getMessage()), e);

@@ -77,6 +77,11 @@ public final class JobStore {
                SET status = 'abandoned', ended_at = ?, error_summary = ?
              WHERE status = 'running' AND node = ?""";
 
+    private static final String ABANDON_ALL_RUNS = """
+            UPDATE job_run
+               SET status = 'abandoned', ended_at = ?, error_summary = ?
+             WHERE status = 'running'""";
+
     private static final String RECLAIM = """
             UPDATE job_state
                SET run_id = ?, attempts = attempts + 1, updated_at = ?, row_version = row_version + 1
@@ -297,6 +302,18 @@ public final class JobStore {
                 Timestamp t = rs.getTimestamp(1);
                 return java.util.Optional.ofNullable(t).map(Timestamp::toInstant);
             }
+        }
+    }
+
+    /**
+     * At start, on a database no other process can have open: every run left running was this process's last
+     * life, whatever node name it had then (a container gets a new host name each time). Returns how many.
+     */
+    public int abandonAllRuns() throws SQLException {
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(ABANDON_ALL_RUNS)) {
+            ps.setTimestamp(1, now());
+            ps.setString(2, "the factory stopped while the run was going; its claimed items went to the next run");
+            return ps.executeUpdate();
         }
     }
 

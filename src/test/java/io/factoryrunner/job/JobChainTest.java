@@ -300,6 +300,35 @@ class JobChainTest {
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
+    void a_restart_under_a_new_host_name_closes_the_dead_runs_only_where_no_other_node_can_be_alive(
+            TestDatabase db) throws Exception {
+        FactoryHome home = home(db).property("factory.node.id", "container-1");
+        try (var running = home.start()) {
+            var app = running.app();
+            app.jobStore().offer("prepare", "item-1", "v1", "d1", true);
+            long dead = app.jobStore().startRun("prepare", Trigger.SCHEDULE, app.node(), null);
+            assertThat(app.jobStore().claim("prepare", dead, 1).items()).hasSize(1);
+            app.context().getRouteController().stopRoute("prepare");
+        }
+        // the container comes back with a new host name
+        try (var running = home.property("factory.node.id", "container-2").start()) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            if (db == TestDatabase.H2) {
+                // the embedded database is open in one process only: the run is certainly dead
+                assertThat(runs(ds, "prepare")).containsExactly("abandoned/schedule 0/0/0");
+                app.jobs().trigger("prepare", Trigger.MANUAL);
+                assertThat(states(ds, "prepare")).singleElement()
+                        .satisfies(s -> assertThat(s.status()).isEqualTo("done"));
+            } else {
+                // container-1 may be another node that is alive: its run is not this node's to close
+                assertThat(runs(ds, "prepare")).containsExactly("running/schedule 0/0/0");
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
     void job_paused_in_configuration_ignores_fires_until_resumed(TestDatabase db) throws Exception {
         try (var running = home(db).start()) {
             var app = running.app();
