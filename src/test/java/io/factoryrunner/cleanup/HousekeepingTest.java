@@ -82,7 +82,10 @@ class HousekeepingTest {
             assertThat(count(ds, "SELECT COUNT(*) FROM job_state WHERE status = 'claimed'")).isEqualTo(1);
             assertThat(count(ds, "SELECT COUNT(*) FROM job_state WHERE status <> 'claimed'")).isZero();
             assertThat(count(ds, "SELECT COUNT(*) FROM job_inbox")).isEqualTo(1);
-            assertThat(count(ds, "SELECT COUNT(*) FROM job_run WHERE status = 'running'")).isEqualTo(1);
+            // the run going on the other node is kept; on H2 the restart closed it (no other process can have it
+            // open), and as history past retention it goes, while its claimed item stays for the next run
+            assertThat(count(ds, "SELECT COUNT(*) FROM job_run WHERE status = 'running'"))
+                    .isEqualTo(db == TestDatabase.H2 ? 0 : 1);
             assertThat(count(ds, "SELECT COUNT(*) FROM job_run WHERE status = 'succeeded'")).isZero();
             // the failure is still open: its fingerprint stays, and the housekeeping report is a pending alert
             assertThat(count(ds, "SELECT COUNT(*) FROM error_fingerprint WHERE status = 'open'")).isEqualTo(1);
