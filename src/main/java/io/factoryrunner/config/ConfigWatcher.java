@@ -81,7 +81,11 @@ public final class ConfigWatcher extends ServiceSupport {
         if (definition == null) {
             return true;
         }
-        if (context.getInflightRepository().size(routeId) > 0) {
+        org.apache.camel.Route route = context.getRoute(routeId);
+        boolean runGoing = route != null && route.getConsumer() instanceof io.factoryrunner.job.JobConsumer job
+                && job.isRunning();
+        // a job's run has no exchange in flight between two items, or while it commits a chunk
+        if (runGoing || context.getInflightRepository().size(routeId) > 0) {
             LOG.debug("Route {} is busy; its new configuration applies after the current run", routeId);
             return false;
         }

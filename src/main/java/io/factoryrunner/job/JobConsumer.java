@@ -140,6 +140,11 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 .orElse(false);
     }
 
+    /** Whether a run of this job is going in this process. */
+    public boolean isRunning() {
+        return running.get();
+    }
+
     /** One run; returns its id, or -1 when the fire was skipped (paused, or another run going). */
     public long runOnce(Trigger trigger) {
         return runOnce(trigger, null);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.Sql;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -430,6 +431,49 @@ class JobChainTest {
             DataSource ds = running.app().database().dataSource();
             assertThat(runs(ds, "prepare")).filteredOn(r -> r.startsWith("succeeded")).hasSize(15);
             assertThat(runs(ds, "prepare")).filteredOn(r -> r.startsWith("skipped")).hasSize(15 * (nodes - 1));
+        }
+    }
+
+    /**
+     * A configuration change to a key a job's route uses waits for the job's run to end, also while the run has no
+     * item in flight: here it commits its chunk, held by a lock the test takes on the run's row.
+     */
+    @Test
+    void a_route_is_not_recreated_while_its_run_commits_a_chunk() throws Exception {
+        try (var running = home(TestDatabase.POSTGRESQL).start()) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobStore().offer("prepare", "item-1", "v1", "d1", true);
+            app.jobStore().offer("prepare", "item-2", "v1", "d2", true);
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            Gate.reset("item-1");
+            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
+                    () -> app.jobs().trigger("build", Trigger.MANUAL));
+            assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
+            org.apache.camel.Consumer before = app.context().getRoute("build").getConsumer();
+            try (Connection lock = ds.getConnection()) {
+                lock.setAutoCommit(false);
+                try (PreparedStatement ps = lock.prepareStatement(
+                        "SELECT run_id FROM job_run WHERE job = 'build' AND status = 'running' FOR UPDATE")) {
+                    ps.executeQuery().close();
+                }
+                Gate.release.countDown();
+                // the run has processed its chunk and waits on the lock to count it: no exchange in flight
+                await().atMost(Duration.ofSeconds(10)).until(() -> Sql.count(ds, "SELECT COUNT(*) FROM"
+                        + " pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE job_run%'") == 1);
+                assertThat(app.context().getInflightRepository().size("build")).isZero();
+
+                app.configTable().set("job.build.cron", "0 0 0 1 1 ? 2098", false, "moved", "test");
+                app.configWatcher().poll();
+                assertThat(app.context().getRoute("build").getConsumer()).as("the build route during its run")
+                        .isSameAs(before);
+                lock.commit();
+            }
+            assertThat(run.get(10, TimeUnit.SECONDS)).isPositive();
+            assertThat(runs(ds, "build")).containsExactly("succeeded/manual 2/2/0");
+            app.configWatcher().poll();
+            assertThat(app.context().getRoute("build").getConsumer()).as("the build route after its run")
+                    .isNotSameAs(before);
         }
     }
 }
