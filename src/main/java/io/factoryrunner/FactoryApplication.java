@@ -371,6 +371,17 @@ public final class FactoryApplication {
             if (mode == Mode.RUN) {
                 configWatcher = new ConfigWatcher(context, configSource, catalog,
                         values.duration("factory.config.poll-interval", Duration.ofSeconds(5)));
+                if (services.jobComponent().runListener() instanceof RunAlerts alerts) {
+                    // a job paused automatically stops taking fires at once, not at the next poll
+                    ConfigWatcher watcher = configWatcher;
+                    alerts.afterConfigurationWritten(() -> {
+                        try {
+                            watcher.poll();
+                        } catch (Exception e) {
+                            LOG.warn("Cannot apply the configuration written: {}", Secrets.mask(e.getMessage()));
+                        }
+                    });
+                }
                 try {
                     context.addService(configWatcher, true, true);
                 } catch (Exception e) {

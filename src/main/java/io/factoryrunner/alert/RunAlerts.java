@@ -47,6 +47,7 @@ public final class RunAlerts implements RunListener {
     private final AlertOutbox outbox;
     private final ConfigTable configTable;
     private final PropertiesComponent properties;
+    private volatile Runnable configurationWritten = () -> { };
 
     public RunAlerts(DataSource dataSource, AlertOutbox outbox, ConfigTable configTable,
             PropertiesComponent properties) {
@@ -57,6 +58,11 @@ public final class RunAlerts implements RunListener {
     }
 
     record Run(long id, boolean failed, String summary) {
+    }
+
+    /** What to do once this writes to the configuration table (apply it without waiting for the next poll). */
+    public void afterConfigurationWritten(Runnable action) {
+        configurationWritten = action;
     }
 
     @Override
@@ -145,6 +151,7 @@ public final class RunAlerts implements RunListener {
     private void pause(String job, int failedRuns, String lastError) throws SQLException {
         configTable.set("job." + job + ".paused", "true", false,
                 "paused automatically after " + failedRuns + " failed runs", "factory (auto-pause)");
+        configurationWritten.run();
         Map<String, Object> values = new LinkedHashMap<>();
         values.put("factory", properties.resolveProperty("camel.main.name").orElse("factory-runner"));
         values.put("job", job);

@@ -56,7 +56,7 @@ public final class JobComponent extends DefaultComponent {
         return failureRecorder;
     }
 
-    RunListener runListener() {
+    public RunListener runListener() {
         return runListener;
     }
 

@@ -376,16 +376,19 @@ class ErrorHandlingTest {
     @EnumSource(TestDatabase.class)
     void job_is_paused_after_n_failed_runs_with_a_notice(TestDatabase db) throws Exception {
         answer(404);
-        try (var running = start(home(db).property("job.call.auto-pause-after", "2"))) {
+        // the configuration table is not polled during the test: the pause must apply at once
+        try (var running = start(home(db).property("job.call.auto-pause-after", "2")
+                .property("factory.config.poll-interval", "1h"))) {
             var app = running.app();
             for (int run = 1; run <= 2; run++) {
                 app.jobStore().offer("call", "item-" + run, "v1", "go", true);
                 app.jobs().trigger("call", Trigger.MANUAL);
             }
+            assertThat(app.jobs().trigger("call", Trigger.SCHEDULE)).as("a fire right after the pause").isEqualTo(-1);
             assertThat(app.configTable().loadAll().get("job.call.paused").value()).isEqualTo("true");
             awaitOutboxEmpty(app.database().dataSource());
             assertThat(subjects()).anySatisfy(s -> assertThat(s).contains("paused: call after 2 failed runs"));
-            app.configWatcher().poll();
+            assertThat(subjects()).filteredOn(s -> s.contains("paused")).hasSize(1);
             assertThat(app.jobs().trigger("call", Trigger.MANUAL)).isEqualTo(-1);
         }
     }
