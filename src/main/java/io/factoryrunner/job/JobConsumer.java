@@ -36,6 +36,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final AtomicBoolean running = new AtomicBoolean();
+    /** A run whose end could not be written (the database failed); written at the job's next fire. */
+    private volatile Unfinished unfinished;
     private java.util.concurrent.ExecutorService catchUp;
     private volatile java.util.concurrent.Future<?> missedFiresChecked =
             java.util.concurrent.CompletableFuture.completedFuture(null);
@@ -167,6 +169,15 @@ public final class JobConsumer extends ScheduledPollConsumer {
             return -1;
         }
         try {
+            Unfinished late = unfinished;
+            if (late != null) {
+                store().finishRun(late.runId(), late.status(), JobStore.cut((late.summary() == null ? ""
+                        : late.summary() + "; ") + "its end was recorded late: the database could not be written"
+                        + " when the run ended", 2000));
+                unfinished = null;
+                LOG.info("Job {}: run {} recorded as {} now that the database answers", job(), late.runId(),
+                        late.status().db());
+            }
             long runId = store().startRun(job(), trigger, node, configSnapshot());
             if (runId < 0) {
                 LOG.info("Job {}: fire skipped, a run is going on another node", job());
@@ -182,7 +193,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         }
     }
 
-    private void execute(long runId, String note) throws SQLException {
+    private void execute(long runId, String note) {
         JobStore store = store();
         int chunk = getEndpoint().getChunkSize();
         int done = 0;
@@ -219,7 +230,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 for (JobStore.Item item : items) {
                     if (!isRunAllowed()) {
                         // stopping: nothing of this chunk is committed; its items stay claimed for the next run
-                        store.finishRun(runId, RunStatus.ABANDONED, "stopped during the run; " + items.size()
+                        close(runId, RunStatus.ABANDONED, "stopped during the run; " + items.size()
                                 + " claimed items left for the next run");
                         return;
                     }
@@ -249,7 +260,9 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 status = RunStatus.SUCCEEDED;
                 summary = failed == 0 ? note : (note == null ? "" : note + "; ") + failed + " items failed";
             }
-            store.finishRun(runId, status, summary);
+            if (!close(runId, status, summary)) {
+                return;
+            }
             if (done + failed + deferred > 0) {
                 LOG.info("Job {} run {}: {} items done, {} failed, {} left for the next run", job(), runId, done,
                         failed, deferred);
@@ -258,7 +271,9 @@ public final class JobConsumer extends ScheduledPollConsumer {
             LOG.error("Job {} run {} failed: {}", job(), runId, Secrets.mask(e.getMessage()), e);
             status = RunStatus.FAILED;
             summary = Secrets.mask(String.valueOf(e.getMessage()));
-            store.finishRun(runId, status, summary);
+            if (!close(runId, status, summary)) {
+                return;
+            }
         }
         RunListener listener = getEndpoint().getComponent().runListener();
         if (listener != null) {
@@ -268,6 +283,25 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 LOG.error("Job {} run {}: the run's notifications failed: {}", job(), runId,
                         Secrets.mask(e.getMessage()), e);
             }
+        }
+    }
+
+    private record Unfinished(long runId, RunStatus status, String summary) {
+    }
+
+    /**
+     * Ends the run in {@code job_run}. When the database cannot be written, the run is ended at the job's next
+     * fire instead, so that it does not stay running and block the job until the factory restarts.
+     */
+    private boolean close(long runId, RunStatus status, String summary) {
+        try {
+            store().finishRun(runId, status, summary);
+            return true;
+        } catch (SQLException e) {
+            unfinished = new Unfinished(runId, status, summary);
+            LOG.error("Job {} run {}: cannot record its end ({}); it is recorded at the job's next fire", job(), runId,
+                    Secrets.mask(e.getMessage()));
+            return false;
         }
     }
 

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.Sql;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -475,5 +476,53 @@ class JobChainTest {
             assertThat(app.context().getRoute("build").getConsumer()).as("the build route after its run")
                     .isNotSameAs(before);
         }
+    }
+
+    /**
+     * The database goes away in the middle of a run and comes back: the run that could not record its end is
+     * closed at the job's next fire, which then does the work; no restart, nothing lost or done twice.
+     */
+    @Test
+    void a_run_cut_off_by_a_database_outage_is_closed_at_the_next_fire_which_does_its_work() throws Exception {
+        Path data = dir.resolve("pg-data");
+        int port = FactoryHome.freePort();
+        EmbeddedPostgres server = startPostgres(data, port);
+        try {
+            FactoryHome home = home(TestDatabase.POSTGRESQL)
+                    .property("factory.db.url", server.getJdbcUrl("postgres", "postgres"))
+                    .property("factory.db.user", "postgres")
+                    .property("factory.db.password", "")
+                    .property("factory.db.connect-timeout", "2s");
+            try (var running = home.start()) {
+                var app = running.app();
+                app.jobStore().offer("prepare", "item-1", "v1", "d1", true);
+                app.jobStore().offer("prepare", "item-2", "v1", "d2", true);
+                app.jobs().trigger("prepare", Trigger.MANUAL);
+                Gate.reset("item-1");
+                CompletableFuture<Long> cut = CompletableFuture.supplyAsync(
+                        () -> app.jobs().trigger("build", Trigger.MANUAL));
+                assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
+                server.close();
+                Gate.release.countDown();
+                cut.get(60, TimeUnit.SECONDS);
+
+                server = startPostgres(data, port);
+                assertThat(app.jobs().trigger("build", Trigger.MANUAL)).isPositive();
+                DataSource ds = app.database().dataSource();
+                assertThat(runs(ds, "build")).containsExactly("failed/manual 0/0/0", "succeeded/manual 2/2/0");
+                assertThat(Sql.rows(ds, "SELECT error_summary FROM job_run WHERE job = 'build' AND status = 'failed'"))
+                        .singleElement().satisfies(r -> assertThat((String) r.get("error_summary"))
+                                .contains("recorded late"));
+                assertThat(states(ds, "build")).extracting(State::key, State::status, State::attempts)
+                        .containsExactly(org.assertj.core.groups.Tuple.tuple("item-1", "done", 2),
+                                org.assertj.core.groups.Tuple.tuple("item-2", "done", 2));
+            }
+        } finally {
+            server.close();
+        }
+    }
+
+    private static EmbeddedPostgres startPostgres(Path data, int port) throws java.io.IOException {
+        return EmbeddedPostgres.builder().setDataDirectory(data).setCleanDataDirectory(false).setPort(port).start();
     }
 }
