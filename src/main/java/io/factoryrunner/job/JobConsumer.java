@@ -36,8 +36,6 @@ public final class JobConsumer extends ScheduledPollConsumer {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final AtomicBoolean running = new AtomicBoolean();
-    /** A run whose end could not be written (the database failed); written at the job's next fire. */
-    private volatile Unfinished unfinished;
     private java.util.concurrent.ExecutorService catchUp;
     private volatile java.util.concurrent.Future<?> missedFiresChecked =
             java.util.concurrent.CompletableFuture.completedFuture(null);
@@ -169,12 +167,12 @@ public final class JobConsumer extends ScheduledPollConsumer {
             return -1;
         }
         try {
-            Unfinished late = unfinished;
+            Unfinished late = getEndpoint().getComponent().registry().unfinished(job());
             if (late != null) {
                 store().finishRun(late.runId(), late.status(), JobStore.cut((late.summary() == null ? ""
                         : late.summary() + "; ") + "its end was recorded late: the database could not be written"
                         + " when the run ended", 2000));
-                unfinished = null;
+                getEndpoint().getComponent().registry().recorded(job(), late);
                 LOG.info("Job {}: run {} recorded as {} now that the database answers", job(), late.runId(),
                         late.status().db());
             }
@@ -286,7 +284,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
         }
     }
 
-    private record Unfinished(long runId, RunStatus status, String summary) {
+    /** A run whose end could not be written (the database failed); written at the job's next fire. */
+    record Unfinished(long runId, RunStatus status, String summary) {
     }
 
     /**
@@ -298,7 +297,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
             store().finishRun(runId, status, summary);
             return true;
         } catch (SQLException e) {
-            unfinished = new Unfinished(runId, status, summary);
+            getEndpoint().getComponent().registry().leaveUnfinished(job(), new Unfinished(runId, status, summary));
             LOG.error("Job {} run {}: cannot record its end ({}); it is recorded at the job's next fire", job(), runId,
                     Secrets.mask(e.getMessage()));
             return false;

@@ -16,6 +16,24 @@ public final class JobRegistry {
 
     private final java.util.Set<String> misfireChecked = ConcurrentHashMap.newKeySet();
 
+    /**
+     * Runs whose end could not be written (the database failed), by job: written at the job's next fire, also
+     * when the job's route was recreated in between.
+     */
+    private final Map<String, JobConsumer.Unfinished> unfinished = new ConcurrentHashMap<>();
+
+    void leaveUnfinished(String job, JobConsumer.Unfinished run) {
+        unfinished.put(job, run);
+    }
+
+    JobConsumer.Unfinished unfinished(String job) {
+        return unfinished.get(job);
+    }
+
+    void recorded(String job, JobConsumer.Unfinished run) {
+        unfinished.remove(job, run);
+    }
+
     /** True the first time it is asked for a job: missed fires are looked for once, when the factory starts. */
     boolean firstStartOf(String job) {
         return misfireChecked.add(job);
