@@ -37,6 +37,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
 
     private final AtomicBoolean running = new AtomicBoolean();
     private java.util.concurrent.ExecutorService catchUp;
+    /** Claims the next chunk while the current one commits. */
+    private java.util.concurrent.ExecutorService claims;
     private volatile java.util.concurrent.Future<?> missedFiresChecked =
             java.util.concurrent.CompletableFuture.completedFuture(null);
 
@@ -53,6 +55,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
     protected void doStart() throws Exception {
         getEndpoint().getComponent().registry().declare(job(), getEndpoint().getUpstream());
         getEndpoint().getComponent().registry().register(this);
+        claims = getEndpoint().getCamelContext().getExecutorServiceManager()
+                .newSingleThreadExecutor(this, "claim-" + job());
         super.doStart();
         if (getEndpoint().getCron() != null && getEndpoint().getComponent().registry().firstStartOf(job())) {
             catchUp = getEndpoint().getCamelContext().getExecutorServiceManager()
@@ -117,6 +121,11 @@ public final class JobConsumer extends ScheduledPollConsumer {
             catchUp = null;
         }
         super.doStop();
+        if (claims != null) {
+            // a claim under way ends; its items stay claimed for the next run
+            getEndpoint().getCamelContext().getExecutorServiceManager().shutdown(claims);
+            claims = null;
+        }
         getEndpoint().getComponent().registry().unregister(this);
     }
 
@@ -197,6 +206,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         int done = 0;
         int failed = 0;
         int deferred = 0;
+        java.util.concurrent.CompletableFuture<JobStore.Claim> nextClaim = null;
         RunStatus status;
         String summary;
         try {
@@ -213,7 +223,9 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 if (items.isEmpty()) {
                     takenBack = false;
                     // items put back during this run wait for the next one
-                    JobStore.Claim claim = store.claim(job(), runId, chunk, runStart);
+                    JobStore.Claim claim = nextClaim != null ? join(nextClaim)
+                            : store.claim(job(), runId, chunk, runStart);
+                    nextClaim = null;
                     if (claim.taken() == 0) {
                         break;
                     }
@@ -239,6 +251,11 @@ public final class JobConsumer extends ScheduledPollConsumer {
                         // the failure could not be recorded: the item stays claimed, for the next run
                         kept++;
                     }
+                }
+                if (!takenBack && kept == 0) {
+                    // the next chunk is claimed on another connection while this one commits: the two
+                    // transactions touch different rows, and the database works on both at once
+                    nextClaim = claimAhead(runId, chunk, runStart);
                 }
                 store.complete(job(), runId, results, getEndpoint().getComponent().registry().downstreamOf(job()),
                         keptRetries, kept);
@@ -266,6 +283,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
                         failed, deferred);
             }
         } catch (SQLException | RuntimeException e) {
+            if (nextClaim != null) {
+                // let a claim under way end before the run does: its items stay claimed for the next run
+                nextClaim.exceptionally(ignored -> null).join();
+            }
             LOG.error("Job {} run {} failed: {}", job(), runId, Secrets.mask(e.getMessage()), e);
             status = RunStatus.FAILED;
             summary = Secrets.mask(String.valueOf(e.getMessage()));
@@ -281,6 +302,41 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 LOG.error("Job {} run {}: the run's notifications failed: {}", job(), runId,
                         Secrets.mask(e.getMessage()), e);
             }
+        }
+    }
+
+    /** The next chunk's claim on the claim thread; null when the executor is gone (the route is stopping). */
+    private java.util.concurrent.CompletableFuture<JobStore.Claim> claimAhead(long runId, int chunk,
+            java.time.Instant runStart) {
+        java.util.concurrent.ExecutorService executor = claims;
+        if (executor == null || !isRunAllowed()) {
+            return null;
+        }
+        try {
+            return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return store().claim(job(), runId, chunk, runStart);
+                } catch (SQLException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            }, executor);
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            return null;
+        }
+    }
+
+    private static JobStore.Claim join(java.util.concurrent.CompletableFuture<JobStore.Claim> claim)
+            throws SQLException {
+        try {
+            return claim.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof SQLException sql) {
+                throw sql;
+            }
+            if (e.getCause() instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            throw e;
         }
     }
 
