@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
  * Runs a job: on each fire it opens a run, takes back the items an earlier run left claimed, then claims chunks of
  * waiting items and sends each through the route as one exchange. The exchange's body after the route is the data
  * handed to the downstream jobs; an exchange that ends with an exception marks the item failed. Each chunk's
- * results are committed together.
+ * results are committed together, while the next chunk is claimed on another connection.
  */
 public final class JobConsumer extends ScheduledPollConsumer {
 
