@@ -702,12 +702,7 @@ public final class JobStore {
             throws SQLException {
         if (postgres) {
             try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(PG_OFFER)) {
-                ps.setString(1, job);
-                ps.setString(2, key);
-                ps.setString(3, version);
-                ps.setBoolean(4, complete);
-                ps.setString(5, data);
-                ps.setTimestamp(6, now());
+                bindInboxRow(ps, job, key, version, complete, data);
                 ps.setString(7, job);
                 ps.setString(8, key);
                 ps.setString(9, version);
@@ -730,16 +725,22 @@ public final class JobStore {
                 }
             }
             try (PreparedStatement ps = c.prepareStatement(ENQUEUE)) {
-                ps.setString(1, job);
-                ps.setString(2, key);
-                ps.setString(3, version);
-                ps.setBoolean(4, complete);
-                ps.setString(5, data);
-                ps.setTimestamp(6, now());
+                bindInboxRow(ps, job, key, version, complete, data);
                 ps.executeUpdate();
             }
             return true;
         }
+    }
+
+    /** The first six parameters of an inbox insert: job, key, version, complete, data, enqueued now. */
+    private void bindInboxRow(PreparedStatement ps, String job, String key, String version, boolean complete,
+            String data) throws SQLException {
+        ps.setString(1, job);
+        ps.setString(2, key);
+        ps.setString(3, version);
+        ps.setBoolean(4, complete);
+        ps.setString(5, data);
+        ps.setTimestamp(6, now());
     }
 
     /** Puts an item that failed in a job back in that job's inbox, with the data it was given. */
@@ -767,12 +768,7 @@ public final class JobStore {
                     ps.executeUpdate();
                 }
                 try (PreparedStatement ps = c.prepareStatement(ENQUEUE)) {
-                    ps.setString(1, job);
-                    ps.setString(2, key);
-                    ps.setString(3, version);
-                    ps.setBoolean(4, true);
-                    ps.setString(5, data);
-                    ps.setTimestamp(6, now());
+                    bindInboxRow(ps, job, key, version, true, data);
                     ps.executeUpdate();
                 }
                 c.commit();

@@ -444,13 +444,7 @@ class JobChainTest {
         try (var running = home(TestDatabase.POSTGRESQL).start()) {
             var app = running.app();
             DataSource ds = app.database().dataSource();
-            app.jobStore().offer("prepare", "item-1", "v1", "d1", true);
-            app.jobStore().offer("prepare", "item-2", "v1", "d2", true);
-            app.jobs().trigger("prepare", Trigger.MANUAL);
-            Gate.reset("item-1");
-            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
-                    () -> app.jobs().trigger("build", Trigger.MANUAL));
-            assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<Long> run = buildHeldAtItem1(app);
             org.apache.camel.Consumer before = app.context().getRoute("build").getConsumer();
             try (Connection lock = ds.getConnection()) {
                 lock.setAutoCommit(false);
@@ -496,13 +490,7 @@ class JobChainTest {
                     .property("factory.db.connect-timeout", "2s");
             try (var running = home.start()) {
                 var app = running.app();
-                app.jobStore().offer("prepare", "item-1", "v1", "d1", true);
-                app.jobStore().offer("prepare", "item-2", "v1", "d2", true);
-                app.jobs().trigger("prepare", Trigger.MANUAL);
-                Gate.reset("item-1");
-                CompletableFuture<Long> cut = CompletableFuture.supplyAsync(
-                        () -> app.jobs().trigger("build", Trigger.MANUAL));
-                assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
+                CompletableFuture<Long> cut = buildHeldAtItem1(app);
                 server.close();
                 Gate.release.countDown();
                 cut.get(60, TimeUnit.SECONDS);
@@ -521,6 +509,18 @@ class JobChainTest {
         } finally {
             server.close();
         }
+    }
+
+    /** Two items through prepare, then a build run on another thread, held by the gate at item-1. */
+    private static CompletableFuture<Long> buildHeldAtItem1(io.factoryrunner.FactoryApplication app)
+            throws Exception {
+        app.jobStore().offer("prepare", "item-1", "v1", "d1", true);
+        app.jobStore().offer("prepare", "item-2", "v1", "d2", true);
+        app.jobs().trigger("prepare", Trigger.MANUAL);
+        Gate.reset("item-1");
+        CompletableFuture<Long> run = CompletableFuture.supplyAsync(() -> app.jobs().trigger("build", Trigger.MANUAL));
+        assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
+        return run;
     }
 
     private static EmbeddedPostgres startPostgres(Path data, int port) throws java.io.IOException {
