@@ -143,7 +143,6 @@ public final class Database implements AutoCloseable {
         return settings;
     }
 
-    /** True when the database answers a trivial query within a second. */
     /**
      * True when no other process can have this database open: an embedded H2 file or memory database, which H2
      * locks for the process that opened it (not a server URL, not {@code AUTO_SERVER=TRUE}).
@@ -154,6 +153,7 @@ public final class Database implements AutoCloseable {
                 && !url.replace(" ", "").contains(";auto_server=true");
     }
 
+    /** True when the database answers a trivial query within a second. */
     public boolean isReachable() {
         try (var connection = dataSource.getConnection()) {
             return connection.isValid(1);
