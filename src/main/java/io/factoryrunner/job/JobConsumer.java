@@ -236,7 +236,6 @@ public final class JobConsumer extends ScheduledPollConsumer {
                     }
                 }
                 List<JobStore.Result> results = new ArrayList<>(items.size());
-                int keptRetries = 0;
                 for (JobStore.Item item : items) {
                     if (!isRunAllowed()) {
                         // stopping: nothing of this chunk is committed; its items stay claimed for the next run
@@ -258,7 +257,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
                     nextClaim = claimAhead(runId, chunk, runStart);
                 }
                 store.complete(job(), runId, results, getEndpoint().getComponent().registry().downstreamOf(job()),
-                        keptRetries, kept);
+                        kept);
                 for (JobStore.Result r : results) {
                     switch (r.outcome()) {
                         case DONE -> done++;

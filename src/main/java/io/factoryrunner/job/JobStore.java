@@ -496,7 +496,7 @@ public final class JobStore {
      * it is.
      */
     public int complete(String job, long runId, List<Result> results, Collection<String> downstream,
-            int extraRetries, int kept) throws SQLException {
+            int kept) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
@@ -548,7 +548,7 @@ public final class JobStore {
                         deferred++;
                     }
                 }
-                int retries = extraRetries + results.stream().mapToInt(Result::retries).sum();
+                int retries = results.stream().mapToInt(Result::retries).sum();
                 try (PreparedStatement ps = c.prepareStatement(COUNT_RUN)) {
                     ps.setInt(1, written + kept);
                     ps.setInt(2, done);
