@@ -295,7 +295,8 @@ public final class FactoryApplication {
                     properties);
             ErrorRecorder errors = new ErrorRecorder(db.dataSource(), clock, outbox, properties);
             jobComponent.setFailureRecorder(errors);
-            jobComponent.setRunListener(new RunAlerts(db.dataSource(), outbox, configTable, properties));
+            RunAlerts runAlerts = new RunAlerts(db.dataSource(), outbox, configTable, properties);
+            jobComponent.setRunListener(runAlerts);
             Map<String, Object> beans = new LinkedHashMap<>();
             beans.put("factoryErrors", errors);
             beans.put("factoryRetry", new RetryPolicy(properties));
@@ -309,7 +310,7 @@ public final class FactoryApplication {
             if (demo) {
                 beans.put("demoAnalytics", new DemoAnalyticsApi(values.string("factory.demo.fail-dataset", "apac")));
             }
-            return new Services(jobComponent, beans);
+            return new Services(jobComponent, runAlerts, beans);
         }
 
         /** Runs after Camel has read the route files and before it creates and starts the routes. */
@@ -347,7 +348,7 @@ public final class FactoryApplication {
             context.getRegistry().bind("jobStore", jobStore);
             if (mode == Mode.RUN) {
                 try {
-                    if (database.isExclusive()) {
+                    if (database.settings().isExclusive()) {
                         int abandoned = jobStore.abandonAllRuns();
                         if (abandoned > 0) {
                             LOG.warn("{} runs were left running by the factory's last stop; marked abandoned, their"
@@ -371,17 +372,15 @@ public final class FactoryApplication {
             if (mode == Mode.RUN) {
                 configWatcher = new ConfigWatcher(context, configSource, catalog,
                         values.duration("factory.config.poll-interval", Duration.ofSeconds(5)));
-                if (services.jobComponent().runListener() instanceof RunAlerts alerts) {
-                    // a job paused automatically stops taking fires at once, not at the next poll
-                    ConfigWatcher watcher = configWatcher;
-                    alerts.afterConfigurationWritten(() -> {
-                        try {
-                            watcher.poll();
-                        } catch (Exception e) {
-                            LOG.warn("Cannot apply the configuration written: {}", Secrets.mask(e.getMessage()));
-                        }
-                    });
-                }
+                // a job paused automatically stops taking fires at once, not at the next poll
+                ConfigWatcher watcher = configWatcher;
+                services.runAlerts().afterConfigurationWritten(() -> {
+                    try {
+                        watcher.poll();
+                    } catch (Exception e) {
+                        LOG.warn("Cannot apply the configuration written: {}", Secrets.mask(e.getMessage()));
+                    }
+                });
                 try {
                     context.addService(configWatcher, true, true);
                 } catch (Exception e) {
@@ -397,7 +396,7 @@ public final class FactoryApplication {
     }
 
     /** What the database thread prepared for the registry. */
-    private record Services(JobComponent jobComponent, Map<String, Object> beans) {
+    private record Services(JobComponent jobComponent, RunAlerts runAlerts, Map<String, Object> beans) {
     }
 
     /** Values of keys that are sensitive by name (password, secret, token, ...) are masked wherever they appear. */

@@ -143,16 +143,6 @@ public final class Database implements AutoCloseable {
         return settings;
     }
 
-    /**
-     * True when no other process can have this database open: an embedded H2 file or memory database, which H2
-     * locks for the process that opened it (not a server URL, not {@code AUTO_SERVER=TRUE}).
-     */
-    public boolean isExclusive() {
-        String url = settings.url().toLowerCase(java.util.Locale.ROOT);
-        return dialect() == Dialect.H2 && !url.startsWith("jdbc:h2:tcp:") && !url.startsWith("jdbc:h2:ssl:")
-                && !url.replace(" ", "").contains(";auto_server=true");
-    }
-
     /** True when the database answers a trivial query within a second. */
     public boolean isReachable() {
         try (var connection = dataSource.getConnection()) {

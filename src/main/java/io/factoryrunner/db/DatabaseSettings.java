@@ -16,6 +16,16 @@ public record DatabaseSettings(String url, String user, String password, int poo
         return Dialect.fromUrl(url);
     }
 
+    /**
+     * True when no other process can have this database open: an embedded H2 file or memory database, which H2
+     * locks for the process that opened it (not a server URL, not {@code AUTO_SERVER=TRUE}).
+     */
+    public boolean isExclusive() {
+        String lower = url.toLowerCase(java.util.Locale.ROOT);
+        return dialect() == Dialect.H2 && !lower.startsWith("jdbc:h2:tcp:") && !lower.startsWith("jdbc:h2:ssl:")
+                && !lower.replace(" ", "").contains(";auto_server=true");
+    }
+
     @Override
     public String toString() {
         return "DatabaseSettings[url=" + io.factoryrunner.logging.Secrets.maskUrl(url) + ", user=" + user + "]";

@@ -56,7 +56,7 @@ public final class JobComponent extends DefaultComponent {
         return failureRecorder;
     }
 
-    public RunListener runListener() {
+    RunListener runListener() {
         return runListener;
     }
 
