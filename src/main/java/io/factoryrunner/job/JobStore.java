@@ -1,5 +1,6 @@
 package io.factoryrunner.job;
 
+import io.factoryrunner.db.LostConnections;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -225,6 +226,10 @@ public final class JobStore {
 
     /** Starts a run unless one of the job is going; returns the run id, or -1 after recording a skipped run. */
     public long startRun(String job, Trigger trigger, String node, String config) throws SQLException {
+        return LostConnections.retryOnce(dataSource, () -> startRunOnce(job, trigger, node, config));
+    }
+
+    private long startRunOnce(String job, Trigger trigger, String node, String config) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
             boolean busy;
             try (PreparedStatement ps = c.prepareStatement(RUNNING_ELSEWHERE)) {
@@ -284,6 +289,10 @@ public final class JobStore {
 
     /** Ends a running run; false when it was no longer running (another node declared it abandoned). */
     public boolean finishRun(long runId, RunStatus status, String summary) throws SQLException {
+        return LostConnections.retryOnce(dataSource, () -> finishRunOnce(runId, status, summary));
+    }
+
+    private boolean finishRunOnce(long runId, RunStatus status, String summary) throws SQLException {
         try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(FINISH_RUN)) {
             ps.setString(1, status.db());
             ps.setTimestamp(2, now());
@@ -329,6 +338,10 @@ public final class JobStore {
 
     /** Gives the run the items earlier runs of the job claimed and never finished. Returns how many. */
     public int reclaim(String job, long runId) throws SQLException {
+        return LostConnections.retryOnce(dataSource, () -> reclaimOnce(job, runId));
+    }
+
+    private int reclaimOnce(String job, long runId) throws SQLException {
         try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(RECLAIM)) {
             ps.setLong(1, runId);
             ps.setTimestamp(2, now());
@@ -349,6 +362,10 @@ public final class JobStore {
 
     /** As {@link #claim(String, long, int)}, taking only items available at {@code availableBy}. */
     public Claim claim(String job, long runId, int limit, java.time.Instant availableBy) throws SQLException {
+        return LostConnections.retryOnce(dataSource, () -> claimOnce(job, runId, limit, availableBy));
+    }
+
+    private Claim claimOnce(String job, long runId, int limit, java.time.Instant availableBy) throws SQLException {
         if (postgres) {
             return claimInOneStatement(job, runId, limit, availableBy);
         }

@@ -511,6 +511,44 @@ class JobChainTest {
         }
     }
 
+    /**
+     * A database restart kills every pooled connection while the factory is idle; a trigger at once after it runs
+     * the job, on fresh connections, instead of failing on a dead one.
+     */
+    @Test
+    void a_trigger_right_after_the_pooled_connections_were_killed_runs_the_job() throws Exception {
+        try (var running = home(TestDatabase.POSTGRESQL).property("factory.db.pool-size", "3").start()) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobStore().offer("prepare", "item-1", "v1", "d1", true);
+            List<Connection> pooled = new ArrayList<>();
+            List<Integer> pids = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                Connection c = ds.getConnection();
+                pooled.add(c);
+                pids.add(Sql.count(c, "SELECT pg_backend_pid()"));
+            }
+            try (Connection admin = TestDatabase.server().getPostgresDatabase().getConnection()) {
+                for (int pid : pids) {
+                    try (PreparedStatement ps = admin.prepareStatement("SELECT pg_terminate_backend(?)")) {
+                        ps.setInt(1, pid);
+                        ps.executeQuery().close();
+                    }
+                }
+                await().atMost(Duration.ofSeconds(10)).until(() -> Sql.count(admin,
+                        "SELECT COUNT(*) FROM pg_stat_activity WHERE pid IN (" + pids.get(0) + ", " + pids.get(1)
+                                + ", " + pids.get(2) + ")") == 0);
+            }
+            // back in the pool as just used, so the pool does not check them before handing them out again
+            for (Connection c : pooled) {
+                c.close();
+            }
+
+            assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isPositive();
+            assertThat(runs(ds, "prepare")).containsExactly("succeeded/manual 1/1/0");
+        }
+    }
+
     /** Two items through prepare, then a build run on another thread, held by the gate at item-1. */
     private static CompletableFuture<Long> buildHeldAtItem1(io.factoryrunner.FactoryApplication app)
             throws Exception {

@@ -39,6 +39,14 @@ public final class Sql {
         }
     }
 
+    /** As {@link #count(DataSource, String)}, on a connection the test holds. */
+    public static int count(Connection c, String sql) throws Exception {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
     public static void execute(DataSource ds, String sql) throws Exception {
         try (Connection c = ds.getConnection(); Statement s = c.createStatement()) {
             s.execute(sql);
