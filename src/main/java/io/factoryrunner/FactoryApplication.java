@@ -21,6 +21,7 @@ import io.factoryrunner.reference.FactoryTime;
 import io.factoryrunner.reference.OutputWriter;
 import io.factoryrunner.reference.Results;
 import io.factoryrunner.job.JobComponent;
+import io.factoryrunner.job.JobEndpoint;
 import io.factoryrunner.job.JobRegistry;
 import io.factoryrunner.job.JobStore;
 import io.factoryrunner.logging.Secrets;
@@ -31,10 +32,12 @@ import java.nio.file.PathMatcher;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.apache.camel.CamelContext;
@@ -43,6 +46,8 @@ import org.apache.camel.http.base.HttpHeaderFilterStrategy;
 import org.apache.camel.main.BaseMainSupport;
 import org.apache.camel.main.Main;
 import org.apache.camel.main.MainListenerSupport;
+import org.apache.camel.model.Model;
+import org.apache.camel.model.RouteDefinition;
 import org.apache.camel.spi.PropertiesComponent;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -333,6 +338,7 @@ public final class FactoryApplication {
             if (!problems.isEmpty()) {
                 throw new StartupException(String.join(System.lineSeparator(), problems));
             }
+            checkEachJobConsumedOnce(context);
 
             context.getRegistry().bind("dataSource", database.dataSource());
             context.getRegistry().bind("factoryDatabase", database);
@@ -387,6 +393,29 @@ public final class FactoryApplication {
                     throw new StartupException("Cannot start the configuration watcher: " + e.getMessage(), e);
                 }
             }
+        }
+
+        /** A job is declared by the one route that takes its items: a second such route is refused, naming both. */
+        private void checkEachJobConsumedOnce(CamelContext context) {
+            Map<String, List<String>> routesByJob = new TreeMap<>();
+            for (RouteDefinition route : context.getCamelContextExtension().getContextPlugin(Model.class)
+                    .getRouteDefinitions()) {
+                if (route.getInput() == null) {
+                    continue;
+                }
+                String id = route.getRouteId() != null ? route.getRouteId() : "(no id)";
+                String file = catalog.fileOf(id);
+                JobEndpoint.jobNameOf(route.getInput().getEndpointUri()).ifPresent(job -> routesByJob
+                        .computeIfAbsent(job, k -> new ArrayList<>())
+                        .add("'" + id + "'" + (file != null ? " in " + file : "")));
+            }
+            routesByJob.forEach((job, routes) -> {
+                if (routes.size() > 1) {
+                    throw new StartupException("Job '" + job + "' is taken by more than one route: "
+                            + String.join(" and ", routes) + ". A job is declared once, by the one route that"
+                            + " starts with job:" + job + "; rename the job of all but one");
+                }
+            });
         }
 
         @Override

@@ -68,6 +68,28 @@ class BadInputTest {
     }
 
     @Test
+    void a_second_route_taking_the_same_job_stops_the_start_naming_both_files() {
+        FactoryHome home = home().route("ship.camel.yaml", """
+                - route:
+                    id: ship
+                    from:
+                      uri: "job:ship"
+                      steps:
+                        - log: "ship"
+                """).route("ship-again.camel.yaml", """
+                - route:
+                    id: ship-again
+                    from:
+                      uri: "job:ship?upstream=fine"
+                      steps:
+                        - log: "again"
+                """);
+        StartupException e = startFails(home);
+        assertThat(e.getMessage()).contains("Job 'ship'").contains("'ship' in config/routes/ship.camel.yaml")
+                .contains("'ship-again' in config/routes/ship-again.camel.yaml");
+    }
+
+    @Test
     void malformed_yaml_names_the_file_and_line() {
         FactoryHome home = home().route("broken.camel.yaml", """
                 - route:

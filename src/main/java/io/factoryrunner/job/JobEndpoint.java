@@ -1,5 +1,6 @@
 package io.factoryrunner.job;
 
+import java.util.Optional;
 import org.apache.camel.Consumer;
 import org.apache.camel.Processor;
 import org.apache.camel.Producer;
@@ -30,17 +31,29 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
         throw new UnsupportedOperationException("job:" + job + " starts a route; it cannot be sent to");
     }
 
-    @Override
-    protected void doInit() throws Exception {
-        super.doInit();
-        getComponent().registry().declare(job, upstream);
-    }
-
+    /**
+     * The job is declared (who feeds it) by the route that consumes it, and by nothing else: Camel creates an
+     * endpoint for every URI that names the job, and one without the upstream must not cut the hand-off.
+     */
     @Override
     public Consumer createConsumer(Processor processor) throws Exception {
+        getComponent().registry().declare(job, upstream);
         JobConsumer consumer = new JobConsumer(this, processor);
         configureConsumer(consumer);
         return consumer;
+    }
+
+    /** The job an endpoint URI names ({@code job:build?upstream=prepare} names build), if it is a job URI. */
+    public static Optional<String> jobNameOf(String uri) {
+        if (uri == null || !uri.startsWith("job:")) {
+            return Optional.empty();
+        }
+        String rest = uri.substring("job:".length());
+        if (rest.startsWith("//")) {
+            rest = rest.substring(2);
+        }
+        int query = rest.indexOf('?');
+        return Optional.of(query < 0 ? rest : rest.substring(0, query)).filter(name -> !name.isBlank());
     }
 
     public String getJob() {

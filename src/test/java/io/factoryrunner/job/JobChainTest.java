@@ -511,6 +511,22 @@ class JobChainTest {
         }
     }
 
+    /** Camel makes an endpoint for every URI naming a job; one without the upstream changes nothing of the job. */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_second_endpoint_for_a_job_does_not_cut_its_hand_off(TestDatabase db) throws Exception {
+        try (var running = home(db).start()) {
+            var app = running.app();
+            app.context().getEndpoint("job:build");
+            app.context().getEndpoint("job:build?chunkSize=7");
+            app.jobStore().offer("prepare", "item-1", "v1", "d1", true);
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            app.jobs().trigger("build", Trigger.MANUAL);
+            assertThat(states(app.database().dataSource(), "build")).extracting(State::key, State::status)
+                    .containsExactly(org.assertj.core.groups.Tuple.tuple("item-1", "done"));
+        }
+    }
+
     /**
      * A database restart kills every pooled connection while the factory is idle; a trigger at once after it runs
      * the job, on fresh connections, instead of failing on a dead one.
