@@ -25,6 +25,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.RejectedExecutionException;
 import javax.sql.DataSource;
 import org.apache.camel.Exchange;
 import org.apache.camel.http.base.HttpOperationFailedException;
@@ -107,8 +108,24 @@ public final class ErrorRecorder implements FailureRecorder {
         if (error == null) {
             return;
         }
+        if (isInterruption(error)) {
+            // Camel refuses a pending redelivery when the route stops: the item did not fail, the factory stopped
+            exchange.setProperty(INTERRUPTED, true);
+            LOG.info("Item {} of job {}: its next attempt was cut off by a stop; it stays for the next run",
+                    exchange.getMessage().getHeader("FactoryItemKey"), exchange.getMessage().getHeader("FactoryJob"));
+            return;
+        }
         store(describe(exchange, error));
         exchange.setProperty(RECORDED, true);
+    }
+
+    private static boolean isInterruption(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            if (t instanceof RejectedExecutionException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override

@@ -11,6 +11,12 @@ public interface FailureRecorder {
     /** Exchange property: the attempts made so far for the current item, counted by the retry policy. */
     String ATTEMPTS = "FactoryAttempts";
 
+    /**
+     * Exchange property set when the item's processing was cut off by a stop (a redelivery refused while the route
+     * stops): no failure of the item, which stays claimed for the next run, as a crash would leave it.
+     */
+    String INTERRUPTED = "FactoryInterrupted";
+
     /** True when the failure is stored; false when it could not be (the item must then stay claimed). */
     boolean recordFailure(Exchange exchange, Throwable error);
 

@@ -42,6 +42,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
     private volatile java.util.concurrent.Future<?> missedFiresChecked =
             java.util.concurrent.CompletableFuture.completedFuture(null);
 
+    /** What {@link #process} answers for an item cut off by a stop: nothing is written for it. */
+    private static final JobStore.Result INTERRUPTED = new JobStore.Result(null, JobStore.Outcome.DEFERRED, null,
+            null, 0);
+
     JobConsumer(JobEndpoint endpoint, Processor processor) {
         super(endpoint, processor);
     }
@@ -244,6 +248,11 @@ public final class JobConsumer extends ScheduledPollConsumer {
                         return;
                     }
                     JobStore.Result result = process(runId, item);
+                    if (result == INTERRUPTED) {
+                        close(runId, RunStatus.ABANDONED, "stopped during an item's retry wait; " + items.size()
+                                + " claimed items left for the next run");
+                        return;
+                    }
                     if (result != null) {
                         results.add(result);
                     } else {
@@ -371,6 +380,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
             getProcessor().process(exchange);
         } catch (Exception e) {
             exchange.setException(e);
+        }
+        if (Boolean.TRUE.equals(exchange.getProperty(FailureRecorder.INTERRUPTED, Boolean.class))) {
+            releaseExchange(exchange, false);
+            return INTERRUPTED;
         }
         Throwable error = exchange.getException();
         if (error == null && (Boolean.TRUE.equals(exchange.getProperty(FailureRecorder.RECORDED, Boolean.class))

@@ -28,6 +28,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -461,6 +463,38 @@ class ErrorHandlingTest {
                         assertThat(r.get("status")).isEqualTo("done");
                         assertThat(((Number) r.get("attempts")).intValue()).isEqualTo(2);
                     });
+        }
+    }
+
+    /** A normal stop while an item waits for its next attempt leaves the item for the next run, not failed. */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_stop_during_a_retry_wait_leaves_the_item_for_the_next_run(TestDatabase db) throws Exception {
+        answer(503);
+        FactoryHome home = home(db).property("factory.retry.initial-delay", "1m")
+                .property("factory.retry.max-delay", "1m");
+        DataSource ds;
+        try (var running = start(home)) {
+            var app = running.app();
+            ds = app.database().dataSource();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
+                    () -> app.jobs().trigger("call", Trigger.MANUAL));
+            await().atMost(Duration.ofSeconds(20))
+                    .until(() -> api.findAll(getRequestedFor(urlPathMatching("/api/items/item-1"))).size() == 1);
+            app.stop();
+            run.get(30, TimeUnit.SECONDS);
+        }
+        api.resetAll();
+        answer(200);
+        try (var running = start(home)) {
+            var app = running.app();
+            ds = app.database().dataSource();
+            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(rows(ds, "SELECT status FROM job_state WHERE job = 'call'")).singleElement()
+                    .satisfies(r -> assertThat(r.get("status")).isEqualTo("done"));
+            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
         }
     }
 }
