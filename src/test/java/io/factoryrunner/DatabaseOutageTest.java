@@ -34,7 +34,7 @@ class DatabaseOutageTest {
                     .property("factory.db.url", server.getJdbcUrl("postgres", "postgres"))
                     .property("factory.db.user", "postgres")
                     .property("factory.db.password", "")
-                    .property("factory.db.connect-timeout", "2s");
+                    .property("factory.db.connect-timeout", "10s");
             int port = home.withHttpServer();
             try (var running = home.start()) {
                 FactoryApplication app = running.app();
@@ -65,7 +65,8 @@ class DatabaseOutageTest {
 
     private static Health health(int port) throws Exception {
         HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                URI.create("http://localhost:" + port + "/observe/health")).timeout(Duration.ofSeconds(20)).build(),
+                // well below the pool's 10 s wait for a connection: health answers without waiting for it
+                URI.create("http://localhost:" + port + "/observe/health")).timeout(Duration.ofSeconds(6)).build(),
                 HttpResponse.BodyHandlers.ofString());
         JsonNode body = new ObjectMapper().readTree(response.body());
         Map<String, String> checks = new HashMap<>();

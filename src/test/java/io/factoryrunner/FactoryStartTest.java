@@ -70,6 +70,31 @@ class FactoryStartTest {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void a_job_that_has_not_fired_yet_is_healthy() throws Exception {
+        FactoryHome home = new FactoryHome(dir, TestDatabase.H2).route("daily.camel.yaml", """
+                - route:
+                    id: daily
+                    from:
+                      uri: "job:daily"
+                      parameters:
+                        cron: "0 0 0 1 1 ? 2099"
+                      steps:
+                        - log: "daily"
+                """);
+        int port = home.withHttpServer();
+        try (var running = home.start()) {
+            HttpResponse<String> response = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/observe/health")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+            Map<String, String> checks = new HashMap<>();
+            new ObjectMapper().readTree(response.body()).path("checks")
+                    .forEach(c -> checks.put(c.path("name").asText(), c.path("status").asText()));
+            assertThat(checks).containsEntry("consumer:daily", "UP").containsEntry("route:daily", "UP");
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void second_start_on_an_existing_database_keeps_its_data(TestDatabase db) throws Exception {

@@ -62,6 +62,9 @@ public final class JobConsumer extends ScheduledPollConsumer {
         claims = getEndpoint().getCamelContext().getExecutorServiceManager()
                 .newSingleThreadExecutor(this, "claim-" + job());
         super.doStart();
+        // a job that has not fired yet is healthy: Camel's consumer check would report a daily job down ("has not
+        // yet polled") until its first fire
+        forceConsumerAsReady();
         if (getEndpoint().getCron() != null && getEndpoint().getComponent().registry().firstStartOf(job())) {
             catchUp = getEndpoint().getCamelContext().getExecutorServiceManager()
                     .newSingleThreadExecutor(this, "catch-up-" + job());
