@@ -37,6 +37,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -315,7 +316,7 @@ public final class FactoryApplication {
             if (demo) {
                 beans.put("demoAnalytics", new DemoAnalyticsApi(values.string("factory.demo.fail-dataset", "apac")));
             }
-            return new Services(jobComponent, runAlerts, beans);
+            return new Services(jobComponent, runAlerts, errors, beans);
         }
 
         /** Runs after Camel has read the route files and before it creates and starts the routes. */
@@ -334,7 +335,7 @@ public final class FactoryApplication {
             properties.addPropertiesSource(configSource);
             registerSensitiveValues(properties);
 
-            List<String> problems = ConfigValidator.validate(properties);
+            List<String> problems = ConfigValidator.problems(properties).stream().map(this::withFix).toList();
             if (!problems.isEmpty()) {
                 throw new StartupException(String.join(System.lineSeparator(), problems));
             }
@@ -377,7 +378,8 @@ public final class FactoryApplication {
             }
             if (mode == Mode.RUN) {
                 configWatcher = new ConfigWatcher(context, configSource, catalog,
-                        values.duration("factory.config.poll-interval", Duration.ofSeconds(5)));
+                        values.duration("factory.config.poll-interval", Duration.ofSeconds(5)),
+                        services.errors()::recordRefusedValue);
                 // a job paused automatically stops taking fires at once, not at the next poll
                 ConfigWatcher watcher = configWatcher;
                 services.runAlerts().afterConfigurationWritten(() -> {
@@ -393,6 +395,22 @@ public final class FactoryApplication {
                     throw new StartupException("Cannot start the configuration watcher: " + e.getMessage(), e);
                 }
             }
+        }
+
+        /**
+         * A bad value that comes from the configuration table is fixed there, with the factory stopped (the embedded
+         * database is its own while it runs): the message gives the statement.
+         */
+        private String withFix(ConfigValidator.Problem problem) {
+            String key = problem.key();
+            boolean fromTable = configSource.getProperty(key) != null && Objects.equals(configSource.getProperty(key),
+                    context.getPropertiesComponent().resolveProperty(key).orElse(null));
+            if (!fromTable) {
+                return problem.message();
+            }
+            return problem.message() + ". It comes from the configuration table; fix it with UPDATE factory_config"
+                    + " SET value = '<a valid value>' WHERE key = '" + key + "'; or remove the row to use the file's"
+                    + " or default value: DELETE FROM factory_config WHERE key = '" + key + "'";
         }
 
         /** A job is declared by the one route that takes its items: a second such route is refused, naming both. */
@@ -425,7 +443,8 @@ public final class FactoryApplication {
     }
 
     /** What the database thread prepared for the registry. */
-    private record Services(JobComponent jobComponent, RunAlerts runAlerts, Map<String, Object> beans) {
+    private record Services(JobComponent jobComponent, RunAlerts runAlerts, ErrorRecorder errors,
+            Map<String, Object> beans) {
     }
 
     /** Values of keys that are sensitive by name (password, secret, token, ...) are masked wherever they appear. */

@@ -1,14 +1,18 @@
 package io.factoryrunner;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import io.factoryrunner.job.JobEndpoint;
 import io.factoryrunner.testsupport.CapturedLog;
 import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.Sql;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
 import org.apache.camel.CamelContext;
 import org.apache.camel.builder.NotifyBuilder;
 import org.junit.jupiter.api.io.TempDir;
@@ -132,5 +136,95 @@ class ConfigurationTest {
             assertThat(running.app().configReport()).filteredOn(l -> l.key().equals("analytics.key"))
                     .singleElement().satisfies(l -> assertThat(l.value()).isEqualTo("******"));
         }
+    }
+
+    static final String TICK_JOB = """
+            - route:
+                id: tick
+                from:
+                  uri: "job:tick"
+                  parameters:
+                    cron: "{{job.tick.cron}}"
+                    chunkSize: "{{tick.size}}"
+                  steps:
+                    - log: "tick"
+            """;
+
+    private static JobEndpoint tickEndpoint(FactoryApplication app) {
+        return (JobEndpoint) app.context().getRoute("tick").getEndpoint();
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_bad_value_written_to_the_table_is_refused_recorded_once_and_the_job_keeps_running(TestDatabase db)
+            throws Exception {
+        FactoryHome home = new FactoryHome(dir, db)
+                .applicationProperties("job.tick.cron = 0 0 0 1 1 ? 2099\ntick.size = 10\n")
+                .route("tick.camel.yaml", TICK_JOB);
+        try (var running = home.start()) {
+            FactoryApplication app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.configTable().set("job.tick.cron", "0 5 * * *", false, "five fields", "test");
+            app.configWatcher().poll();
+            app.configWatcher().poll();
+
+            assertThat(app.context().getRouteController().getRouteStatus("tick").isStarted()).isTrue();
+            assertThat(tickEndpoint(app).getCron()).isEqualTo("0 0 0 1 1 ? 2099");
+            assertThat(app.context().resolvePropertyPlaceholders("{{job.tick.cron}}")).isEqualTo("0 0 0 1 1 ? 2099");
+            assertThat(Sql.rows(ds, "SELECT job, category, message FROM factory_error")).singleElement()
+                    .satisfies(r -> {
+                        assertThat(r.get("job")).isEqualTo("tick");
+                        assertThat(r.get("category")).isEqualTo("configuration");
+                        assertThat((String) r.get("message")).contains("job.tick.cron").contains("0 5 * * *");
+                    });
+            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM alerts WHERE kind = 'error_opened'")).isEqualTo(1);
+            assertThat(CapturedLog.text()).contains("Configuration key 'job.tick.cron' has value '0 5 * * *'")
+                    .contains("the factory keeps the value it had");
+
+            app.configTable().set("job.tick.cron", "0 0 0 1 1 ? 2098", false, "fixed", "test");
+            app.configWatcher().poll();
+            assertThat(tickEndpoint(app).getCron()).isEqualTo("0 0 0 1 1 ? 2098");
+            assertThat(app.context().getRouteController().getRouteStatus("tick").isStarted()).isTrue();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_value_the_route_cannot_take_puts_the_route_back_as_it_was(TestDatabase db) throws Exception {
+        FactoryHome home = new FactoryHome(dir, db)
+                .applicationProperties("job.tick.cron = 0 0 0 1 1 ? 2099\ntick.size = 10\n")
+                .route("tick.camel.yaml", TICK_JOB);
+        try (var running = home.start()) {
+            FactoryApplication app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.configTable().set("tick.size", "ten", false, "not a number", "test");
+            app.configWatcher().poll();
+
+            assertThat(app.context().getRouteController().getRouteStatus("tick").isStarted()).isTrue();
+            assertThat(tickEndpoint(app).getChunkSize()).isEqualTo(10);
+            assertThat(Sql.rows(ds, "SELECT category, message FROM factory_error")).singleElement()
+                    .satisfies(r -> assertThat((String) r.get("message")).contains("Route 'tick'")
+                            .contains("tick.size"));
+
+            app.configTable().set("tick.size", "25", false, "a number", "test");
+            app.configWatcher().poll();
+            assertThat(tickEndpoint(app).getChunkSize()).isEqualTo(25);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_bad_value_in_the_table_at_start_names_the_key_the_value_and_the_statement_that_fixes_it(TestDatabase db)
+            throws Exception {
+        FactoryHome home = new FactoryHome(dir, db)
+                .applicationProperties("job.tick.cron = 0 0 0 1 1 ? 2099\ntick.size = 10\n")
+                .route("tick.camel.yaml", TICK_JOB);
+        try (var running = home.start()) {
+            running.app().configTable().set("job.tick.cron", "0 5 * * *", false, "five fields", "test");
+        }
+        FactoryApplication app = home.app(FactoryApplication.Mode.RUN);
+        assertThatThrownBy(app::start).isInstanceOf(StartupException.class)
+                .hasMessageContaining("'job.tick.cron' has value '0 5 * * *'")
+                .hasMessageContaining("UPDATE factory_config SET value = '<a valid value>' WHERE key = 'job.tick.cron'");
     }
 }

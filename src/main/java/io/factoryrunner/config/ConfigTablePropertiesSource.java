@@ -2,11 +2,15 @@ package io.factoryrunner.config;
 
 import io.factoryrunner.logging.Secrets;
 import java.sql.SQLException;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.BiFunction;
 import java.util.function.Predicate;
 import org.apache.camel.Ordered;
 import org.apache.camel.spi.LoadablePropertiesSource;
@@ -28,6 +32,8 @@ public final class ConfigTablePropertiesSource implements LoadablePropertiesSour
 
     private final ConfigTable table;
     private volatile Map<String, ConfigTable.Entry> snapshot = Map.of();
+    /** Keys whose value in the table was refused, with that value: reported once, applied when it changes. */
+    private final Map<String, String> refused = new HashMap<>();
 
     public ConfigTablePropertiesSource(ConfigTable table) {
         this.table = table;
@@ -35,10 +41,43 @@ public final class ConfigTablePropertiesSource implements LoadablePropertiesSour
 
     /** Reads the table again and returns the keys whose value appeared, changed or disappeared. */
     public synchronized Set<String> refresh() throws SQLException {
-        Map<String, ConfigTable.Entry> fresh = table.loadAll();
+        return refresh((key, value) -> Optional.empty()).changed();
+    }
+
+    /** What a refresh changed, and the values it refused this time (key to the reason), in key order. */
+    public record Refresh(Set<String> changed, Map<String, String> refused) {
+    }
+
+    /**
+     * Reads the table again and applies what changed, except values {@code check} refuses: such a key keeps the
+     * value it had (the table's last good value, or the file's or default when the table had none), and is
+     * reported once per refused value, not at every refresh.
+     */
+    public synchronized Refresh refresh(BiFunction<String, String, Optional<String>> check) throws SQLException {
+        Map<String, ConfigTable.Entry> fresh = new HashMap<>(table.loadAll());
         fresh.values().stream().filter(ConfigTable.Entry::secret).forEach(e -> Secrets.register(e.value()));
-        Set<String> changed = new HashSet<>();
         Map<String, ConfigTable.Entry> old = snapshot;
+        Map<String, String> newlyRefused = new TreeMap<>();
+        for (var e : Map.copyOf(fresh).entrySet()) {
+            ConfigTable.Entry before = old.get(e.getKey());
+            String value = e.getValue().value();
+            if (before != null && Objects.equals(before.value(), value)) {
+                continue;
+            }
+            Optional<String> problem = check.apply(e.getKey(), value);
+            if (problem.isEmpty()) {
+                if (refused.remove(e.getKey()) != null) {
+                    LOG.info("Configuration key '{}' in factory_config has a valid value again; applied",
+                            e.getKey());
+                }
+                continue;
+            }
+            if (!Objects.equals(refused.put(e.getKey(), value), value)) {
+                newlyRefused.put(e.getKey(), problem.get());
+            }
+            keep(fresh, e.getKey(), before);
+        }
+        Set<String> changed = new HashSet<>();
         for (var e : fresh.entrySet()) {
             ConfigTable.Entry before = old.get(e.getKey());
             if (before == null || !Objects.equals(before.value(), e.getValue().value())) {
@@ -48,13 +87,36 @@ public final class ConfigTablePropertiesSource implements LoadablePropertiesSour
         for (String key : old.keySet()) {
             if (!fresh.containsKey(key)) {
                 changed.add(key);
+                refused.remove(key);
             }
         }
         snapshot = Map.copyOf(fresh);
         if (!changed.isEmpty()) {
             LOG.debug("Configuration table changed: {}", changed);
         }
-        return changed;
+        return new Refresh(changed, newlyRefused);
+    }
+
+    /**
+     * Puts the keys back to the values they had before {@code previous} (a route could not be created with the
+     * new ones), and refuses their current values until the table holds others.
+     */
+    public synchronized void restore(Map<String, ConfigTable.Entry> previous, Set<String> keys) {
+        Map<String, ConfigTable.Entry> answer = new HashMap<>(snapshot);
+        for (String key : keys) {
+            ConfigTable.Entry now = answer.get(key);
+            refused.put(key, now == null ? null : now.value());
+            keep(answer, key, previous.get(key));
+        }
+        snapshot = Map.copyOf(answer);
+    }
+
+    private static void keep(Map<String, ConfigTable.Entry> entries, String key, ConfigTable.Entry before) {
+        if (before == null) {
+            entries.remove(key);
+        } else {
+            entries.put(key, before);
+        }
     }
 
     public Map<String, ConfigTable.Entry> entries() {

@@ -2,6 +2,7 @@ package io.factoryrunner.config;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.regex.Pattern;
 import org.apache.camel.spi.PropertiesComponent;
@@ -29,22 +30,37 @@ public final class ConfigValidator {
     private ConfigValidator() {
     }
 
+    /** An invalid value: its key and the whole message for the operator. */
+    public record Problem(String key, String message) {
+    }
+
     /** Returns one message per invalid value; empty when everything fits. */
     public static List<String> validate(PropertiesComponent properties) {
+        return problems(properties).stream().map(Problem::message).toList();
+    }
+
+    /** Every invalid value, by key in order. */
+    public static List<Problem> problems(PropertiesComponent properties) {
         Properties all = properties.loadProperties();
-        List<String> problems = new ArrayList<>();
+        List<Problem> problems = new ArrayList<>();
         for (String key : all.stringPropertyNames().stream().sorted().toList()) {
-            for (Rule rule : RULES) {
-                if (rule.key().matcher(key).matches()) {
-                    // resolve again so an environment variable or system property that overrides the key is checked
-                    String value = properties.resolveProperty(key).orElse(all.getProperty(key));
-                    if (value != null && !value.isBlank() && !value.contains("{{")) {
-                        rule.type().check(key, value, rule.min()).ifPresent(problems::add);
-                    }
-                    break;
-                }
-            }
+            // resolve again so an environment variable or system property that overrides the key is checked
+            String value = properties.resolveProperty(key).orElse(all.getProperty(key));
+            check(key, value).ifPresent(message -> problems.add(new Problem(key, message)));
         }
         return problems;
+    }
+
+    /** The rules a value is held to at start, for one key and value: empty when it fits or has no known type. */
+    public static Optional<String> check(String key, String value) {
+        if (value == null || value.isBlank() || value.contains("{{")) {
+            return Optional.empty();
+        }
+        for (Rule rule : RULES) {
+            if (rule.key().matcher(key).matches()) {
+                return rule.type().check(key, value, rule.min());
+            }
+        }
+        return Optional.empty();
     }
 }

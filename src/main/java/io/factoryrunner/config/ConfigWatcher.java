@@ -1,12 +1,17 @@
 package io.factoryrunner.config;
 
+import io.factoryrunner.job.JobConsumer;
+import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.routes.RouteCatalog;
 import java.time.Duration;
-import java.util.LinkedHashSet;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.apache.camel.CamelContext;
+import org.apache.camel.Route;
 import org.apache.camel.model.Model;
 import org.apache.camel.model.RouteDefinition;
 import org.apache.camel.support.service.ServiceSupport;
@@ -27,11 +32,20 @@ public final class ConfigWatcher extends ServiceSupport {
     private final ConfigTablePropertiesSource source;
     private final RouteCatalog catalog;
     private final Duration interval;
-    private final Set<String> pendingRoutes = new LinkedHashSet<>();
+    /** Routes to create again, with the values their changed keys had before (to put back if they are refused). */
+    private final Map<String, Map<String, ConfigTable.Entry>> pendingRoutes = new LinkedHashMap<>();
+    private final Refusals refusals;
     private ScheduledExecutorService executor;
 
+    /** Told of every value of the table that is refused: the factory records it as an error and alerts. */
+    @FunctionalInterface
+    public interface Refusals {
+        void refused(String key, String reason);
+    }
+
     public ConfigWatcher(CamelContext context, ConfigTablePropertiesSource source, RouteCatalog catalog,
-            Duration interval) {
+            Duration interval, Refusals refusals) {
+        this.refusals = refusals;
         this.context = context;
         this.source = source;
         this.catalog = catalog;
@@ -63,15 +77,31 @@ public final class ConfigWatcher extends ServiceSupport {
 
     /** Reads the table once and applies what changed. */
     public synchronized void poll() throws Exception {
-        Set<String> changed = source.refresh();
+        Map<String, ConfigTable.Entry> before = source.entries();
+        ConfigTablePropertiesSource.Refresh refresh = source.refresh(ConfigValidator::check);
+        refresh.refused().forEach((key, reason) -> refuse(key, reason + "; the factory keeps the value it had"));
+        Set<String> changed = refresh.changed();
         if (!changed.isEmpty()) {
             LOG.info("Configuration changed in table factory_config: {}", changed);
-            pendingRoutes.addAll(catalog.routesUsing(changed));
+            for (String key : changed) {
+                for (String routeId : catalog.routesUsing(Set.of(key))) {
+                    pendingRoutes.computeIfAbsent(routeId, id -> new HashMap<>()).putIfAbsent(key, before.get(key));
+                }
+            }
         }
-        for (String routeId : Set.copyOf(pendingRoutes)) {
+        for (String routeId : Set.copyOf(pendingRoutes.keySet())) {
             if (recreate(routeId)) {
                 pendingRoutes.remove(routeId);
             }
+        }
+    }
+
+    private void refuse(String key, String reason) {
+        LOG.error("{}; fix the row in factory_config", reason);
+        try {
+            refusals.refused(key, reason);
+        } catch (RuntimeException e) {
+            LOG.error("Cannot record the refused value of '{}': {}", key, Secrets.mask(e.getMessage()));
         }
     }
 
@@ -81,9 +111,8 @@ public final class ConfigWatcher extends ServiceSupport {
         if (definition == null) {
             return true;
         }
-        org.apache.camel.Route route = context.getRoute(routeId);
-        boolean runGoing = route != null && route.getConsumer() instanceof io.factoryrunner.job.JobConsumer job
-                && job.isRunning();
+        Route route = context.getRoute(routeId);
+        boolean runGoing = route != null && route.getConsumer() instanceof JobConsumer job && job.isRunning();
         // a job's run has no exchange in flight between two items, or while it commits a chunk
         if (runGoing || context.getInflightRepository().size(routeId) > 0) {
             LOG.debug("Route {} is busy; its new configuration applies after the current run", routeId);
@@ -91,11 +120,36 @@ public final class ConfigWatcher extends ServiceSupport {
         }
         boolean wasStarted = context.getRouteController().getRouteStatus(routeId).isStarted();
         model.removeRouteDefinition(definition);
-        model.addRouteDefinition(definition);
+        String outcome = "recreated with the new configuration";
+        try {
+            model.addRouteDefinition(definition);
+        } catch (Exception e) {
+            outcome = "put back with the values it had";
+            // the new values passed their type's check but the route refuses them: the route goes back as it was
+            Map<String, ConfigTable.Entry> previous = pendingRoutes.getOrDefault(routeId, Map.of());
+            source.restore(previous, previous.keySet());
+            String reason = "Route '" + routeId + "' cannot be created with the new value of "
+                    + previous.keySet() + ": " + Secrets.mask(deepestMessage(e));
+            previous.keySet().forEach(key -> refuse(key, reason + "; the route runs on the value it had"));
+            if (model.getRouteDefinition(routeId) != null) {
+                model.removeRouteDefinition(definition);
+            }
+            model.addRouteDefinition(definition);
+        }
         if (!wasStarted && context.getRouteController().getRouteStatus(routeId).isStarted()) {
             context.getRouteController().stopRoute(routeId);
         }
-        LOG.info("Route {} recreated with the new configuration", routeId);
+        LOG.info("Route {} {}", routeId, outcome);
         return true;
+    }
+
+    private static String deepestMessage(Throwable error) {
+        String message = error.getMessage();
+        for (Throwable t = error.getCause(); t != null; t = t.getCause()) {
+            if (t.getMessage() != null) {
+                message = t.getMessage();
+            }
+        }
+        return String.valueOf(message);
     }
 }

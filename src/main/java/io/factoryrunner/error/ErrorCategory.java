@@ -12,6 +12,8 @@ public enum ErrorCategory {
     JOB_INITIALIZATION("analytics product: job initialization failure"),
     /** The analytics product ran a build and it failed. */
     BUILD_FAILURE("analytics product: build failure"),
+    /** A value in the configuration table was refused: the factory keeps the value it had. */
+    CONFIGURATION("configuration: a value refused"),
     /** Anything else: a bug, a bad value, an unexpected answer. */
     INTERNAL("internal error: other");
 

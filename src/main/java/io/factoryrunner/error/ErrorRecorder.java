@@ -26,6 +26,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.apache.camel.Exchange;
 import org.apache.camel.http.base.HttpOperationFailedException;
@@ -141,6 +143,27 @@ public final class ErrorRecorder implements FailureRecorder {
             return false;
         }
     }
+
+    /**
+     * Records a value of the configuration table that was refused, under the job its key belongs to
+     * ({@code job.<name>.*}): one fingerprint per key, so the operator gets one mail however often it is refused.
+     */
+    public void recordRefusedValue(String key, String reason) {
+        Matcher jobKey = JOB_KEY.matcher(key);
+        String job = jobKey.matches() ? jobKey.group(1) : null;
+        String message = Secrets.mask(reason);
+        String normalized = "configuration key " + key + " refused";
+        Failure f = new Failure(clock.instant(), job, null, null, null, null, ErrorCategory.CONFIGURATION,
+                IllegalArgumentException.class.getName(), excerpt(message, 4000), null, null, 1, null, null,
+                null, null, sha256(job + "|" + ErrorCategory.CONFIGURATION + "|" + normalized), normalized);
+        try {
+            store(f);
+        } catch (SQLException e) {
+            // store() has logged everything the row would hold
+        }
+    }
+
+    private static final Pattern JOB_KEY = Pattern.compile("job\\.([^.]+)\\..+");
 
     @Override
     public boolean isTransient(Throwable error) {
@@ -310,7 +333,7 @@ public final class ErrorRecorder implements FailureRecorder {
     private Map<String, Object> values(Connection c, Failure f, long errorId) throws SQLException {
         Map<String, Object> v = new LinkedHashMap<>();
         v.put("factory", properties.resolveProperty("camel.main.name").orElse("factory-runner"));
-        v.put("job", f.job() != null ? f.job() : "(route " + f.routeId() + ")");
+        v.put("job", f.job() != null ? f.job() : f.routeId() != null ? "(route " + f.routeId() + ")" : "-");
         v.put("run", f.runId() != null ? f.runId() : "-");
         v.put("item", f.itemKey() != null ? f.itemKey() + " version " + f.itemVersion() : "-");
         v.put("category", f.category().label());
