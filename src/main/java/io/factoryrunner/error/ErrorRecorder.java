@@ -54,6 +54,17 @@ public final class ErrorRecorder implements FailureRecorder {
                                        http_method, http_url, http_status, http_response, fingerprint)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""";
 
+    private static final String SAME_ITEM_ERROR = """
+            SELECT error_id FROM factory_error
+             WHERE job = ? AND item_key = ? AND item_version = ? AND fingerprint = ?
+             ORDER BY error_id DESC LIMIT 1""";
+
+    private static final String COUNT_ERROR = """
+            UPDATE factory_error
+               SET occurrences = occurrences + 1, last_occurred_at = ?, run_id = ?, attempts = ?, message = ?,
+                   stack_trace = ?
+             WHERE error_id = ?""";
+
     private static final String SELECT_FINGERPRINT = """
             SELECT status, last_notified_at, occurrences, first_seen
               FROM error_fingerprint WHERE fingerprint = ?""";
@@ -237,7 +248,38 @@ public final class ErrorRecorder implements FailureRecorder {
         }
     }
 
+    /**
+     * The item's earlier row of the same failure gets the count and the time (an item put back for a later run
+     * meets the same outage at each attempt); any other failure gets a row of its own. Returns the row's id.
+     */
     private long insertError(Connection c, Failure f) throws SQLException {
+        if (f.job() != null && f.itemKey() != null) {
+            Long earlier = null;
+            try (PreparedStatement ps = c.prepareStatement(SAME_ITEM_ERROR)) {
+                ps.setString(1, f.job());
+                ps.setString(2, f.itemKey());
+                ps.setString(3, f.itemVersion());
+                ps.setString(4, f.fingerprint());
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        earlier = rs.getLong(1);
+                    }
+                }
+            }
+            if (earlier != null) {
+                try (PreparedStatement ps = c.prepareStatement(COUNT_ERROR)) {
+                    ps.setTimestamp(1, Timestamp.from(f.at()));
+                    ps.setObject(2, f.runId());
+                    ps.setInt(3, f.attempts());
+                    ps.setString(4, f.message());
+                    ps.setString(5, f.stack());
+                    ps.setLong(6, earlier);
+                    if (ps.executeUpdate() == 1) {
+                        return earlier;
+                    }
+                }
+            }
+        }
         try (PreparedStatement ps = c.prepareStatement(INSERT_ERROR, Statement.RETURN_GENERATED_KEYS)) {
             ps.setTimestamp(1, Timestamp.from(f.at()));
             ps.setString(2, f.job());

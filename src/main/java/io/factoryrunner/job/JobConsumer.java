@@ -4,14 +4,18 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.factoryrunner.logging.Secrets;
 import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 import org.apache.camel.support.ScheduledPollConsumer;
+import org.apache.camel.util.TimeUtils;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -406,8 +410,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 }
                 String message = Secrets.mask(error.getClass().getSimpleName() + ": " + error.getMessage());
                 boolean later = recorder != null && recorder.isTransient(error);
-                return new JobStore.Result(item, later ? JobStore.Outcome.DEFERRED : JobStore.Outcome.FAILED,
-                        item.data(), message, retries);
+                return later ? putBack(item, message, retries)
+                        : new JobStore.Result(item, JobStore.Outcome.FAILED, item.data(), message, retries);
             }
             if (Boolean.TRUE.equals(exchange.getProperty(DEFER, Boolean.class))
                     || Boolean.TRUE.equals(exchange.getMessage().getHeader(DEFER, Boolean.class))) {
@@ -417,6 +421,43 @@ public final class JobConsumer extends ScheduledPollConsumer {
         } finally {
             releaseExchange(exchange, false);
         }
+    }
+
+    /**
+     * An item whose transient failure outlasted the run's retries waits for a later run: the wait doubles with each
+     * attempt ({@code retry.next-run-delay} times {@code retry.multiplier} to the attempts so far, up to
+     * {@code retry.next-run-max-delay}), and once its failures have lasted {@code retry.give-up-after} it is failed,
+     * for a redrive, instead of being tried for ever.
+     */
+    private JobStore.Result putBack(JobStore.Item item, String message, int retries) {
+        Instant now = clock().instant();
+        Instant since = item.failingSince() != null ? item.failingSince() : now;
+        Duration giveUp = retrySetting("give-up-after", Duration.ofHours(24));
+        if (!now.isBefore(since.plus(giveUp))) {
+            return new JobStore.Result(item, JobStore.Outcome.FAILED, item.data(), "given up after "
+                    + TimeUtils.printDuration(giveUp.toMillis()) + " of transient failures since " + since + ": "
+                    + message, retries);
+        }
+        long first = retrySetting("next-run-delay", Duration.ofMinutes(1)).toMillis();
+        long cap = retrySetting("next-run-max-delay", Duration.ofHours(1)).toMillis();
+        double multiplier = Double.parseDouble(retryValue("multiplier").orElse("2"));
+        long wait = (long) Math.min(cap, first * Math.pow(multiplier, Math.max(0, item.attempts() - 1)));
+        JobStore.Item waiting = new JobStore.Item(item.key(), item.version(), item.data(), item.attempts(), since);
+        return new JobStore.Result(waiting, JobStore.Outcome.DEFERRED, item.data(), message, retries,
+                now.plusMillis(wait));
+    }
+
+    private Duration retrySetting(String name, Duration defaultValue) {
+        return retryValue(name).map(v -> Duration.ofMillis(TimeUtils.toMilliSeconds(v))).orElse(defaultValue);
+    }
+
+    /** {@code job.<name>.retry.<key>}, else {@code factory.retry.<key>}; read at each use, so a change applies. */
+    private Optional<String> retryValue(String name) {
+        var properties = getEndpoint().getCamelContext().getPropertiesComponent();
+        return properties.resolveProperty("job." + job() + ".retry." + name).map(String::trim)
+                .filter(v -> !v.isEmpty())
+                .or(() -> properties.resolveProperty("factory.retry." + name).map(String::trim)
+                        .filter(v -> !v.isEmpty()));
     }
 
     private static String bodyAsData(Exchange exchange) {

@@ -8,6 +8,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -20,8 +21,14 @@ import javax.sql.DataSource;
  */
 public final class JobStore {
 
-    /** An item a run has claimed, with the data its upstream handed on. */
-    public record Item(String key, String version, String data, int attempts) {
+    /**
+     * An item a run has claimed, with the data its upstream handed on; {@code failingSince} is when its transient
+     * failures began, when it was put back for one (null otherwise, and for an item taken back after a crash).
+     */
+    public record Item(String key, String version, String data, int attempts, Instant failingSince) {
+        public Item(String key, String version, String data, int attempts) {
+            this(key, version, data, attempts, null);
+        }
     }
 
     /**
@@ -41,8 +48,12 @@ public final class JobStore {
         DEFERRED
     }
 
-    /** What a run did with one item. */
-    public record Result(Item item, Outcome outcome, String data, String error, int retries) {
+    /** What a run did with one item; a deferred item waits until {@code availableAt} (null: the next run). */
+    public record Result(Item item, Outcome outcome, String data, String error, int retries, Instant availableAt) {
+        public Result(Item item, Outcome outcome, String data, String error, int retries) {
+            this(item, outcome, data, error, retries, null);
+        }
+
         public boolean done() {
             return outcome == Outcome.DONE;
         }
@@ -89,7 +100,7 @@ public final class JobStore {
              WHERE job = ? AND status = 'claimed' AND (run_id IS NULL OR run_id <> ?)""";
 
     private static final String NEXT_IN_INBOX = """
-            SELECT item_key, item_version, data, attempts
+            SELECT item_key, item_version, data, attempts, failing_since
               FROM job_inbox
              WHERE job = ? AND complete = TRUE AND (available_at IS NULL OR available_at <= ?)
              ORDER BY seq
@@ -138,7 +149,7 @@ public final class JobStore {
                         ORDER BY seq
                         LIMIT ?
                           FOR UPDATE SKIP LOCKED))
-                RETURNING item_key, item_version, data, attempts),
+                RETURNING item_key, item_version, data, attempts, failing_since),
             claimed AS (
                 INSERT INTO job_state (job, item_key, item_version, status, data, attempts, run_id, created_at,
                                        updated_at, row_version)
@@ -146,8 +157,10 @@ public final class JobStore {
                   FROM taken t
                 ON CONFLICT (job, item_key, item_version) DO NOTHING
                 RETURNING item_key, item_version, data, attempts)
-            SELECT n.taken, c.item_key, c.item_version, c.data, c.attempts
-              FROM (SELECT COUNT(*) AS taken FROM taken) n LEFT JOIN claimed c ON TRUE""";
+            SELECT n.taken, c.item_key, c.item_version, c.data, c.attempts, t.failing_since
+              FROM (SELECT COUNT(*) AS taken FROM taken) n
+              LEFT JOIN (claimed c JOIN taken t ON t.item_key = c.item_key AND t.item_version = c.item_version)
+                ON TRUE""";
 
     /** PostgreSQL: a chunk's results in one statement; answers the items the run still owned. */
     private static final String PG_FINISH = """
@@ -184,8 +197,9 @@ public final class JobStore {
             UPDATE job_inbox SET data = ?, complete = TRUE WHERE job = ? AND item_key = ? AND item_version = ?""";
 
     private static final String DEFER = """
-            INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at, available_at, attempts)
-            VALUES (?, ?, ?, TRUE, ?, ?, ?, ?)""";
+            INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at, available_at, attempts,
+                                   failing_since)
+            VALUES (?, ?, ?, TRUE, ?, ?, ?, ?, ?)""";
 
     private static final String DELETE_CLAIMED = """
             DELETE FROM job_state
@@ -379,7 +393,8 @@ public final class JobStore {
                     ps.setInt(3, limit);
                     try (ResultSet rs = ps.executeQuery()) {
                         while (rs.next()) {
-                            waiting.add(new Item(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4)));
+                            waiting.add(new Item(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4),
+                                    instant(rs.getTimestamp(5))));
                         }
                     }
                 }
@@ -416,7 +431,8 @@ public final class JobStore {
                         insert.setString(10, item.key());
                         insert.setString(11, item.version());
                         insert.addBatch();
-                        candidates.add(new Item(item.key(), item.version(), item.data(), item.attempts() + 1));
+                        candidates.add(new Item(item.key(), item.version(), item.data(), item.attempts() + 1,
+                                item.failingSince()));
                     }
                     List<Item> claimed = new ArrayList<>();
                     if (!candidates.isEmpty()) {
@@ -464,7 +480,7 @@ public final class JobStore {
                             taken = rs.getInt(1);
                             if (rs.getString(2) != null) {
                                 claimed.add(new Item(rs.getString(2), rs.getString(3), rs.getString(4),
-                                        rs.getInt(5)));
+                                        rs.getInt(5), instant(rs.getTimestamp(6))));
                             }
                         }
                     }
@@ -558,8 +574,10 @@ public final class JobStore {
                         defer.setString(3, r.item().version());
                         defer.setString(4, r.item().data());
                         defer.setTimestamp(5, now);
-                        defer.setTimestamp(6, now);
+                        defer.setTimestamp(6, r.availableAt() != null ? Timestamp.from(r.availableAt()) : now);
                         defer.setInt(7, r.item().attempts());
+                        defer.setTimestamp(8, r.item().failingSince() != null
+                                ? Timestamp.from(r.item().failingSince()) : null);
                         defer.executeUpdate();
                         written++;
                         deferred++;
@@ -795,6 +813,10 @@ public final class JobStore {
                 throw e;
             }
         }
+    }
+
+    private static Instant instant(Timestamp t) {
+        return t == null ? null : t.toInstant();
     }
 
     static String cut(String text, int max) {

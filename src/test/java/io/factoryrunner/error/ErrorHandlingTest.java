@@ -18,12 +18,16 @@ import io.factoryrunner.FactoryApplication;
 import io.factoryrunner.job.Trigger;
 import io.factoryrunner.testsupport.CapturedLog;
 import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.MutableClock;
 import io.factoryrunner.testsupport.TestDatabase;
 import jakarta.mail.internet.MimeMessage;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -109,7 +113,11 @@ class ErrorHandlingTest {
     }
 
     FactoryHome.Running start(FactoryHome home) throws Exception {
-        FactoryHome.Running running = home.start();
+        return start(home, Clock.systemUTC());
+    }
+
+    FactoryHome.Running start(FactoryHome home, Clock clock) throws Exception {
+        FactoryHome.Running running = home.start(clock);
         running.app().configTable().set("api.key", SECRET, true, "analytics API key", "test");
         running.app().configWatcher().poll();
         return running;
@@ -443,7 +451,8 @@ class ErrorHandlingTest {
             throws Exception {
         api.stubFor(get(urlPathMatching("/api/items/.*")).inScenario("down").whenScenarioStateIs(Scenario.STARTED)
                 .willReturn(aResponse().withStatus(503)));
-        try (var running = start(home(db))) {
+        MutableClock clock = new MutableClock();
+        try (var running = start(home(db), clock)) {
             var app = running.app();
             app.jobStore().offer("call", "item-1", "v1", "go", true);
             app.jobs().trigger("call", Trigger.MANUAL);
@@ -457,6 +466,7 @@ class ErrorHandlingTest {
             });
             api.resetAll();
             answer(200);
+            clock.advance(Duration.ofMinutes(1));
             app.jobs().trigger("call", Trigger.MANUAL);
             assertThat(rows(ds, "SELECT status, attempts FROM job_state WHERE job = 'call'")).singleElement()
                     .satisfies(r -> {
@@ -495,6 +505,76 @@ class ErrorHandlingTest {
             assertThat(rows(ds, "SELECT status FROM job_state WHERE job = 'call'")).singleElement()
                     .satisfies(r -> assertThat(r.get("status")).isEqualTo("done"));
             assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
+        }
+    }
+
+    /** An item that keeps meeting an outage waits longer after each run, then is failed once, for a redrive. */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void an_item_put_back_by_an_outage_waits_longer_each_run_and_is_given_up_with_one_error_row(TestDatabase db)
+            throws Exception {
+        answer(503);
+        MutableClock clock = new MutableClock();
+        FactoryHome home = home(db).property("factory.retry.give-up-after", "10m")
+                .property("factory.retry.next-run-delay", "1m");
+        try (var running = start(home, clock)) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(waitOfItem(ds)).isBetween(Duration.ofSeconds(55), Duration.ofSeconds(61));
+
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(count(ds, "SELECT COUNT(*) FROM job_run WHERE items_taken > 0")).as("runs that took it")
+                    .isEqualTo(1);
+
+            clock.advance(Duration.ofSeconds(61));
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(waitOfItem(ds)).isBetween(Duration.ofSeconds(115), Duration.ofSeconds(121));
+
+            clock.advance(Duration.ofMinutes(11));
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(rows(ds, "SELECT status, error_message FROM job_state WHERE job = 'call'")).singleElement()
+                    .satisfies(r -> {
+                        assertThat(r.get("status")).isEqualTo("failed");
+                        assertThat((String) r.get("error_message")).startsWith("given up after 10m");
+                    });
+            assertThat(count(ds, "SELECT COUNT(*) FROM job_inbox")).isZero();
+            assertThat(rows(ds, "SELECT occurrences, last_occurred_at FROM factory_error")).singleElement()
+                    .satisfies(r -> {
+                        assertThat(((Number) r.get("occurrences")).intValue()).isEqualTo(3);
+                        assertThat(r.get("last_occurred_at")).isNotNull();
+                    });
+        }
+    }
+
+    /** How long the waiting item waits from when it was put back to its next attempt. */
+    private static Duration waitOfItem(DataSource ds) throws Exception {
+        Map<String, Object> row = rows(ds, "SELECT enqueued_at, available_at FROM job_inbox").get(0);
+        return Duration.between(instant(row.get("enqueued_at")), instant(row.get("available_at")));
+    }
+
+    private static Instant instant(Object timestamp) {
+        if (timestamp instanceof OffsetDateTime t) {
+            return t.toInstant();
+        }
+        return ((java.sql.Timestamp) timestamp).toInstant();
+    }
+
+    @Test
+    void an_api_that_never_answers_fails_the_call_at_the_response_timeout() throws Exception {
+        api.stubFor(get(urlPathMatching("/api/items/.*")).willReturn(aResponse().withStatus(200)
+                .withFixedDelay(10_000)));
+        try (var running = start(home(TestDatabase.H2).property("factory.http.response-timeout", "300ms")
+                .property("factory.retry.max-attempts", "1"))) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(rows(ds, "SELECT category, exception_class, message FROM factory_error")).singleElement()
+                    .satisfies(r -> assertThat(r.get("exception_class") + " " + r.get("message"))
+                            .containsIgnoringCase("timeout"));
+            assertThat(count(ds, "SELECT COUNT(*) FROM job_inbox WHERE job = 'call'")).isEqualTo(1);
         }
     }
 }

@@ -25,6 +25,7 @@ import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import io.factoryrunner.FactoryApplication;
 import io.factoryrunner.job.Trigger;
 import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.MutableClock;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -447,6 +448,10 @@ class ReferenceFactoryTest {
             api = new WireMockServer(options().port(port));
             api.start();
             analyticsWorks();
+            // the items put back wait factory.retry.next-run-delay before their next attempt
+            trigger(app, "build");
+            assertThat(count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'build'")).isZero();
+            clock.advance(Duration.ofMinutes(1));
             trigger(app, "build", "check", "ready", "process");
 
             assertThat(statesOf(ds, "build")).isEqualTo(Map.of(

@@ -1,4 +1,4 @@
-package io.factoryrunner.reference;
+package io.factoryrunner.testsupport;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -7,11 +7,11 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 
 /** The real time plus an offset the test moves forward (a frozen clock would let a run re-take what it put back). */
-final class MutableClock extends Clock {
+public final class MutableClock extends Clock {
 
     private volatile Duration offset = Duration.ZERO;
 
-    void advance(Duration duration) {
+    public void advance(Duration duration) {
         offset = offset.plus(duration);
     }
 
