@@ -15,7 +15,9 @@ import io.factoryrunner.alert.RunAlerts;
 import io.factoryrunner.error.ErrorRecorder;
 import io.factoryrunner.error.RetryPolicy;
 import io.factoryrunner.demo.DemoAnalyticsApi;
+import io.factoryrunner.cluster.NodeHeartbeat;
 import io.factoryrunner.health.DatabaseHealthCheck;
+import io.factoryrunner.health.JobsHealthCheck;
 import io.factoryrunner.reference.Datasets;
 import io.factoryrunner.reference.FactoryTime;
 import io.factoryrunner.reference.OutputWriter;
@@ -375,6 +377,7 @@ public final class FactoryApplication {
             HealthCheckRegistry health = HealthCheckRegistry.get(context);
             if (health != null) {
                 health.register(new DatabaseHealthCheck(database));
+                health.register(new JobsHealthCheck(jobs));
             }
             if (mode == Mode.RUN) {
                 configWatcher = new ConfigWatcher(context, configSource, catalog,
@@ -390,6 +393,8 @@ public final class FactoryApplication {
                     }
                 });
                 try {
+                    context.addService(new NodeHeartbeat(context, database.dataSource(), node,
+                            values.duration("factory.node.heartbeat", Duration.ofSeconds(5))), true, true);
                     context.addService(configWatcher, true, true);
                 } catch (Exception e) {
                     throw new StartupException("Cannot start the configuration watcher: " + e.getMessage(), e);

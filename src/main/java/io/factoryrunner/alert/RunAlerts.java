@@ -1,6 +1,7 @@
 package io.factoryrunner.alert;
 
 import io.factoryrunner.config.ConfigTable;
+import io.factoryrunner.job.JobStore;
 import io.factoryrunner.job.RunListener;
 import io.factoryrunner.job.RunStatus;
 import io.factoryrunner.logging.Secrets;
@@ -14,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import javax.sql.DataSource;
 import org.apache.camel.spi.PropertiesComponent;
+import org.apache.camel.util.TimeUtils;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,6 +60,35 @@ public final class RunAlerts implements RunListener {
     }
 
     record Run(long id, boolean failed, String summary) {
+    }
+
+    private static final String ALERTED = "SELECT COUNT(*) FROM alerts WHERE fingerprint = ?";
+
+    /** One alert per run that blocks its job, whichever node sees it and however often it restarts. */
+    @Override
+    public void jobBlocked(String job, JobStore.RunningRun run) {
+        String key = "job-blocked:" + run.runId();
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(ALERTED)) {
+            ps.setString(1, key);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                if (rs.getLong(1) > 0) {
+                    return;
+                }
+            }
+            Map<String, Object> values = new LinkedHashMap<>();
+            values.put("factory", properties.resolveProperty("camel.main.name").orElse("factory-runner"));
+            values.put("job", job);
+            values.put("run", run.runId());
+            values.put("node", run.node());
+            values.put("started_at", run.startedAt());
+            values.put("last_seen", run.nodeLastSeen() == null ? "never" : run.nodeLastSeen());
+            values.put("silent_for", TimeUtils.printDuration(run.silentFor().toMillis()));
+            outbox.enqueue(c, AlertKind.JOB_BLOCKED, job, key, values);
+        } catch (SQLException e) {
+            LOG.error("Job {}: cannot write the alert that run {} of node {} blocks it: {}", job, run.runId(),
+                    run.node(), Secrets.mask(e.getMessage()));
+        }
     }
 
     /** What to do once this writes to the configuration table (apply it without waiting for the next poll). */

@@ -199,8 +199,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
             long runId = store().startRun(job(), trigger, node, configSnapshot());
             if (runId < 0) {
                 LOG.info("Job {}: fire skipped, a run is going on another node", job());
+                lookForSilentNode();
                 return -1;
             }
+            getEndpoint().getComponent().registry().unblocked(job());
             execute(runId, note);
             return runId;
         } catch (SQLException e) {
@@ -208,6 +210,32 @@ public final class JobConsumer extends ScheduledPollConsumer {
             return -1;
         } finally {
             running.set(false);
+        }
+    }
+
+    /**
+     * A run that holds the job while its node has been silent for {@code factory.node.stale-after} (by the database's
+     * clock) blocks the job on every node until someone acts: say so once, and show it in health.
+     */
+    private void lookForSilentNode() throws SQLException {
+        Duration staleAfter = Duration.ofMillis(TimeUtils.toMilliSeconds(getEndpoint().getCamelContext()
+                .getPropertiesComponent().resolveProperty("factory.node.stale-after").map(String::trim)
+                .filter(v -> !v.isEmpty()).orElse("1m")));
+        JobRegistry registry = getEndpoint().getComponent().registry();
+        Optional<JobStore.RunningRun> holder = store().runningRun(job());
+        if (holder.isEmpty() || holder.get().silentFor().compareTo(staleAfter) <= 0) {
+            registry.unblocked(job());
+            return;
+        }
+        JobStore.RunningRun run = holder.get();
+        if (registry.blockedBy(job(), run)) {
+            LOG.warn("Job {} is blocked: run {} of node {} is still marked running, and that node has not been seen"
+                    + " for {}; mark the run abandoned once the node is known to be gone", job(), run.runId(),
+                    run.node(), TimeUtils.printDuration(run.silentFor().toMillis()));
+            RunListener listener = getEndpoint().getComponent().runListener();
+            if (listener != null) {
+                listener.jobBlocked(job(), run);
+            }
         }
     }
 

@@ -22,6 +22,24 @@ public final class JobRegistry {
      */
     private final Map<String, JobConsumer.Unfinished> unfinished = new ConcurrentHashMap<>();
 
+    /** Jobs whose fires are skipped because a run of a node not seen for a while holds them, by job. */
+    private final Map<String, JobStore.RunningRun> blocked = new ConcurrentHashMap<>();
+
+    /** True the first time this process sees the job blocked by that run. */
+    boolean blockedBy(String job, JobStore.RunningRun run) {
+        JobStore.RunningRun before = blocked.put(job, run);
+        return before == null || before.runId() != run.runId();
+    }
+
+    void unblocked(String job) {
+        blocked.remove(job);
+    }
+
+    /** The jobs held by a run of a node that has gone silent, with that run. */
+    public Map<String, JobStore.RunningRun> blocked() {
+        return Map.copyOf(blocked);
+    }
+
     void leaveUnfinished(String job, JobConsumer.Unfinished run) {
         unfinished.put(job, run);
     }

@@ -8,10 +8,12 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Optional;
 import javax.sql.DataSource;
 
 /**
@@ -67,8 +69,23 @@ public final class JobStore {
             VALUES (?, ?, ?, 'running', ?, ?)""";
 
     private static final String INSERT_SKIPPED = """
-            INSERT INTO job_run (job, trigger_kind, node, status, started_at, ended_at, error_summary)
-            VALUES (?, ?, ?, 'skipped', ?, ?, ?)""";
+            INSERT INTO job_run (job, trigger_kind, node, status, started_at, ended_at, error_summary, fires_skipped)
+            VALUES (?, ?, ?, 'skipped', ?, ?, ?, 1)""";
+
+    /** Counts the fire on the job's latest run when that is a skip for the same reason. */
+    private static final String COUNT_SKIPPED = """
+            UPDATE job_run
+               SET fires_skipped = fires_skipped + 1, ended_at = ?
+             WHERE run_id = (SELECT MAX(run_id) FROM job_run WHERE job = ?)
+               AND status = 'skipped' AND error_summary = ?""";
+
+    /** The job's running run, with when its node was last seen and the database's time now. */
+    private static final String RUNNING_RUN = """
+            SELECT r.run_id, r.node, r.started_at, n.last_seen_at, CURRENT_TIMESTAMP
+              FROM job_run r LEFT JOIN factory_node n ON n.node = r.node
+             WHERE r.job = ? AND r.status = 'running'
+             ORDER BY r.run_id
+             LIMIT 1""";
 
     private static final String RUNNING_ELSEWHERE = """
             SELECT COUNT(*) FROM job_run WHERE status = 'running' AND job = ?""";
@@ -290,6 +307,14 @@ public final class JobStore {
     private void insertSkipped(Connection c, String job, Trigger trigger, String node, String reason)
             throws SQLException {
         Timestamp now = now();
+        try (PreparedStatement ps = c.prepareStatement(COUNT_SKIPPED)) {
+            ps.setTimestamp(1, now);
+            ps.setString(2, job);
+            ps.setString(3, cut(reason, 2000));
+            if (ps.executeUpdate() == 1) {
+                return;
+            }
+        }
         try (PreparedStatement ps = c.prepareStatement(INSERT_SKIPPED)) {
             ps.setString(1, job);
             ps.setString(2, trigger.db());
@@ -313,6 +338,30 @@ public final class JobStore {
             ps.setString(3, cut(summary, 2000));
             ps.setLong(4, runId);
             return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** A run of a job that is going, and whether its node still shows signs of life. */
+    public record RunningRun(long runId, String node, Instant startedAt, Instant nodeLastSeen, Duration silentFor) {
+    }
+
+    /**
+     * The job's running run, if any, with how long its node has been silent by the database's clock (since its last
+     * heartbeat, or since the run started when the node never wrote one).
+     */
+    public Optional<RunningRun> runningRun(String job) throws SQLException {
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(RUNNING_RUN)) {
+            ps.setString(1, job);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                Instant started = rs.getTimestamp(3).toInstant();
+                Instant seen = instant(rs.getTimestamp(4));
+                Instant dbNow = rs.getTimestamp(5).toInstant();
+                return Optional.of(new RunningRun(rs.getLong(1), rs.getString(2), started, seen,
+                        Duration.between(seen != null ? seen : started, dbNow)));
+            }
         }
     }
 
