@@ -10,6 +10,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Date;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -334,8 +335,11 @@ public final class Notifier {
         return Duration.ofMillis(Math.min(max, base * (1L << Math.min(20, attempts - 1))));
     }
 
-    /** Writes the digest alert: runs and items per job since the last digest (or a day), and open failures. */
-    public void digest() throws SQLException {
+    /**
+     * Writes the digest alert of the cron's fire scheduled at {@code slot}: runs and items per job since the last
+     * digest (or a day), and open failures. Every node fires the cron; the digest of a slot is written once.
+     */
+    public void digest(Date slot) throws SQLException {
         Instant since;
         List<String> runs = new ArrayList<>();
         List<String> open = new ArrayList<>();
@@ -366,7 +370,9 @@ public final class Notifier {
         values.put("since", since);
         values.put("runs", runs.isEmpty() ? "  (no runs)" : String.join("\n", runs));
         values.put("open_errors", open.isEmpty() ? "  (none)" : String.join("\n", open));
-        outbox.enqueue(AlertKind.DIGEST, null, null, values);
+        if (!outbox.enqueueOnce(AlertKind.DIGEST, slot.toInstant(), values)) {
+            LOG.info("Digest of {} already written by another node", slot.toInstant());
+        }
     }
 
     private List<Alert> due(int limit) throws SQLException {

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.icegreen.greenmail.util.GreenMail;
 import com.icegreen.greenmail.util.ServerSetup;
+import io.factoryrunner.testsupport.CapturedLog;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import jakarta.mail.MessagingException;
@@ -29,8 +30,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The outbox with several nodes on one database: a node claims an alert before it mails it, and every mail carries
- * its alert's Message-ID. Real PostgreSQL and SMTP (GreenMail).
+ * The outbox with several nodes on one database: a node claims an alert before it mails it, every mail carries
+ * its alert's Message-ID, and a digest is written once per fire of its cron. Real PostgreSQL and SMTP (GreenMail).
  */
 class AlertsAcrossNodesTest {
 
@@ -90,6 +91,26 @@ class AlertsAcrossNodesTest {
                     .map(r -> "<alert-" + r.get("alert_id") + "." + installation + "@factory-runner>").toList();
             assertThat(expected).hasSize(ALERTS);
             assertThat(messageIds()).containsExactlyInAnyOrderElementsOf(expected);
+        }
+    }
+
+    @Test
+    void every_digest_slot_is_written_and_mailed_once_though_both_nodes_fire_it() throws Exception {
+        FactoryHome a = nodeA(TestDatabase.POSTGRESQL).property("factory.digest.cron", "* * * * * ?");
+        try (var first = a.start(); var second = nodeB(a).start()) {
+            DataSource ds = first.app().database().dataSource();
+            await().atMost(Duration.ofSeconds(60)).until(() -> count(ds,
+                    "SELECT COUNT(*) FROM alerts WHERE kind = 'digest'") >= 3
+                    && CapturedLog.text().contains("already written by another node"));
+            first.app().context().getRouteController().stopRoute("digest");
+            second.app().context().getRouteController().stopRoute("digest");
+            await().atMost(Duration.ofSeconds(60))
+                    .until(() -> count(ds, "SELECT COUNT(*) FROM alerts WHERE status = 'pending'") == 0);
+
+            long digests = count(ds, "SELECT COUNT(*) FROM alerts WHERE kind = 'digest'");
+            assertThat(count(ds, "SELECT COUNT(DISTINCT slot_at) FROM alerts WHERE kind = 'digest'"))
+                    .as("slots with a digest").isEqualTo(digests);
+            assertThat(messageIds()).hasSize((int) digests).doesNotHaveDuplicates();
         }
     }
 
