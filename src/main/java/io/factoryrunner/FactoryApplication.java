@@ -309,7 +309,7 @@ public final class FactoryApplication {
             beans.put("factoryErrors", errors);
             beans.put("factoryRetry", new RetryPolicy(properties));
             beans.put("alertOutbox", outbox);
-            beans.put("notifier", new Notifier(context, db.dataSource(), clock, outbox));
+            beans.put("notifier", new Notifier(context, db.dataSource(), clock, outbox, node));
             beans.put("datasets", new Datasets(db.dataSource(), jobStore, clock));
             beans.put("factoryTime", new FactoryTime(clock));
             beans.put("results", new Results());

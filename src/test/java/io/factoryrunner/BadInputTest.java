@@ -170,6 +170,13 @@ class BadInputTest {
     }
 
     @Test
+    void a_drop_size_limit_that_is_not_a_number_of_bytes_names_the_key() {
+        FactoryHome home = home().property("source.drop.max-size", "500KB");
+        assertThat(startFails(home).getMessage()).contains("source.drop.max-size").contains("'500KB'")
+                .contains("whole number");
+    }
+
+    @Test
     void wrong_type_of_a_database_setting_names_the_key() {
         FactoryHome home = home().property("factory.db.pool-size", "ten");
         assertThat(startFails(home).getMessage()).contains("factory.db.pool-size").contains("'ten'");

@@ -6,6 +6,7 @@ import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.Map;
 import javax.sql.DataSource;
 import org.apache.camel.spi.PropertiesComponent;
@@ -18,8 +19,11 @@ public final class AlertOutbox {
 
     private static final String INSERT = """
             INSERT INTO alerts (created_at, kind, job, fingerprint, recipients, subject, body, status, attempts,
-                                next_attempt_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)""";
+                                next_attempt_at, slot_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)""";
+
+    /** SQLSTATE of a unique constraint violation, the same on PostgreSQL and H2. */
+    private static final String UNIQUE_VIOLATION = "23505";
 
     private final DataSource dataSource;
     private final Clock clock;
@@ -41,6 +45,27 @@ public final class AlertOutbox {
 
     public void enqueue(Connection c, AlertKind kind, String job, String fingerprint, Map<String, ?> values)
             throws SQLException {
+        insert(c, kind, job, fingerprint, values, null);
+    }
+
+    /**
+     * Writes the alert of a slot (a digest for one fire of its cron) unless one of its kind is there already: every
+     * node fires the cron, the first to write wins. Returns false when the slot was taken.
+     */
+    public boolean enqueueOnce(AlertKind kind, Instant slot, Map<String, ?> values) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            insert(c, kind, null, null, values, slot);
+            return true;
+        } catch (SQLException e) {
+            if (UNIQUE_VIOLATION.equals(e.getSQLState())) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    private void insert(Connection c, AlertKind kind, String job, String fingerprint, Map<String, ?> values,
+            Instant slot) throws SQLException {
         AlertTemplates.Mail mail = templates.render(kind, values);
         Timestamp now = Timestamp.from(clock.instant());
         try (PreparedStatement ps = c.prepareStatement(INSERT)) {
@@ -52,6 +77,7 @@ public final class AlertOutbox {
             ps.setString(6, cut(Secrets.mask(mail.subject()), 500));
             ps.setString(7, cut(Secrets.mask(mail.body()), 100_000));
             ps.setTimestamp(8, now);
+            ps.setTimestamp(9, slot == null ? null : Timestamp.from(slot));
             ps.executeUpdate();
         }
     }

@@ -10,10 +10,12 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Date;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 import javax.sql.DataSource;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
@@ -27,10 +29,20 @@ import org.slf4j.LoggerFactory;
  * Sends the outbox: every due pending alert goes out by SMTP (camel-mail) and is marked sent; a failed send is
  * tried again later with a growing wait, and the alert is kept until it is sent. With no SMTP host configured the
  * alerts stay in the outbox and are logged once each.
+ *
+ * <p>Nodes sharing the database send each alert once: a node claims a batch of due alerts (locking them with
+ * {@code FOR UPDATE SKIP LOCKED}, so nodes claiming at the same moment take different alerts) until
+ * {@code factory.alerts.claim-timeout} from now on the database's clock, mails them, and marks each sent only
+ * while the claim is its own. A node that dies holding a claim leaves it to expire; any node takes the alerts
+ * then. Every mail carries a Message-ID made of the alert's id and this installation's id, so a mail sent again
+ * after such a crash is recognisable as the same one.
  */
 public final class Notifier {
 
     private static final Logger LOG = LoggerFactory.getLogger(Notifier.class);
+
+    /** SQLSTATE of a unique constraint violation, the same on PostgreSQL and H2. */
+    private static final String UNIQUE_VIOLATION = "23505";
 
     private static final String DUE = """
             SELECT alert_id, kind, job, recipients, subject, body, attempts, last_error
@@ -39,15 +51,44 @@ public final class Notifier {
              ORDER BY alert_id
              LIMIT ?""";
 
-    private static final String MARK_SENT = """
-            UPDATE alerts SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL
+    private static final String DATABASE_NOW = "SELECT CURRENT_TIMESTAMP";
+
+    // a row another node is claiming is locked: skipped, not waited for; one whose claim has expired is free again
+    private static final String CLAIMABLE = """
+            SELECT alert_id, kind, job, recipients, subject, body, attempts, last_error
+              FROM alerts
+             WHERE status = 'pending' AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
+             ORDER BY alert_id
+             LIMIT ?
+               FOR UPDATE SKIP LOCKED""";
+
+    private static final String CLAIM = """
+            UPDATE alerts SET claimed_by = ?, claimed_until = ?
              WHERE alert_id = ? AND status = 'pending'""";
+
+    private static final String MARK_SENT = """
+            UPDATE alerts SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL,
+                              claimed_until = NULL
+             WHERE alert_id = ? AND status = 'pending' AND claimed_by = ?""";
 
     private static final String MARK_FAILED = """
-            UPDATE alerts SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?
-             WHERE alert_id = ? AND status = 'pending'""";
+            UPDATE alerts SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, claimed_by = NULL,
+                              claimed_until = NULL
+             WHERE alert_id = ? AND status = 'pending' AND claimed_by = ?""";
 
-    private static final String MARK_HELD = "UPDATE alerts SET last_error = ? WHERE alert_id = ? AND status = 'pending'";
+    private static final String RELEASE = """
+            UPDATE alerts SET last_error = COALESCE(?, last_error), claimed_by = NULL, claimed_until = NULL
+             WHERE alert_id = ? AND status = 'pending' AND claimed_by = ?""";
+
+    // only the node that writes the reason logs the alert, so each is logged once whatever the number of nodes
+    private static final String MARK_HELD = """
+            UPDATE alerts SET last_error = ?
+             WHERE alert_id = ? AND status = 'pending' AND last_error IS NULL""";
+
+    private static final String INSTALLATION = "SELECT installation_id FROM factory_installation WHERE id = 1";
+
+    private static final String INSERT_INSTALLATION = """
+            INSERT INTO factory_installation (id, installation_id, created_at) VALUES (1, ?, ?)""";
 
     private static final String LAST_DIGEST = "SELECT MAX(created_at) FROM alerts WHERE kind = 'digest'";
 
@@ -70,16 +111,26 @@ public final class Notifier {
             String lastError) {
     }
 
+    private interface RowMapper<T> {
+        T map(ResultSet rs) throws SQLException;
+    }
+
+    private static final RowMapper<Alert> ALERT = rs -> new Alert(rs.getLong(1), rs.getString(2), rs.getString(3),
+            rs.getString(4), rs.getString(5), rs.getString(6), rs.getInt(7), rs.getString(8));
+
     private final CamelContext context;
     private final DataSource dataSource;
     private final Clock clock;
     private final AlertOutbox outbox;
+    private final String node;
+    private volatile String installation;
 
-    public Notifier(CamelContext context, DataSource dataSource, Clock clock, AlertOutbox outbox) {
+    public Notifier(CamelContext context, DataSource dataSource, Clock clock, AlertOutbox outbox, String node) {
         this.context = context;
         this.dataSource = dataSource;
         this.clock = clock;
         this.outbox = outbox;
+        this.node = node;
     }
 
     private PropertiesComponent properties() {
@@ -92,55 +143,163 @@ public final class Notifier {
 
     /** Sends what is due; returns how many alerts were sent. Called by the notify route. */
     public int sendPending() throws SQLException {
-        List<Alert> due = due(Integer.parseInt(setting("factory.alerts.batch-size").orElse("50")));
+        int limit = Integer.parseInt(setting("factory.alerts.batch-size").orElse("50"));
         Optional<String> host = setting("factory.mail.host");
-        int sent = 0;
-        for (Alert alert : due) {
-            if (host.isEmpty()) {
-                if (alert.lastError() == null) {
+        if (host.isEmpty()) {
+            for (Alert alert : due(limit)) {
+                if (alert.lastError() == null && update(MARK_HELD, ps -> {
+                    ps.setString(1, "no SMTP host configured");
+                    ps.setLong(2, alert.id());
+                }) == 1) {
                     LOG.warn("Alert {} kept in the outbox (no SMTP host: set factory.mail.host): {} to [{}]",
                             alert.id(), alert.subject(), alert.recipients());
-                    update(MARK_HELD, ps -> {
-                        ps.setString(1, "no SMTP host configured");
-                        ps.setLong(2, alert.id());
-                    });
                 }
-                continue;
             }
+            return 0;
+        }
+        Duration claimTimeout = Duration.ofMillis(TimeUtils.toMilliSeconds(
+                setting("factory.alerts.claim-timeout").orElse("5m")));
+        String messageIdSuffix = installation() + "@factory-runner>";
+        Instant claimedAt = clock.instant();
+        List<Alert> claimed = claim(limit, claimTimeout);
+        int sent = 0;
+        for (Alert alert : claimed) {
             if (alert.recipients() == null || alert.recipients().isBlank()) {
                 if (alert.lastError() == null) {
                     LOG.warn("Alert {} kept in the outbox (no recipients: set factory.alerts.to): {}", alert.id(),
                             alert.subject());
-                    update(MARK_HELD, ps -> {
-                        ps.setString(1, "no recipients configured");
-                        ps.setLong(2, alert.id());
-                    });
                 }
+                release(alert, "no recipients configured");
                 continue;
             }
+            // a slow server must not keep this node mailing past its claim, when another node may take the alert
+            if (clock.instant().isAfter(claimedAt.plus(claimTimeout.dividedBy(2)))) {
+                release(alert, null);
+                continue;
+            }
+            String messageId = "<alert-" + alert.id() + "." + messageIdSuffix;
             try {
-                send(host.get(), alert);
-                update(MARK_SENT, ps -> {
-                    ps.setTimestamp(1, Timestamp.from(clock.instant()));
-                    ps.setLong(2, alert.id());
-                });
-                sent++;
+                send(host.get(), alert, messageId);
             } catch (RuntimeException e) {
                 Duration wait = backoff(alert.attempts() + 1);
                 String reason = Secrets.mask(rootMessage(e));
                 LOG.warn("Alert {} not sent (attempt {}): {}; next try in {} s", alert.id(), alert.attempts() + 1,
                         reason, wait.toSeconds());
-                update(MARK_FAILED, ps -> {
+                if (update(MARK_FAILED, ps -> {
                     ps.setTimestamp(1, Timestamp.from(clock.instant().plus(wait)));
                     ps.setString(2, reason.length() > 2000 ? reason.substring(0, 2000) : reason);
                     ps.setLong(3, alert.id());
-                });
+                    ps.setString(4, node);
+                }) != 1) {
+                    LOG.warn("Alert {}: its claim passed to another node before the failed send was recorded",
+                            alert.id());
+                }
+                continue;
             }
+            if (update(MARK_SENT, ps -> {
+                ps.setTimestamp(1, Timestamp.from(clock.instant()));
+                ps.setLong(2, alert.id());
+                ps.setString(3, node);
+            }) != 1) {
+                LOG.warn("Alert {} was mailed after its claim passed to another node, which may mail it again with"
+                        + " the same Message-ID {}", alert.id(), messageId);
+            }
+            sent++;
         }
         return sent;
     }
 
-    private void send(String host, Alert alert) {
+    /**
+     * Claims up to {@code limit} due alerts for this node, in one transaction; their claim ends {@code timeout}
+     * from now on the database's clock, which every node compares against.
+     */
+    private List<Alert> claim(int limit, Duration timeout) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                Instant databaseNow;
+                try (PreparedStatement ps = c.prepareStatement(DATABASE_NOW); ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    databaseNow = rs.getTimestamp(1).toInstant();
+                }
+                List<Alert> alerts = new ArrayList<>();
+                try (PreparedStatement ps = c.prepareStatement(CLAIMABLE)) {
+                    ps.setTimestamp(1, Timestamp.from(clock.instant()));
+                    ps.setTimestamp(2, Timestamp.from(databaseNow));
+                    ps.setInt(3, limit);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            alerts.add(ALERT.map(rs));
+                        }
+                    }
+                }
+                Instant until = databaseNow.plus(timeout);
+                try (PreparedStatement ps = c.prepareStatement(CLAIM)) {
+                    for (Alert alert : alerts) {
+                        ps.setString(1, node);
+                        ps.setTimestamp(2, Timestamp.from(until));
+                        ps.setLong(3, alert.id());
+                        if (ps.executeUpdate() != 1) {
+                            throw new SQLException("Alert " + alert.id() + " changed while it was locked to be"
+                                    + " claimed");
+                        }
+                    }
+                }
+                c.commit();
+                return alerts;
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            }
+        }
+    }
+
+    /** Gives a claimed alert back for the next poll of any node, with the reason it was not sent when one is given. */
+    private void release(Alert alert, String reason) throws SQLException {
+        if (update(RELEASE, ps -> {
+            ps.setString(1, reason);
+            ps.setLong(2, alert.id());
+            ps.setString(3, node);
+        }) != 1) {
+            LOG.warn("Alert {}: its claim passed to another node before it was given back", alert.id());
+        }
+    }
+
+    /**
+     * This installation's id, shared by the nodes on its database: the first node that needs it writes it, and a
+     * node that finds it written at the same moment reads the one written.
+     */
+    private String installation() throws SQLException {
+        String known = installation;
+        if (known != null) {
+            return known;
+        }
+        try (Connection c = dataSource.getConnection()) {
+            Optional<String> stored = readInstallation(c);
+            if (stored.isEmpty()) {
+                try (PreparedStatement ps = c.prepareStatement(INSERT_INSTALLATION)) {
+                    ps.setString(1, UUID.randomUUID().toString());
+                    ps.setTimestamp(2, Timestamp.from(clock.instant()));
+                    ps.executeUpdate();
+                } catch (SQLException e) {
+                    if (!UNIQUE_VIOLATION.equals(e.getSQLState())) {
+                        throw e;
+                    }
+                }
+                stored = readInstallation(c);
+            }
+            installation = stored.orElseThrow(() -> new SQLException("factory_installation has no row"));
+            return installation;
+        }
+    }
+
+    private static Optional<String> readInstallation(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(INSTALLATION); ResultSet rs = ps.executeQuery()) {
+            return rs.next() ? Optional.of(rs.getString(1)) : Optional.empty();
+        }
+    }
+
+    private void send(String host, Alert alert, String messageId) {
         String port = setting("factory.mail.port").orElse("25");
         String protocol = setting("factory.mail.protocol").orElse("smtp");
         StringBuilder uri = new StringBuilder(protocol).append("://").append(host).append(':').append(port);
@@ -154,6 +313,7 @@ public final class Notifier {
                 exchange.getMessage().setHeader("To", alert.recipients());
                 exchange.getMessage().setHeader("From", setting("factory.mail.from").orElse("factory-runner@localhost"));
                 exchange.getMessage().setHeader("Subject", alert.subject());
+                exchange.getMessage().setHeader("Message-ID", messageId);
                 exchange.getMessage().setHeader("X-Factory-Alert", String.valueOf(alert.id()));
                 exchange.getMessage().setHeader(Exchange.CONTENT_TYPE, "text/plain; charset=UTF-8");
             });
@@ -175,8 +335,11 @@ public final class Notifier {
         return Duration.ofMillis(Math.min(max, base * (1L << Math.min(20, attempts - 1))));
     }
 
-    /** Writes the digest alert: runs and items per job since the last digest (or a day), and open failures. */
-    public void digest() throws SQLException {
+    /**
+     * Writes the digest alert of the cron's fire scheduled at {@code slot}: runs and items per job since the last
+     * digest (or a day), and open failures. Every node fires the cron; the digest of a slot is written once.
+     */
+    public void digest(Date slot) throws SQLException {
         Instant since;
         List<String> runs = new ArrayList<>();
         List<String> open = new ArrayList<>();
@@ -207,7 +370,9 @@ public final class Notifier {
         values.put("since", since);
         values.put("runs", runs.isEmpty() ? "  (no runs)" : String.join("\n", runs));
         values.put("open_errors", open.isEmpty() ? "  (none)" : String.join("\n", open));
-        outbox.enqueue(AlertKind.DIGEST, null, null, values);
+        if (!outbox.enqueueOnce(AlertKind.DIGEST, slot.toInstant(), values)) {
+            LOG.info("Digest of {} already written by another node", slot.toInstant());
+        }
     }
 
     private List<Alert> due(int limit) throws SQLException {
@@ -217,8 +382,7 @@ public final class Notifier {
             ps.setInt(2, limit);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    answer.add(new Alert(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4),
-                            rs.getString(5), rs.getString(6), rs.getInt(7), rs.getString(8)));
+                    answer.add(ALERT.map(rs));
                 }
             }
         }
@@ -229,10 +393,11 @@ public final class Notifier {
         void bind(PreparedStatement ps) throws SQLException;
     }
 
-    private void update(String sql, Binder binder) throws SQLException {
+    /** Runs one update; returns the rows it changed. */
+    private int update(String sql, Binder binder) throws SQLException {
         try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
             binder.bind(ps);
-            ps.executeUpdate();
+            return ps.executeUpdate();
         }
     }
 

@@ -2,8 +2,10 @@ package io.factoryrunner.reference;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.factoryrunner.error.ExternalSystemException;
 import io.factoryrunner.job.JobStore;
 import java.io.File;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.sql.Connection;
@@ -33,6 +35,9 @@ public final class Datasets {
 
     private static final Logger LOG = LoggerFactory.getLogger(Datasets.class);
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The characters an item's data holds ({@code job_inbox.data}, {@code job_state.data}). */
+    static final int ITEM_DATA_MAX = 1_000_000;
 
     private static final String READ_MARK = "SELECT mark FROM factory_watermark WHERE name = ?";
     private static final String UPDATE_MARK = "UPDATE factory_watermark SET mark = ?, updated_at = ? WHERE name = ?";
@@ -98,14 +103,17 @@ public final class Datasets {
         return offered;
     }
 
-    /** Offers a CSV file from the drop folder as one data set; its version is the file's modification time. */
+    /**
+     * Offers a CSV file from the drop folder as one data set; its version is the file's modification time. The route
+     * has refused a file above {@code source.drop.max-size} before this reads it whole.
+     */
     public boolean offerFile(Exchange exchange, String job) throws Exception {
         File file = exchange.getMessage().getBody(File.class);
         String content;
         try {
             content = Files.readString(file.toPath(), StandardCharsets.UTF_8);
-        } catch (java.nio.charset.CharacterCodingException e) {
-            throw new io.factoryrunner.error.ExternalSystemException("Dropped file " + file + " is not UTF-8 text;"
+        } catch (CharacterCodingException e) {
+            throw new ExternalSystemException("Dropped file " + file + " is not UTF-8 text;"
                     + " save it as UTF-8 and drop it again");
         }
         String name = file.getName().replaceFirst("\\.[^.]*$", "");
@@ -114,7 +122,14 @@ public final class Datasets {
         data.put("group", "file");
         data.put("rows", Math.max(0, content.strip().split("\\R").length - 1));
         data.put("csv", content);
-        return jobs.offer(job, name, Instant.ofEpochMilli(file.lastModified()).toString(), json(data), true);
+        String item = json(data);
+        // JSON writes a line end or a quote as two characters: a file within the size limit can still not fit
+        if (item.length() > ITEM_DATA_MAX) {
+            throw new ExternalSystemException("Dropped file " + file + " (" + file.length() + " bytes) makes a data set"
+                    + " of " + item.length() + " characters, more than the " + ITEM_DATA_MAX + " characters an item"
+                    + " holds; split it into smaller files");
+        }
+        return jobs.offer(job, name, Instant.ofEpochMilli(file.lastModified()).toString(), item, true);
     }
 
     private void moveWatermark(String source, Instant newest) throws SQLException {

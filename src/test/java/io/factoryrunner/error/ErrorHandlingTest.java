@@ -15,6 +15,7 @@ import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import com.icegreen.greenmail.util.GreenMail;
 import com.icegreen.greenmail.util.ServerSetup;
 import io.factoryrunner.FactoryApplication;
+import io.factoryrunner.alert.Notifier;
 import io.factoryrunner.job.Trigger;
 import io.factoryrunner.testsupport.CapturedLog;
 import io.factoryrunner.testsupport.FactoryHome;
@@ -29,6 +30,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Date;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -373,8 +375,7 @@ class ErrorHandlingTest {
             app.jobStore().offer("call", "item-1", "v1", "go", true);
             app.jobs().trigger("call", Trigger.MANUAL);
             awaitOutboxEmpty(app.database().dataSource());
-            app.context().getRegistry().lookupByNameAndType("notifier", io.factoryrunner.alert.Notifier.class)
-                    .digest();
+            app.context().getRegistry().lookupByNameAndType("notifier", Notifier.class).digest(new Date());
             await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 2);
             String digest = mailText(smtp.getReceivedMessages()[1]);
             assertThat(digest).contains("digest").contains("call").contains("1 runs").contains("1 items failed")

@@ -27,6 +27,7 @@ import io.factoryrunner.job.Trigger;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.MutableClock;
 import io.factoryrunner.testsupport.TestDatabase;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -143,6 +144,76 @@ class ReferenceFactoryTest {
             assertThat(count(ds, "SELECT COUNT(*) FROM factory_error WHERE job = 'prepare'"
                     + " AND message LIKE '%data set empty has no records%'")).isEqualTo(1);
             assertThat(inbox(ds, "build")).containsExactly("partners");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_dropped_file_above_the_size_limit_goes_to_failed_with_an_error_naming_its_size_and_the_limit(
+            TestDatabase db) throws Exception {
+        try (var running = start(home(db).property("source.drop.max-size", "1000"))) {
+            DataSource ds = running.app().database().dataSource();
+            Path drop = dir.resolve("drop");
+            Files.createDirectories(drop);
+            Files.writeString(drop.resolve("at-limit.csv"), "id\n" + "1".repeat(996) + "\n");
+            Files.writeString(drop.resolve("above.csv"), "id\n" + "1".repeat(997) + "\n");
+
+            await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(drop.resolve(".done/at-limit.csv"))
+                    && Files.exists(drop.resolve(".failed/above.csv")));
+            await().atMost(Duration.ofSeconds(10)).until(() -> count(ds, "SELECT COUNT(*) FROM factory_error"
+                    + " WHERE route_id = 'prepare-drop'") == 1);
+            assertThat(rows(ds, "SELECT category, message, payload_excerpt FROM factory_error")).singleElement()
+                    .satisfies(r -> {
+                        assertThat(r.get("category")).isEqualTo("external_system");
+                        assertThat((String) r.get("message")).contains(drop.resolve("above.csv").toString())
+                                .contains("1001 bytes").contains("source.drop.max-size").contains("1000 bytes");
+                        assertThat((String) r.get("payload_excerpt")).endsWith("above.csv");
+                    });
+            assertThat(inbox(ds, "prepare")).containsExactly("at-limit");
+        }
+    }
+
+    @Test
+    void a_dropped_file_of_gigabytes_is_refused_by_its_size_without_being_read() throws Exception {
+        try (var running = start(home(TestDatabase.H2))) {
+            DataSource ds = running.app().database().dataSource();
+            Path drop = dir.resolve("drop");
+            Files.createDirectories(drop);
+            // a sparse file: 3 GiB long, no disk used; reading it whole would fail with an OutOfMemoryError
+            Path huge = drop.resolve("huge.csv.part");
+            try (RandomAccessFile file = new RandomAccessFile(huge.toFile(), "rw")) {
+                file.setLength(3L << 30);
+            }
+            Files.move(huge, drop.resolve("huge.csv"));
+
+            await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(drop.resolve(".failed/huge.csv")));
+            await().atMost(Duration.ofSeconds(10)).until(() -> count(ds, "SELECT COUNT(*) FROM factory_error"
+                    + " WHERE route_id = 'prepare-drop' AND message LIKE '%huge.csv is 3221225472 bytes, more than"
+                    + " the 500000 bytes source.drop.max-size allows%'") == 1);
+            assertThat(inbox(ds, "prepare")).isEmpty();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_dropped_file_whose_data_set_does_not_fit_an_item_is_refused_naming_the_item_limit(TestDatabase db)
+            throws Exception {
+        try (var running = start(home(db).property("source.drop.max-size", "2000000"))) {
+            DataSource ds = running.app().database().dataSource();
+            Path drop = dir.resolve("drop");
+            Files.createDirectories(drop);
+            // 800,000 bytes, within the raised limit; quotes and line ends take two characters each as JSON
+            Files.writeString(drop.resolve("quoted.csv"), "\"a\"\n".repeat(200_000));
+
+            await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(drop.resolve(".failed/quoted.csv")));
+            await().atMost(Duration.ofSeconds(10)).until(() -> count(ds, "SELECT COUNT(*) FROM factory_error"
+                    + " WHERE route_id = 'prepare-drop'") == 1);
+            assertThat(rows(ds, "SELECT category, message FROM factory_error")).singleElement().satisfies(r -> {
+                assertThat(r.get("category")).isEqualTo("external_system");
+                assertThat((String) r.get("message")).contains("quoted.csv").contains("800000 bytes")
+                        .contains("more than the 1000000 characters an item holds");
+            });
+            assertThat(inbox(ds, "prepare")).isEmpty();
         }
     }
 

@@ -18,9 +18,13 @@ public final class FactoryHome {
     private final Map<String, String> overrides = new LinkedHashMap<>();
 
     public FactoryHome(Path dir, TestDatabase database) {
+        this(dir, database, database.newDatabase(dir));
+    }
+
+    private FactoryHome(Path dir, TestDatabase database, String url) {
         this.dir = dir;
         this.database = database;
-        this.url = database.newDatabase(dir);
+        this.url = url;
         overrides.put("factory.db.url", url);
         overrides.put("factory.db.user", database.user());
         overrides.put("factory.db.password", database.password());
@@ -41,6 +45,13 @@ public final class FactoryHome {
 
     public String url() {
         return url;
+    }
+
+    /** Another node of the same installation: a home of its own, on this home's database and with its settings. */
+    public FactoryHome anotherNode(Path otherDir) {
+        FactoryHome other = new FactoryHome(otherDir, database, url);
+        other.overrides.putAll(overrides);
+        return other;
     }
 
     public FactoryHome property(String key, String value) {
