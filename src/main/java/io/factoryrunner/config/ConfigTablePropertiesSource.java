@@ -36,7 +36,8 @@ public final class ConfigTablePropertiesSource implements LoadablePropertiesSour
     /** Reads the table again and returns the keys whose value appeared, changed or disappeared. */
     public synchronized Set<String> refresh() throws SQLException {
         Map<String, ConfigTable.Entry> fresh = table.loadAll();
-        fresh.values().stream().filter(ConfigTable.Entry::secret).forEach(e -> Secrets.register(e.value()));
+        fresh.values().stream().filter(e -> e.secret() || Secrets.isSecretKey(e.key()))
+                .forEach(e -> Secrets.register(e.value()));
         Set<String> changed = new HashSet<>();
         Map<String, ConfigTable.Entry> old = snapshot;
         for (var e : fresh.entrySet()) {
