@@ -13,6 +13,8 @@ import com.github.tomakehurst.wiremock.WireMockServer;
 import com.icegreen.greenmail.util.GreenMail;
 import com.icegreen.greenmail.util.GreenMailUtil;
 import com.icegreen.greenmail.util.ServerSetup;
+import io.factoryrunner.alert.Notifier;
+import io.factoryrunner.config.ConfigReport;
 import io.factoryrunner.job.Trigger;
 import io.factoryrunner.testsupport.CapturedLog;
 import io.factoryrunner.testsupport.FactoryHome;
@@ -34,7 +36,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
-/** Secrets named by the documented key pattern never leave the factory in clear. */
+/** Secrets named by the documented key pattern never leave the factory in clear; placeholders are no secrets. */
 class SecretMaskingTest {
 
     /** A job that logs, sends and fails with every secret: in its log line, its body, its URL and the answer. */
@@ -171,6 +173,37 @@ class SecretMaskingTest {
             running.app().configWatcher().poll();
             LoggerFactory.getLogger(SecretMaskingTest.class).info("the new token is {}", token);
             assertThat(CapturedLog.text()).contains("the new token is ******").doesNotContain(token);
+        }
+    }
+
+    @Test
+    void with_the_shipped_defaults_the_word_none_is_logged_as_it_is() {
+        try (var running = new FactoryHome(dir, TestDatabase.H2).start()) {
+            LoggerFactory.getLogger(SecretMaskingTest.class).info("phone=none; nonetheless");
+            assertThat(CapturedLog.text()).contains("phone=none; nonetheless");
+        }
+    }
+
+    @Test
+    void with_the_shipped_defaults_a_mail_shows_none_as_it_is() throws Exception {
+        try (var running = new FactoryHome(dir, TestDatabase.H2).property("factory.mail.host", "127.0.0.1")
+                .property("factory.mail.port", String.valueOf(smtpPort))
+                .property("factory.alerts.to", "ops@example.com").property("factory.alerts.poll-interval", "100")
+                .start()) {
+            running.app().context().getRegistry().lookupByNameAndType("notifier", Notifier.class).digest();
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            assertThat(mailText(smtp.getReceivedMessages()[0])).contains("(none)").doesNotContain("******");
+        }
+    }
+
+    @Test
+    void a_placeholder_under_a_secret_name_masks_nothing_and_is_shown_as_it_is() {
+        try (var running = new FactoryHome(dir, TestDatabase.H2)
+                .applicationProperties("analytics.api-key = changeme\n").start()) {
+            LoggerFactory.getLogger(SecretMaskingTest.class).info("please changeme before going live");
+            assertThat(CapturedLog.text()).contains("please changeme before going live");
+            assertThat(running.app().configReport()).filteredOn(l -> l.key().equals("analytics.api-key"))
+                    .singleElement().extracting(ConfigReport.Line::value).isEqualTo("changeme");
         }
     }
 

@@ -3,6 +3,7 @@ package io.factoryrunner.logging;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -16,6 +17,10 @@ import java.util.regex.Pattern;
  * {@code bearer-token}, {@code shared-secret}, {@code credentials}, {@code private-key}, {@code apiKey}...), is
  * {@code key} itself, or when its last word is {@code pwd} after another word ({@code db-pwd}, {@code DB_PWD}; the
  * shell's {@code PWD} and {@code OLDPWD} hold directories).
+ * <p>
+ * A placeholder ({@link #isPlaceholder}) is never a secret, whatever its key: empty; {@code none}, {@code null},
+ * {@code changeme} and the other words of {@link #PLACEHOLDER_WORDS}, in any case; anything in {@code <...>},
+ * {@code ${...}} or {@code {{...}}}; one character three times or more ({@code xxx}, {@code ******}).
  */
 public final class Secrets {
 
@@ -29,7 +34,12 @@ public final class Secrets {
             "signingkey", "encryptionkey", "masterkey", "sharedkey", "authkey", "accountkey", "consumerkey",
             "subscriptionkey", "connectionstring", "jaasconfig");
 
+    public static final Set<String> PLACEHOLDER_WORDS = Set.of("none", "null", "nil", "unset", "empty", "n/a",
+            "changeme", "change-me", "change_me", "placeholder", "todo", "tbd", "secret", "password");
+
     private static final Pattern WORDS = Pattern.compile("[._-]+");
+    private static final Pattern WRAPPED = Pattern.compile("<.*>|\\$\\{.*}|\\{\\{.*}}", Pattern.DOTALL);
+    private static final Pattern ONE_CHARACTER = Pattern.compile("(.)\\1{2,}", Pattern.DOTALL);
     private static final Pattern URL_USER_INFO = Pattern.compile("(//[^/:@?#;]*):([^/@?#;]*)@");
     private static final Pattern URL_PARAMETER = Pattern.compile("([?&;])([^=&;?#/]+)=([^&;#]*)");
 
@@ -38,8 +48,9 @@ public final class Secrets {
     private Secrets() {
     }
 
+    /** Masks the value from now on, unless it is too short to be masked safely or a placeholder. */
     public static void register(String value) {
-        if (value == null || value.length() < MIN_LENGTH || VALUES.contains(value)) {
+        if (value == null || value.length() < MIN_LENGTH || isPlaceholder(value) || VALUES.contains(value)) {
             return;
         }
         VALUES.add(value);
@@ -59,6 +70,16 @@ public final class Secrets {
         }
         String[] words = WORDS.split(lower);
         return words.length > 1 && words[words.length - 1].equals("pwd");
+    }
+
+    /** True for values that stand in for a secret not set yet: never masked, never refused as too short. */
+    public static boolean isPlaceholder(String value) {
+        if (value == null) {
+            return true;
+        }
+        String v = value.trim();
+        return v.isEmpty() || PLACEHOLDER_WORDS.contains(v.toLowerCase(Locale.ROOT)) || WRAPPED.matcher(v).matches()
+                || ONE_CHARACTER.matcher(v).matches();
     }
 
     public static String mask(String text) {

@@ -6,7 +6,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** The documented rule of what is a secret by name, and what a URL keeps in clear. */
+/** The documented rule of what is a secret by name, what is a placeholder, and what a URL keeps in clear. */
 class SecretsTest {
 
     @ParameterizedTest
@@ -24,6 +24,21 @@ class SecretsTest {
             "camel.server.host"})
     void an_ordinary_name_is_not_secret(String key) {
         assertThat(Secrets.isSecretKey(key)).isFalse();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", "  ", "none", "NONE", "null", "changeme", "change-me", "placeholder", "n/a",
+            "<your key>", "${ANALYTICS_API_KEY}", "{{vault:key}}", "xxx", "******"})
+    void a_placeholder_is_never_a_secret(String value) {
+        Secrets.register(value);
+        assertThat(Secrets.isPlaceholder(value)).isTrue();
+        assertThat(Secrets.mask("value [" + value + "]")).isEqualTo("value [" + value + "]");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"ab", "x", "hunter22", "s3cr3t-value"})
+    void a_real_value_is_no_placeholder(String value) {
+        assertThat(Secrets.isPlaceholder(value)).isFalse();
     }
 
     @Test
