@@ -1,14 +1,19 @@
 package io.factoryrunner.config;
 
+import io.factoryrunner.logging.Secrets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Properties;
+import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import org.apache.camel.spi.PropertiesComponent;
 
 /**
  * Checks every configuration value whose key has a known type, wherever it comes from, before any job starts.
- * Keys are matched by pattern so that per-job keys ({@code job.<name>.cron}) are covered for every job.
+ * Keys are matched by pattern so that per-job keys ({@code job.<name>.cron}) are covered for every job. A secret
+ * (a key secret by name, or a row marked secret in the configuration table) shorter than {@link Secrets#MIN_LENGTH}
+ * is refused unless it is empty or a placeholder: the logging layer could not mask it without masking ordinary words.
  */
 public final class ConfigValidator {
 
@@ -32,8 +37,15 @@ public final class ConfigValidator {
     /** Returns one message per invalid value; empty when everything fits. */
     public static List<String> validate(PropertiesComponent properties) {
         Properties all = properties.loadProperties();
+        Predicate<String> markedSecret = properties.getPropertiesSources().stream()
+                .filter(ConfigTablePropertiesSource.class::isInstance).map(ConfigTablePropertiesSource.class::cast)
+                .findFirst().<Predicate<String>>map(table -> table::isSecret).orElse(key -> false);
         List<String> problems = new ArrayList<>();
         for (String key : all.stringPropertyNames().stream().sorted().toList()) {
+            if (Secrets.isSecretKey(key) || markedSecret.test(key)) {
+                tooShortSecret(key, properties.resolveProperty(key).orElse(all.getProperty(key)))
+                        .ifPresent(problems::add);
+            }
             for (Rule rule : RULES) {
                 if (rule.key().matcher(key).matches()) {
                     // resolve again so an environment variable or system property that overrides the key is checked
@@ -46,5 +58,15 @@ public final class ConfigValidator {
             }
         }
         return problems;
+    }
+
+    /** The value itself stays out of the message: it is a secret the log could not mask. */
+    private static Optional<String> tooShortSecret(String key, String value) {
+        if (Secrets.isPlaceholder(value) || value.contains("{{") || value.length() >= Secrets.MIN_LENGTH) {
+            return Optional.empty();
+        }
+        return Optional.of("Configuration key '" + key + "' holds a secret of " + value.length() + " characters;"
+                + " a secret needs at least " + Secrets.MIN_LENGTH + " so that it can be masked in logs, errors and"
+                + " mails (leave it empty until there is one)");
     }
 }
