@@ -15,6 +15,7 @@ import io.factoryrunner.alert.RunAlerts;
 import io.factoryrunner.error.ErrorRecorder;
 import io.factoryrunner.error.RetryPolicy;
 import io.factoryrunner.demo.DemoAnalyticsApi;
+import io.factoryrunner.demo.DemoApiKey;
 import io.factoryrunner.health.DatabaseHealthCheck;
 import io.factoryrunner.reference.Datasets;
 import io.factoryrunner.reference.FactoryTime;
@@ -327,6 +328,9 @@ public final class FactoryApplication {
                 throw e;
             }
             properties.addPropertiesSource(configSource);
+            if (demo) {
+                DemoApiKey.provideUnlessConfigured(properties);
+            }
             registerSensitiveValues(properties);
 
             List<String> problems = ConfigValidator.validate(properties);
