@@ -16,6 +16,7 @@ import io.factoryrunner.error.ErrorRecorder;
 import io.factoryrunner.error.RetryPolicy;
 import io.factoryrunner.demo.DemoAnalyticsApi;
 import io.factoryrunner.cluster.NodeHeartbeat;
+import io.factoryrunner.demo.DemoApiKey;
 import io.factoryrunner.health.DatabaseHealthCheck;
 import io.factoryrunner.health.JobsHealthCheck;
 import io.factoryrunner.reference.Datasets;
@@ -335,6 +336,9 @@ public final class FactoryApplication {
                 throw e;
             }
             properties.addPropertiesSource(configSource);
+            if (demo) {
+                DemoApiKey.provideUnlessConfigured(properties);
+            }
             registerSensitiveValues(properties);
 
             List<String> problems = ConfigValidator.problems(properties).stream().map(this::withFix).toList();

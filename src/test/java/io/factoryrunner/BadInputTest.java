@@ -183,6 +183,39 @@ class BadInputTest {
     }
 
     @Test
+    void a_secret_shorter_than_four_characters_is_refused_naming_the_key_but_not_the_value() {
+        FactoryHome home = home().applicationProperties("""
+                job.fine.cron = 0 0 * * * ?
+                factory.mail.password = abc
+                """);
+        assertThat(startFails(home).getMessage()).contains("'factory.mail.password'").contains("3 characters")
+                .doesNotContain("abc");
+        Result r = validate(home);
+        assertThat(r.code).isEqualTo(1);
+        assertThat(r.err).contains("factory.mail.password").doesNotContain("abc");
+    }
+
+    @Test
+    void a_short_secret_marked_in_the_configuration_table_is_refused_too() throws Exception {
+        FactoryHome home = home();
+        try (var running = home.start()) {
+            running.app().configTable().set("partner.pin", "42", true, null, "test");
+        }
+        assertThat(startFails(home).getMessage()).contains("'partner.pin'").contains("2 characters");
+    }
+
+    @Test
+    void an_empty_or_placeholder_secret_is_accepted() {
+        Result r = validate(home().applicationProperties("""
+                job.fine.cron = 0 0 * * * ?
+                factory.mail.password =
+                partner.api-token = none
+                partner.shared-secret = n/a
+                """));
+        assertThat(r.code).isZero();
+    }
+
+    @Test
     void refused_database_connection_names_the_url_without_password() throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {

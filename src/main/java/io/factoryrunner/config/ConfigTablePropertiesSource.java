@@ -55,7 +55,8 @@ public final class ConfigTablePropertiesSource implements LoadablePropertiesSour
      */
     public synchronized Refresh refresh(BiFunction<String, String, Optional<String>> check) throws SQLException {
         Map<String, ConfigTable.Entry> fresh = new HashMap<>(table.loadAll());
-        fresh.values().stream().filter(ConfigTable.Entry::secret).forEach(e -> Secrets.register(e.value()));
+        fresh.values().stream().filter(e -> e.secret() || Secrets.isSecretKey(e.key()))
+                .forEach(e -> Secrets.register(e.value()));
         Map<String, ConfigTable.Entry> old = snapshot;
         Map<String, String> newlyRefused = new TreeMap<>();
         for (var e : Map.copyOf(fresh).entrySet()) {

@@ -1,15 +1,19 @@
 package io.factoryrunner.config;
 
+import io.factoryrunner.logging.Secrets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import org.apache.camel.spi.PropertiesComponent;
 
 /**
  * Checks every configuration value whose key has a known type, wherever it comes from, before any job starts.
- * Keys are matched by pattern so that per-job keys ({@code job.<name>.cron}) are covered for every job.
+ * Keys are matched by pattern so that per-job keys ({@code job.<name>.cron}) are covered for every job. A secret
+ * (a key secret by name, or a row marked secret in the configuration table) shorter than {@link Secrets#MIN_LENGTH}
+ * is refused unless it is empty or a placeholder: the logging layer could not mask it without masking ordinary words.
  */
 public final class ConfigValidator {
 
@@ -43,19 +47,34 @@ public final class ConfigValidator {
     /** Every invalid value, by key in order. */
     public static List<Problem> problems(PropertiesComponent properties) {
         Properties all = properties.loadProperties();
+        Predicate<String> markedSecret = properties.getPropertiesSources().stream()
+                .filter(ConfigTablePropertiesSource.class::isInstance).map(ConfigTablePropertiesSource.class::cast)
+                .findFirst().<Predicate<String>>map(table -> table::isSecret).orElse(key -> false);
         List<Problem> problems = new ArrayList<>();
         for (String key : all.stringPropertyNames().stream().sorted().toList()) {
             // resolve again so an environment variable or system property that overrides the key is checked
             String value = properties.resolveProperty(key).orElse(all.getProperty(key));
+            if (markedSecret.test(key) && !Secrets.isSecretKey(key)) {
+                tooShortSecret(key, value).ifPresent(message -> problems.add(new Problem(key, message)));
+            }
             check(key, value).ifPresent(message -> problems.add(new Problem(key, message)));
         }
         return problems;
     }
 
-    /** The rules a value is held to at start, for one key and value: empty when it fits or has no known type. */
+    /**
+     * The rules a value is held to at start and when it changes in the table, for one key and value: empty when it
+     * fits or has no known type.
+     */
     public static Optional<String> check(String key, String value) {
         if (value == null || value.isBlank() || value.contains("{{")) {
             return Optional.empty();
+        }
+        if (Secrets.isSecretKey(key)) {
+            Optional<String> shortSecret = tooShortSecret(key, value);
+            if (shortSecret.isPresent()) {
+                return shortSecret;
+            }
         }
         for (Rule rule : RULES) {
             if (rule.key().matcher(key).matches()) {
@@ -63,5 +82,16 @@ public final class ConfigValidator {
             }
         }
         return Optional.empty();
+    }
+
+    /** The value itself stays out of the message: it is a secret the log could not mask. */
+    private static Optional<String> tooShortSecret(String key, String value) {
+        if (value == null || Secrets.isPlaceholder(value) || value.contains("{{")
+                || value.length() >= Secrets.MIN_LENGTH) {
+            return Optional.empty();
+        }
+        return Optional.of("Configuration key '" + key + "' holds a secret of " + value.length() + " characters;"
+                + " a secret needs at least " + Secrets.MIN_LENGTH + " so that it can be masked in logs, errors and"
+                + " mails (leave it empty until there is one)");
     }
 }

@@ -60,9 +60,12 @@ public final class ConfigValues {
         return Duration.ofMillis(TimeUtils.toMilliSeconds(raw.get()));
     }
 
-    /** A value as it may appear in a message: masked when the key is sensitive by name or marked secret. */
+    /**
+     * A value as it may appear in a message: masked when the key is sensitive by name or marked secret, unless the
+     * value is a placeholder (empty, none, changeme...), which the operator needs to see is not a real secret.
+     */
     public static String display(String key, String value, boolean secret) {
-        if (secret || Secrets.isSecretKey(key)) {
+        if ((secret || Secrets.isSecretKey(key)) && !Secrets.isPlaceholder(value)) {
             return Secrets.MASK;
         }
         return Secrets.mask(value);

@@ -1,5 +1,8 @@
 package io.factoryrunner.demo;
 
+import io.factoryrunner.logging.Secrets;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -7,12 +10,14 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.camel.Exchange;
+import org.apache.camel.spi.PropertiesComponent;
 
 /**
  * DEMO ONLY: an in-process stand-in for the analytics product, served on the factory's own HTTP port under
  * {@code /demo-api} when {@code factory.demo.enabled = true}. It stores data sets, runs "builds" that finish after a
  * few status polls, scores each customer from the CSV, and fails on purpose every build of a data set whose name
  * contains {@code factory.demo.fail-dataset} (default "apac"), so the demo shows the error table and an alert.
+ * Like the real product it answers only requests that carry the factory's API key ({@link #lacksApiKey}).
  */
 public final class DemoAnalyticsApi {
 
@@ -23,6 +28,19 @@ public final class DemoAnalyticsApi {
 
     public DemoAnalyticsApi(String failDataset) {
         this.failDataset = failDataset;
+    }
+
+    /**
+     * True unless the request carries, in the header {@code analytics.api-key-header}, the key the factory sends
+     * ({@code analytics.api-key}), both read at each request so that a key changed in the table applies at once.
+     */
+    public boolean lacksApiKey(Exchange exchange) {
+        PropertiesComponent properties = exchange.getContext().getPropertiesComponent();
+        String header = properties.resolveProperty("analytics.api-key-header").orElse("X-API-Key");
+        String expected = properties.resolveProperty(DemoApiKey.KEY).orElse("");
+        String given = exchange.getMessage().getHeader(header, String.class);
+        return Secrets.isPlaceholder(expected) || given == null || !MessageDigest.isEqual(
+                expected.getBytes(StandardCharsets.UTF_8), given.getBytes(StandardCharsets.UTF_8));
     }
 
     public Map<String, Object> createDataset(Exchange exchange) {

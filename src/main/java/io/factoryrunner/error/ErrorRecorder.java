@@ -8,7 +8,6 @@ import io.factoryrunner.job.FailureRecorder;
 import io.factoryrunner.logging.Secrets;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -200,14 +199,15 @@ public final class ErrorRecorder implements FailureRecorder {
         for (Throwable t = main; t != null; t = t.getCause()) {
             if (t instanceof HttpOperationFailedException h) {
                 httpStatus = h.getStatusCode();
-                httpUrl = withoutCredentials(h.getUri());
-                httpResponse = excerpt(h.getResponseBody(), 2000);
+                httpUrl = Secrets.maskUrl(h.getUri());
+                // masked before it is cut, so that no part of a secret is left at the cut
+                String response = Secrets.mask(h.getResponseBody());
+                httpResponse = excerpt(response, 2000);
                 httpMethod = exchange.getMessage().getHeader(Exchange.HTTP_METHOD, String.class);
                 if (httpMethod == null) {
                     httpMethod = exchange.getMessage().getBody() == null ? "GET" : "POST";
                 }
-                message = Secrets.mask("HTTP " + h.getStatusCode() + " from " + httpUrl + ": "
-                        + excerpt(h.getResponseBody(), 500));
+                message = "HTTP " + h.getStatusCode() + " from " + httpUrl + ": " + excerpt(response, 500);
                 break;
             }
         }
@@ -216,12 +216,13 @@ public final class ErrorRecorder implements FailureRecorder {
         StringWriter stack = new StringWriter();
         error.printStackTrace(new PrintWriter(stack));
         int attempts = exchange.getProperty(ATTEMPTS, 1, Integer.class);
+        // every column that can carry data is masked here, once, so the row, the alert and the log all agree
         return new Failure(clock.instant(), job, exchange.getFromRouteId(),
                 exchange.getMessage().getHeader("FactoryRunId", Long.class),
-                exchange.getMessage().getHeader("FactoryItemKey", String.class),
-                exchange.getMessage().getHeader("FactoryItemVersion", String.class), category,
+                Secrets.mask(exchange.getMessage().getHeader("FactoryItemKey", String.class)),
+                Secrets.mask(exchange.getMessage().getHeader("FactoryItemVersion", String.class)), category,
                 main.getClass().getName(), excerpt(message, 4000), excerpt(Secrets.mask(stack.toString()), 100_000),
-                payload(exchange), attempts, httpMethod, httpUrl,
+                Secrets.mask(payload(exchange)), attempts, httpMethod, httpUrl,
                 httpStatus, httpResponse, fingerprint, excerpt(normalized, 4000));
     }
 
@@ -291,12 +292,12 @@ public final class ErrorRecorder implements FailureRecorder {
             ps.setString(8, f.exceptionClass());
             ps.setString(9, f.message());
             ps.setString(10, f.stack());
-            ps.setString(11, Secrets.mask(f.payload()));
+            ps.setString(11, f.payload());
             ps.setInt(12, f.attempts());
             ps.setString(13, f.httpMethod());
             ps.setString(14, f.httpUrl());
             ps.setObject(15, f.httpStatus());
-            ps.setString(16, Secrets.mask(f.httpResponse()));
+            ps.setString(16, f.httpResponse());
             ps.setString(17, f.fingerprint());
             ps.executeUpdate();
             try (ResultSet keys = ps.getGeneratedKeys()) {
@@ -447,22 +448,6 @@ public final class ErrorRecorder implements FailureRecorder {
     static String normalize(String message) {
         return message.replaceAll("[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}", "<uuid>").replaceAll("\\d+", "#")
                 .replaceAll("'[^']*'", "'…'");
-    }
-
-    static String withoutCredentials(String uri) {
-        if (uri == null) {
-            return null;
-        }
-        try {
-            URI u = URI.create(uri);
-            String query = u.getRawQuery() == null ? null
-                    : u.getRawQuery().replaceAll("(?i)((?:api[-_]?key|key|token|password|secret)=)[^&]*", "$1"
-                            + Secrets.MASK);
-            return new URI(u.getScheme(), null, u.getHost(), u.getPort(), u.getPath(), null, null) + (query == null
-                    ? "" : "?" + query);
-        } catch (Exception e) {
-            return Secrets.maskUrl(uri);
-        }
     }
 
     /**

@@ -17,7 +17,9 @@ import org.apache.camel.impl.health.AbstractHealthCheck;
  * Reports the factory database in Camel's health endpoint: up when it answers a validity check. The check waits
  * at most {@link #WAIT}: while the database is down, taking a connection from the pool waits the whole connect
  * timeout, and a health probe must answer well before its caller gives up. A check still waiting for the pool is
- * shared by the probes that come meanwhile, so a down database never holds more than one thread.
+ * shared by the probes that come meanwhile, so a down database never holds more than one thread. Its details name
+ * the dialect only: anyone who can reach the endpoint may ask for them ({@code ?data=true}), and a connection string
+ * tells where the data lives and often how to get in.
  */
 public final class DatabaseHealthCheck extends AbstractHealthCheck {
 
@@ -38,7 +40,6 @@ public final class DatabaseHealthCheck extends AbstractHealthCheck {
 
     @Override
     protected void doCall(HealthCheckResultBuilder builder, Map<String, Object> options) {
-        builder.detail("database.url", Secrets.maskUrl(database.settings().url()));
         builder.detail("database.dialect", database.dialect().name());
         try {
             if (reachable().get(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {

@@ -4,8 +4,16 @@ import static io.factoryrunner.testsupport.Sql.count;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpRequest.BodyPublishers;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,7 +26,6 @@ class DemoModeTest {
 
     @TempDir
     Path dir;
-
 
     @Test
     void the_shipped_demo_moves_customers_through_all_six_jobs_and_shows_one_failed_build() throws Exception {
@@ -43,5 +50,53 @@ class DemoModeTest {
                         .isPositive();
             }
         }
+    }
+
+    @Test
+    void the_demo_api_answers_401_to_requests_without_the_factorys_api_key() throws Exception {
+        FactoryHome home = new FactoryHome(dir, TestDatabase.H2)
+                .applicationProperties(Files.readString(Path.of("config/application.properties")));
+        int port = home.withHttpServer();
+        try (var running = home.start()) {
+            String key = running.app().context().resolvePropertyPlaceholders("{{analytics.api-key}}");
+            String api = "http://127.0.0.1:" + port + "/demo-api/api/v1";
+            for (String wrong : new String[] {null, "", "none", key + "x"}) {
+                assertThat(send("POST", api + "/datasets", wrong).statusCode()).isEqualTo(401);
+                assertThat(send("POST", api + "/builds", wrong).statusCode()).isEqualTo(401);
+                assertThat(send("GET", api + "/builds/b-1", wrong).statusCode()).isEqualTo(401);
+                assertThat(send("GET", api + "/builds/b-1/results", wrong).statusCode()).isEqualTo(401);
+                assertThat(send("DELETE", api + "/builds/b-1", wrong).statusCode()).isEqualTo(401);
+            }
+            HttpResponse<String> created = send("POST", api + "/datasets", key);
+            assertThat(created.statusCode()).isEqualTo(201);
+            assertThat(created.headers().map().keySet()).noneMatch(h -> h.equalsIgnoreCase("X-API-Key"));
+            String dataset = api + "/datasets/" + new ObjectMapper().readTree(created.body()).path("id").asText();
+            assertThat(send("DELETE", dataset, null).statusCode()).isEqualTo(401);
+            assertThat(send("DELETE", dataset, key).statusCode()).as("the data set the refused DELETE left")
+                    .isEqualTo(200);
+        }
+    }
+
+    @Test
+    void the_demo_api_takes_the_key_the_operator_configured() throws Exception {
+        FactoryHome home = new FactoryHome(dir, TestDatabase.H2)
+                .applicationProperties(Files.readString(Path.of("config/application.properties")))
+                .property("analytics.api-key", "operator-key-5d2e91");
+        int port = home.withHttpServer();
+        try (var running = home.start()) {
+            String datasets = "http://127.0.0.1:" + port + "/demo-api/api/v1/datasets";
+            assertThat(send("POST", datasets, "operator-key-5d2e91").statusCode()).isEqualTo(201);
+            assertThat(send("POST", datasets, null).statusCode()).isEqualTo(401);
+        }
+    }
+
+    private static HttpResponse<String> send(String method, String url, String apiKey)
+            throws IOException, InterruptedException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url))
+                .method(method, BodyPublishers.ofString(method.equals("POST") ? "customer_id,region\nc1,NA\n" : ""));
+        if (apiKey != null) {
+            request.header("X-API-Key", apiKey);
+        }
+        return HttpClient.newHttpClient().send(request.build(), BodyHandlers.ofString());
     }
 }
