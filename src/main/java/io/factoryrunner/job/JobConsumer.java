@@ -27,14 +27,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class JobConsumer extends ScheduledPollConsumer {
 
-    /** Headers each item's exchange carries. */
-    public static final String JOB = "FactoryJob";
-    public static final String RUN_ID = "FactoryRunId";
-    public static final String ITEM_KEY = "FactoryItemKey";
-    public static final String ITEM_VERSION = "FactoryItemVersion";
-    public static final String ATTEMPT = "FactoryItemAttempt";
-    /** Exchange property (or header) a route sets to true to put the item back for the job's next run. */
-    public static final String DEFER = "FactoryDefer";
+    /** Headers each item's exchange carries (see {@link JobConstants}). */
+    public static final String JOB = JobConstants.JOB;
+    public static final String RUN_ID = JobConstants.RUN_ID;
+    public static final String ITEM_KEY = JobConstants.ITEM_KEY;
+    public static final String ITEM_VERSION = JobConstants.ITEM_VERSION;
+    public static final String ATTEMPT = JobConstants.ATTEMPT;
+    public static final String DEFER = JobConstants.DEFER;
 
     private static final Logger LOG = LoggerFactory.getLogger(JobConsumer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -174,6 +173,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
         String node = getEndpoint().getComponent().node();
         try {
             if (isPaused()) {
+                // one skipped run counts the fires of the whole pause
+                store().recordSkipped(job(), trigger, node, "paused (job." + job() + ".paused = true)");
                 LOG.debug("Job {} is paused (job.{}.paused); fire ignored", job(), job());
                 return -1;
             }

@@ -13,6 +13,12 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
     private String upstream;
     private int chunkSize = 100;
     private String cron;
+    private String key;
+    private String version;
+    private String complete;
+
+    /** The version of an item offered with none, by {@code to: job:NAME}. */
+    public static final String DEFAULT_VERSION = "1";
 
     JobEndpoint(String uri, JobComponent component, String job) {
         super(uri, component);
@@ -26,9 +32,10 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
         return (JobComponent) super.getComponent();
     }
 
+    /** Offers the message to the job as an item (one per element of a list body). */
     @Override
     public Producer createProducer() {
-        throw new UnsupportedOperationException("job:" + job + " starts a route; it cannot be sent to");
+        return new JobProducer(this);
     }
 
     /**
@@ -79,6 +86,33 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
             throw new IllegalArgumentException("chunkSize of job " + job + " must be at least 1, not " + chunkSize);
         }
         this.chunkSize = chunkSize;
+    }
+
+    public String getKey() {
+        return key;
+    }
+
+    /** For {@code to: job:NAME}: the item's key, a simple expression such as {@code ${body[id]}}. */
+    public void setKey(String key) {
+        this.key = key;
+    }
+
+    public String getVersion() {
+        return version;
+    }
+
+    /** For {@code to: job:NAME}: the item's version, a simple expression; default the header, else 1. */
+    public void setVersion(String version) {
+        this.version = version;
+    }
+
+    public String getComplete() {
+        return complete;
+    }
+
+    /** For {@code to: job:NAME}: whether the item is complete, a simple expression; default the header, else true. */
+    public void setComplete(String complete) {
+        this.complete = complete;
     }
 
     /** The job's Quartz cron, when it has one (for the catch-up of fires missed while the factory was down). */

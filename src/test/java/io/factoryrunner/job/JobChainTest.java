@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
@@ -345,7 +346,14 @@ class JobChainTest {
             await().atMost(Duration.ofSeconds(10)).until(() -> app.context().getPropertiesComponent()
                     .resolveProperty("job.prepare.paused").orElse("").equals("true"));
             assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isEqualTo(-1);
+            assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isEqualTo(-1);
             assertThat(states(app.database().dataSource(), "prepare")).isEmpty();
+            assertThat(Sql.rows(app.database().dataSource(), "SELECT status, error_summary, fires_skipped FROM job_run"
+                    + " WHERE job = 'prepare'")).singleElement().satisfies(r -> {
+                        assertThat(r.get("status")).isEqualTo("skipped");
+                        assertThat(r.get("error_summary")).isEqualTo("paused (job.prepare.paused = true)");
+                        assertThat(((Number) r.get("fires_skipped")).intValue()).isEqualTo(2);
+                    });
             app.configTable().set("job.prepare.paused", "false", false, null, "test");
             await().atMost(Duration.ofSeconds(10)).until(() -> app.context().getPropertiesComponent()
                     .resolveProperty("job.prepare.paused").orElse("").equals("false"));
@@ -516,6 +524,53 @@ class JobChainTest {
             }
         } finally {
             server.close();
+        }
+    }
+
+    static final String INTAKE = """
+            - route:
+                id: intake
+                from:
+                  uri: "direct:intake"
+                  steps:
+                    - to:
+                        uri: "job:prepare"
+                        parameters:
+                          key: "${body[id]}"
+            """;
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_route_sending_a_list_to_a_job_offers_one_item_per_element_keyed_by_its_option(TestDatabase db)
+            throws Exception {
+        try (var running = home(db).route("intake.camel.yaml", INTAKE).start()) {
+            var app = running.app();
+            Object offered = app.context().createProducerTemplate().requestBody("direct:intake",
+                    List.of(Map.of("id", "order-1", "total", 10), Map.of("id", "order-2", "total", 20)));
+            assertThat(offered).isInstanceOf(List.class);
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            assertThat(states(app.database().dataSource(), "prepare"))
+                    .extracting(State::key, State::version, State::status)
+                    .containsExactly(org.assertj.core.groups.Tuple.tuple("order-1", "1", "done"),
+                            org.assertj.core.groups.Tuple.tuple("order-2", "1", "done"));
+            assertThat(states(app.database().dataSource(), "prepare").get(0).data())
+                    .contains("\"id\":\"order-1\"").contains("\"total\":10").endsWith("}-prepared");
+        }
+    }
+
+    @Test
+    void sending_to_a_job_without_an_item_key_is_an_error_naming_the_route() throws Exception {
+        try (var running = home(TestDatabase.H2).route("intake.camel.yaml", INTAKE).start()) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.context().createProducerTemplate().requestBody("direct:intake", Map.of("total", 10));
+            assertThat(Sql.rows(ds, "SELECT route_id, message FROM factory_error")).singleElement().satisfies(r -> {
+                assertThat(r.get("route_id")).isEqualTo("intake");
+                assertThat((String) r.get("message")).isEqualTo("Route 'intake' sends to job:prepare a message with"
+                        + " no item key: set the header FactoryItemKey or the option key (for example"
+                        + " key=${body[id]})");
+            });
+            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_inbox")).isZero();
         }
     }
 
