@@ -8,6 +8,7 @@ import io.factoryrunner.config.ConfigValues;
 import io.factoryrunner.config.ConfigWatcher;
 import io.factoryrunner.db.Database;
 import io.factoryrunner.db.DatabaseSettings;
+import io.factoryrunner.db.SqlAccess;
 import io.factoryrunner.alert.AlertOutbox;
 import io.factoryrunner.alert.AlertTemplates;
 import io.factoryrunner.alert.Notifier;
@@ -87,6 +88,9 @@ public final class FactoryApplication {
     private JobStore jobStore;
     private final JobRegistry jobs = new JobRegistry();
     private String node;
+    private int sqlAccessPort;
+    private Path sqlAccessDir;
+    private volatile SqlAccess sqlAccess;
 
     private FactoryApplication(Path home, Mode mode, Map<String, String> overrides, Clock clock) {
         this.home = home.toAbsolutePath().normalize();
@@ -158,6 +162,11 @@ public final class FactoryApplication {
         return database;
     }
 
+    /** The port an SQL client on this machine reaches the embedded database on, or -1 when not served. */
+    public int sqlAccessPort() {
+        return sqlAccess == null ? -1 : sqlAccess.port();
+    }
+
     public ConfigTable configTable() {
         return configTable;
     }
@@ -209,6 +218,10 @@ public final class FactoryApplication {
             // a start that failed elsewhere must not leave the database being opened behind it
             pending.handle((db, error) -> db).join();
         }
+        if (sqlAccess != null) {
+            sqlAccess.close();
+            sqlAccess = null;
+        }
         if (database != null) {
             database.close();
         }
@@ -236,6 +249,10 @@ public final class FactoryApplication {
 
             Path dataDir = home.resolve(values.string("factory.data-dir", "data"));
             String url = values.optional("factory.db.url").orElseGet(() -> DatabaseSettings.embeddedUrl(dataDir));
+            // the embedded default is opened by this process alone: an operator's SQL client gets in over TCP
+            sqlAccessPort = values.optional("factory.db.url").isPresent() ? 0
+                    : values.integer("factory.db.h2-tcp-port", 9092, 0);
+            sqlAccessDir = dataDir;
             DatabaseSettings settings = new DatabaseSettings(url, values.string("factory.db.user", "sa"),
                     values.string("factory.db.password", ""), values.integer("factory.db.pool-size", 10, 1),
                     values.duration("factory.db.connect-timeout", Duration.ofSeconds(10)));
@@ -269,6 +286,9 @@ public final class FactoryApplication {
                 db.migrate();
                 if (demo) {
                     db.migrateDemo();
+                }
+                if (sqlAccessPort > 0) {
+                    sqlAccess = SqlAccess.serve(sqlAccessDir, sqlAccessPort);
                 }
             } else {
                 pendingMigrations = db.pendingMigrations();

@@ -1,10 +1,16 @@
 package io.factoryrunner;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.net.URI;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -108,6 +114,27 @@ class FactoryStartTest {
             assertThat(running.app().configTable().loadAll()).containsKey("customer.name");
             assertThat(running.app().context().resolvePropertyPlaceholders("{{customer.name}}")).isEqualTo("ACME");
             assertThat(running.app().pendingMigrations()).isZero();
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void an_sql_client_on_this_machine_reads_and_writes_the_running_factorys_embedded_database() throws Exception {
+        int port = FactoryHome.freePort();
+        FactoryHome home = new FactoryHome(dir, TestDatabase.H2).withoutOverride("factory.db.url")
+                .property("factory.db.h2-tcp-port", String.valueOf(port));
+        try (var running = home.start()) {
+            assertThat(running.app().sqlAccessPort()).isEqualTo(port);
+            try (Connection c = DriverManager.getConnection("jdbc:h2:tcp://localhost:" + port + "/factory", "sa", "");
+                    Statement s = c.createStatement()) {
+                s.executeUpdate("INSERT INTO factory_config (config_key, config_value, updated_by, updated_at)"
+                        + " VALUES ('customer.name', 'ACME', 'ops', CURRENT_TIMESTAMP)");
+                try (ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM factory_config WHERE updated_by = 'ops'")) {
+                    rs.next();
+                    assertThat(rs.getInt(1)).isEqualTo(1);
+                }
+            }
+            await().atMost(Duration.ofSeconds(10)).until(() -> "ACME".equals(running.app().context()
+                    .getPropertiesComponent().resolveProperty("customer.name").orElse(null)));
         }
     }
 
