@@ -117,6 +117,30 @@ class FactoryStartTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_customer_table_made_before_the_first_start_stays_and_the_factory_starts_beside_it(TestDatabase db)
+            throws Exception {
+        FactoryHome home = new FactoryHome(dir, db);
+        try (Connection c = DriverManager.getConnection(home.url(), db.user(), db.password());
+                Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer VARCHAR(100))");
+            s.execute("INSERT INTO orders VALUES (1, 'ACME')");
+        }
+        for (int start = 1; start <= 2; start++) {
+            try (var running = home.start()) {
+                var app = running.app();
+                app.jobStore().offer("any", "k", "1", "d", true);
+                try (Connection c = app.database().dataSource().getConnection(); Statement s = c.createStatement();
+                        ResultSet rs = s.executeQuery("SELECT customer FROM orders WHERE id = 1")) {
+                    assertThat(rs.next()).isTrue();
+                    assertThat(rs.getString(1)).isEqualTo("ACME");
+                }
+                assertThat(app.pendingMigrations()).isZero();
+            }
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void an_sql_client_on_this_machine_reads_and_writes_the_running_factorys_embedded_database() throws Exception {
         int port = FactoryHome.freePort();

@@ -112,7 +112,9 @@ public final class Database implements AutoCloseable {
                 if (!rs.getBoolean(2)) {
                     return false;
                 }
-                applied.add(rs.getString(1));
+                if (!BASELINE.equals(rs.getString(1))) {
+                    applied.add(rs.getString(1));
+                }
             }
         } catch (SQLException noHistoryYet) {
             return false;
@@ -120,14 +122,23 @@ public final class Database implements AutoCloseable {
         return !shipped.isEmpty() && applied.equals(shipped);
     }
 
+    private static final String BASELINE = "0";
+
     private static final String HISTORY = """
             SELECT "version", "success" FROM "flyway_schema_history" WHERE "version" IS NOT NULL""";
 
+    /**
+     * A customer's tables may be in the database before the factory's first start: Flyway then records a baseline
+     * (version 0) under them instead of refusing a schema that is not empty, and creates the factory's tables beside
+     * them.
+     */
     private Flyway flyway() {
         return Flyway.configure()
                 .dataSource(dataSource)
                 .locations("classpath:db/migration/common", "classpath:db/migration/" + dialect().vendor())
                 .failOnMissingLocations(false)
+                .baselineOnMigrate(true)
+                .baselineVersion("0")
                 .load();
     }
 
