@@ -247,6 +247,26 @@ class ReferenceFactoryTest {
     // build: upload and start
 
     @Test
+    void a_jobs_own_http_response_timeout_cuts_off_an_upload_that_never_answers() throws Exception {
+        analyticsWorks();
+        api.stubFor(post(urlPathEqualTo("/api/v1/datasets")).atPriority(1)
+                .willReturn(aResponse().withStatus(201).withFixedDelay(10_000)));
+        try (var running = start(home(TestDatabase.H2).property("job.build.http.response-timeout", "300ms")
+                .property("job.build.retry.max-attempts", "1"))) {
+            FactoryApplication app = running.app();
+            intake(app);
+            trigger(app, "prepare", "build");
+            DataSource ds = app.database().dataSource();
+            assertThat(rows(ds, "SELECT job, exception_class, message FROM factory_error")).hasSize(3)
+                    .allSatisfy(r -> {
+                        assertThat(r.get("job")).isEqualTo("build");
+                        assertThat(r.get("exception_class") + " " + r.get("message")).containsIgnoringCase("timeout");
+                    });
+            assertThat(inbox(ds, "build")).hasSize(3);
+        }
+    }
+
+    @Test
     void server_errors_on_the_upload_are_retried_and_leave_no_error_row() throws Exception {
         analyticsWorks();
         // the first two uploads (whichever data set) answer 500; every later one goes to the working stubs
