@@ -260,6 +260,21 @@ public final class JobConsumer extends ScheduledPollConsumer {
             while (kept == 0) {
                 // the items taken back first, then chunks claimed from the inbox
                 List<JobStore.Item> items = takenBack ? store.claimedBy(job(), runId, chunk) : List.of();
+                if (items.isEmpty() && getEndpoint().isChunkTransaction()) {
+                    takenBack = false;
+                    ChunkOutcome outcome = runChunk(runId, chunk, runStart);
+                    if (outcome == null) {
+                        return;
+                    }
+                    if (outcome.taken() == 0) {
+                        break;
+                    }
+                    done += outcome.done();
+                    failed += outcome.failed();
+                    deferred += outcome.deferred();
+                    kept += outcome.kept();
+                    continue;
+                }
                 if (items.isEmpty()) {
                     takenBack = false;
                     // items put back during this run wait for the next one
@@ -346,6 +361,51 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 LOG.error("Job {} run {}: the run's notifications failed: {}", job(), runId,
                         Secrets.mask(e.getMessage()), e);
             }
+        }
+    }
+
+    /** What one chunk in its own transaction came to. */
+    private record ChunkOutcome(int taken, int done, int failed, int deferred, int kept) {
+    }
+
+    /**
+     * One chunk in one transaction: taken from the inbox, run, and its results written and committed together.
+     * Returns null when the run stopped midway: the transaction is rolled back and the items are waiting again.
+     */
+    private ChunkOutcome runChunk(long runId, int limit, Instant runStart) throws SQLException {
+        try (JobStore.OpenChunk open = store().openChunk(job(), limit, runStart)) {
+            if (open.taken() == 0) {
+                return new ChunkOutcome(0, 0, 0, 0, 0);
+            }
+            List<JobStore.Result> results = new ArrayList<>(open.items().size());
+            List<JobStore.Item> kept = new ArrayList<>();
+            for (JobStore.Item item : open.items()) {
+                JobStore.Result result = isRunAllowed() ? process(runId, item) : INTERRUPTED;
+                if (result == INTERRUPTED) {
+                    close(runId, RunStatus.ABANDONED, "stopped during the run; the chunk's " + open.items().size()
+                            + " items are waiting again");
+                    return null;
+                }
+                if (result == null) {
+                    // the failure could not be recorded: the item goes back to the inbox
+                    kept.add(item);
+                } else {
+                    results.add(result);
+                }
+            }
+            store().commitChunk(open, job(), runId, results,
+                    getEndpoint().getComponent().registry().downstreamOf(job()), kept);
+            int done = 0;
+            int failed = 0;
+            int deferred = 0;
+            for (JobStore.Result r : results) {
+                switch (r.outcome()) {
+                    case DONE -> done++;
+                    case FAILED -> failed++;
+                    case DEFERRED -> deferred++;
+                }
+            }
+            return new ChunkOutcome(open.taken(), done, failed, deferred, kept.size());
         }
     }
 

@@ -13,6 +13,7 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
     private String upstream;
     private int chunkSize = 100;
     private String cron;
+    private String transaction = "chunk";
     private String key;
     private String version;
     private String complete;
@@ -86,6 +87,29 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
             throw new IllegalArgumentException("chunkSize of job " + job + " must be at least 1, not " + chunkSize);
         }
         this.chunkSize = chunkSize;
+    }
+
+    public String getTransaction() {
+        return transaction;
+    }
+
+    /**
+     * How a chunk's work is committed: {@code chunk} (the default) takes the items, runs them and writes their
+     * results in one transaction, one commit per chunk; {@code claim} commits the claim first and the results after,
+     * so no transaction stays open while the items run: for steps that take long (a remote API), where an open
+     * transaction would hold a connection and row locks for minutes.
+     */
+    public void setTransaction(String transaction) {
+        String mode = transaction == null ? "" : transaction.trim();
+        if (!mode.equals("chunk") && !mode.equals("claim")) {
+            throw new IllegalArgumentException("transaction of job " + job + " must be chunk or claim, not '"
+                    + transaction + "'");
+        }
+        this.transaction = mode;
+    }
+
+    boolean isChunkTransaction() {
+        return transaction.equals("chunk");
     }
 
     public String getKey() {

@@ -207,6 +207,55 @@ public final class JobStore {
              WHERE NOT EXISTS (SELECT 1 FROM job_state s WHERE s.job = ? AND s.item_key = ? AND s.item_version = ?)
             ON CONFLICT (job, item_key, item_version) DO UPDATE SET complete = EXCLUDED.complete, data = EXCLUDED.data""";
 
+    /** PostgreSQL, one transaction per chunk: takes a chunk from the inbox, answering the items not acted on yet. */
+    private static final String PG_TAKE = """
+            WITH taken AS (
+                DELETE FROM job_inbox
+                 WHERE ctid = ANY(ARRAY(
+                       SELECT ctid FROM job_inbox
+                        WHERE job = ? AND complete = TRUE AND (available_at IS NULL OR available_at <= ?)
+                        ORDER BY seq
+                        LIMIT ?
+                          FOR UPDATE SKIP LOCKED))
+                RETURNING item_key, item_version, data, attempts, failing_since)
+            SELECT n.taken, t.item_key, t.item_version, t.data, t.attempts, t.failing_since
+              FROM (SELECT COUNT(*) AS taken FROM taken) n
+              LEFT JOIN taken t
+                ON NOT EXISTS (SELECT 1 FROM job_state s
+                                WHERE s.job = ? AND s.item_key = t.item_key AND s.item_version = t.item_version)""";
+
+    /**
+     * PostgreSQL, one transaction per chunk: the chunk's finished items written at their final status; answers those
+     * written (an item another run wrote meanwhile is left as it is).
+     */
+    private static final String PG_WRITE_FINISHED = """
+            INSERT INTO job_state (job, item_key, item_version, status, data, error_message, attempts, run_id,
+                                   created_at, updated_at, row_version)
+            SELECT ?, u.item_key, u.item_version, u.status, u.data, u.error, u.attempts, ?, ?, ?, 0
+              FROM unnest(?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::int[])
+                   AS u(item_key, item_version, status, data, error, attempts)
+            ON CONFLICT (job, item_key, item_version) DO NOTHING
+            RETURNING item_key, item_version""";
+
+    /** Other databases, one transaction per chunk: the oldest waiting items, locked for this transaction. */
+    private static final String NEXT_IN_INBOX_LOCKED = """
+            SELECT item_key, item_version, data, attempts, failing_since
+              FROM job_inbox
+             WHERE job = ? AND complete = TRUE AND (available_at IS NULL OR available_at <= ?)
+             ORDER BY seq
+             LIMIT ?
+               FOR UPDATE SKIP LOCKED""";
+
+    /** Other databases, one transaction per chunk: a finished item at its final status, unless written already. */
+    private static final String WRITE_FINISHED = """
+            INSERT INTO job_state (job, item_key, item_version, status, data, error_message, attempts, run_id,
+                                   created_at, updated_at, row_version)
+            SELECT CAST(? AS VARCHAR(100)), CAST(? AS VARCHAR(400)), CAST(? AS VARCHAR(100)), CAST(? AS VARCHAR(20)),
+                   CAST(? AS VARCHAR(1000000)), CAST(? AS VARCHAR(2000)), CAST(? AS INTEGER), CAST(? AS BIGINT),
+                   CAST(? AS TIMESTAMP WITH TIME ZONE), CAST(? AS TIMESTAMP WITH TIME ZONE), 0
+             WHERE NOT EXISTS (SELECT 1 FROM job_state s
+                                WHERE s.job = ? AND s.item_key = ? AND s.item_version = ?)""";
+
     private static final String HAS_STATE = """
             SELECT COUNT(*) FROM job_state WHERE job = ? AND item_key = ? AND item_version = ?""";
 
@@ -541,6 +590,252 @@ public final class JobStore {
                 throw e;
             }
         }
+    }
+
+    /**
+     * A chunk taken from the inbox in a transaction that stays open while its items go through the route, and that
+     * {@link #commitChunk} ends by writing their results: one transaction per chunk. A run that stops or dies before
+     * the commit rolls it back, and the items are simply waiting again. Closing it without a commit rolls it back.
+     */
+    public static final class OpenChunk implements AutoCloseable {
+        private final Connection connection;
+        private final int taken;
+        private final List<Item> items;
+        private boolean ended;
+
+        OpenChunk(Connection connection, int taken, List<Item> items) {
+            this.connection = connection;
+            this.taken = taken;
+            this.items = items;
+        }
+
+        /** Inbox rows taken, including those of items the job had acted on already (they are dropped). */
+        public int taken() {
+            return taken;
+        }
+
+        /** The items to run. */
+        public List<Item> items() {
+            return items;
+        }
+
+        @Override
+        public void close() throws SQLException {
+            try {
+                if (!ended) {
+                    connection.rollback();
+                }
+            } finally {
+                ended = true;
+                connection.close();
+            }
+        }
+    }
+
+    /** Opens a chunk's transaction and takes up to {@code limit} items available at {@code availableBy}. */
+    public OpenChunk openChunk(String job, int limit, Instant availableBy) throws SQLException {
+        return LostConnections.retryOnce(dataSource, () -> openChunkOnce(job, limit, availableBy));
+    }
+
+    private OpenChunk openChunkOnce(String job, int limit, Instant availableBy) throws SQLException {
+        Connection c = dataSource.getConnection();
+        try {
+            c.setAutoCommit(false);
+            int taken = 0;
+            List<Item> items = new ArrayList<>();
+            if (postgres) {
+                try (Statement st = c.createStatement()) {
+                    // as in the claim: walk the inbox index in seq order and stop after a chunk, whatever the
+                    // planner guesses of a backlog that arrived since the last ANALYZE
+                    st.execute("SET LOCAL enable_sort = off");
+                }
+                try (PreparedStatement ps = c.prepareStatement(PG_TAKE)) {
+                    ps.setString(1, job);
+                    ps.setTimestamp(2, Timestamp.from(availableBy));
+                    ps.setInt(3, limit);
+                    ps.setString(4, job);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            taken = rs.getInt(1);
+                            if (rs.getString(2) != null) {
+                                items.add(new Item(rs.getString(2), rs.getString(3), rs.getString(4),
+                                        rs.getInt(5) + 1, instant(rs.getTimestamp(6))));
+                            }
+                        }
+                    }
+                }
+                return new OpenChunk(c, taken, items);
+            }
+            List<Item> waiting = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(NEXT_IN_INBOX_LOCKED)) {
+                ps.setString(1, job);
+                ps.setTimestamp(2, Timestamp.from(availableBy));
+                ps.setInt(3, limit);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        waiting.add(new Item(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4) + 1,
+                                instant(rs.getTimestamp(5))));
+                    }
+                }
+            }
+            if (!waiting.isEmpty()) {
+                try (PreparedStatement take = c.prepareStatement(TAKE_FROM_INBOX)) {
+                    for (Item item : waiting) {
+                        take.setString(1, job);
+                        take.setString(2, item.key());
+                        take.setString(3, item.version());
+                        take.addBatch();
+                    }
+                    int[] deleted = take.executeBatch();
+                    for (int i = 0; i < waiting.size(); i++) {
+                        if (deleted[i] != 1) {
+                            continue;
+                        }
+                        taken++;
+                        if (!hasState(c, job, waiting.get(i))) {
+                            items.add(waiting.get(i));
+                        }
+                    }
+                }
+            }
+            return new OpenChunk(c, taken, items);
+        } catch (SQLException | RuntimeException e) {
+            try {
+                c.rollback();
+            } finally {
+                c.close();
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Ends a chunk's transaction: the finished items are written at their final status (the state row is written
+     * once), the done ones handed to the downstream jobs, the deferred ones and those {@code kept} (their failure
+     * could not be recorded) put back in the inbox, the run's counts added, and all of it committed. Returns how
+     * many results were written.
+     */
+    public int commitChunk(OpenChunk chunk, String job, long runId, List<Result> results,
+            Collection<String> downstream, List<Item> kept) throws SQLException {
+        Connection c = chunk.connection;
+        Timestamp now = now();
+        List<Result> finished = results.stream().filter(r -> r.outcome() != Outcome.DEFERRED).toList();
+        java.util.Set<String> written = postgres ? writeFinishedInOneStatement(c, job, runId, finished, now)
+                : writeFinishedOneByOne(c, job, runId, finished, now);
+        int done = 0;
+        int failed = 0;
+        List<Result> handedOn = new ArrayList<>();
+        for (Result r : finished) {
+            if (!written.contains(ownedKey(r.item().key(), r.item().version()))) {
+                // another run wrote this item meanwhile: leave it as it is
+                continue;
+            }
+            if (r.done()) {
+                done++;
+                handedOn.add(r);
+            } else {
+                failed++;
+            }
+        }
+        handOn(c, handedOn, downstream, now);
+        List<Result> putBack = new ArrayList<>(results.stream().filter(r -> r.outcome() == Outcome.DEFERRED)
+                .toList());
+        int deferred = putBack.size();
+        kept.forEach(item -> putBack.add(new Result(item, Outcome.DEFERRED, item.data(), null, 0)));
+        if (!putBack.isEmpty()) {
+            try (PreparedStatement defer = c.prepareStatement(DEFER)) {
+                for (Result r : putBack) {
+                    bindDeferred(defer, job, r, now);
+                    defer.addBatch();
+                }
+                defer.executeBatch();
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement(COUNT_RUN)) {
+            // as a claim counts: the items this run acted on, not the inbox rows of items acted on before
+            ps.setInt(1, done + failed + deferred + kept.size());
+            ps.setInt(2, done);
+            ps.setInt(3, failed);
+            ps.setInt(4, results.stream().mapToInt(Result::retries).sum());
+            ps.setInt(5, kept.size());
+            ps.setInt(6, deferred);
+            ps.setLong(7, runId);
+            ps.executeUpdate();
+        }
+        c.commit();
+        chunk.ended = true;
+        return done + failed + deferred;
+    }
+
+    private void bindDeferred(PreparedStatement defer, String job, Result r, Timestamp now) throws SQLException {
+        defer.setString(1, job);
+        defer.setString(2, r.item().key());
+        defer.setString(3, r.item().version());
+        defer.setString(4, r.item().data());
+        defer.setTimestamp(5, now);
+        defer.setTimestamp(6, r.availableAt() != null ? Timestamp.from(r.availableAt()) : now);
+        defer.setInt(7, r.item().attempts());
+        defer.setTimestamp(8, r.item().failingSince() != null ? Timestamp.from(r.item().failingSince()) : null);
+    }
+
+    private java.util.Set<String> writeFinishedInOneStatement(Connection c, String job, long runId,
+            List<Result> finished, Timestamp now) throws SQLException {
+        java.util.Set<String> written = new java.util.HashSet<>();
+        if (finished.isEmpty()) {
+            return written;
+        }
+        try (PreparedStatement ps = c.prepareStatement(PG_WRITE_FINISHED)) {
+            ps.setString(1, job);
+            ps.setLong(2, runId);
+            ps.setTimestamp(3, now);
+            ps.setTimestamp(4, now);
+            ps.setArray(5, c.createArrayOf("varchar", finished.stream().map(r -> r.item().key()).toArray()));
+            ps.setArray(6, c.createArrayOf("varchar", finished.stream().map(r -> r.item().version()).toArray()));
+            ps.setArray(7, c.createArrayOf("varchar", finished.stream()
+                    .map(r -> (r.done() ? ItemStatus.DONE : ItemStatus.FAILED).db()).toArray()));
+            ps.setArray(8, c.createArrayOf("varchar", finished.stream().map(Result::data).toArray()));
+            ps.setArray(9, c.createArrayOf("varchar", finished.stream().map(r -> cut(r.error(), 2000)).toArray()));
+            ps.setArray(10, c.createArrayOf("integer", finished.stream().map(r -> r.item().attempts()).toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    written.add(ownedKey(rs.getString(1), rs.getString(2)));
+                }
+            }
+        }
+        return written;
+    }
+
+    private java.util.Set<String> writeFinishedOneByOne(Connection c, String job, long runId, List<Result> finished,
+            Timestamp now) throws SQLException {
+        java.util.Set<String> written = new java.util.HashSet<>();
+        if (finished.isEmpty()) {
+            return written;
+        }
+        try (PreparedStatement ps = c.prepareStatement(WRITE_FINISHED)) {
+            for (Result r : finished) {
+                ps.setString(1, job);
+                ps.setString(2, r.item().key());
+                ps.setString(3, r.item().version());
+                ps.setString(4, (r.done() ? ItemStatus.DONE : ItemStatus.FAILED).db());
+                ps.setString(5, r.data());
+                ps.setString(6, cut(r.error(), 2000));
+                ps.setInt(7, r.item().attempts());
+                ps.setLong(8, runId);
+                ps.setTimestamp(9, now);
+                ps.setTimestamp(10, now);
+                ps.setString(11, job);
+                ps.setString(12, r.item().key());
+                ps.setString(13, r.item().version());
+                ps.addBatch();
+            }
+            int[] inserted = ps.executeBatch();
+            for (int i = 0; i < finished.size(); i++) {
+                if (inserted[i] == 1) {
+                    written.add(ownedKey(finished.get(i).item().key(), finished.get(i).item().version()));
+                }
+            }
+        }
+        return written;
     }
 
     private static boolean hasState(Connection c, String job, Item item) throws SQLException {
