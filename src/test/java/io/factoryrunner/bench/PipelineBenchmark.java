@@ -58,11 +58,12 @@ public final class PipelineBenchmark {
     /** Finished items per prefilled run. */
     static final int ITEMS_PER_RUN = 100;
 
-    record Settings(int items, int big, String db, List<Integer> chunks, int commits, int passes) {
+    record Settings(int items, int big, String db, List<Integer> chunks, int commits, int passes,
+            List<String> transactions, boolean flatness) {
 
         static Settings read(String[] args) {
             Map<String, String> values = new LinkedHashMap<>();
-            for (String key : List.of("N", "BIG", "DB", "CHUNK", "COMMITS", "PASSES")) {
+            for (String key : List.of("N", "BIG", "DB", "CHUNK", "COMMITS", "PASSES", "TX", "FLATNESS")) {
                 String env = System.getenv(key);
                 if (env != null && !env.isBlank()) {
                     values.put(key, env.trim());
@@ -71,7 +72,8 @@ public final class PipelineBenchmark {
             for (String arg : args) {
                 int eq = arg.indexOf('=');
                 if (eq < 1) {
-                    throw new IllegalArgumentException("Arguments are KEY=value (N, BIG, DB, CHUNK, COMMITS, PASSES),"
+                    throw new IllegalArgumentException("Arguments are KEY=value (N, BIG, DB, CHUNK, COMMITS, PASSES,"
+                            + " TX, FLATNESS),"
                             + " not '" + arg + "'");
                 }
                 values.put(arg.substring(0, eq).trim().toUpperCase(Locale.ROOT), arg.substring(eq + 1).trim());
@@ -84,8 +86,16 @@ public final class PipelineBenchmark {
             for (String chunk : values.getOrDefault("CHUNK", "100,500").split(",")) {
                 chunks.add(number(Map.of("CHUNK", chunk.trim()), "CHUNK", 100));
             }
+            List<String> transactions = new ArrayList<>();
+            for (String tx : values.getOrDefault("TX", "chunk,claim").split(",")) {
+                if (!List.of("chunk", "claim").contains(tx.trim())) {
+                    throw new IllegalArgumentException("TX lists chunk and claim, not '" + tx + "'");
+                }
+                transactions.add(tx.trim());
+            }
             Settings s = new Settings(number(values, "N", 10_000), number(values, "BIG", 1_000_000), db,
-                    List.copyOf(chunks), number(values, "COMMITS", 3_000), number(values, "PASSES", 5));
+                    List.copyOf(chunks), number(values, "COMMITS", 3_000), number(values, "PASSES", 5),
+                    List.copyOf(transactions), !values.getOrDefault("FLATNESS", "on").equals("off"));
             if (s.big() <= SMALL) {
                 throw new IllegalArgumentException("BIG must be more than " + SMALL + ", not " + s.big());
             }
@@ -106,7 +116,8 @@ public final class PipelineBenchmark {
     }
 
     /** The throughput one database measured at one chunk size, beside its raw commit rate. */
-    record Throughput(String database, int chunk, double handoffsPerSecond, double commitsPerSecond) {
+    record Throughput(String database, String transaction, int chunk, double handoffsPerSecond,
+            double commitsPerSecond) {
 
         double ratio() {
             return handoffsPerSecond / commitsPerSecond;
@@ -158,7 +169,12 @@ public final class PipelineBenchmark {
     private void measure(Server server, List<Throughput> throughput, List<Flatness> flatness) throws Exception {
         System.out.printf(Locale.ROOT, "%n== %s%n", server.describe());
         for (int chunk : settings.chunks()) {
-            throughput.add(throughput(server, chunk));
+            for (String transaction : settings.transactions()) {
+                throughput.add(throughput(server, chunk, transaction));
+            }
+        }
+        if (!settings.flatness()) {
+            return;
         }
 
         // 3: flatness, on a database of its own so that the small case really holds SMALL finished items
@@ -166,7 +182,8 @@ public final class PipelineBenchmark {
         String url = server.newDatabase("flatness");
         double small;
         double big;
-        try (Factory factory = Factory.start(server.home("flatness"), url, server, chunk)) {
+        try (Factory factory = Factory.start(server.home("flatness"), url, server, chunk,
+                settings.transactions().get(0))) {
             DataSource ds = factory.app().database().dataSource();
             prefill(ds, server, 0, SMALL);
             offer(factory, "warm-", PASS_ITEMS);
@@ -184,10 +201,11 @@ public final class PipelineBenchmark {
     }
 
     /** 1 and 2: item hand-offs per second at one chunk size, and the raw commit floor on the same database. */
-    private Throughput throughput(Server server, int chunk) throws Exception {
-        System.out.printf(Locale.ROOT, "-- chunk size %d%n", chunk);
-        String url = server.newDatabase("throughput_" + chunk);
-        try (Factory factory = Factory.start(server.home("throughput-" + chunk), url, server, chunk)) {
+    private Throughput throughput(Server server, int chunk, String transaction) throws Exception {
+        System.out.printf(Locale.ROOT, "-- chunk size %d, transaction %s%n", chunk, transaction);
+        String url = server.newDatabase("throughput_" + chunk + "_" + transaction);
+        try (Factory factory = Factory.start(server.home("throughput-" + chunk + "-" + transaction), url, server,
+                chunk, transaction)) {
             // a pass the JIT compiler learns from, as a factory that has run for a while has: not measured
             int warmUp = Math.max(1_000, settings.items() / 5);
             offer(factory, "warm-", warmUp);
@@ -204,7 +222,8 @@ public final class PipelineBenchmark {
             System.out.printf(Locale.ROOT, "six-job pass over %d items: %.3f s (%s)%n", settings.items(), elapsed,
                     perJobText(perJob));
             System.out.printf(Locale.ROOT, "item hand-offs/s: %.0f%n", handoffs);
-            Throughput answer = new Throughput(server.name(), chunk, handoffs, rawCommitsPerSecond(url, server));
+            Throughput answer = new Throughput(server.name(), transaction, chunk, handoffs,
+                    rawCommitsPerSecond(url, server));
             System.out.printf(Locale.ROOT, "ratio hand-offs/s / raw commits/s: %.2fx (target >= 5x on PostgreSQL)%s%n",
                     answer.ratio(), server.postgres() ? verdict(answer.ratio() >= 5) : "");
             return answer;
@@ -412,11 +431,11 @@ public final class PipelineBenchmark {
     }
 
     private static void summary(List<Throughput> throughput, List<Flatness> flatness) {
-        System.out.printf(Locale.ROOT, "%n%-11s %6s %13s %13s %15s%n", "database", "chunk", "hand-offs/s",
-                "raw commits/s", "ratio (>= 5x)");
+        System.out.printf(Locale.ROOT, "%n%-11s %-11s %6s %13s %13s %15s%n", "database", "transaction", "chunk",
+                "hand-offs/s", "raw commits/s", "ratio (>= 5x)");
         for (Throughput t : throughput) {
-            System.out.printf(Locale.ROOT, "%-11s %6d %13.0f %13.0f %14.2fx%n", t.database(), t.chunk(),
-                    t.handoffsPerSecond(), t.commitsPerSecond(), t.ratio());
+            System.out.printf(Locale.ROOT, "%-11s %-11s %6d %13.0f %13.0f %14.2fx%n", t.database(), t.transaction(),
+                    t.chunk(), t.handoffsPerSecond(), t.commitsPerSecond(), t.ratio());
         }
         System.out.printf(Locale.ROOT, "%n%-11s %6s %14s %14s %10s%n", "database", "chunk", "pass, small s",
                 "pass, big s", "(<= 1.5x)");
@@ -467,7 +486,8 @@ public final class PipelineBenchmark {
     /** A started factory with the six-job chain, stopped when closed. */
     record Factory(FactoryApplication app) implements AutoCloseable {
 
-        static Factory start(Path home, String url, Server server, int chunk) throws IOException {
+        static Factory start(Path home, String url, Server server, int chunk, String transaction)
+                throws IOException {
             StringBuilder properties = new StringBuilder();
             StringBuilder routes = new StringBuilder();
             for (int i = 0; i < JOBS.size(); i++) {
@@ -482,11 +502,12 @@ public final class PipelineBenchmark {
                               uri: "job:%1$s"
                               parameters:
                                 cron: "{{job.%1$s.cron}}"
-                                chunkSize: "{{job.%1$s.chunk-size}}"%2$s
+                                chunkSize: "{{job.%1$s.chunk-size}}"
+                                transaction: "%3$s"%2$s
                               steps:
                                 - setBody:
                                     simple: "${body}"
-                        """.formatted(job, upstream));
+                        """.formatted(job, upstream, transaction));
             }
             Files.createDirectories(home.resolve("config/routes"));
             Files.writeString(home.resolve("config/application.properties"), properties);
