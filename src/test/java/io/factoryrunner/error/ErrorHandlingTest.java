@@ -210,7 +210,8 @@ class ErrorHandlingTest {
                     .satisfies(r -> assertThat(r.get("status")).isEqualTo("failed"));
             await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
             String mail = mailText(smtp.getReceivedMessages()[0]);
-            assertThat(mail).contains("call").contains("item-1").contains("HTTP API call").doesNotContain(SECRET);
+            assertThat(mail).contains("call").contains("item-1").contains("remote service answered HTTP 401")
+                    .doesNotContain(SECRET);
             assertThat(CapturedLog.text()).doesNotContain(SECRET);
         }
     }
@@ -255,6 +256,52 @@ class ErrorHandlingTest {
             // connection refused is transient: it was retried up to the limit before it was recorded
             assertThat(rows(app.database().dataSource(), "SELECT attempts FROM factory_error WHERE item_key = 'd'"))
                     .singleElement().satisfies(r -> assertThat(((Number) r.get("attempts")).intValue()).isEqualTo(3));
+        }
+    }
+
+    @Test
+    void each_failure_mail_has_a_subject_of_its_own_naming_the_job_the_kind_and_the_start_of_the_message()
+            throws Exception {
+        answer(404);
+        try (var running = start(home(TestDatabase.H2))) {
+            var app = running.app();
+            app.jobStore().offer("call", "a", "v1", "build-failed", true);
+            app.jobStore().offer("call", "b", "v1", "refused", true);
+            app.jobStore().offer("call", "c", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            awaitOutboxEmpty(app.database().dataSource());
+            assertThat(subjects()).hasSize(3).contains(
+                    "[factory factory-runner] call: analytics product: build failure - build of a failed",
+                    "[factory factory-runner] call: analytics product: job initialization failure"
+                            + " - analytics refused job for b");
+            assertThat(subjects()).anySatisfy(s -> assertThat(s).startsWith("[factory factory-runner] call:"
+                    + " remote service answered HTTP 404 - HTTP 404 from http://localhost:" + api.port()
+                    + "/api/items/c?apiKey=")
+                    .endsWith(": {\"detail\":\"status 404\"}").doesNotContain(SECRET));
+        }
+    }
+
+    @Test
+    void a_remote_services_error_status_is_labelled_as_its_answer_not_as_an_internal_error() throws Exception {
+        api.stubFor(get(urlPathMatching("/api/items/refused")).willReturn(aResponse().withStatus(403)));
+        api.stubFor(get(urlPathMatching("/api/items/broken")).willReturn(aResponse().withStatus(500)));
+        try (var running = start(home(TestDatabase.H2))) {
+            var app = running.app();
+            app.jobStore().offer("call", "refused", "v1", "go", true);
+            app.jobStore().offer("call", "broken", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            awaitOutboxEmpty(app.database().dataSource());
+            List<String> mails = new ArrayList<>();
+            for (MimeMessage m : smtp.getReceivedMessages()) {
+                mails.add(mailText(m));
+            }
+            assertThat(mails).hasSize(2).noneSatisfy(m -> assertThat(m).contains("internal error"));
+            assertThat(mails).anySatisfy(m -> assertThat(m)
+                    .contains("call: remote service answered HTTP 403 - HTTP 403 from")
+                    .contains("Category:    remote service answered HTTP 403"));
+            assertThat(mails).anySatisfy(m -> assertThat(m)
+                    .contains("call: remote service answered HTTP 500 - HTTP 500 from")
+                    .contains("Category:    remote service answered HTTP 500"));
         }
     }
 
