@@ -191,7 +191,7 @@ public final class ErrorRecorder implements FailureRecorder {
 
     Failure describe(Exchange exchange, Throwable error) {
         Throwable main = unwrap(error);
-        String message = Secrets.mask(String.valueOf(main.getMessage()));
+        String message = Secrets.mask(withDatabaseMessage(main));
         String job = exchange.getMessage().getHeader("FactoryJob", String.class);
         ErrorCategory category = ErrorClassifier.category(main, exchange);
         String httpMethod = null;
@@ -434,6 +434,25 @@ public final class ErrorRecorder implements FailureRecorder {
                 return null;
             }
         }
+    }
+
+    /**
+     * The failure's message, with the database's own words when a SQL statement failed: a wrapper's message (Spring's
+     * {@code bad SQL grammar []}) does not say what the database refused. A route's own message is kept before it.
+     */
+    private static String withDatabaseMessage(Throwable main) {
+        String message = String.valueOf(main.getMessage());
+        if (main instanceof SQLException) {
+            return message;
+        }
+        for (Throwable t = main.getCause(); t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && sql.getMessage() != null) {
+                String database = sql.getMessage().strip() + (sql.getSQLState() == null ? ""
+                        : " (SQLState " + sql.getSQLState() + ")");
+                return main instanceof FactoryException ? message + ": " + database : database;
+            }
+        }
+        return message;
     }
 
     private static Throwable unwrap(Throwable error) {

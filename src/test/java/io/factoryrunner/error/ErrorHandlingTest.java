@@ -307,6 +307,27 @@ class ErrorHandlingTest {
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
+    void a_failed_sql_statement_is_recorded_and_mailed_with_the_databases_own_message(TestDatabase db)
+            throws Exception {
+        try (var running = start(home(db))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "sql", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            DataSource ds = app.database().dataSource();
+            assertThat(rows(ds, "SELECT category, message FROM factory_error")).singleElement().satisfies(r -> {
+                assertThat(r.get("category")).isEqualTo("sql");
+                assertThat((String) r.get("message")).containsIgnoringCase("no_such_table")
+                        .doesNotContain("bad SQL grammar");
+            });
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            assertThat(smtp.getReceivedMessages()[0].getSubject())
+                    .startsWith("[factory factory-runner] call: internal error: SQL / stored procedure - ")
+                    .containsIgnoringCase("no_such_table");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
     void a_hundred_identical_failures_send_exactly_one_mail(TestDatabase db) throws Exception {
         answer(404);
         try (var running = start(home(db))) {
