@@ -25,12 +25,15 @@ import java.time.Instant;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.apache.camel.Exchange;
+import org.apache.camel.StreamCache;
+import org.apache.camel.component.http.HttpEndpoint;
 import org.apache.camel.http.base.HttpOperationFailedException;
 import org.apache.camel.spi.PropertiesComponent;
 import org.apache.camel.util.TimeUtils;
@@ -203,16 +206,21 @@ public final class ErrorRecorder implements FailureRecorder {
                 httpStatus = h.getStatusCode();
                 httpUrl = withoutCredentials(h.getUri());
                 httpResponse = excerpt(h.getResponseBody(), 2000);
-                httpMethod = exchange.getMessage().getHeader(Exchange.HTTP_METHOD, String.class);
-                if (httpMethod == null) {
-                    httpMethod = exchange.getMessage().getBody() == null ? "GET" : "POST";
-                }
+                httpMethod = sentMethod(exchange, h.getUri());
                 message = Secrets.mask("HTTP " + h.getStatusCode() + " from " + httpUrl + ": "
                         + excerpt(h.getResponseBody(), 500));
                 break;
             }
         }
         String normalized = normalize(message);
+        Optional<SentHttpRequests.Request> unanswered = httpStatus == null ? SentHttpRequests.of(main)
+                : Optional.empty();
+        if (unanswered.isPresent()) {
+            // named in the message, not in the fingerprint: one outage of a service is one failure for all its items
+            httpMethod = unanswered.get().method();
+            httpUrl = unanswered.get().url();
+            message = message + " (" + httpMethod + " " + httpUrl + ")";
+        }
         String fingerprint = sha256(job + "|" + category + "|" + main.getClass().getName() + "|" + normalized);
         StringWriter stack = new StringWriter();
         error.printStackTrace(new PrintWriter(stack));
@@ -224,6 +232,30 @@ public final class ErrorRecorder implements FailureRecorder {
                 main.getClass().getName(), excerpt(message, 4000), excerpt(Secrets.mask(stack.toString()), 100_000),
                 payload(exchange), attempts, httpMethod, httpUrl,
                 httpStatus, httpResponse, fingerprint, excerpt(normalized, 4000));
+    }
+
+    /**
+     * The method camel-http sent to {@code uri}, by its own rule: the endpoint's {@code httpMethod}, else the
+     * {@code CamelHttpMethod} header, else GET for a URL with a query, else POST when there is a body. A {@code toD}
+     * hands the query in a header that is gone once the call failed, so it is read from the URL called.
+     */
+    private static String sentMethod(Exchange exchange, String uri) {
+        String endpointUri = exchange.getProperty(Exchange.FAILURE_ENDPOINT, String.class);
+        HttpEndpoint endpoint = endpointUri != null && exchange.getContext().hasEndpoint(endpointUri)
+                instanceof HttpEndpoint http ? http : null;
+        if (endpoint != null && endpoint.getHttpMethod() != null) {
+            return endpoint.getHttpMethod().name();
+        }
+        String header = exchange.getMessage().getHeader(Exchange.HTTP_METHOD, String.class);
+        if (header != null && (endpoint == null || !endpoint.isSkipControlHeaders())) {
+            return header;
+        }
+        if (uri != null && uri.indexOf('?') >= 0) {
+            return "GET";
+        }
+        Object body = exchange.getMessage().getBody();
+        boolean hasBody = body instanceof StreamCache cached ? cached.length() > 0 : body != null;
+        return hasBody ? "POST" : "GET";
     }
 
     private void store(Failure f) throws SQLException {
@@ -384,7 +416,8 @@ public final class ErrorRecorder implements FailureRecorder {
         v.put("message", f.message());
         v.put("headline", AlertTemplates.headline(f.message()));
         v.put("attempts", f.attempts());
-        v.put("http", f.httpStatus() == null ? "-" : f.httpMethod() + " " + f.httpUrl() + " -> " + f.httpStatus());
+        v.put("http", f.httpUrl() == null ? "-" : f.httpMethod() + " " + f.httpUrl() + " -> "
+                + (f.httpStatus() == null ? "no answer" : f.httpStatus()));
         v.put("error_id", errorId);
         v.put("fingerprint", f.fingerprint());
         v.put("reminder_after", properties.resolveProperty("factory.alerts.reminder-after").orElse("24h"));

@@ -1,6 +1,7 @@
 package io.factoryrunner.error;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.any;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
@@ -72,6 +73,9 @@ class ErrorHandlingTest {
                           - simple: "${body} == 'sql'"
                             steps:
                               - to: "sql:SELECT * FROM no_such_table"
+                          - simple: "${body} == 'lookup'"
+                            steps:
+                              - toD: "http://localhost:{{api.port}}/api/lookup/${header.FactoryItemKey}?httpMethod=GET"
                     - setHeader:
                         name: CamelHttpMethod
                         constant: GET
@@ -628,6 +632,46 @@ class ErrorHandlingTest {
             return t.toInstant();
         }
         return ((java.sql.Timestamp) timestamp).toInstant();
+    }
+
+    @Test
+    void a_call_that_timed_out_is_recorded_and_mailed_with_its_method_and_url() throws Exception {
+        api.stubFor(get(urlPathMatching("/api/items/.*")).willReturn(aResponse().withStatus(200)
+                .withFixedDelay(10_000)));
+        try (var running = start(home(TestDatabase.H2).property("factory.http.response-timeout", "300ms")
+                .property("factory.retry.max-attempts", "1"))) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            String url = "http://localhost:" + api.port() + "/api/items/item-1?apiKey=";
+            assertThat(rows(ds, "SELECT message, http_method, http_url, http_status FROM factory_error"))
+                    .singleElement().satisfies(r -> {
+                        assertThat(r.get("http_method")).isEqualTo("GET");
+                        assertThat((String) r.get("http_url")).startsWith(url).doesNotContain(SECRET);
+                        assertThat(r.get("http_status")).isNull();
+                        assertThat((String) r.get("message")).containsIgnoringCase("timed out").contains(url);
+                    });
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            assertThat(mailText(smtp.getReceivedMessages()[0])).contains("HTTP:        GET " + url)
+                    .contains("-> no answer").doesNotContain(SECRET);
+        }
+    }
+
+    @Test
+    void the_http_method_recorded_is_the_one_sent_even_when_the_message_has_a_body() throws Exception {
+        api.stubFor(any(urlPathMatching("/api/lookup/.*")).willReturn(aResponse().withStatus(404)));
+        try (var running = start(home(TestDatabase.H2))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "lookup", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            api.verify(1, getRequestedFor(urlPathMatching("/api/lookup/item-1")));
+            assertThat(rows(app.database().dataSource(), "SELECT http_method FROM factory_error")).singleElement()
+                    .satisfies(r -> assertThat(r.get("http_method")).isEqualTo("GET"));
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            assertThat(mailText(smtp.getReceivedMessages()[0]))
+                    .contains("HTTP:        GET http://localhost:" + api.port() + "/api/lookup/item-1 -> 404");
+        }
     }
 
     @Test
