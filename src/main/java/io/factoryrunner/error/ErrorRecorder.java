@@ -6,6 +6,8 @@ import io.factoryrunner.alert.AlertKind;
 import io.factoryrunner.alert.AlertOutbox;
 import io.factoryrunner.alert.AlertTemplates;
 import io.factoryrunner.job.FailureRecorder;
+import io.factoryrunner.job.JobConsumer;
+import io.factoryrunner.job.RetryAcrossRuns;
 import io.factoryrunner.logging.Secrets;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -22,6 +24,7 @@ import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -105,12 +108,14 @@ public final class ErrorRecorder implements FailureRecorder {
     private final Clock clock;
     private final AlertOutbox alerts;
     private final PropertiesComponent properties;
+    private final RetryAcrossRuns retry;
 
     public ErrorRecorder(DataSource dataSource, Clock clock, AlertOutbox alerts, PropertiesComponent properties) {
         this.dataSource = dataSource;
         this.clock = clock;
         this.alerts = alerts;
         this.properties = properties;
+        this.retry = new RetryAcrossRuns(properties);
     }
 
     /** The dead-letter channel's target: records the exchange's failure. */
@@ -170,7 +175,8 @@ public final class ErrorRecorder implements FailureRecorder {
         String normalized = "configuration key " + key + " refused";
         Failure f = new Failure(clock.instant(), job, null, null, null, null, ErrorCategory.CONFIGURATION,
                 IllegalArgumentException.class.getName(), excerpt(message, 4000), null, null, 1, null, null,
-                null, null, sha256(job + "|" + ErrorCategory.CONFIGURATION + "|" + normalized), normalized);
+                null, null, sha256(job + "|" + ErrorCategory.CONFIGURATION + "|" + normalized), normalized,
+                "The factory keeps the value it had until " + key + " holds one that passes its check.");
         try {
             store(f);
         } catch (SQLException e) {
@@ -189,7 +195,7 @@ public final class ErrorRecorder implements FailureRecorder {
     record Failure(Instant at, String job, String routeId, Long runId, String itemKey, String itemVersion,
             ErrorCategory category, String exceptionClass, String message, String stack, String payload,
             int attempts, String httpMethod, String httpUrl, Integer httpStatus, String httpResponse,
-            String fingerprint, String normalized) {
+            String fingerprint, String normalized, String next) {
     }
 
     Failure describe(Exchange exchange, Throwable error) {
@@ -225,13 +231,49 @@ public final class ErrorRecorder implements FailureRecorder {
         StringWriter stack = new StringWriter();
         error.printStackTrace(new PrintWriter(stack));
         int attempts = exchange.getProperty(ATTEMPTS, 1, Integer.class);
-        return new Failure(clock.instant(), job, exchange.getFromRouteId(),
+        Instant at = clock.instant();
+        return new Failure(at, job, exchange.getFromRouteId(),
                 exchange.getMessage().getHeader("FactoryRunId", Long.class),
                 exchange.getMessage().getHeader("FactoryItemKey", String.class),
                 exchange.getMessage().getHeader("FactoryItemVersion", String.class), category,
                 main.getClass().getName(), excerpt(message, 4000), excerpt(Secrets.mask(stack.toString()), 100_000),
                 payload(exchange), attempts, httpMethod, httpUrl,
-                httpStatus, httpResponse, fingerprint, excerpt(normalized, 4000));
+                httpStatus, httpResponse, fingerprint, excerpt(normalized, 4000), next(exchange, error, at));
+    }
+
+    /**
+     * What becomes of the failed item, as the job will do it: a transient failure puts it back for a later run (when,
+     * {@link RetryAcrossRuns} says) until its failures have lasted {@code retry.give-up-after}; any other failure,
+     * and one given up, leaves it failed until someone redrives it.
+     */
+    private String next(Exchange exchange, Throwable error, Instant at) {
+        String job = exchange.getMessage().getHeader(JobConsumer.JOB, String.class);
+        String key = exchange.getMessage().getHeader(JobConsumer.ITEM_KEY, String.class);
+        if (job == null || key == null) {
+            return "This is not an item's failure: no item waits on it.";
+        }
+        String version = exchange.getMessage().getHeader(JobConsumer.ITEM_VERSION, String.class);
+        String redrive = "The item is failed in job " + job + " and waits for a redrive: nothing tries it again by"
+                + " itself. Once the cause is fixed: JobStore.redrive(\"" + job + "\", \"" + key + "\", \"" + version
+                + "\").";
+        if (!ErrorClassifier.isTransient(error)) {
+            return redrive;
+        }
+        Instant since = Optional.ofNullable(exchange.getMessage().getHeader(JobConsumer.FAILING_SINCE, Instant.class))
+                .orElse(at);
+        int attempts = exchange.getMessage().getHeader(JobConsumer.ATTEMPT, 1, Integer.class);
+        Optional<Instant> nextAttempt = retry.nextAttempt(job, attempts, since, at);
+        if (nextAttempt.isEmpty()) {
+            return "Its transient failures, since " + seconds(since) + ", have lasted retry.give-up-after. " + redrive;
+        }
+        return "The failure is transient: the item is put back and tried again by itself at "
+                + seconds(nextAttempt.get()) + " (job_inbox.available_at), by the first run of " + job
+                + " from then on. If it is still failing at " + seconds(since.plus(retry.giveUpAfter(job)))
+                + ", when its failures have lasted retry.give-up-after, it is failed and waits for a redrive.";
+    }
+
+    private static Instant seconds(Instant instant) {
+        return instant.truncatedTo(ChronoUnit.SECONDS);
     }
 
     /**
@@ -415,6 +457,7 @@ public final class ErrorRecorder implements FailureRecorder {
         v.put("exception", f.exceptionClass());
         v.put("message", f.message());
         v.put("headline", AlertTemplates.headline(f.message()));
+        v.put("next", f.next());
         v.put("attempts", f.attempts());
         v.put("http", f.httpUrl() == null ? "-" : f.httpMethod() + " " + f.httpUrl() + " -> "
                 + (f.httpStatus() == null ? "no answer" : f.httpStatus()));

@@ -37,6 +37,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -546,6 +548,59 @@ class ErrorHandlingTest {
                         assertThat(r.get("status")).isEqualTo("done");
                         assertThat(((Number) r.get("attempts")).intValue()).isEqualTo(2);
                     });
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void the_mail_of_a_transient_failure_says_when_the_item_is_tried_again_by_itself(TestDatabase db)
+            throws Exception {
+        answer(503);
+        try (var running = start(home(db))) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            Instant availableAt = instant(rows(ds, "SELECT available_at FROM job_inbox").get(0).get("available_at"));
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            String mail = mailText(smtp.getReceivedMessages()[0]);
+            Matcher next = Pattern.compile("tried again by itself at (\\S+) \\(job_inbox.available_at\\)")
+                    .matcher(mail);
+            assertThat(next.find()).as(mail).isTrue();
+            // the mail is written as the failure is recorded, the inbox row a moment later; the mail shows seconds
+            assertThat(Instant.parse(next.group(1))).isBetween(availableAt.minusSeconds(2), availableAt);
+            assertThat(mail).contains("when its failures have lasted retry.give-up-after, it is failed")
+                    .doesNotContain("waits for a redrive: nothing tries it again");
+        }
+    }
+
+    @Test
+    void the_mail_of_a_permanent_failure_says_the_item_waits_for_a_redrive() throws Exception {
+        answer(404);
+        try (var running = start(home(TestDatabase.H2))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            assertThat(mailText(smtp.getReceivedMessages()[0])).contains("What happens next: The item is failed in"
+                    + " job call and waits for a redrive: nothing tries it again by itself. Once the cause is fixed:"
+                    + " JobStore.redrive(\"call\", \"item-1\", \"v1\").").doesNotContain("tried again by itself at");
+        }
+    }
+
+    @Test
+    void the_mail_of_a_transient_failure_given_up_says_the_item_waits_for_a_redrive() throws Exception {
+        answer(503);
+        try (var running = start(home(TestDatabase.H2).property("factory.retry.give-up-after", "0s"))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(rows(app.database().dataSource(), "SELECT status FROM job_state")).singleElement()
+                    .satisfies(r -> assertThat(r.get("status")).isEqualTo("failed"));
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            assertThat(mailText(smtp.getReceivedMessages()[0])).contains("have lasted retry.give-up-after")
+                    .contains("The item is failed in job call and waits for a redrive")
+                    .doesNotContain("tried again by itself at");
         }
     }
 
