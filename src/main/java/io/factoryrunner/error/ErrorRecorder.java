@@ -87,10 +87,11 @@ public final class ErrorRecorder implements FailureRecorder {
                    row_version = row_version + 1
              WHERE fingerprint = ? AND status = 'resolved'""";
 
+    // not a resolved one: a failure met while the fingerprint is being resolved opens it again instead
     private static final String COUNT_FINGERPRINT = """
             UPDATE error_fingerprint
                SET last_seen = ?, occurrences = occurrences + 1, row_version = row_version + 1
-             WHERE fingerprint = ?""";
+             WHERE fingerprint = ? AND status IN ('open', 'acknowledged')""";
 
     private static final String REMIND_FINGERPRINT = """
             UPDATE error_fingerprint
@@ -411,21 +412,24 @@ public final class ErrorRecorder implements FailureRecorder {
                 ps.executeUpdate();
             }
             opened = true;
-        } else if (status.equals("resolved")) {
-            try (PreparedStatement ps = c.prepareStatement(REOPEN_FINGERPRINT)) {
-                ps.setTimestamp(1, now);
-                ps.setTimestamp(2, now);
-                ps.setTimestamp(3, now);
-                ps.setString(4, f.fingerprint());
-                opened = ps.executeUpdate() == 1;
-            }
         } else {
+            boolean counted;
             try (PreparedStatement ps = c.prepareStatement(COUNT_FINGERPRINT)) {
                 ps.setTimestamp(1, now);
                 ps.setString(2, f.fingerprint());
-                ps.executeUpdate();
+                counted = ps.executeUpdate() == 1;
             }
-            opened = false;
+            if (counted) {
+                opened = false;
+            } else {
+                try (PreparedStatement ps = c.prepareStatement(REOPEN_FINGERPRINT)) {
+                    ps.setTimestamp(1, now);
+                    ps.setTimestamp(2, now);
+                    ps.setTimestamp(3, now);
+                    ps.setString(4, f.fingerprint());
+                    opened = ps.executeUpdate() == 1;
+                }
+            }
         }
         Map<String, Object> values = values(c, f, errorId);
         if (opened) {

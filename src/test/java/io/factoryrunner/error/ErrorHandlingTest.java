@@ -353,28 +353,108 @@ class ErrorHandlingTest {
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
-    void recovery_sends_one_mail_and_resolves_the_open_failures(TestDatabase db) throws Exception {
+    void a_good_run_while_an_item_is_still_failed_sends_no_recovery_and_keeps_the_failure_open(TestDatabase db)
+            throws Exception {
         answer(404);
         try (var running = start(home(db))) {
             var app = running.app();
+            DataSource ds = app.database().dataSource();
             app.jobStore().offer("call", "item-1", "v1", "go", true);
             app.jobs().trigger("call", Trigger.MANUAL);
-            // a run that finds nothing to do is no recovery
-            app.jobs().trigger("call", Trigger.MANUAL);
-            assertThat(rows(app.database().dataSource(), "SELECT status FROM error_fingerprint")).singleElement()
-                    .satisfies(r -> assertThat(r.get("status")).isEqualTo("open"));
             answer(200);
             app.jobStore().offer("call", "item-2", "v1", "go", true);
             app.jobs().trigger("call", Trigger.MANUAL);
-            DataSource ds = app.database().dataSource();
             awaitOutboxEmpty(ds);
-            assertThat(subjects()).hasSize(2).anySatisfy(s -> assertThat(s).contains("recovered: call"));
+            assertThat(subjects()).singleElement().satisfies(s -> assertThat(s).doesNotContain("recovered"));
+            assertThat(rows(ds, "SELECT status FROM error_fingerprint")).singleElement()
+                    .satisfies(r -> assertThat(r.get("status")).isEqualTo("open"));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_failure_is_resolved_once_all_its_items_are_redriven_and_done_and_the_recovery_mail_lists_them(
+            TestDatabase db) throws Exception {
+        answer(404);
+        try (var running = start(home(db))) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobStore().offer("call", "item-2", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            answer(200);
+            app.jobStore().redrive("call", "item-1", "v1");
+            long firstRedriveRun = app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(rows(ds, "SELECT status FROM error_fingerprint")).singleElement()
+                    .as("item-2 is still failed").satisfies(r -> assertThat(r.get("status")).isEqualTo("open"));
+            app.jobStore().redrive("call", "item-2", "v1");
+            long lastRun = app.jobs().trigger("call", Trigger.MANUAL);
+            awaitOutboxEmpty(ds);
             assertThat(rows(ds, "SELECT status FROM error_fingerprint")).singleElement()
                     .satisfies(r -> assertThat(r.get("status")).isEqualTo("resolved"));
+            assertThat(smtp.getReceivedMessages()).hasSize(2);
+            String recovery = mailText(smtp.getReceivedMessages()[1]);
+            assertThat(recovery).startsWith("[factory factory-runner] recovered: call: remote service answered"
+                    + " HTTP 404 - HTTP 404 from http://localhost:" + api.port() + "/api/items/")
+                    .contains("  item-1 version v1: done in run " + firstRedriveRun)
+                    .contains("  item-2 version v1: done in run " + lastRun);
+            // a failure that is over stays quiet
             app.jobStore().offer("call", "item-3", "v1", "go", true);
             app.jobs().trigger("call", Trigger.MANUAL);
             awaitOutboxEmpty(ds);
-            assertThat(subjects()).hasSize(2);
+            assertThat(smtp.getReceivedMessages()).hasSize(2);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void the_failure_of_an_item_put_back_by_an_outage_is_resolved_when_a_later_run_does_the_item(TestDatabase db)
+            throws Exception {
+        answer(503);
+        MutableClock clock = new MutableClock();
+        try (var running = start(home(db), clock)) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            answer(200);
+            app.jobStore().offer("call", "item-2", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(rows(ds, "SELECT status FROM error_fingerprint")).singleElement()
+                    .as("item-1 waits for its next attempt").satisfies(r -> assertThat(r.get("status"))
+                            .isEqualTo("open"));
+            clock.advance(Duration.ofMinutes(1));
+            long run = app.jobs().trigger("call", Trigger.MANUAL);
+            awaitOutboxEmpty(ds);
+            assertThat(subjects()).hasSize(2).last().satisfies(s -> assertThat(s)
+                    .startsWith("[factory factory-runner] recovered: call: remote service answered HTTP 503"));
+            assertThat(mailText(smtp.getReceivedMessages()[1])).contains("  item-1 version v1: done in run " + run)
+                    .doesNotContain("item-2");
+        }
+    }
+
+    @Test
+    void a_failure_of_no_item_is_resolved_when_the_job_succeeds_after_a_failed_run() throws Exception {
+        answer(404);
+        try (var running = start(home(TestDatabase.H2))) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.context().getRegistry().lookupByNameAndType("factoryErrors", ErrorRecorder.class)
+                    .recordRefusedValue("job.call.chunk-size", "'many' is not a number");
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            answer(200);
+            app.jobStore().offer("call", "item-2", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            awaitOutboxEmpty(ds);
+            Map<String, String> statuses = new LinkedHashMap<>();
+            rows(ds, "SELECT category, status FROM error_fingerprint ORDER BY category")
+                    .forEach(r -> statuses.put((String) r.get("category"), (String) r.get("status")));
+            assertThat(statuses).containsExactly(Map.entry("configuration", "resolved"),
+                    Map.entry("http_api", "open"));
+            assertThat(subjects()).hasSize(3).filteredOn(s -> s.contains("recovered")).singleElement()
+                    .satisfies(s -> assertThat(s).startsWith(
+                            "[factory factory-runner] recovered: call: configuration: a value refused - "));
         }
     }
 
