@@ -24,6 +24,9 @@ public final class AlertTemplates {
 
     private static final Pattern VARIABLE = Pattern.compile("\\$\\{([A-Za-z0-9_.-]+)}");
 
+    /** How much of a message a subject shows. */
+    private static final int HEADLINE_LENGTH = 100;
+
     private final Path operatorDir;
 
     public AlertTemplates(Path operatorDir) {
@@ -58,6 +61,18 @@ public final class AlertTemplates {
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot read mail template " + file, e);
         }
+    }
+
+    /**
+     * The start of a message, fit for a subject: its first line, cut to {@value #HEADLINE_LENGTH} characters. A
+     * subject is one line, and mail programs show its start.
+     */
+    public static String headline(String message) {
+        if (message == null || message.isBlank()) {
+            return "-";
+        }
+        String line = message.strip().lines().findFirst().orElse("").strip();
+        return line.length() <= HEADLINE_LENGTH ? line : line.substring(0, HEADLINE_LENGTH - 1) + "…";
     }
 
     static String substitute(String template, Map<String, ?> values) {

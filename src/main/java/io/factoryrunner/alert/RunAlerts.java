@@ -1,6 +1,8 @@
 package io.factoryrunner.alert;
 
 import io.factoryrunner.config.ConfigTable;
+import io.factoryrunner.error.ErrorCategory;
+import io.factoryrunner.job.ItemStatus;
 import io.factoryrunner.job.JobStore;
 import io.factoryrunner.job.RunListener;
 import io.factoryrunner.job.RunStatus;
@@ -9,9 +11,11 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Timestamp;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import javax.sql.DataSource;
 import org.apache.camel.spi.PropertiesComponent;
@@ -20,9 +24,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What a run's end calls for: a recovery alert when a job whose last run failed succeeds again (its open failures
- * are resolved), and a pause with an alert when a job failed {@code job.<name>.auto-pause-after} runs in a row.
- * A run is failed when its status is failed or any of its items failed; a run that found nothing to do counts
+ * What a run's end calls for: a recovery alert for each failure that is over, and a pause with an alert when a job
+ * failed {@code job.<name>.auto-pause-after} runs in a row. A failure of items is over once none of the items whose
+ * latest error it is is still failed, claimed or waiting in the job: they have since been done (or redriven and done),
+ * or fail for another reason now. A failure of no item (a route's) is over when a job whose last run failed succeeds
+ * again. A run is failed when its status is failed or any of its items failed; a run that found nothing to do counts
  * neither way.
  */
 public final class RunAlerts implements RunListener {
@@ -38,12 +44,68 @@ public final class RunAlerts implements RunListener {
              LIMIT ?""";
 
     private static final String OPEN_FINGERPRINTS = """
-            SELECT fingerprint, exception_class FROM error_fingerprint
-             WHERE job = ? AND status IN ('open', 'acknowledged')""";
+            SELECT f.fingerprint, f.row_version, f.first_seen, f.last_seen, f.occurrences,
+                   CASE WHEN EXISTS (SELECT 1 FROM factory_error e
+                                      WHERE e.fingerprint = f.fingerprint AND e.item_key IS NOT NULL)
+                        THEN 1 ELSE 0 END
+              FROM error_fingerprint f
+             WHERE f.job = ? AND f.status IN ('open', 'acknowledged')""";
 
+    /**
+     * An item whose latest error in the job is under the fingerprint and that the job has not done: failed, claimed,
+     * or waiting in its inbox (put back after a transient failure, or redriven). Stops at the first.
+     */
+    private static final String STILL_FAILING = """
+            SELECT 1
+              FROM factory_error e
+             WHERE e.fingerprint = ? AND e.item_key IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM factory_error later
+                                WHERE later.job = e.job AND later.item_key = e.item_key
+                                  AND later.item_version = e.item_version AND later.fingerprint <> e.fingerprint
+                                  AND COALESCE(later.last_occurred_at, later.occurred_at)
+                                      > COALESCE(e.last_occurred_at, e.occurred_at))
+               AND (EXISTS (SELECT 1 FROM job_state s
+                             WHERE s.job = e.job AND s.item_key = e.item_key AND s.item_version = e.item_version
+                               AND s.status IN ('failed', 'claimed'))
+                    OR EXISTS (SELECT 1 FROM job_inbox i
+                                WHERE i.job = e.job AND i.item_key = e.item_key AND i.item_version = e.item_version))
+             LIMIT 1""";
+
+    /** The items that failed under the fingerprint since it opened, with where they are now. */
+    private static final String ITEMS_OF = """
+            SELECT e.item_key, e.item_version, MAX(s.status), MAX(s.run_id),
+                   MAX(CASE WHEN i.item_key IS NULL THEN 0 ELSE 1 END)
+              FROM factory_error e
+              LEFT JOIN job_state s
+                ON s.job = e.job AND s.item_key = e.item_key AND s.item_version = e.item_version
+              LEFT JOIN job_inbox i
+                ON i.job = e.job AND i.item_key = e.item_key AND i.item_version = e.item_version
+             WHERE e.fingerprint = ? AND e.item_key IS NOT NULL
+               AND COALESCE(e.last_occurred_at, e.occurred_at) >= ?
+             GROUP BY e.item_key, e.item_version
+             ORDER BY MIN(e.error_id)
+             LIMIT ?""";
+
+    private static final String COUNT_ITEMS_OF = """
+            SELECT COUNT(DISTINCT e.item_key || '/' || e.item_version)
+              FROM factory_error e
+             WHERE e.fingerprint = ? AND e.item_key IS NOT NULL
+               AND COALESCE(e.last_occurred_at, e.occurred_at) >= ?""";
+
+    private static final String LATEST_ERROR = """
+            SELECT category, exception_class, message, http_status
+              FROM factory_error
+             WHERE fingerprint = ?
+             ORDER BY COALESCE(last_occurred_at, occurred_at) DESC, error_id DESC
+             LIMIT 1""";
+
+    /** Only while no failure has been counted on it since it was read: a failure met meanwhile keeps it open. */
     private static final String RESOLVE = """
             UPDATE error_fingerprint SET status = 'resolved', row_version = row_version + 1
-             WHERE job = ? AND status IN ('open', 'acknowledged')""";
+             WHERE fingerprint = ? AND status IN ('open', 'acknowledged') AND row_version = ?""";
+
+    /** How many items a recovery mail lists. */
+    private static final int ITEMS_LISTED = 50;
 
     private final DataSource dataSource;
     private final AlertOutbox outbox;
@@ -60,6 +122,11 @@ public final class RunAlerts implements RunListener {
     }
 
     record Run(long id, boolean failed, String summary) {
+    }
+
+    /** An open failure of the job: its fingerprint, as read, and whether items failed under it. */
+    record OpenFailure(String fingerprint, int rowVersion, Timestamp firstSeen, Timestamp lastSeen, long occurrences,
+            boolean ofItems) {
     }
 
     private static final String ALERTED = "SELECT COUNT(*) FROM alerts WHERE fingerprint = ?";
@@ -111,13 +178,9 @@ public final class RunAlerts implements RunListener {
                 return;
             }
             Run current = recent.get(0);
-            if (!current.failed()) {
-                if (recent.size() > 1 && recent.get(1).failed()) {
-                    recover(job, runId, itemsDone);
-                }
-                return;
-            }
-            if (limit > 0 && recent.size() >= limit && recent.stream().limit(limit).allMatch(Run::failed)) {
+            resolveFailuresOver(job, runId, !current.failed() && recent.size() > 1 && recent.get(1).failed());
+            if (current.failed() && limit > 0 && recent.size() >= limit
+                    && recent.stream().limit(limit).allMatch(Run::failed)) {
                 boolean paused = properties.resolveProperty("job." + job + ".paused").map(String::trim)
                         .map(Boolean::parseBoolean).orElse(false);
                 if (!paused) {
@@ -146,37 +209,124 @@ public final class RunAlerts implements RunListener {
         return runs;
     }
 
-    private void recover(String job, long runId, int itemsDone) throws SQLException {
-        List<String> resolved = new ArrayList<>();
+    /**
+     * Resolves each open failure of the job that is over, with its recovery alert in the same transaction: a failure
+     * of items once none of them is still failing under it, a failure of no item when {@code jobRecovered}.
+     */
+    private void resolveFailuresOver(String job, long runId, boolean jobRecovered) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                try (PreparedStatement ps = c.prepareStatement(OPEN_FINGERPRINTS)) {
-                    ps.setString(1, job);
-                    try (ResultSet rs = ps.executeQuery()) {
-                        while (rs.next()) {
-                            resolved.add(rs.getString(2) + " (" + rs.getString(1).substring(0, 12) + ")");
-                        }
+            List<OpenFailure> open = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(OPEN_FINGERPRINTS)) {
+                ps.setString(1, job);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        open.add(new OpenFailure(rs.getString(1), rs.getInt(2), rs.getTimestamp(3),
+                                rs.getTimestamp(4), rs.getLong(5), rs.getInt(6) == 1));
                     }
                 }
-                try (PreparedStatement ps = c.prepareStatement(RESOLVE)) {
-                    ps.setString(1, job);
-                    ps.executeUpdate();
+            }
+            c.setAutoCommit(false);
+            for (OpenFailure failure : open) {
+                try {
+                    if (failure.ofItems() ? !stillFailing(c, failure) : jobRecovered) {
+                        resolve(c, job, runId, failure);
+                    }
+                    c.commit();
+                } catch (SQLException | RuntimeException e) {
+                    c.rollback();
+                    throw e;
                 }
-                Map<String, Object> values = new LinkedHashMap<>();
-                values.put("factory", properties.resolveProperty("camel.main.name").orElse("factory-runner"));
-                values.put("job", job);
-                values.put("run", runId);
-                values.put("items_done", itemsDone);
-                values.put("resolved", resolved.isEmpty() ? "none" : String.join(", ", resolved));
-                outbox.enqueue(c, AlertKind.RECOVERY, job, null, values);
-                c.commit();
-                LOG.info("Job {} recovered in run {}; {} failures resolved", job, runId, resolved.size());
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e;
             }
         }
+    }
+
+    private static boolean stillFailing(Connection c, OpenFailure failure) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(STILL_FAILING)) {
+            ps.setString(1, failure.fingerprint());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
+    private void resolve(Connection c, String job, long runId, OpenFailure failure) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(RESOLVE)) {
+            ps.setString(1, failure.fingerprint());
+            ps.setInt(2, failure.rowVersion());
+            if (ps.executeUpdate() != 1) {
+                // failed again (or resolved) meanwhile: the next run's end looks again
+                return;
+            }
+        }
+        Map<String, Object> values = new LinkedHashMap<>();
+        values.put("factory", properties.resolveProperty("camel.main.name").orElse("factory-runner"));
+        values.put("job", job);
+        values.put("run", runId);
+        // an open failure whose error rows were purged by retention keeps its mail readable
+        for (String name : List.of("category", "exception", "message", "headline")) {
+            values.put(name, "-");
+        }
+        try (PreparedStatement ps = c.prepareStatement(LATEST_ERROR)) {
+            ps.setString(1, failure.fingerprint());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                    Integer status = rs.getObject(4) == null ? null : rs.getInt(4);
+                    values.put("category", ErrorCategory.valueOf(rs.getString(1).toUpperCase(Locale.ROOT))
+                            .label(status));
+                    values.put("exception", rs.getString(2));
+                    values.put("message", rs.getString(3));
+                    values.put("headline", AlertTemplates.headline(rs.getString(3)));
+                }
+            }
+        }
+        values.put("fingerprint", failure.fingerprint());
+        values.put("occurrences", failure.occurrences());
+        values.put("first_seen", failure.firstSeen().toInstant());
+        values.put("last_seen", failure.lastSeen().toInstant());
+        if (failure.ofItems()) {
+            values.put("why", "none of the items that failed with it is still failed or waiting in job " + job
+                    + " (looked at after its run " + runId + ").");
+            values.put("items", items(c, failure));
+        } else {
+            values.put("why", "it was not an item's failure, and run " + runId + " of job " + job
+                    + " succeeded after a failed run.");
+            values.put("items", "  (none: not an item's failure)");
+        }
+        outbox.enqueue(c, AlertKind.RECOVERY, job, failure.fingerprint(), values);
+        LOG.info("Job {}: failure {} is over after run {}", job, failure.fingerprint().substring(0, 12), runId);
+    }
+
+    /** The items that failed under the failure since it opened, one a line, with where each is now. */
+    private static String items(Connection c, OpenFailure failure) throws SQLException {
+        List<String> lines = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(ITEMS_OF)) {
+            ps.setString(1, failure.fingerprint());
+            ps.setTimestamp(2, failure.firstSeen());
+            ps.setInt(3, ITEMS_LISTED);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String status = rs.getString(3);
+                    String now = ItemStatus.DONE.db().equals(status) ? "done in run " + rs.getLong(4)
+                            : status != null || rs.getInt(5) == 1 ? "failing now with another error"
+                            : "no longer in the state store";
+                    lines.add("  " + rs.getString(1) + " version " + rs.getString(2) + ": " + now);
+                }
+            }
+        }
+        if (lines.size() == ITEMS_LISTED) {
+            try (PreparedStatement ps = c.prepareStatement(COUNT_ITEMS_OF)) {
+                ps.setString(1, failure.fingerprint());
+                ps.setTimestamp(2, failure.firstSeen());
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    long more = rs.getLong(1) - ITEMS_LISTED;
+                    if (more > 0) {
+                        lines.add("  ... and " + more + " more");
+                    }
+                }
+            }
+        }
+        return lines.isEmpty() ? "  (none since it opened)" : String.join("\n", lines);
     }
 
     private void pause(String job, int failedRuns, String lastError) throws SQLException {

@@ -1,5 +1,7 @@
 package io.factoryrunner.error;
 
+import java.util.Locale;
+
 /** The kinds of failure a factory records, as its operators know them. */
 public enum ErrorCategory {
     /** A SQL statement or stored procedure failed. */
@@ -27,7 +29,15 @@ public enum ErrorCategory {
         return label;
     }
 
+    /**
+     * The label of one failure: an HTTP call that got an error status was answered, by the remote service, so it
+     * is labelled as that answer rather than as an error of the factory.
+     */
+    public String label(Integer httpStatus) {
+        return this == HTTP_API && httpStatus != null ? "remote service answered HTTP " + httpStatus : label;
+    }
+
     public String db() {
-        return name().toLowerCase(java.util.Locale.ROOT);
+        return name().toLowerCase(Locale.ROOT);
     }
 }

@@ -4,7 +4,10 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.factoryrunner.alert.AlertKind;
 import io.factoryrunner.alert.AlertOutbox;
+import io.factoryrunner.alert.AlertTemplates;
 import io.factoryrunner.job.FailureRecorder;
+import io.factoryrunner.job.JobConsumer;
+import io.factoryrunner.job.RetryAcrossRuns;
 import io.factoryrunner.logging.Secrets;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -20,15 +23,19 @@ import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.apache.camel.Exchange;
+import org.apache.camel.StreamCache;
+import org.apache.camel.component.http.HttpEndpoint;
 import org.apache.camel.http.base.HttpOperationFailedException;
 import org.apache.camel.spi.PropertiesComponent;
 import org.apache.camel.util.TimeUtils;
@@ -79,10 +86,11 @@ public final class ErrorRecorder implements FailureRecorder {
                    row_version = row_version + 1
              WHERE fingerprint = ? AND status = 'resolved'""";
 
+    // not a resolved one: a failure met while the fingerprint is being resolved opens it again instead
     private static final String COUNT_FINGERPRINT = """
             UPDATE error_fingerprint
                SET last_seen = ?, occurrences = occurrences + 1, row_version = row_version + 1
-             WHERE fingerprint = ?""";
+             WHERE fingerprint = ? AND status IN ('open', 'acknowledged')""";
 
     private static final String REMIND_FINGERPRINT = """
             UPDATE error_fingerprint
@@ -100,12 +108,14 @@ public final class ErrorRecorder implements FailureRecorder {
     private final Clock clock;
     private final AlertOutbox alerts;
     private final PropertiesComponent properties;
+    private final RetryAcrossRuns retry;
 
     public ErrorRecorder(DataSource dataSource, Clock clock, AlertOutbox alerts, PropertiesComponent properties) {
         this.dataSource = dataSource;
         this.clock = clock;
         this.alerts = alerts;
         this.properties = properties;
+        this.retry = new RetryAcrossRuns(properties);
     }
 
     /** The dead-letter channel's target: records the exchange's failure. */
@@ -165,7 +175,8 @@ public final class ErrorRecorder implements FailureRecorder {
         String normalized = "configuration key " + key + " refused";
         Failure f = new Failure(clock.instant(), job, null, null, null, null, ErrorCategory.CONFIGURATION,
                 IllegalArgumentException.class.getName(), excerpt(message, 4000), null, null, 1, null, null,
-                null, null, sha256(job + "|" + ErrorCategory.CONFIGURATION + "|" + normalized), normalized);
+                null, null, sha256(job + "|" + ErrorCategory.CONFIGURATION + "|" + normalized), normalized,
+                "The factory keeps the value it had until " + key + " holds one that passes its check.");
         try {
             store(f);
         } catch (SQLException e) {
@@ -184,12 +195,12 @@ public final class ErrorRecorder implements FailureRecorder {
     record Failure(Instant at, String job, String routeId, Long runId, String itemKey, String itemVersion,
             ErrorCategory category, String exceptionClass, String message, String stack, String payload,
             int attempts, String httpMethod, String httpUrl, Integer httpStatus, String httpResponse,
-            String fingerprint, String normalized) {
+            String fingerprint, String normalized, String next) {
     }
 
     Failure describe(Exchange exchange, Throwable error) {
         Throwable main = unwrap(error);
-        String message = Secrets.mask(String.valueOf(main.getMessage()));
+        String message = Secrets.mask(withDatabaseMessage(main));
         String job = exchange.getMessage().getHeader("FactoryJob", String.class);
         ErrorCategory category = ErrorClassifier.category(main, exchange);
         String httpMethod = null;
@@ -203,27 +214,92 @@ public final class ErrorRecorder implements FailureRecorder {
                 // masked before it is cut, so that no part of a secret is left at the cut
                 String response = Secrets.mask(h.getResponseBody());
                 httpResponse = excerpt(response, 2000);
-                httpMethod = exchange.getMessage().getHeader(Exchange.HTTP_METHOD, String.class);
-                if (httpMethod == null) {
-                    httpMethod = exchange.getMessage().getBody() == null ? "GET" : "POST";
-                }
+                httpMethod = sentMethod(exchange, h.getUri());
                 message = "HTTP " + h.getStatusCode() + " from " + httpUrl + ": " + excerpt(response, 500);
                 break;
             }
         }
         String normalized = normalize(message);
+        Optional<SentHttpRequests.Request> unanswered = httpStatus == null ? SentHttpRequests.of(main)
+                : Optional.empty();
+        if (unanswered.isPresent()) {
+            // named in the message, not in the fingerprint: one outage of a service is one failure for all its items
+            httpMethod = unanswered.get().method();
+            httpUrl = unanswered.get().url();
+            message = message + " (" + httpMethod + " " + httpUrl + ")";
+        }
         String fingerprint = sha256(job + "|" + category + "|" + main.getClass().getName() + "|" + normalized);
         StringWriter stack = new StringWriter();
         error.printStackTrace(new PrintWriter(stack));
         int attempts = exchange.getProperty(ATTEMPTS, 1, Integer.class);
+        Instant at = clock.instant();
         // every column that can carry data is masked here, once, so the row, the alert and the log all agree
-        return new Failure(clock.instant(), job, exchange.getFromRouteId(),
+        return new Failure(at, job, exchange.getFromRouteId(),
                 exchange.getMessage().getHeader("FactoryRunId", Long.class),
                 Secrets.mask(exchange.getMessage().getHeader("FactoryItemKey", String.class)),
                 Secrets.mask(exchange.getMessage().getHeader("FactoryItemVersion", String.class)), category,
                 main.getClass().getName(), excerpt(message, 4000), excerpt(Secrets.mask(stack.toString()), 100_000),
                 Secrets.mask(payload(exchange)), attempts, httpMethod, httpUrl,
-                httpStatus, httpResponse, fingerprint, excerpt(normalized, 4000));
+                httpStatus, httpResponse, fingerprint, excerpt(normalized, 4000), next(exchange, error, at));
+    }
+
+    /**
+     * What becomes of the failed item, as the job will do it: a transient failure puts it back for a later run (when,
+     * {@link RetryAcrossRuns} says) until its failures have lasted {@code retry.give-up-after}; any other failure,
+     * and one given up, leaves it failed until someone redrives it.
+     */
+    private String next(Exchange exchange, Throwable error, Instant at) {
+        String job = exchange.getMessage().getHeader(JobConsumer.JOB, String.class);
+        String key = exchange.getMessage().getHeader(JobConsumer.ITEM_KEY, String.class);
+        if (job == null || key == null) {
+            return "This is not an item's failure: no item waits on it.";
+        }
+        String version = exchange.getMessage().getHeader(JobConsumer.ITEM_VERSION, String.class);
+        String redrive = "The item is failed in job " + job + " and waits for a redrive: nothing tries it again by"
+                + " itself. Once the cause is fixed: JobStore.redrive(\"" + job + "\", \"" + key + "\", \"" + version
+                + "\").";
+        if (!ErrorClassifier.isTransient(error)) {
+            return redrive;
+        }
+        Instant since = Optional.ofNullable(exchange.getMessage().getHeader(JobConsumer.FAILING_SINCE, Instant.class))
+                .orElse(at);
+        int attempts = exchange.getMessage().getHeader(JobConsumer.ATTEMPT, 1, Integer.class);
+        Optional<Instant> nextAttempt = retry.nextAttempt(job, attempts, since, at);
+        if (nextAttempt.isEmpty()) {
+            return "Its transient failures, since " + seconds(since) + ", have lasted retry.give-up-after. " + redrive;
+        }
+        return "The failure is transient: the item is put back and tried again by itself at "
+                + seconds(nextAttempt.get()) + " (job_inbox.available_at), by the first run of " + job
+                + " from then on. If it is still failing at " + seconds(since.plus(retry.giveUpAfter(job)))
+                + ", when its failures have lasted retry.give-up-after, it is failed and waits for a redrive.";
+    }
+
+    private static Instant seconds(Instant instant) {
+        return instant.truncatedTo(ChronoUnit.SECONDS);
+    }
+
+    /**
+     * The method camel-http sent to {@code uri}, by its own rule: the endpoint's {@code httpMethod}, else the
+     * {@code CamelHttpMethod} header, else GET for a URL with a query, else POST when there is a body. A {@code toD}
+     * hands the query in a header that is gone once the call failed, so it is read from the URL called.
+     */
+    private static String sentMethod(Exchange exchange, String uri) {
+        String endpointUri = exchange.getProperty(Exchange.FAILURE_ENDPOINT, String.class);
+        HttpEndpoint endpoint = endpointUri != null && exchange.getContext().hasEndpoint(endpointUri)
+                instanceof HttpEndpoint http ? http : null;
+        if (endpoint != null && endpoint.getHttpMethod() != null) {
+            return endpoint.getHttpMethod().name();
+        }
+        String header = exchange.getMessage().getHeader(Exchange.HTTP_METHOD, String.class);
+        if (header != null && (endpoint == null || !endpoint.isSkipControlHeaders())) {
+            return header;
+        }
+        if (uri != null && uri.indexOf('?') >= 0) {
+            return "GET";
+        }
+        Object body = exchange.getMessage().getBody();
+        boolean hasBody = body instanceof StreamCache cached ? cached.length() > 0 : body != null;
+        return hasBody ? "POST" : "GET";
     }
 
     private void store(Failure f) throws SQLException {
@@ -337,21 +413,24 @@ public final class ErrorRecorder implements FailureRecorder {
                 ps.executeUpdate();
             }
             opened = true;
-        } else if (status.equals("resolved")) {
-            try (PreparedStatement ps = c.prepareStatement(REOPEN_FINGERPRINT)) {
-                ps.setTimestamp(1, now);
-                ps.setTimestamp(2, now);
-                ps.setTimestamp(3, now);
-                ps.setString(4, f.fingerprint());
-                opened = ps.executeUpdate() == 1;
-            }
         } else {
+            boolean counted;
             try (PreparedStatement ps = c.prepareStatement(COUNT_FINGERPRINT)) {
                 ps.setTimestamp(1, now);
                 ps.setString(2, f.fingerprint());
-                ps.executeUpdate();
+                counted = ps.executeUpdate() == 1;
             }
-            opened = false;
+            if (counted) {
+                opened = false;
+            } else {
+                try (PreparedStatement ps = c.prepareStatement(REOPEN_FINGERPRINT)) {
+                    ps.setTimestamp(1, now);
+                    ps.setTimestamp(2, now);
+                    ps.setTimestamp(3, now);
+                    ps.setString(4, f.fingerprint());
+                    opened = ps.executeUpdate() == 1;
+                }
+            }
         }
         Map<String, Object> values = values(c, f, errorId);
         if (opened) {
@@ -379,11 +458,14 @@ public final class ErrorRecorder implements FailureRecorder {
         v.put("job", f.job() != null ? f.job() : f.routeId() != null ? "(route " + f.routeId() + ")" : "-");
         v.put("run", f.runId() != null ? f.runId() : "-");
         v.put("item", f.itemKey() != null ? f.itemKey() + " version " + f.itemVersion() : "-");
-        v.put("category", f.category().label());
+        v.put("category", f.category().label(f.httpStatus()));
         v.put("exception", f.exceptionClass());
         v.put("message", f.message());
+        v.put("headline", AlertTemplates.headline(f.message()));
+        v.put("next", f.next());
         v.put("attempts", f.attempts());
-        v.put("http", f.httpStatus() == null ? "-" : f.httpMethod() + " " + f.httpUrl() + " -> " + f.httpStatus());
+        v.put("http", f.httpUrl() == null ? "-" : f.httpMethod() + " " + f.httpUrl() + " -> "
+                + (f.httpStatus() == null ? "no answer" : f.httpStatus()));
         v.put("error_id", errorId);
         v.put("fingerprint", f.fingerprint());
         v.put("reminder_after", properties.resolveProperty("factory.alerts.reminder-after").orElse("24h"));
@@ -433,6 +515,25 @@ public final class ErrorRecorder implements FailureRecorder {
                 return null;
             }
         }
+    }
+
+    /**
+     * The failure's message, with the database's own words when a SQL statement failed: a wrapper's message (Spring's
+     * {@code bad SQL grammar []}) does not say what the database refused. A route's own message is kept before it.
+     */
+    private static String withDatabaseMessage(Throwable main) {
+        String message = String.valueOf(main.getMessage());
+        if (main instanceof SQLException) {
+            return message;
+        }
+        for (Throwable t = main.getCause(); t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && sql.getMessage() != null) {
+                String database = sql.getMessage().strip() + (sql.getSQLState() == null ? ""
+                        : " (SQLState " + sql.getSQLState() + ")");
+                return main instanceof FactoryException ? message + ": " + database : database;
+            }
+        }
+        return message;
     }
 
     private static Throwable unwrap(Throwable error) {

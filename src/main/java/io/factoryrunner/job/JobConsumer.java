@@ -34,6 +34,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
     public static final String ITEM_VERSION = JobConstants.ITEM_VERSION;
     public static final String ATTEMPT = JobConstants.ATTEMPT;
     public static final String DEFER = JobConstants.DEFER;
+    /** When the item's transient failures began, on an item put back for one. */
+    public static final String FAILING_SINCE = "FactoryItemFailingSince";
 
     private static final Logger LOG = LoggerFactory.getLogger(JobConsumer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -472,6 +474,9 @@ public final class JobConsumer extends ScheduledPollConsumer {
         exchange.getMessage().setHeader(ITEM_KEY, item.key());
         exchange.getMessage().setHeader(ITEM_VERSION, item.version());
         exchange.getMessage().setHeader(ATTEMPT, item.attempts());
+        if (item.failingSince() != null) {
+            exchange.getMessage().setHeader(FAILING_SINCE, item.failingSince());
+        }
         try {
             getProcessor().process(exchange);
         } catch (Exception e) {
@@ -513,40 +518,22 @@ public final class JobConsumer extends ScheduledPollConsumer {
     }
 
     /**
-     * An item whose transient failure outlasted the run's retries waits for a later run: the wait doubles with each
-     * attempt ({@code retry.next-run-delay} times {@code retry.multiplier} to the attempts so far, up to
-     * {@code retry.next-run-max-delay}), and once its failures have lasted {@code retry.give-up-after} it is failed,
-     * for a redrive, instead of being tried for ever.
+     * An item whose transient failure outlasted the run's retries waits for a later run, as {@link RetryAcrossRuns}
+     * says: longer after each attempt, and once its failures have lasted {@code retry.give-up-after} it is failed, for
+     * a redrive, instead of being tried for ever.
      */
     private JobStore.Result putBack(JobStore.Item item, String message, int retries) {
         Instant now = clock().instant();
         Instant since = item.failingSince() != null ? item.failingSince() : now;
-        Duration giveUp = retrySetting("give-up-after", Duration.ofHours(24));
-        if (!now.isBefore(since.plus(giveUp))) {
+        RetryAcrossRuns retry = new RetryAcrossRuns(getEndpoint().getCamelContext().getPropertiesComponent());
+        Optional<Instant> next = retry.nextAttempt(job(), item.attempts(), since, now);
+        if (next.isEmpty()) {
             return new JobStore.Result(item, JobStore.Outcome.FAILED, item.data(), "given up after "
-                    + TimeUtils.printDuration(giveUp.toMillis()) + " of transient failures since " + since + ": "
-                    + message, retries);
+                    + TimeUtils.printDuration(retry.giveUpAfter(job()).toMillis()) + " of transient failures since "
+                    + since + ": " + message, retries);
         }
-        long first = retrySetting("next-run-delay", Duration.ofMinutes(1)).toMillis();
-        long cap = retrySetting("next-run-max-delay", Duration.ofHours(1)).toMillis();
-        double multiplier = Double.parseDouble(retryValue("multiplier").orElse("2"));
-        long wait = (long) Math.min(cap, first * Math.pow(multiplier, Math.max(0, item.attempts() - 1)));
         JobStore.Item waiting = new JobStore.Item(item.key(), item.version(), item.data(), item.attempts(), since);
-        return new JobStore.Result(waiting, JobStore.Outcome.DEFERRED, item.data(), message, retries,
-                now.plusMillis(wait));
-    }
-
-    private Duration retrySetting(String name, Duration defaultValue) {
-        return retryValue(name).map(v -> Duration.ofMillis(TimeUtils.toMilliSeconds(v))).orElse(defaultValue);
-    }
-
-    /** {@code job.<name>.retry.<key>}, else {@code factory.retry.<key>}; read at each use, so a change applies. */
-    private Optional<String> retryValue(String name) {
-        var properties = getEndpoint().getCamelContext().getPropertiesComponent();
-        return properties.resolveProperty("job." + job() + ".retry." + name).map(String::trim)
-                .filter(v -> !v.isEmpty())
-                .or(() -> properties.resolveProperty("factory.retry." + name).map(String::trim)
-                        .filter(v -> !v.isEmpty()));
+        return new JobStore.Result(waiting, JobStore.Outcome.DEFERRED, item.data(), message, retries, next.get());
     }
 
     private static String bodyAsData(Exchange exchange) {

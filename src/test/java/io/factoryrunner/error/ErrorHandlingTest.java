@@ -1,6 +1,7 @@
 package io.factoryrunner.error;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.any;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
@@ -36,6 +37,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -72,6 +75,9 @@ class ErrorHandlingTest {
                           - simple: "${body} == 'sql'"
                             steps:
                               - to: "sql:SELECT * FROM no_such_table"
+                          - simple: "${body} == 'lookup'"
+                            steps:
+                              - toD: "http://localhost:{{api.port}}/api/lookup/${header.FactoryItemKey}?httpMethod=GET"
                     - setHeader:
                         name: CamelHttpMethod
                         constant: GET
@@ -210,7 +216,8 @@ class ErrorHandlingTest {
                     .satisfies(r -> assertThat(r.get("status")).isEqualTo("failed"));
             await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
             String mail = mailText(smtp.getReceivedMessages()[0]);
-            assertThat(mail).contains("call").contains("item-1").contains("HTTP API call").doesNotContain(SECRET);
+            assertThat(mail).contains("call").contains("item-1").contains("remote service answered HTTP 401")
+                    .doesNotContain(SECRET);
             assertThat(CapturedLog.text()).doesNotContain(SECRET);
         }
     }
@@ -258,6 +265,73 @@ class ErrorHandlingTest {
         }
     }
 
+    @Test
+    void each_failure_mail_has_a_subject_of_its_own_naming_the_job_the_kind_and_the_start_of_the_message()
+            throws Exception {
+        answer(404);
+        try (var running = start(home(TestDatabase.H2))) {
+            var app = running.app();
+            app.jobStore().offer("call", "a", "v1", "build-failed", true);
+            app.jobStore().offer("call", "b", "v1", "refused", true);
+            app.jobStore().offer("call", "c", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            awaitOutboxEmpty(app.database().dataSource());
+            assertThat(subjects()).hasSize(3).contains(
+                    "[factory factory-runner] call: analytics product: build failure - build of a failed",
+                    "[factory factory-runner] call: analytics product: job initialization failure"
+                            + " - analytics refused job for b");
+            assertThat(subjects()).anySatisfy(s -> assertThat(s).startsWith("[factory factory-runner] call:"
+                    + " remote service answered HTTP 404 - HTTP 404 from http://localhost:" + api.port()
+                    + "/api/items/c?apiKey=")
+                    .endsWith(": {\"detail\":\"status 404\"}").doesNotContain(SECRET));
+        }
+    }
+
+    @Test
+    void a_remote_services_error_status_is_labelled_as_its_answer_not_as_an_internal_error() throws Exception {
+        api.stubFor(get(urlPathMatching("/api/items/refused")).willReturn(aResponse().withStatus(403)));
+        api.stubFor(get(urlPathMatching("/api/items/broken")).willReturn(aResponse().withStatus(500)));
+        try (var running = start(home(TestDatabase.H2))) {
+            var app = running.app();
+            app.jobStore().offer("call", "refused", "v1", "go", true);
+            app.jobStore().offer("call", "broken", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            awaitOutboxEmpty(app.database().dataSource());
+            List<String> mails = new ArrayList<>();
+            for (MimeMessage m : smtp.getReceivedMessages()) {
+                mails.add(mailText(m));
+            }
+            assertThat(mails).hasSize(2).noneSatisfy(m -> assertThat(m).contains("internal error"));
+            assertThat(mails).anySatisfy(m -> assertThat(m)
+                    .contains("call: remote service answered HTTP 403 - HTTP 403 from")
+                    .contains("Category:    remote service answered HTTP 403"));
+            assertThat(mails).anySatisfy(m -> assertThat(m)
+                    .contains("call: remote service answered HTTP 500 - HTTP 500 from")
+                    .contains("Category:    remote service answered HTTP 500"));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_failed_sql_statement_is_recorded_and_mailed_with_the_databases_own_message(TestDatabase db)
+            throws Exception {
+        try (var running = start(home(db))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "sql", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            DataSource ds = app.database().dataSource();
+            assertThat(rows(ds, "SELECT category, message FROM factory_error")).singleElement().satisfies(r -> {
+                assertThat(r.get("category")).isEqualTo("sql");
+                assertThat((String) r.get("message")).containsIgnoringCase("no_such_table")
+                        .doesNotContain("bad SQL grammar");
+            });
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            assertThat(smtp.getReceivedMessages()[0].getSubject())
+                    .startsWith("[factory factory-runner] call: internal error: SQL / stored procedure - ")
+                    .containsIgnoringCase("no_such_table");
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void a_hundred_identical_failures_send_exactly_one_mail(TestDatabase db) throws Exception {
@@ -279,28 +353,108 @@ class ErrorHandlingTest {
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
-    void recovery_sends_one_mail_and_resolves_the_open_failures(TestDatabase db) throws Exception {
+    void a_good_run_while_an_item_is_still_failed_sends_no_recovery_and_keeps_the_failure_open(TestDatabase db)
+            throws Exception {
         answer(404);
         try (var running = start(home(db))) {
             var app = running.app();
+            DataSource ds = app.database().dataSource();
             app.jobStore().offer("call", "item-1", "v1", "go", true);
             app.jobs().trigger("call", Trigger.MANUAL);
-            // a run that finds nothing to do is no recovery
-            app.jobs().trigger("call", Trigger.MANUAL);
-            assertThat(rows(app.database().dataSource(), "SELECT status FROM error_fingerprint")).singleElement()
-                    .satisfies(r -> assertThat(r.get("status")).isEqualTo("open"));
             answer(200);
             app.jobStore().offer("call", "item-2", "v1", "go", true);
             app.jobs().trigger("call", Trigger.MANUAL);
-            DataSource ds = app.database().dataSource();
             awaitOutboxEmpty(ds);
-            assertThat(subjects()).hasSize(2).anySatisfy(s -> assertThat(s).contains("recovered: call"));
+            assertThat(subjects()).singleElement().satisfies(s -> assertThat(s).doesNotContain("recovered"));
+            assertThat(rows(ds, "SELECT status FROM error_fingerprint")).singleElement()
+                    .satisfies(r -> assertThat(r.get("status")).isEqualTo("open"));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_failure_is_resolved_once_all_its_items_are_redriven_and_done_and_the_recovery_mail_lists_them(
+            TestDatabase db) throws Exception {
+        answer(404);
+        try (var running = start(home(db))) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobStore().offer("call", "item-2", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            answer(200);
+            app.jobStore().redrive("call", "item-1", "v1");
+            long firstRedriveRun = app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(rows(ds, "SELECT status FROM error_fingerprint")).singleElement()
+                    .as("item-2 is still failed").satisfies(r -> assertThat(r.get("status")).isEqualTo("open"));
+            app.jobStore().redrive("call", "item-2", "v1");
+            long lastRun = app.jobs().trigger("call", Trigger.MANUAL);
+            awaitOutboxEmpty(ds);
             assertThat(rows(ds, "SELECT status FROM error_fingerprint")).singleElement()
                     .satisfies(r -> assertThat(r.get("status")).isEqualTo("resolved"));
+            assertThat(smtp.getReceivedMessages()).hasSize(2);
+            String recovery = mailText(smtp.getReceivedMessages()[1]);
+            assertThat(recovery).startsWith("[factory factory-runner] recovered: call: remote service answered"
+                    + " HTTP 404 - HTTP 404 from http://localhost:" + api.port() + "/api/items/")
+                    .contains("  item-1 version v1: done in run " + firstRedriveRun)
+                    .contains("  item-2 version v1: done in run " + lastRun);
+            // a failure that is over stays quiet
             app.jobStore().offer("call", "item-3", "v1", "go", true);
             app.jobs().trigger("call", Trigger.MANUAL);
             awaitOutboxEmpty(ds);
-            assertThat(subjects()).hasSize(2);
+            assertThat(smtp.getReceivedMessages()).hasSize(2);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void the_failure_of_an_item_put_back_by_an_outage_is_resolved_when_a_later_run_does_the_item(TestDatabase db)
+            throws Exception {
+        answer(503);
+        MutableClock clock = new MutableClock();
+        try (var running = start(home(db), clock)) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            answer(200);
+            app.jobStore().offer("call", "item-2", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(rows(ds, "SELECT status FROM error_fingerprint")).singleElement()
+                    .as("item-1 waits for its next attempt").satisfies(r -> assertThat(r.get("status"))
+                            .isEqualTo("open"));
+            clock.advance(Duration.ofMinutes(1));
+            long run = app.jobs().trigger("call", Trigger.MANUAL);
+            awaitOutboxEmpty(ds);
+            assertThat(subjects()).hasSize(2).last().satisfies(s -> assertThat(s)
+                    .startsWith("[factory factory-runner] recovered: call: remote service answered HTTP 503"));
+            assertThat(mailText(smtp.getReceivedMessages()[1])).contains("  item-1 version v1: done in run " + run)
+                    .doesNotContain("item-2");
+        }
+    }
+
+    @Test
+    void a_failure_of_no_item_is_resolved_when_the_job_succeeds_after_a_failed_run() throws Exception {
+        answer(404);
+        try (var running = start(home(TestDatabase.H2))) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.context().getRegistry().lookupByNameAndType("factoryErrors", ErrorRecorder.class)
+                    .recordRefusedValue("job.call.chunk-size", "'many' is not a number");
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            answer(200);
+            app.jobStore().offer("call", "item-2", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            awaitOutboxEmpty(ds);
+            Map<String, String> statuses = new LinkedHashMap<>();
+            rows(ds, "SELECT category, status FROM error_fingerprint ORDER BY category")
+                    .forEach(r -> statuses.put((String) r.get("category"), (String) r.get("status")));
+            assertThat(statuses).containsExactly(Map.entry("configuration", "resolved"),
+                    Map.entry("http_api", "open"));
+            assertThat(subjects()).hasSize(3).filteredOn(s -> s.contains("recovered")).singleElement()
+                    .satisfies(s -> assertThat(s).startsWith(
+                            "[factory factory-runner] recovered: call: configuration: a value refused - "));
         }
     }
 
@@ -479,6 +633,59 @@ class ErrorHandlingTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void the_mail_of_a_transient_failure_says_when_the_item_is_tried_again_by_itself(TestDatabase db)
+            throws Exception {
+        answer(503);
+        try (var running = start(home(db))) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            Instant availableAt = instant(rows(ds, "SELECT available_at FROM job_inbox").get(0).get("available_at"));
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            String mail = mailText(smtp.getReceivedMessages()[0]);
+            Matcher next = Pattern.compile("tried again by itself at (\\S+) \\(job_inbox.available_at\\)")
+                    .matcher(mail);
+            assertThat(next.find()).as(mail).isTrue();
+            // the mail is written as the failure is recorded, the inbox row a moment later; the mail shows seconds
+            assertThat(Instant.parse(next.group(1))).isBetween(availableAt.minusSeconds(2), availableAt);
+            assertThat(mail).contains("when its failures have lasted retry.give-up-after, it is failed")
+                    .doesNotContain("waits for a redrive: nothing tries it again");
+        }
+    }
+
+    @Test
+    void the_mail_of_a_permanent_failure_says_the_item_waits_for_a_redrive() throws Exception {
+        answer(404);
+        try (var running = start(home(TestDatabase.H2))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            assertThat(mailText(smtp.getReceivedMessages()[0])).contains("What happens next: The item is failed in"
+                    + " job call and waits for a redrive: nothing tries it again by itself. Once the cause is fixed:"
+                    + " JobStore.redrive(\"call\", \"item-1\", \"v1\").").doesNotContain("tried again by itself at");
+        }
+    }
+
+    @Test
+    void the_mail_of_a_transient_failure_given_up_says_the_item_waits_for_a_redrive() throws Exception {
+        answer(503);
+        try (var running = start(home(TestDatabase.H2).property("factory.retry.give-up-after", "0s"))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(rows(app.database().dataSource(), "SELECT status FROM job_state")).singleElement()
+                    .satisfies(r -> assertThat(r.get("status")).isEqualTo("failed"));
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            assertThat(mailText(smtp.getReceivedMessages()[0])).contains("have lasted retry.give-up-after")
+                    .contains("The item is failed in job call and waits for a redrive")
+                    .doesNotContain("tried again by itself at");
+        }
+    }
+
     /** A normal stop while an item waits for its next attempt leaves the item for the next run, not failed. */
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
@@ -562,6 +769,46 @@ class ErrorHandlingTest {
             return t.toInstant();
         }
         return ((java.sql.Timestamp) timestamp).toInstant();
+    }
+
+    @Test
+    void a_call_that_timed_out_is_recorded_and_mailed_with_its_method_and_url() throws Exception {
+        api.stubFor(get(urlPathMatching("/api/items/.*")).willReturn(aResponse().withStatus(200)
+                .withFixedDelay(10_000)));
+        try (var running = start(home(TestDatabase.H2).property("factory.http.response-timeout", "300ms")
+                .property("factory.retry.max-attempts", "1"))) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            String url = "http://localhost:" + api.port() + "/api/items/item-1?apiKey=";
+            assertThat(rows(ds, "SELECT message, http_method, http_url, http_status FROM factory_error"))
+                    .singleElement().satisfies(r -> {
+                        assertThat(r.get("http_method")).isEqualTo("GET");
+                        assertThat((String) r.get("http_url")).startsWith(url).doesNotContain(SECRET);
+                        assertThat(r.get("http_status")).isNull();
+                        assertThat((String) r.get("message")).containsIgnoringCase("timed out").contains(url);
+                    });
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            assertThat(mailText(smtp.getReceivedMessages()[0])).contains("HTTP:        GET " + url)
+                    .contains("-> no answer").doesNotContain(SECRET);
+        }
+    }
+
+    @Test
+    void the_http_method_recorded_is_the_one_sent_even_when_the_message_has_a_body() throws Exception {
+        api.stubFor(any(urlPathMatching("/api/lookup/.*")).willReturn(aResponse().withStatus(404)));
+        try (var running = start(home(TestDatabase.H2))) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "lookup", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            api.verify(1, getRequestedFor(urlPathMatching("/api/lookup/item-1")));
+            assertThat(rows(app.database().dataSource(), "SELECT http_method FROM factory_error")).singleElement()
+                    .satisfies(r -> assertThat(r.get("http_method")).isEqualTo("GET"));
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            assertThat(mailText(smtp.getReceivedMessages()[0]))
+                    .contains("HTTP:        GET http://localhost:" + api.port() + "/api/lookup/item-1 -> 404");
+        }
     }
 
     @Test

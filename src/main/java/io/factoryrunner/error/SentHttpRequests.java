@@ -1,0 +1,72 @@
+package io.factoryrunner.error;
+
+import io.factoryrunner.logging.Secrets;
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.util.Optional;
+import org.apache.camel.component.http.HttpClientConfigurer;
+import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
+import org.apache.hc.core5.http.ClassicHttpRequest;
+
+/**
+ * camel-http's client configurer that names the request a failure got no answer to. A timeout or a refused
+ * connection does not say which call it was, and by the time the failure is recorded the exchange cannot say either:
+ * a {@code toD} to an HTTP URL is sent to an endpoint of the host alone, with its path and query in headers that are
+ * removed once the call has failed. So the request's method and URL (credentials masked) are added to the exception
+ * as a suppressed {@link Request}, where {@link ErrorRecorder} finds them.
+ */
+public final class SentHttpRequests implements HttpClientConfigurer {
+
+    /** The request a failure got no answer to. */
+    public static final class Request extends Exception {
+
+        private final String method;
+        private final String url;
+
+        Request(String method, String url) {
+            super("the request was " + method + " " + url, null, false, false);
+            this.method = method;
+            this.url = url;
+        }
+
+        public String method() {
+            return method;
+        }
+
+        public String url() {
+            return url;
+        }
+    }
+
+    @Override
+    public void configureHttpClient(HttpClientBuilder builder) {
+        builder.addExecInterceptorFirst("factory-sent-request", (request, scope, chain) -> {
+            try {
+                return chain.proceed(request, scope);
+            } catch (IOException e) {
+                e.addSuppressed(new Request(request.getMethod(), Secrets.maskUrl(url(request))));
+                throw e;
+            }
+        });
+    }
+
+    private static String url(ClassicHttpRequest request) {
+        try {
+            return request.getUri().toASCIIString();
+        } catch (URISyntaxException e) {
+            return request.getRequestUri();
+        }
+    }
+
+    /** The request the failure, or one of its causes, got no answer to. */
+    static Optional<Request> of(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            for (Throwable suppressed : t.getSuppressed()) {
+                if (suppressed instanceof Request request) {
+                    return Optional.of(request);
+                }
+            }
+        }
+        return Optional.empty();
+    }
+}
