@@ -263,19 +263,15 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 // the items taken back first, then chunks claimed from the inbox
                 List<JobStore.Item> items = takenBack ? store.claimedBy(job(), runId, chunk) : List.of();
                 if (items.isEmpty() && getEndpoint().isChunkTransaction()) {
-                    takenBack = false;
-                    ChunkOutcome outcome = runChunk(runId, chunk, runStart);
+                    ChunkOutcome outcome = runChunks(runId, chunk, runStart);
                     if (outcome == null) {
                         return;
-                    }
-                    if (outcome.taken() == 0) {
-                        break;
                     }
                     done += outcome.done();
                     failed += outcome.failed();
                     deferred += outcome.deferred();
                     kept += outcome.kept();
-                    continue;
+                    break;
                 }
                 if (items.isEmpty()) {
                     takenBack = false;
@@ -366,37 +362,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
         }
     }
 
-    /** What one chunk in its own transaction came to. */
+    /** What chunks in their own transactions came to. */
     private record ChunkOutcome(int taken, int done, int failed, int deferred, int kept) {
-    }
 
-    /**
-     * One chunk in one transaction: taken from the inbox, run, and its results written and committed together.
-     * Returns null when the run stopped midway: the transaction is rolled back and the items are waiting again.
-     */
-    private ChunkOutcome runChunk(long runId, int limit, Instant runStart) throws SQLException {
-        try (JobStore.OpenChunk open = store().openChunk(job(), limit, runStart)) {
-            if (open.taken() == 0) {
-                return new ChunkOutcome(0, 0, 0, 0, 0);
-            }
-            List<JobStore.Result> results = new ArrayList<>(open.items().size());
-            List<JobStore.Item> kept = new ArrayList<>();
-            for (JobStore.Item item : open.items()) {
-                JobStore.Result result = isRunAllowed() ? process(runId, item) : INTERRUPTED;
-                if (result == INTERRUPTED) {
-                    close(runId, RunStatus.ABANDONED, "stopped during the run; the chunk's " + open.items().size()
-                            + " items are waiting again");
-                    return null;
-                }
-                if (result == null) {
-                    // the failure could not be recorded: the item goes back to the inbox
-                    kept.add(item);
-                } else {
-                    results.add(result);
-                }
-            }
-            store().commitChunk(open, job(), runId, results,
-                    getEndpoint().getComponent().registry().downstreamOf(job()), kept);
+        static ChunkOutcome of(List<JobStore.Result> results, int kept) {
             int done = 0;
             int failed = 0;
             int deferred = 0;
@@ -407,7 +376,124 @@ public final class JobConsumer extends ScheduledPollConsumer {
                     case DEFERRED -> deferred++;
                 }
             }
-            return new ChunkOutcome(open.taken(), done, failed, deferred, kept.size());
+            return new ChunkOutcome(results.size() + kept, done, failed, deferred, kept);
+        }
+
+        ChunkOutcome plus(ChunkOutcome other) {
+            return new ChunkOutcome(taken + other.taken, done + other.done, failed + other.failed,
+                    deferred + other.deferred, kept + other.kept);
+        }
+    }
+
+    /**
+     * The inbox's chunks, each in one transaction: taken, run, and its results written and committed together. A
+     * chunk's commit goes on the claim thread while the next chunk is taken and run, so the database writes one
+     * chunk while the route runs the next. Stops at the first chunk whose failures could not be recorded. Returns
+     * null when the run stopped midway: the chunk being run is rolled back and its items are waiting again.
+     */
+    private ChunkOutcome runChunks(long runId, int limit, Instant runStart) throws SQLException {
+        ChunkOutcome total = new ChunkOutcome(0, 0, 0, 0, 0);
+        java.util.concurrent.CompletableFuture<ChunkOutcome> committing = null;
+        try {
+            while (true) {
+                if (committing != null && !store().takesWhileCommitting()) {
+                    total = total.plus(joinCommit(committing));
+                    committing = null;
+                }
+                JobStore.OpenChunk open = store().openChunk(job(), limit, runStart);
+                boolean handedOver = false;
+                try {
+                    if (open.taken() == 0) {
+                        break;
+                    }
+                    List<JobStore.Result> results = new ArrayList<>(open.items().size());
+                    List<JobStore.Item> kept = new ArrayList<>();
+                    for (JobStore.Item item : open.items()) {
+                        JobStore.Result result = isRunAllowed() ? process(runId, item) : INTERRUPTED;
+                        if (result == INTERRUPTED) {
+                            if (committing != null) {
+                                joinCommit(committing);
+                                committing = null;
+                            }
+                            close(runId, RunStatus.ABANDONED, "stopped during the run; the chunk's "
+                                    + open.items().size() + " items are waiting again");
+                            return null;
+                        }
+                        if (result == null) {
+                            // the failure could not be recorded: the item goes back to the inbox
+                            kept.add(item);
+                        } else {
+                            results.add(result);
+                        }
+                    }
+                    if (committing != null) {
+                        total = total.plus(joinCommit(committing));
+                        committing = null;
+                    }
+                    committing = commitAhead(open, runId, results, kept);
+                    handedOver = true;
+                    if (!kept.isEmpty()) {
+                        // the error table cannot be written (the database is likely failing): stop taking items
+                        break;
+                    }
+                } finally {
+                    if (!handedOver) {
+                        open.close();
+                    }
+                }
+            }
+            if (committing != null) {
+                total = total.plus(joinCommit(committing));
+                committing = null;
+            }
+            return total;
+        } finally {
+            if (committing != null) {
+                // the run failed while a chunk was committing: let that commit end before the run does
+                committing.exceptionally(ignored -> null).join();
+            }
+        }
+    }
+
+    /** Commits a chunk on the claim thread, or on this one when the route is stopping; closes it either way. */
+    private java.util.concurrent.CompletableFuture<ChunkOutcome> commitAhead(JobStore.OpenChunk open, long runId,
+            List<JobStore.Result> results, List<JobStore.Item> kept) {
+        java.util.function.Supplier<ChunkOutcome> commit = () -> {
+            try (open) {
+                store().commitChunk(open, job(), runId, results,
+                        getEndpoint().getComponent().registry().downstreamOf(job()), kept);
+                return ChunkOutcome.of(results, kept.size());
+            } catch (SQLException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        };
+        java.util.concurrent.ExecutorService executor = claims;
+        if (executor != null) {
+            try {
+                return java.util.concurrent.CompletableFuture.supplyAsync(commit, executor);
+            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                // the executor is gone: commit here
+            }
+        }
+        try {
+            return java.util.concurrent.CompletableFuture.completedFuture(commit.get());
+        } catch (java.util.concurrent.CompletionException e) {
+            return java.util.concurrent.CompletableFuture.failedFuture(e.getCause());
+        }
+    }
+
+    private static ChunkOutcome joinCommit(java.util.concurrent.CompletableFuture<ChunkOutcome> commit)
+            throws SQLException {
+        try {
+            return commit.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof SQLException sql) {
+                throw sql;
+            }
+            if (e.getCause() instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            throw e;
         }
     }
 

@@ -632,6 +632,14 @@ public final class JobStore {
         }
     }
 
+    /**
+     * Whether a chunk can be taken while the previous one commits. PostgreSQL skips the rows another transaction
+     * holds and goes on to the next ones; H2 applies the limit first and would find the inbox empty.
+     */
+    public boolean takesWhileCommitting() {
+        return postgres;
+    }
+
     /** Opens a chunk's transaction and takes up to {@code limit} items available at {@code availableBy}. */
     public OpenChunk openChunk(String job, int limit, Instant availableBy) throws SQLException {
         return LostConnections.retryOnce(dataSource, () -> openChunkOnce(job, limit, availableBy));
