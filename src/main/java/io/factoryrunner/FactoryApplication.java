@@ -28,6 +28,7 @@ import io.factoryrunner.job.JobRegistry;
 import io.factoryrunner.job.JobStore;
 import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.routes.RouteCatalog;
+import io.factoryrunner.support.HomeFiles;
 import java.nio.file.FileSystems;
 import java.nio.file.Path;
 import java.nio.file.PathMatcher;
@@ -229,6 +230,7 @@ public final class FactoryApplication {
         @Override
         public void beforeConfigure(BaseMainSupport support) {
             context = support.getCamelContext();
+            new HomeFiles(home).install(context);
             PropertiesComponent properties = context.getPropertiesComponent();
             values = new ConfigValues(properties);
             registerSensitiveValues(properties);

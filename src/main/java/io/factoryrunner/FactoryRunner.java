@@ -30,7 +30,8 @@ public final class FactoryRunner {
               config     print every configuration key with its value (secrets masked) and its source
               help       print this text
 
-            --home DIR   the directory holding config/ and data/ (default: the working directory)
+            --home DIR   the directory holding config/ and data/ (default: the working directory); relative
+                         paths in the configuration (file:config/sql/source.sql) are taken from it
             """;
 
     private FactoryRunner() {
