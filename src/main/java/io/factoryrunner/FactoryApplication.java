@@ -1,6 +1,7 @@
 package io.factoryrunner;
 
 import io.factoryrunner.cleanup.Housekeeping;
+import io.factoryrunner.config.ConfigFiles;
 import io.factoryrunner.config.ConfigTable;
 import io.factoryrunner.config.ConfigTablePropertiesSource;
 import io.factoryrunner.config.ConfigValidator;
@@ -28,6 +29,7 @@ import io.factoryrunner.job.JobRegistry;
 import io.factoryrunner.job.JobStore;
 import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.routes.RouteCatalog;
+import io.factoryrunner.routes.RouteCrons;
 import io.factoryrunner.support.HomeFiles;
 import java.nio.file.FileSystems;
 import java.nio.file.Path;
@@ -339,7 +341,10 @@ public final class FactoryApplication {
             properties.addPropertiesSource(configSource);
             registerSensitiveValues(properties);
 
-            List<String> problems = ConfigValidator.problems(properties).stream().map(this::withFix).toList();
+            List<String> problems = new ArrayList<>();
+            ConfigValidator.problems(properties).stream().map(this::withFix).forEach(problems::add);
+            problems.addAll(ConfigFiles.problems(context));
+            problems.addAll(RouteCrons.problems(context, catalog));
             if (!problems.isEmpty()) {
                 throw new StartupException(String.join(System.lineSeparator(), problems));
             }

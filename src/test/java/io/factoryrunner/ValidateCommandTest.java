@@ -1,6 +1,7 @@
 package io.factoryrunner;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.factoryrunner.testsupport.CapturedLog;
 import io.factoryrunner.testsupport.FactoryHome;
@@ -18,6 +19,9 @@ class ValidateCommandTest {
     @TempDir
     Path dir;
 
+    static final String CRON_PROBLEM = "is not a valid Quartz cron expression (seconds minutes hours day-of-month"
+            + " month day-of-week [year], e.g. '0 0/5 * * * ?'): Unexpected end of expression.";
+
     private FactoryHome home(TestDatabase db) {
         return new FactoryHome(dir, db).applicationProperties("job.fine.cron = 0 0 * * * ?\n")
                 .route("fine.camel.yaml", BadInputTest.VALID_ROUTE);
@@ -25,6 +29,85 @@ class ValidateCommandTest {
 
     private FactoryHome home() {
         return home(TestDatabase.H2);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // a cron written in a route
+
+    @Test
+    void a_five_field_cron_written_in_a_quartz_uri_is_refused_naming_the_route_and_its_file() {
+        FactoryHome home = home().route("nightly.camel.yaml", """
+                - route:
+                    id: nightly
+                    from:
+                      uri: "quartz:x?cron=0 5 * * *"
+                      steps:
+                        - log: "x"
+                """);
+        Result r = validate(home);
+        assertThat(r.code()).isEqualTo(FactoryRunner.FAILED);
+        assertThat(r.out()).isEmpty();
+        assertThat(r.err()).isEqualTo("Invalid: Route 'nightly' in config/routes/nightly.camel.yaml: cron '0 5 * * *' "
+                + CRON_PROBLEM + "\n");
+    }
+
+    @Test
+    void a_five_field_cron_given_to_a_job_is_refused_naming_the_route_and_its_file() {
+        FactoryHome home = home().route("ship.camel.yaml", """
+                - route:
+                    id: ship
+                    from:
+                      uri: "job:ship"
+                      parameters:
+                        cron: "0 5 * * *"
+                      steps:
+                        - log: "x"
+                """);
+        Result r = validate(home);
+        assertThat(r.code()).isEqualTo(FactoryRunner.FAILED);
+        assertThat(r.err()).isEqualTo("Invalid: Route 'ship' in config/routes/ship.camel.yaml: cron '0 5 * * *' "
+                + CRON_PROBLEM + "\n");
+    }
+
+    @Test
+    void a_cron_read_from_a_key_of_no_known_type_is_refused_naming_the_key_as_the_route_writes_it() {
+        FactoryHome home = home().property("nightly.schedule", "0 5 * * *").route("ship.camel.yaml", """
+                - route:
+                    id: ship
+                    from:
+                      uri: "job:ship?cron={{nightly.schedule}}"
+                      steps:
+                        - log: "x"
+                """);
+        assertThat(validate(home).err()).isEqualTo("Invalid: Route 'ship' in config/routes/ship.camel.yaml: cron"
+                + " '0 5 * * *' ({{nightly.schedule}}) " + CRON_PROBLEM + "\n");
+    }
+
+    @Test
+    void run_refuses_a_five_field_cron_written_in_a_route_naming_the_route_and_its_file() {
+        FactoryHome home = home().route("ship.camel.yaml", """
+                - route:
+                    id: ship
+                    from:
+                      uri: "job:ship"
+                      parameters:
+                        cron: "0 5 * * *"
+                      steps:
+                        - log: "x"
+                """);
+        FactoryApplication app = home.app(FactoryApplication.Mode.RUN);
+        assertThatThrownBy(app::start).isInstanceOf(StartupException.class).hasMessage(
+                "Route 'ship' in config/routes/ship.camel.yaml: cron '0 5 * * *' " + CRON_PROBLEM);
+    }
+
+    @Test
+    void a_query_file_that_is_not_there_is_refused_naming_the_key_and_where_it_was_looked_for() {
+        FactoryHome home = home().property("source.sql.query-file", "file:config/sql/source.sql");
+        Result r = validate(home);
+        assertThat(r.code()).isEqualTo(FactoryRunner.FAILED);
+        assertThat(r.err()).isEqualTo("Invalid: Configuration key 'source.sql.query-file' has value"
+                + " 'file:config/sql/source.sql' that names no file (looked for file:"
+                + dir.resolve("config/sql/source.sql") + ")\n");
     }
 
     @Test
