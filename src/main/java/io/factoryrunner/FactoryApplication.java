@@ -32,6 +32,7 @@ import io.factoryrunner.routes.RouteCatalog;
 import io.factoryrunner.routes.RouteCrons;
 import io.factoryrunner.support.HomeFiles;
 import java.nio.file.FileSystems;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.PathMatcher;
 import java.sql.SQLException;
@@ -79,6 +80,8 @@ public final class FactoryApplication {
     private final Clock clock;
     private final Main main;
     private Database database;
+    private DatabaseSettings databaseSettings;
+    private boolean databaseExists = true;
     private RouteCatalog catalog;
     private ConfigTable configTable;
     private ConfigTablePropertiesSource configSource;
@@ -201,6 +204,16 @@ public final class FactoryApplication {
         return pendingMigrations;
     }
 
+    /** The database as configured; validate may have opened a read-only or in-memory stand-in for it. */
+    public DatabaseSettings databaseSettings() {
+        return databaseSettings;
+    }
+
+    /** False when validate found no database file yet: the first start creates it. */
+    public boolean databaseExists() {
+        return databaseExists;
+    }
+
     public Path home() {
         return home;
     }
@@ -242,13 +255,15 @@ public final class FactoryApplication {
             DatabaseSettings settings = new DatabaseSettings(url, values.string("factory.db.user", "sa"),
                     values.string("factory.db.password", ""), values.integer("factory.db.pool-size", 10, 1),
                     values.duration("factory.db.connect-timeout", Duration.ofSeconds(10)));
+            databaseSettings = settings;
+            DatabaseSettings opened = mode == Mode.VALIDATE ? withoutWrites(settings) : settings;
             demo = values.bool("factory.demo.enabled", false);
             // the item headers (FactoryJob, FactoryItemKey, ...) are the factory's own: never sent to an HTTP API
             HttpHeaderFilterStrategy httpHeaders = new HttpHeaderFilterStrategy();
             httpHeaders.setOutFilterStartsWith("Camel", "camel", "org.apache.camel.", "Factory");
             context.getRegistry().bind("factoryHttpHeaders", httpHeaders);
             node = values.optional("factory.node.id").orElseGet(FactoryApplication::hostName);
-            opening = CompletableFuture.supplyAsync(() -> openDatabase(settings));
+            opening = CompletableFuture.supplyAsync(() -> openDatabase(opened));
 
             catalog = RouteCatalog.scan(FactoryApplication.class.getClassLoader(), home,
                     home.resolve(values.string("factory.routes.dir", "config/routes")),
@@ -263,11 +278,23 @@ public final class FactoryApplication {
                     Secrets.maskUrl(url));
         }
 
+        /** validate writes nothing: a database file not there yet is not created, and an existing one is read only. */
+        private DatabaseSettings withoutWrites(DatabaseSettings settings) {
+            if (settings.h2File().filter(file -> !Files.exists(file)).isPresent()) {
+                databaseExists = false;
+                return settings.emptyInMemory();
+            }
+            return settings.readOnly();
+        }
+
         private Database openDatabase(DatabaseSettings settings) {
             long started = System.nanoTime();
             Database db = Database.open(settings);
             database = db;
             long opened = System.nanoTime();
+            db.migrationRefusal().ifPresent(reason -> {
+                throw new StartupException("Database " + Secrets.maskUrl(databaseSettings.url()) + " " + reason);
+            });
             if (mode == Mode.RUN) {
                 db.migrate();
                 if (demo) {
@@ -283,7 +310,7 @@ public final class FactoryApplication {
             try {
                 configSource.refresh();
             } catch (SQLException e) {
-                if (mode == Mode.RUN) {
+                if (mode == Mode.RUN || pendingMigrations == 0) {
                     throw new StartupException("Cannot read the configuration table factory_config on "
                             + Secrets.maskUrl(settings.url()) + ": " + Secrets.mask(e.getMessage()), e);
                 }

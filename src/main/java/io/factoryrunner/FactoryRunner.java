@@ -103,9 +103,7 @@ public final class FactoryRunner {
             }
             List<String> routes = app.context().getRoutes().stream().map(Route::getRouteId).sorted().toList();
             out.println("Configuration valid. Routes (" + routes.size() + "): " + String.join(", ", routes));
-            out.println("Database: " + Secrets.maskUrl(app.database().settings().url()) + " reachable"
-                    + (app.pendingMigrations() > 0 ? ", " + app.pendingMigrations()
-                            + " schema migrations will be applied at the next start" : ", schema up to date"));
+            out.println("Database: " + database(app));
             return OK;
         } catch (StartupException e) {
             LOG.debug("Validation failed", e);
@@ -115,5 +113,15 @@ public final class FactoryRunner {
         } finally {
             app.stop();
         }
+    }
+
+    private static String database(FactoryApplication app) {
+        String url = Secrets.maskUrl(app.databaseSettings().url());
+        if (!app.databaseExists()) {
+            return url + " does not exist yet; the first start creates it";
+        }
+        int pending = app.pendingMigrations();
+        return url + " reachable, " + (pending == 0 ? "schema up to date"
+                : pending + " schema migrations will be applied at the next start");
     }
 }

@@ -3,15 +3,31 @@ package io.factoryrunner;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.factoryrunner.db.DatabaseSettings;
+import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.testsupport.CapturedLog;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** {@code validate} refuses what {@code run} would refuse, changes nothing, and prints its verdict and reasons. */
 class ValidateCommandTest {
@@ -110,6 +126,71 @@ class ValidateCommandTest {
                 + dir.resolve("config/sql/source.sql") + ")\n");
     }
 
+    // ---------------------------------------------------------------------------------------------------------
+    // a database run would refuse
+
+    private static String otherTablesReason(FactoryHome home, TestDatabase db) {
+        return "Database " + Secrets.maskUrl(home.url()) + " already holds tables ("
+                + (db == TestDatabase.H2 ? "CUSTOMER" : "customer") + ") but not the factory's schema history"
+                + " (flyway_schema_history), so the factory will not create its tables beside them. Give the factory"
+                + " an empty database or schema of its own (factory.db.url), or remove those tables if nothing else"
+                + " uses them";
+    }
+
+    private static void execute(FactoryHome home, String sql) throws Exception {
+        try (Connection c = DriverManager.getConnection(home.url(), home.database().user(),
+                home.database().password()); Statement s = c.createStatement()) {
+            s.execute(sql);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void validate_refuses_a_database_that_holds_other_tables_but_no_schema_history(TestDatabase db) throws Exception {
+        FactoryHome home = home(db);
+        execute(home, "CREATE TABLE customer (id INTEGER)");
+        Result r = validate(home);
+        assertThat(r.code()).isEqualTo(FactoryRunner.FAILED);
+        assertThat(r.err()).isEqualTo("Invalid: " + otherTablesReason(home, db) + "\n");
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void run_refuses_a_database_that_holds_other_tables_but_no_schema_history_for_the_same_reason(TestDatabase db)
+            throws Exception {
+        FactoryHome home = home(db);
+        execute(home, "CREATE TABLE customer (id INTEGER)");
+        FactoryApplication app = home.app(FactoryApplication.Mode.RUN);
+        assertThatThrownBy(app::start).isInstanceOf(StartupException.class).hasMessage(otherTablesReason(home, db));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // nothing changes
+
+    @Test
+    void validate_of_a_new_installation_creates_no_file() {
+        FactoryHome home = home().withoutOverride("factory.db.url");
+        Map<String, String> before = files(dir);
+        Result r = validate(home);
+        assertThat(r.code()).isEqualTo(FactoryRunner.OK);
+        assertThat(r.out()).isEqualTo("Configuration valid. Routes (4): digest, fine, housekeeping, notify\n"
+                + "Database: " + DatabaseSettings.embeddedUrl(dir.resolve("data"))
+                + " does not exist yet; the first start creates it\n");
+        assertThat(files(dir)).isEqualTo(before);
+    }
+
+    @Test
+    void validate_of_an_installation_that_ran_changes_no_file() {
+        FactoryHome home = home().withoutOverride("factory.db.url");
+        home.start().close();
+        Map<String, String> before = files(dir);
+        Result r = validate(home);
+        assertThat(r.code()).isEqualTo(FactoryRunner.OK);
+        assertThat(r.out()).endsWith("Database: " + DatabaseSettings.embeddedUrl(dir.resolve("data"))
+                + " reachable, schema up to date\n");
+        assertThat(files(dir)).isEqualTo(before);
+    }
+
     @Test
     void a_job_that_validate_created_stops_without_an_error() {
         FactoryHome home = home().route("ship.camel.yaml", """
@@ -142,5 +223,26 @@ class ValidateCommandTest {
 
     private static String lines(ByteArrayOutputStream stream) {
         return stream.toString(StandardCharsets.UTF_8).replace(System.lineSeparator(), "\n");
+    }
+
+    /** Every file under a directory with a digest of its content. */
+    private static Map<String, String> files(Path root) {
+        Map<String, String> files = new TreeMap<>();
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path p : paths.toList()) {
+                files.put(root.relativize(p).toString(), Files.isDirectory(p) ? "directory" : digest(p));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return files;
+    }
+
+    private static String digest(Path file) throws IOException {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 }

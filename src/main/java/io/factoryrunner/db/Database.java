@@ -5,11 +5,17 @@ import com.zaxxer.hikari.HikariDataSource;
 import com.zaxxer.hikari.pool.HikariPool;
 import io.factoryrunner.StartupException;
 import io.factoryrunner.logging.Secrets;
+import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.MigrationInfo;
 import org.flywaydb.core.api.output.MigrateResult;
+import org.flywaydb.core.api.output.ValidateResult;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -77,6 +83,58 @@ public final class Database implements AutoCloseable {
             LOG.info("Database schema migrated to version {} ({} migrations) on {}", result.targetSchemaVersion,
                     result.migrationsExecuted, Secrets.maskUrl(settings.url()));
         }
+    }
+
+    /**
+     * Why {@link #migrate} would refuse this database, found without changing anything: {@code validate} asks this
+     * instead of migrating, and a start asks it first, so both give the same reason in the operator's terms. The
+     * reason follows the database's name: "Database ... already holds tables ...".
+     */
+    public Optional<String> migrationRefusal() {
+        if (isCurrent()) {
+            return Optional.empty();
+        }
+        Flyway flyway = flyway();
+        Optional<List<String>> withoutHistory = tablesWithoutSchemaHistory();
+        if (withoutHistory.isPresent()) {
+            List<String> tables = withoutHistory.get();
+            if (tables.isEmpty() || flyway.getConfiguration().isBaselineOnMigrate()) {
+                return Optional.empty();
+            }
+            String named = String.join(", ", tables.subList(0, Math.min(5, tables.size())))
+                    + (tables.size() > 5 ? " and " + (tables.size() - 5) + " more" : "");
+            return Optional.of("already holds tables (" + named + ") but not the factory's schema history"
+                    + " (flyway_schema_history), so the factory will not create its tables beside them. Give the"
+                    + " factory an empty database or schema of its own (factory.db.url), or remove those tables if"
+                    + " nothing else uses them");
+        }
+        // what migrate checks before it migrates: the applied migrations against this jar's, pending ones aside
+        ValidateResult checked = Flyway.configure().configuration(flyway.getConfiguration())
+                .ignoreMigrationPatterns("*:pending", "*:future").load().validateWithResult();
+        if (!checked.validationSuccessful) {
+            return Optional.of("has a schema history that does not match the migrations of this version of the"
+                    + " factory: " + checked.getAllErrorMessages());
+        }
+        return Optional.empty();
+    }
+
+    /** The tables of the connection's schema when it has no schema history table; empty when it has one. */
+    private Optional<List<String>> tablesWithoutSchemaHistory() {
+        List<String> tables = new ArrayList<>();
+        try (Connection c = dataSource.getConnection();
+                ResultSet rs = c.getMetaData().getTables(c.getCatalog(), c.getSchema(), "%",
+                        new String[] {"TABLE", "VIEW"})) {
+            while (rs.next()) {
+                String table = rs.getString("TABLE_NAME");
+                if (table.equalsIgnoreCase("flyway_schema_history")) {
+                    return Optional.empty();
+                }
+                tables.add(table);
+            }
+        } catch (SQLException e) {
+            throw new StartupException("Cannot read the tables of the database: " + rootMessage(e), e);
+        }
+        return Optional.of(tables);
     }
 
     /** DEMO ONLY: creates and seeds the demo customer and output tables, with a schema history of their own. */
