@@ -265,10 +265,12 @@ public final class FactoryApplication {
             node = values.optional("factory.node.id").orElseGet(FactoryApplication::hostName);
             opening = CompletableFuture.supplyAsync(() -> openDatabase(opened));
 
+            // the reference factory reads the demo tables unless told otherwise: it loads with the demo, or when
+            // factory.routes.shipped names it, never by default (it would poll a customer table that is not there)
+            String shipped = values.string("factory.routes.shipped", "framework/**") + (demo ? ",factory/**" : "")
+                    + (demo && values.bool("camel.server.enabled", true) ? ",demo/**" : "");
             catalog = RouteCatalog.scan(FactoryApplication.class.getClassLoader(), home,
-                    home.resolve(values.string("factory.routes.dir", "config/routes")),
-                    shippedFilter(values.string("factory.routes.shipped", "framework/**,factory/**")
-                            + (demo && values.bool("camel.server.enabled", true) ? ",demo/**" : "")));
+                    home.resolve(values.string("factory.routes.dir", "config/routes")), shippedFilter(shipped));
             if (catalog.files().isEmpty()) {
                 support.configure().setRoutesCollectorEnabled(false);
             } else {
