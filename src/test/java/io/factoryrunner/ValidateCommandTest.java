@@ -209,6 +209,32 @@ class ValidateCommandTest {
                 .doesNotContain("Error occurred while shutting down service");
     }
 
+    // ---------------------------------------------------------------------------------------------------------
+    // the command line
+
+    @Test
+    void the_command_prints_its_verdict_and_no_log() {
+        home().applicationProperties("job.fine.cron = 0 0 * * * ?\n");
+        int logged = CapturedLog.text().length();
+        Result r = command("validate", "--home", dir.toString());
+        assertThat(r.code()).isEqualTo(FactoryRunner.OK);
+        assertThat(r.out()).isEqualTo("Configuration valid. Routes (4): digest, fine, housekeeping, notify\n"
+                + "Database: " + DatabaseSettings.embeddedUrl(dir.resolve("data"))
+                + " does not exist yet; the first start creates it\n");
+        assertThat(r.err()).isEmpty();
+        assertThat(CapturedLog.text().substring(logged)).doesNotContain("Apache Camel")
+                .doesNotContain("FactoryApplication");
+    }
+
+    @Test
+    void the_command_prints_the_log_too_when_verbose() {
+        home().applicationProperties("job.fine.cron = 0 0 * * * ?\n");
+        int logged = CapturedLog.text().length();
+        Result r = command("validate", "--home", dir.toString(), "--verbose");
+        assertThat(r.code()).isEqualTo(FactoryRunner.OK);
+        assertThat(CapturedLog.text().substring(logged)).contains("Apache Camel");
+    }
+
     record Result(int code, String out, String err) {
     }
 
@@ -218,6 +244,14 @@ class ValidateCommandTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = FactoryRunner.validate(app, new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8), false);
+        return new Result(code, lines(out), lines(err));
+    }
+
+    private static Result command(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = FactoryRunner.execute(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
         return new Result(code, lines(out), lines(err));
     }
 
