@@ -450,8 +450,8 @@ public final class FactoryApplication {
                 return problem.message();
             }
             return problem.message() + ". It comes from the configuration table; fix it with UPDATE factory_config"
-                    + " SET value = '<a valid value>' WHERE key = '" + key + "'; or remove the row to use the file's"
-                    + " or default value: DELETE FROM factory_config WHERE key = '" + key + "'";
+                    + " SET config_value = '<a valid value>' WHERE config_key = '" + key + "'; or remove the row to use"
+                    + " the file's or default value: DELETE FROM factory_config WHERE config_key = '" + key + "'";
         }
 
         /** A job is declared by the one route that takes its items: a second such route is refused, naming both. */

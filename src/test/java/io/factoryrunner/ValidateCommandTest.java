@@ -164,6 +164,25 @@ class ValidateCommandTest {
         assertThatThrownBy(app::start).isInstanceOf(StartupException.class).hasMessage(otherTablesReason(home, db));
     }
 
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void the_statement_validate_gives_for_a_bad_table_value_fixes_it(TestDatabase db) throws Exception {
+        FactoryHome home = home(db);
+        try (var running = home.start()) {
+            running.app().configTable().set("job.fine.cron", "every hour", false, null, "test");
+        }
+        Result refused = validate(home);
+        assertThat(refused.code()).isEqualTo(FactoryRunner.FAILED);
+        String statement = refused.err().substring(refused.err().indexOf("UPDATE factory_config"),
+                refused.err().indexOf("; or remove the row"));
+        assertThat(statement).isEqualTo("UPDATE factory_config SET config_value = '<a valid value>'"
+                + " WHERE config_key = 'job.fine.cron'");
+
+        execute(home, statement.replace("<a valid value>", "0 30 * * * ?"));
+
+        assertThat(validate(home).code()).isEqualTo(FactoryRunner.OK);
+    }
+
     // ---------------------------------------------------------------------------------------------------------
     // nothing changes
 
@@ -234,6 +253,8 @@ class ValidateCommandTest {
         assertThat(r.code()).isEqualTo(FactoryRunner.OK);
         assertThat(CapturedLog.text().substring(logged)).contains("Apache Camel");
     }
+
+    // ---------------------------------------------------------------------------------------------------------
 
     record Result(int code, String out, String err) {
     }
