@@ -1,6 +1,7 @@
 package io.factoryrunner;
 
 import io.factoryrunner.cleanup.Housekeeping;
+import io.factoryrunner.config.ConfigFiles;
 import io.factoryrunner.config.ConfigTable;
 import io.factoryrunner.config.ConfigTablePropertiesSource;
 import io.factoryrunner.config.ConfigValidator;
@@ -30,7 +31,10 @@ import io.factoryrunner.job.JobRegistry;
 import io.factoryrunner.job.JobStore;
 import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.routes.RouteCatalog;
+import io.factoryrunner.routes.RouteCrons;
+import io.factoryrunner.support.HomeFiles;
 import java.nio.file.FileSystems;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.PathMatcher;
 import java.sql.SQLException;
@@ -84,6 +88,8 @@ public final class FactoryApplication {
     private final Clock clock;
     private final Main main;
     private Database database;
+    private DatabaseSettings databaseSettings;
+    private boolean databaseExists = true;
     private RouteCatalog catalog;
     private ConfigTable configTable;
     private ConfigTablePropertiesSource configSource;
@@ -214,6 +220,16 @@ public final class FactoryApplication {
         return pendingMigrations;
     }
 
+    /** The database as configured; validate may have opened a read-only or in-memory stand-in for it. */
+    public DatabaseSettings databaseSettings() {
+        return databaseSettings;
+    }
+
+    /** False when validate found no database file yet: the first start creates it. */
+    public boolean databaseExists() {
+        return databaseExists;
+    }
+
     public Path home() {
         return home;
     }
@@ -249,6 +265,7 @@ public final class FactoryApplication {
         @Override
         public void beforeConfigure(BaseMainSupport support) {
             context = support.getCamelContext();
+            new HomeFiles(home).install(context);
             PropertiesComponent properties = context.getPropertiesComponent();
             values = new ConfigValues(properties);
             registerSensitiveValues(properties);
@@ -262,18 +279,22 @@ public final class FactoryApplication {
             DatabaseSettings settings = new DatabaseSettings(url, values.string("factory.db.user", "sa"),
                     values.string("factory.db.password", ""), values.integer("factory.db.pool-size", 10, 1),
                     values.duration("factory.db.connect-timeout", Duration.ofSeconds(10)));
+            databaseSettings = settings;
+            DatabaseSettings opened = mode == Mode.VALIDATE ? withoutWrites(settings) : settings;
             demo = values.bool("factory.demo.enabled", false);
             // the item headers (FactoryJob, FactoryItemKey, ...) are the factory's own: never sent to an HTTP API
             HttpHeaderFilterStrategy httpHeaders = new HttpHeaderFilterStrategy();
             httpHeaders.setOutFilterStartsWith("Camel", "camel", "org.apache.camel.", "Factory");
             context.getRegistry().bind("factoryHttpHeaders", httpHeaders);
             node = values.optional("factory.node.id").orElseGet(FactoryApplication::hostName);
-            opening = CompletableFuture.supplyAsync(() -> openDatabase(settings));
+            opening = CompletableFuture.supplyAsync(() -> openDatabase(opened));
 
+            // the reference factory reads the demo tables unless told otherwise: it loads with the demo, or when
+            // factory.routes.shipped names it, never by default (it would poll a customer table that is not there)
+            String shipped = values.string("factory.routes.shipped", "framework/**") + (demo ? ",factory/**" : "")
+                    + (demo && values.bool("camel.server.enabled", true) ? ",demo/**" : "");
             catalog = RouteCatalog.scan(FactoryApplication.class.getClassLoader(), home,
-                    home.resolve(values.string("factory.routes.dir", "config/routes")),
-                    shippedFilter(values.string("factory.routes.shipped", "framework/**,factory/**")
-                            + (demo && values.bool("camel.server.enabled", true) ? ",demo/**" : "")));
+                    home.resolve(values.string("factory.routes.dir", "config/routes")), shippedFilter(shipped));
             if (catalog.files().isEmpty()) {
                 support.configure().setRoutesCollectorEnabled(false);
             } else {
@@ -283,11 +304,23 @@ public final class FactoryApplication {
                     Secrets.maskUrl(url));
         }
 
+        /** validate writes nothing: a database file not there yet is not created, and an existing one is read only. */
+        private DatabaseSettings withoutWrites(DatabaseSettings settings) {
+            if (settings.h2File().filter(file -> !Files.exists(file)).isPresent()) {
+                databaseExists = false;
+                return settings.emptyInMemory();
+            }
+            return settings.readOnly();
+        }
+
         private Database openDatabase(DatabaseSettings settings) {
             long started = System.nanoTime();
             Database db = Database.open(settings);
             database = db;
             long opened = System.nanoTime();
+            db.migrationRefusal().ifPresent(reason -> {
+                throw new StartupException("Database " + Secrets.maskUrl(databaseSettings.url()) + " " + reason);
+            });
             if (mode == Mode.RUN) {
                 db.migrate();
                 if (demo) {
@@ -306,7 +339,7 @@ public final class FactoryApplication {
             try {
                 configSource.refresh();
             } catch (SQLException e) {
-                if (mode == Mode.RUN) {
+                if (mode == Mode.RUN || pendingMigrations == 0) {
                     throw new StartupException("Cannot read the configuration table factory_config on "
                             + Secrets.maskUrl(settings.url()) + ": " + Secrets.mask(e.getMessage()), e);
                 }
@@ -367,7 +400,10 @@ public final class FactoryApplication {
             }
             registerSensitiveValues(properties);
 
-            List<String> problems = ConfigValidator.problems(properties).stream().map(this::withFix).toList();
+            List<String> problems = new ArrayList<>();
+            ConfigValidator.problems(properties).stream().map(this::withFix).forEach(problems::add);
+            problems.addAll(ConfigFiles.problems(context));
+            problems.addAll(RouteCrons.problems(context, catalog));
             if (!problems.isEmpty()) {
                 throw new StartupException(String.join(System.lineSeparator(), problems));
             }
@@ -466,8 +502,8 @@ public final class FactoryApplication {
                 return problem.message();
             }
             return problem.message() + ". It comes from the configuration table; fix it with UPDATE factory_config"
-                    + " SET value = '<a valid value>' WHERE key = '" + key + "'; or remove the row to use the file's"
-                    + " or default value: DELETE FROM factory_config WHERE key = '" + key + "'";
+                    + " SET config_value = '<a valid value>' WHERE config_key = '" + key + "'; or remove the row to use"
+                    + " the file's or default value: DELETE FROM factory_config WHERE config_key = '" + key + "'";
         }
 
         /** A job is declared by the one route that takes its items: a second such route is refused, naming both. */

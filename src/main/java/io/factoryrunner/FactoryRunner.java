@@ -1,6 +1,7 @@
 package io.factoryrunner;
 
 import io.factoryrunner.config.ConfigReport;
+import io.factoryrunner.logging.QuietLog;
 import io.factoryrunner.logging.Secrets;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -11,7 +12,7 @@ import org.apache.camel.Route;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The command line: {@code factory-runner [run|validate|help] [--home DIR]}. */
+/** The command line: {@code factory-runner [run|validate|config|help] [--home DIR] [--verbose]}. */
 public final class FactoryRunner {
 
     public static final int OK = 0;
@@ -21,7 +22,7 @@ public final class FactoryRunner {
     private static final Logger LOG = LoggerFactory.getLogger(FactoryRunner.class);
 
     private static final String USAGE_TEXT = """
-            Usage: java -jar factory-runner.jar [command] [--home DIR]
+            Usage: java -jar factory-runner.jar [command] [--home DIR] [--verbose]
 
             Commands:
               run        start the factory and run its jobs until stopped (default)
@@ -30,7 +31,9 @@ public final class FactoryRunner {
               config     print every configuration key with its value (secrets masked) and its source
               help       print this text
 
-            --home DIR   the directory holding config/ and data/ (default: the working directory)
+            --home DIR   the directory holding config/ and data/ (default: the working directory); relative
+                         paths in the configuration (file:config/sql/source.sql) are taken from it
+            --verbose    validate and config: print the log as well as the answer
             """;
 
     private FactoryRunner() {
@@ -43,6 +46,7 @@ public final class FactoryRunner {
     /** Runs one command and returns the process exit code. */
     public static int execute(String[] args, PrintStream out, PrintStream err) {
         String command = "run";
+        boolean verbose = false;
         Path home = Path.of("").toAbsolutePath();
         List<String> rest = new ArrayList<>(List.of(args));
         for (int i = 0; i < rest.size(); i++) {
@@ -56,6 +60,8 @@ public final class FactoryRunner {
             } else if (arg.equals("-h") || arg.equals("--help") || arg.equals("help")) {
                 out.print(USAGE_TEXT);
                 return OK;
+            } else if (arg.equals("--verbose") || arg.equals("-v")) {
+                verbose = true;
             } else if (arg.equals("run") || arg.equals("validate") || arg.equals("config")) {
                 command = arg;
             } else {
@@ -64,11 +70,12 @@ public final class FactoryRunner {
                 return USAGE;
             }
         }
-        return switch (command) {
-            case "validate" -> validate(home, out, err, false);
-            case "config" -> validate(home, out, err, true);
-            default -> run(home, err);
-        };
+        if (command.equals("run")) {
+            return run(home, err);
+        }
+        try (QuietLog quiet = QuietLog.unless(verbose)) {
+            return validate(home, out, err, command.equals("config"));
+        }
     }
 
     private static int run(Path home, PrintStream err) {
@@ -102,9 +109,7 @@ public final class FactoryRunner {
             }
             List<String> routes = app.context().getRoutes().stream().map(Route::getRouteId).sorted().toList();
             out.println("Configuration valid. Routes (" + routes.size() + "): " + String.join(", ", routes));
-            out.println("Database: " + Secrets.maskUrl(app.database().settings().url()) + " reachable"
-                    + (app.pendingMigrations() > 0 ? ", " + app.pendingMigrations()
-                            + " schema migrations will be applied at the next start" : ", schema up to date"));
+            out.println("Database: " + database(app));
             return OK;
         } catch (StartupException e) {
             LOG.debug("Validation failed", e);
@@ -114,5 +119,15 @@ public final class FactoryRunner {
         } finally {
             app.stop();
         }
+    }
+
+    private static String database(FactoryApplication app) {
+        String url = Secrets.maskUrl(app.databaseSettings().url());
+        if (!app.databaseExists()) {
+            return url + " does not exist yet; the first start creates it";
+        }
+        int pending = app.pendingMigrations();
+        return url + " reachable, " + (pending == 0 ? "schema up to date"
+                : pending + " schema migrations will be applied at the next start");
     }
 }

@@ -2,8 +2,10 @@ package io.factoryrunner;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 import static org.awaitility.Awaitility.await;
 
+import io.factoryrunner.config.ConfigTable;
 import io.factoryrunner.job.JobEndpoint;
 import io.factoryrunner.testsupport.CapturedLog;
 import io.factoryrunner.testsupport.FactoryHome;
@@ -11,6 +13,8 @@ import io.factoryrunner.testsupport.Sql;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.apache.camel.CamelContext;
@@ -79,6 +83,44 @@ class ConfigurationTest {
                     .whenAnyDoneMatches(e -> "second".equals(e.getMessage().getBody(String.class))).create();
             running.app().configTable().set("greeting", "second", false, "what the greeter says", "test");
             assertThat(second.matches(10, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void an_operator_s_insert_of_a_key_and_a_value_is_applied_and_records_who_wrote_it_and_when(TestDatabase db)
+            throws Exception {
+        FactoryHome home = new FactoryHome(dir, db).applicationProperties("greeting = from file\n");
+        try (var running = home.start()) {
+            Sql.execute(running.app().database().dataSource(),
+                    "INSERT INTO factory_config (config_key, config_value) VALUES ('greeting', 'from an operator')");
+            running.app().configWatcher().poll();
+
+            assertThat(running.app().context().resolvePropertyPlaceholders("{{greeting}}"))
+                    .isEqualTo("from an operator");
+            ConfigTable.Entry row = running.app().configTable().loadAll().get("greeting");
+            assertThat(row.updatedBy()).isEqualToIgnoringCase(db.user());
+            assertThat(row.updatedAt()).isCloseTo(Instant.now(), within(1, ChronoUnit.MINUTES));
+            assertThat(row.secret()).isFalse();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void an_operator_s_update_as_the_readme_writes_it_records_who_changed_the_value_and_when(TestDatabase db)
+            throws Exception {
+        FactoryHome home = new FactoryHome(dir, db);
+        try (var running = home.start()) {
+            DataSource ds = running.app().database().dataSource();
+            Sql.execute(ds, "INSERT INTO factory_config (config_key, config_value, updated_by, updated_at) VALUES"
+                    + " ('greeting', 'first', 'someone else', TIMESTAMP WITH TIME ZONE '2020-01-01 00:00:00+00')");
+            Sql.execute(ds, "UPDATE factory_config SET config_value = 'second', updated_by = CURRENT_USER,"
+                    + " updated_at = CURRENT_TIMESTAMP WHERE config_key = 'greeting'");
+
+            ConfigTable.Entry row = running.app().configTable().loadAll().get("greeting");
+            assertThat(row.value()).isEqualTo("second");
+            assertThat(row.updatedBy()).isEqualToIgnoringCase(db.user());
+            assertThat(row.updatedAt()).isCloseTo(Instant.now(), within(1, ChronoUnit.MINUTES));
         }
     }
 
@@ -225,6 +267,7 @@ class ConfigurationTest {
         FactoryApplication app = home.app(FactoryApplication.Mode.RUN);
         assertThatThrownBy(app::start).isInstanceOf(StartupException.class)
                 .hasMessageContaining("'job.tick.cron' has value '0 5 * * *'")
-                .hasMessageContaining("UPDATE factory_config SET value = '<a valid value>' WHERE key = 'job.tick.cron'");
+                .hasMessageContaining("UPDATE factory_config SET config_value = '<a valid value>'"
+                        + " WHERE config_key = 'job.tick.cron'");
     }
 }

@@ -2,6 +2,7 @@ package io.factoryrunner;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.factoryrunner.db.DatabaseSettings;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -46,11 +47,32 @@ class PackagedJarIT {
     }
 
     @Test
-    void validate_of_the_shipped_configuration_exits_zero() throws Exception {
+    void validate_of_the_shipped_configuration_prints_its_verdict_and_nothing_else() throws Exception {
         copyShippedConfig();
         Result r = runJar("validate");
         assertThat(r.code()).as(r.output()).isZero();
-        assertThat(r.output()).contains("Configuration valid");
+        assertThat(r.output()).isEqualTo("""
+                Configuration valid. Routes (11): build, check, cleanup, digest, housekeeping, notify, prepare, \
+                prepare-drop, prepare-intake, process, ready
+                Database: %s does not exist yet; the first start creates it
+                """.formatted(DatabaseSettings.embeddedUrl(home.toRealPath().resolve("data"))));
+    }
+
+    @Test
+    void validate_creates_no_file_in_the_home() throws Exception {
+        copyShippedConfig();
+        runJar("validate");
+        try (var files = Files.list(home)) {
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactly("config");
+        }
+    }
+
+    @Test
+    void validate_with_verbose_prints_the_log_as_well() throws Exception {
+        copyShippedConfig();
+        Result r = runJar("validate", "--verbose");
+        assertThat(r.code()).as(r.output()).isZero();
+        assertThat(r.output()).contains("Apache Camel").contains("Configuration valid").doesNotContain("Exception");
     }
 
     @Test

@@ -60,6 +60,11 @@ public enum ConfigType {
 
     abstract Optional<String> problem(String value, int min);
 
+    /** What is wrong with a value that no key names (one written in a route), as "is not ...": empty when it fits. */
+    public Optional<String> problem(String value) {
+        return problem(value, 0);
+    }
+
     /** Empty when the value fits; otherwise the whole message for the operator. */
     public Optional<String> check(String key, String value, int min) {
         return problem(value, min).map(p -> "Configuration key '" + key + "' has value '"

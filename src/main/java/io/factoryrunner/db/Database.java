@@ -5,11 +5,17 @@ import com.zaxxer.hikari.HikariDataSource;
 import com.zaxxer.hikari.pool.HikariPool;
 import io.factoryrunner.StartupException;
 import io.factoryrunner.logging.Secrets;
+import io.factoryrunner.support.ClasspathFiles;
 import java.sql.SQLException;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.MigrationInfo;
 import org.flywaydb.core.api.output.MigrateResult;
+import org.flywaydb.core.api.output.ValidateResult;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -79,6 +85,26 @@ public final class Database implements AutoCloseable {
         }
     }
 
+    /**
+     * Why {@link #migrate} would refuse this database, found without changing anything: {@code validate} asks this
+     * instead of migrating, and a start asks it first, so both give the same reason in the operator's terms. The
+     * reason follows the database's name: "Database ... has a schema history that does not match ...".
+     */
+    public Optional<String> migrationRefusal() {
+        if (isCurrent()) {
+            return Optional.empty();
+        }
+        Flyway flyway = flyway();
+        // what migrate checks before it migrates: the applied migrations against this jar's, pending ones aside
+        ValidateResult checked = Flyway.configure().configuration(flyway.getConfiguration())
+                .ignoreMigrationPatterns("*:pending", "*:future").load().validateWithResult();
+        if (!checked.validationSuccessful) {
+            return Optional.of("has a schema history that does not match the migrations of this version of the"
+                    + " factory: " + checked.getAllErrorMessages());
+        }
+        return Optional.empty();
+    }
+
     /** DEMO ONLY: creates and seeds the demo customer and output tables, with a schema history of their own. */
     public void migrateDemo() {
         Flyway.configure().dataSource(dataSource).locations("classpath:db/demo").table("flyway_demo_history")
@@ -98,13 +124,13 @@ public final class Database implements AutoCloseable {
      */
     boolean isCurrent() {
         ClassLoader loader = Database.class.getClassLoader();
-        java.util.Set<String> shipped = new java.util.TreeSet<>();
-        for (String folder : java.util.List.of("common", dialect().vendor())) {
-            io.factoryrunner.support.ClasspathFiles.read(loader, "db/migration/" + folder,
+        Set<String> shipped = new TreeSet<>();
+        for (String folder : List.of("common", dialect().vendor())) {
+            ClasspathFiles.read(loader, "db/migration/" + folder,
                     name -> name.matches("V[0-9_.]+__.*\\.sql")).keySet()
                     .forEach(name -> shipped.add(name.substring(1, name.indexOf("__")).replace('_', '.')));
         }
-        java.util.Set<String> applied = new java.util.TreeSet<>();
+        Set<String> applied = new TreeSet<>();
         try (var c = dataSource.getConnection();
                 var ps = c.prepareStatement(HISTORY);
                 var rs = ps.executeQuery()) {

@@ -41,6 +41,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final AtomicBoolean running = new AtomicBoolean();
+    /** Whether the Quartz trigger was scheduled: a consumer created but never started has none to unschedule. */
+    private volatile boolean scheduled;
     private java.util.concurrent.ExecutorService catchUp;
     /** Claims the next chunk while the current one commits. */
     private java.util.concurrent.ExecutorService claims;
@@ -67,6 +69,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         claims = getEndpoint().getCamelContext().getExecutorServiceManager()
                 .newSingleThreadExecutor(this, "claim-" + job());
         super.doStart();
+        scheduled = true;
         // a job that has not fired yet is healthy: Camel's consumer check would report a daily job down ("has not
         // yet polled") until its first fire
         forceConsumerAsReady();
@@ -132,7 +135,12 @@ public final class JobConsumer extends ScheduledPollConsumer {
             getEndpoint().getCamelContext().getExecutorServiceManager().shutdownNow(catchUp);
             catchUp = null;
         }
-        super.doStop();
+        // camel-quartz's scheduler fails with a NullPointerException when asked to unschedule a trigger it never
+        // made (validate creates the routes and starts none; a start that failed stops the routes it did not start)
+        if (scheduled) {
+            super.doStop();
+            scheduled = false;
+        }
         if (claims != null) {
             // a claim under way ends; its items stay claimed for the next run
             getEndpoint().getCamelContext().getExecutorServiceManager().shutdown(claims);

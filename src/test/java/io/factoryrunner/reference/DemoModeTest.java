@@ -17,22 +17,66 @@ import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import javax.sql.DataSource;
+import org.apache.camel.Route;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The README's first command: the shipped configuration, in demo mode, runs the whole factory by itself. */
 class DemoModeTest {
 
+    static final List<String> FRAMEWORK = List.of("digest", "housekeeping", "notify");
+    static final List<String> REFERENCE_FACTORY = List.of("build", "check", "cleanup", "prepare", "prepare-drop",
+            "prepare-intake", "process", "ready");
+
     @TempDir
     Path dir;
 
+    /** The shipped configuration, with the shipped choice of routes rather than the tests' framework only. */
+    private FactoryHome shippedHome() throws Exception {
+        return new FactoryHome(dir, TestDatabase.H2)
+                .applicationProperties(Files.readString(Path.of("config/application.properties")))
+                .withoutOverride("factory.routes.shipped");
+    }
+
+    private static List<String> routeIds(FactoryHome.Running running) {
+        return running.app().context().getRoutes().stream().map(Route::getRouteId).sorted().toList();
+    }
+
+    @Test
+    void demo_mode_loads_the_reference_factory_and_the_stand_in_api() throws Exception {
+        FactoryHome home = shippedHome();
+        home.withHttpServer();
+        try (var running = home.start()) {
+            assertThat(routeIds(running)).containsAll(REFERENCE_FACTORY).containsAll(FRAMEWORK)
+                    .contains("demo-api-builds");
+        }
+    }
+
+    @Test
+    void with_demo_mode_off_the_reference_factory_is_not_loaded() throws Exception {
+        FactoryHome home = shippedHome().property("factory.demo.enabled", "false");
+        home.withHttpServer();
+        try (var running = home.start()) {
+            assertThat(routeIds(running)).isEqualTo(FRAMEWORK);
+        }
+    }
+
+    @Test
+    void the_reference_factory_loads_without_the_demo_when_the_shipped_routes_name_it() throws Exception {
+        FactoryHome home = shippedHome().property("factory.demo.enabled", "false")
+                .property("factory.routes.shipped", "framework/**,factory/**");
+        home.withHttpServer();
+        try (var running = home.start()) {
+            assertThat(routeIds(running)).containsAll(REFERENCE_FACTORY).containsAll(FRAMEWORK)
+                    .noneMatch(id -> id.startsWith("demo-api"));
+        }
+    }
+
     @Test
     void the_shipped_demo_moves_customers_through_all_six_jobs_and_shows_one_failed_build() throws Exception {
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2)
-                .applicationProperties(Files.readString(Path.of("config/application.properties")))
-                .property("factory.routes.shipped", "framework/**,factory/**")
-                .property("cleanup.retention", "0");
+        FactoryHome home = shippedHome().property("cleanup.retention", "0");
         home.withHttpServer();
         try (var running = home.start()) {
             DataSource ds = running.app().database().dataSource();
