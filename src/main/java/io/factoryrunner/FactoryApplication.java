@@ -50,8 +50,6 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.apache.camel.CamelContext;
-import org.apache.camel.Exchange;
-import org.apache.camel.TypeConverterExists;
 import org.apache.camel.health.HealthCheckRegistry;
 import org.apache.camel.http.base.HttpHeaderFilterStrategy;
 import org.apache.camel.main.BaseMainSupport;
@@ -60,10 +58,6 @@ import org.apache.camel.main.MainListenerSupport;
 import org.apache.camel.model.Model;
 import org.apache.camel.model.RouteDefinition;
 import org.apache.camel.spi.PropertiesComponent;
-import org.apache.camel.spi.TypeConverterRegistry;
-import org.apache.camel.support.TypeConverterSupport;
-import org.apache.camel.util.TimeUtils;
-import org.apache.hc.core5.util.Timeout;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -409,7 +403,6 @@ public final class FactoryApplication {
             }
             checkEachJobConsumedOnce(context);
 
-            acceptDurationsAsHttpTimeouts(context);
             context.getRegistry().bind("dataSource", database.dataSource());
             context.getRegistry().bind("factoryDatabase", database);
             context.getRegistry().bind("configTable", configTable);
@@ -466,27 +459,6 @@ public final class FactoryApplication {
                 } catch (Exception e) {
                     throw new StartupException("Cannot start the configuration watcher: " + e.getMessage(), e);
                 }
-            }
-        }
-
-        /**
-         * camel-http reads an endpoint's {@code connectTimeout} and {@code responseTimeout} as milliseconds only; the
-         * factory's timeouts are durations everywhere ({@code 10s}, {@code 500}), so a job's timeout key can be put
-         * on its HTTP calls as it is.
-         */
-        private void acceptDurationsAsHttpTimeouts(CamelContext context) {
-            TypeConverterRegistry converters = context.getTypeConverterRegistry();
-            TypeConverterExists before = converters.getTypeConverterExists();
-            converters.setTypeConverterExists(TypeConverterExists.Override);
-            try {
-                converters.addTypeConverter(Timeout.class, String.class, new TypeConverterSupport() {
-                    @Override
-                    public <T> T convertTo(Class<T> type, Exchange exchange, Object value) {
-                        return type.cast(Timeout.ofMilliseconds(TimeUtils.toMilliSeconds(value.toString().trim())));
-                    }
-                });
-            } finally {
-                converters.setTypeConverterExists(before);
             }
         }
 

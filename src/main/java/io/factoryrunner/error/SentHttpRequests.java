@@ -1,19 +1,23 @@
 package io.factoryrunner.error;
 
+import io.factoryrunner.job.CurrentItem;
 import io.factoryrunner.logging.Secrets;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.util.Optional;
 import org.apache.camel.component.http.HttpClientConfigurer;
+import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
 import org.apache.hc.core5.http.ClassicHttpRequest;
+import org.apache.hc.core5.util.Timeout;
 
 /**
  * camel-http's client configurer that names the request a failure got no answer to. A timeout or a refused
  * connection does not say which call it was, and by the time the failure is recorded the exchange cannot say either:
  * a {@code toD} to an HTTP URL is sent to an endpoint of the host alone, with its path and query in headers that are
  * removed once the call has failed. So the request's method and URL (credentials masked) are added to the exception
- * as a suppressed {@link Request}, where {@link ErrorRecorder} finds them.
+ * as a suppressed {@link Request}, where {@link ErrorRecorder} finds them. It also gives the calls of a job's items
+ * the job's own response timeout ({@code job.<name>.http.response-timeout}), whichever endpoint sends them.
  */
 public final class SentHttpRequests implements HttpClientConfigurer {
 
@@ -41,6 +45,10 @@ public final class SentHttpRequests implements HttpClientConfigurer {
     @Override
     public void configureHttpClient(HttpClientBuilder builder) {
         builder.addExecInterceptorFirst("factory-sent-request", (request, scope, chain) -> {
+            // a job's own response timeout, for the calls its items make (the client's is the factory's)
+            CurrentItem.httpResponseTimeout().ifPresent(timeout -> scope.clientContext.setRequestConfig(
+                    RequestConfig.copy(scope.clientContext.getRequestConfig())
+                            .setResponseTimeout(Timeout.ofMilliseconds(timeout.toMillis())).build()));
             try {
                 return chain.proceed(request, scope);
             } catch (IOException e) {

@@ -41,6 +41,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final AtomicBoolean running = new AtomicBoolean();
+    /** {@code job.<name>.http.response-timeout}, read at each run's start; null when the job has none. */
+    private volatile Duration httpResponseTimeout;
     /** Whether the Quartz trigger was scheduled: a consumer created but never started has none to unschedule. */
     private volatile boolean scheduled;
     private java.util.concurrent.ExecutorService catchUp;
@@ -207,6 +209,9 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 LOG.info("Job {}: run {} recorded as {} now that the database answers", job(), late.runId(),
                         late.status().db());
             }
+            httpResponseTimeout = getEndpoint().getCamelContext().getPropertiesComponent()
+                    .resolveProperty("job." + job() + ".http.response-timeout").map(String::trim)
+                    .filter(v -> !v.isEmpty()).map(v -> Duration.ofMillis(TimeUtils.toMilliSeconds(v))).orElse(null);
             long runId = store().startRun(job(), trigger, node, configSnapshot());
             if (runId < 0) {
                 LOG.info("Job {}: fire skipped, a run is going on another node", job());
@@ -571,10 +576,13 @@ public final class JobConsumer extends ScheduledPollConsumer {
         if (item.failingSince() != null) {
             exchange.getMessage().setHeader(FAILING_SINCE, item.failingSince());
         }
+        CurrentItem.start(httpResponseTimeout);
         try {
             getProcessor().process(exchange);
         } catch (Exception e) {
             exchange.setException(e);
+        } finally {
+            CurrentItem.end();
         }
         if (Boolean.TRUE.equals(exchange.getProperty(FailureRecorder.INTERRUPTED, Boolean.class))) {
             releaseExchange(exchange, false);
