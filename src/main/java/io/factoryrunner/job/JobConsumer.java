@@ -410,7 +410,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         try {
             while (true) {
                 if (committing != null && !store().takesWhileCommitting()) {
-                    total = total.plus(joinCommit(committing));
+                    total = total.plus(join(committing));
                     committing = null;
                 }
                 JobStore.OpenChunk open = store().openChunk(job(), limit, runStart);
@@ -425,7 +425,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
                         JobStore.Result result = isRunAllowed() ? process(runId, item) : INTERRUPTED;
                         if (result == INTERRUPTED) {
                             if (committing != null) {
-                                joinCommit(committing);
+                                join(committing);
                                 committing = null;
                             }
                             close(runId, RunStatus.ABANDONED, "stopped during the run; the chunk's "
@@ -440,7 +440,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
                         }
                     }
                     if (committing != null) {
-                        total = total.plus(joinCommit(committing));
+                        total = total.plus(join(committing));
                         committing = null;
                     }
                     committing = commitAhead(open, runId, results, kept);
@@ -456,7 +456,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 }
             }
             if (committing != null) {
-                total = total.plus(joinCommit(committing));
+                total = total.plus(join(committing));
                 committing = null;
             }
             return total;
@@ -495,21 +495,6 @@ public final class JobConsumer extends ScheduledPollConsumer {
         }
     }
 
-    private static ChunkOutcome joinCommit(java.util.concurrent.CompletableFuture<ChunkOutcome> commit)
-            throws SQLException {
-        try {
-            return commit.join();
-        } catch (java.util.concurrent.CompletionException e) {
-            if (e.getCause() instanceof SQLException sql) {
-                throw sql;
-            }
-            if (e.getCause() instanceof RuntimeException runtime) {
-                throw runtime;
-            }
-            throw e;
-        }
-    }
-
     /** The next chunk's claim on the claim thread; null when the executor is gone (the route is stopping). */
     private java.util.concurrent.CompletableFuture<JobStore.Claim> claimAhead(long runId, int chunk,
             java.time.Instant runStart) {
@@ -530,10 +515,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
         }
     }
 
-    private static JobStore.Claim join(java.util.concurrent.CompletableFuture<JobStore.Claim> claim)
-            throws SQLException {
+    /** The result of work done on the claim thread, with its SQL failure thrown as it was. */
+    private static <T> T join(java.util.concurrent.CompletableFuture<T> work) throws SQLException {
         try {
-            return claim.join();
+            return work.join();
         } catch (java.util.concurrent.CompletionException e) {
             if (e.getCause() instanceof SQLException sql) {
                 throw sql;

@@ -836,11 +836,16 @@ public final class JobStore {
                 ps.setString(13, r.item().version());
                 ps.addBatch();
             }
-            int[] inserted = ps.executeBatch();
-            for (int i = 0; i < finished.size(); i++) {
-                if (inserted[i] == 1) {
-                    written.add(ownedKey(finished.get(i).item().key(), finished.get(i).item().version()));
-                }
+            return rowsWritten(ps.executeBatch(), finished);
+        }
+    }
+
+    /** The items of a batch whose statement changed their row (one count per result, in order). */
+    private static java.util.Set<String> rowsWritten(int[] counts, List<Result> results) {
+        java.util.Set<String> written = new java.util.HashSet<>();
+        for (int i = 0; i < results.size(); i++) {
+            if (counts[i] == 1) {
+                written.add(ownedKey(results.get(i).item().key(), results.get(i).item().version()));
             }
         }
         return written;
@@ -978,14 +983,8 @@ public final class JobStore {
                 ps.setLong(8, runId);
                 ps.addBatch();
             }
-            int[] updated = ps.executeBatch();
-            for (int i = 0; i < finished.size(); i++) {
-                if (updated[i] == 1) {
-                    owned.add(ownedKey(finished.get(i).item().key(), finished.get(i).item().version()));
-                }
-            }
+            return rowsWritten(ps.executeBatch(), finished);
         }
-        return owned;
     }
 
     /** Writes the finished items' states in one statement; returns those the run still owned. */
