@@ -10,7 +10,7 @@
 #   ROUNDS=4         alternating rounds
 #   N=10000          items through the six jobs (and the six steps)
 #   CHUNK=100,500    chunk sizes (commit interval of the peer)
-#   TX=chunk         the factory jobs' transaction option: chunk or claim
+#   TX=claim         the factory jobs' transaction option: claim (the default) or chunk
 #
 # Target: factory / Spring Batch hand-offs per second at least 1.5x at every chunk size.
 set -euo pipefail
@@ -20,7 +20,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS="${ROUNDS:-4}"
 N="${N:-10000}"
 CHUNK="${CHUNK:-100,500}"
-TX="${TX:-chunk}"
+TX="${TX:-claim}"
 PEERS="${PEERS:-../shared/peers}"
 
 mvn -q -B test-compile

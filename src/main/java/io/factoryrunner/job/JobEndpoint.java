@@ -13,7 +13,7 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
     private String upstream;
     private int chunkSize = 100;
     private String cron;
-    private String transaction = "chunk";
+    private String transaction = "claim";
     private String key;
     private String version;
     private String complete;
@@ -94,10 +94,11 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
     }
 
     /**
-     * How a chunk's work is committed: {@code chunk} (the default) takes the items, runs them and writes their
-     * results in one transaction, one commit per chunk; {@code claim} commits the claim first and the results after,
-     * so no transaction stays open while the items run: for steps that take long (a remote API), where an open
-     * transaction would hold a connection and row locks for minutes.
+     * How a chunk's work is committed: {@code claim} (the default) commits the claim first and the results after, so
+     * no transaction stays open while the items run, and an item cut off by a crash stays claimed with its attempt
+     * counted; {@code chunk} takes the items, runs them and writes their results in one transaction, one commit per
+     * chunk and one row write less per item, for steps that take milliseconds (a transaction open for minutes would
+     * hold a connection and row locks that long).
      */
     public void setTransaction(String transaction) {
         String mode = transaction == null ? "" : transaction.trim();
