@@ -20,6 +20,7 @@ import io.factoryrunner.demo.DemoAnalyticsApi;
 import io.factoryrunner.cluster.NodeHeartbeat;
 import io.factoryrunner.demo.DemoApiKey;
 import io.factoryrunner.health.DatabaseHealthCheck;
+import io.factoryrunner.intake.CsvRows;
 import io.factoryrunner.health.JobsHealthCheck;
 import io.factoryrunner.reference.Datasets;
 import io.factoryrunner.reference.FactoryTime;
@@ -366,6 +367,7 @@ public final class FactoryApplication {
             beans.put("notifier", new Notifier(context, db.dataSource(), clock, outbox, node));
             beans.put("datasets", new Datasets(db.dataSource(), jobStore, clock));
             beans.put("factoryTime", new FactoryTime(clock));
+            beans.put("csvRows", new CsvRows());
             beans.put("results", new Results());
             beans.put("outputWriter", new OutputWriter(context));
             beans.put("housekeeping", new Housekeeping(db.dataSource(), clock, properties, outbox, home));

@@ -22,6 +22,7 @@ import jakarta.mail.internet.MimeMessage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -217,6 +218,53 @@ class CustomerFactoryTest {
         assertThat(code).isEqualTo(FactoryRunner.FAILED);
         assertThat(out.toString(StandardCharsets.UTF_8)).startsWith("Invalid: Route 'ship' in"
                 + " config/routes/orders.camel.yaml: cron '0 5 * * *' ").doesNotContain("Exception");
+    }
+
+    static final String DROP = """
+            - route:
+                id: orders-drop
+                from:
+                  uri: "file:data/orders"
+                  parameters:
+                    include: ".*\\\\.csv"
+                    move: ".done/${file:name}"
+                  steps:
+                    - split:
+                        method:
+                          ref: csvRows
+                          method: rows
+                        streaming: true
+                        steps:
+                          - to:
+                              uri: "job:orders"
+                              parameters:
+                                key: "${body[id]}"
+            """;
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_dropped_csv_file_offers_one_order_per_row(TestDatabase db) throws Exception {
+        FactoryHome home = home(db).property("orders.intake-cron", NEVER).route("drop.camel.yaml", DROP);
+        try (var running = home.start()) {
+            DataSource ds = running.app().database().dataSource();
+            Path drop = dir.resolve("data/orders");
+            Files.createDirectories(drop);
+            Files.writeString(drop.resolve("orders.tmp"), """
+                    id,customer,total
+                    7,"Smith, Jones & Co",70
+                    8,"The ""Best"" Shop",80
+                    """);
+            Files.move(drop.resolve("orders.tmp"), drop.resolve("orders.csv"));
+            await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(drop.resolve(".done/orders.csv")));
+            assertThat(rows(ds, "SELECT item_key, data FROM job_inbox WHERE job = 'orders' ORDER BY item_key"))
+                    .satisfiesExactly(
+                            r -> assertThat(r).containsEntry("item_key", "7")
+                                    .hasEntrySatisfying("data", d -> assertThat((String) d)
+                                            .contains("\"customer\":\"Smith, Jones & Co\"")),
+                            r -> assertThat(r).containsEntry("item_key", "8")
+                                    .hasEntrySatisfying("data", d -> assertThat((String) d)
+                                            .contains("\"customer\":\"The \\\"Best\\\" Shop\"")));
+        }
     }
 
     /** The job's cron as its route has it now; null while the route is being created again. */

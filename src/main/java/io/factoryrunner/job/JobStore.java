@@ -237,15 +237,6 @@ public final class JobStore {
             ON CONFLICT (job, item_key, item_version) DO NOTHING
             RETURNING item_key, item_version""";
 
-    /** Other databases, one transaction per chunk: the oldest waiting items, locked for this transaction. */
-    private static final String NEXT_IN_INBOX_LOCKED = """
-            SELECT item_key, item_version, data, attempts, failing_since
-              FROM job_inbox
-             WHERE job = ? AND complete = TRUE AND (available_at IS NULL OR available_at <= ?)
-             ORDER BY seq
-             LIMIT ?
-               FOR UPDATE SKIP LOCKED""";
-
     /** Other databases, one transaction per chunk: a finished item at its final status, unless written already. */
     private static final String WRITE_FINISHED = """
             INSERT INTO job_state (job, item_key, item_version, status, data, error_message, attempts, run_id,
@@ -674,8 +665,10 @@ public final class JobStore {
                 }
                 return new OpenChunk(c, taken, items);
             }
+            // not locked by the select (H2 would read and lock every waiting row of the job): the delete below
+            // takes each row, and one another transaction took first counts 0 and is passed over
             List<Item> waiting = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement(NEXT_IN_INBOX_LOCKED)) {
+            try (PreparedStatement ps = c.prepareStatement(NEXT_IN_INBOX)) {
                 ps.setString(1, job);
                 ps.setTimestamp(2, Timestamp.from(availableBy));
                 ps.setInt(3, limit);
