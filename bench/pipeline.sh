@@ -15,6 +15,8 @@
 #   CHUNK=100,500    chunk sizes of every job: throughput is measured at each, flatness at the first
 #   COMMITS=3000     timed single-row commits of the floor
 #   PASSES=5         timed flatness passes per size (the median is reported)
+#   TX=claim,chunk   the jobs' transaction option, each measured (flatness with the first)
+#   FLATNESS=on      off skips the flatness passes
 #   JAVA_OPTS=...    JVM options
 #
 # Targets: hand-offs/s >= 5 x raw commits/s on PostgreSQL; pass with BIG finished items <= 1.5 x pass with 1,000.

@@ -45,7 +45,9 @@ import org.slf4j.LoggerFactory;
  * <p>Settings come from the environment or from {@code KEY=value} arguments: {@code N} (10000), {@code BIG}
  * (1000000), {@code DB} (both, postgresql or h2), {@code CHUNK} (chunk sizes of every job, comma-separated:
  * throughput is measured at each, flatness at the first; 100,500), {@code COMMITS}
- * (timed raw commits, 3000), {@code PASSES} (timed flatness passes per size, median taken, 5).
+ * (timed raw commits, 3000), {@code PASSES} (timed flatness passes per size, median taken, 5), {@code TX} (the jobs'
+ * {@code transaction} option, each measured at each chunk size, flatness with the first; claim,chunk),
+ * {@code FLATNESS} (off skips it).
  */
 public final class PipelineBenchmark {
 
@@ -87,7 +89,7 @@ public final class PipelineBenchmark {
                 chunks.add(number(Map.of("CHUNK", chunk.trim()), "CHUNK", 100));
             }
             List<String> transactions = new ArrayList<>();
-            for (String tx : values.getOrDefault("TX", "chunk,claim").split(",")) {
+            for (String tx : values.getOrDefault("TX", "claim,chunk").split(",")) {
                 if (!List.of("chunk", "claim").contains(tx.trim())) {
                     throw new IllegalArgumentException("TX lists chunk and claim, not '" + tx + "'");
                 }
