@@ -90,6 +90,22 @@ class BadInputTest {
     }
 
     @Test
+    void an_unknown_job_option_stops_the_start_naming_the_option_and_the_route() {
+        FactoryHome home = home().route("ship.camel.yaml", """
+                - route:
+                    id: ship
+                    from:
+                      uri: "job:ship"
+                      parameters:
+                        batchSize: "10"
+                      steps:
+                        - log: "ship"
+                """);
+        StartupException e = startFails(home);
+        assertThat(e.getMessage()).contains("Route 'ship' in config/routes/ship.camel.yaml").contains("batchSize");
+    }
+
+    @Test
     void malformed_yaml_names_the_file_and_line() {
         FactoryHome home = home().route("broken.camel.yaml", """
                 - route:
