@@ -18,6 +18,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.apache.camel.CamelContext;
+import org.apache.camel.Consumer;
 import org.apache.camel.builder.NotifyBuilder;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -241,6 +242,11 @@ class ConfigurationTest {
             DataSource ds = app.database().dataSource();
             app.configTable().set("tick.size", "ten", false, "not a number", "test");
             app.configWatcher().poll();
+            Consumer putBack = app.context().getRoute("tick").getConsumer();
+            app.configWatcher().poll();
+            app.configWatcher().poll();
+            assertThat(app.context().getRoute("tick").getConsumer()).as("the route after later polls")
+                    .isSameAs(putBack);
 
             assertThat(app.context().getRouteController().getRouteStatus("tick").isStarted()).isTrue();
             assertThat(tickEndpoint(app).getChunkSize()).isEqualTo(10);

@@ -59,25 +59,33 @@ public final class ConfigTablePropertiesSource implements LoadablePropertiesSour
                 .forEach(e -> Secrets.register(e.value()));
         Map<String, ConfigTable.Entry> old = snapshot;
         Map<String, String> newlyRefused = new TreeMap<>();
+        Set<String> inTable = Set.copyOf(fresh.keySet());
         for (var e : Map.copyOf(fresh).entrySet()) {
-            ConfigTable.Entry before = old.get(e.getKey());
+            String key = e.getKey();
+            ConfigTable.Entry before = old.get(key);
             String value = e.getValue().value();
             if (before != null && Objects.equals(before.value(), value)) {
+                // the table holds the applied value again
+                refused.remove(key);
                 continue;
             }
-            Optional<String> problem = check.apply(e.getKey(), value);
+            if (refused.containsKey(key) && Objects.equals(refused.get(key), value)) {
+                // the value refused before, still there: keep the applied one, and say nothing new
+                keep(fresh, key, before);
+                continue;
+            }
+            Optional<String> problem = check.apply(key, value);
             if (problem.isEmpty()) {
-                if (refused.remove(e.getKey()) != null) {
-                    LOG.info("Configuration key '{}' in factory_config has a valid value again; applied",
-                            e.getKey());
+                if (refused.remove(key) != null) {
+                    LOG.info("Configuration key '{}' in factory_config has a valid value again; applied", key);
                 }
                 continue;
             }
-            if (!Objects.equals(refused.put(e.getKey(), value), value)) {
-                newlyRefused.put(e.getKey(), problem.get());
-            }
-            keep(fresh, e.getKey(), before);
+            refused.put(key, value);
+            newlyRefused.put(key, problem.get());
+            keep(fresh, key, before);
         }
+        refused.keySet().retainAll(inTable);
         Set<String> changed = new HashSet<>();
         for (var e : fresh.entrySet()) {
             ConfigTable.Entry before = old.get(e.getKey());
@@ -88,7 +96,6 @@ public final class ConfigTablePropertiesSource implements LoadablePropertiesSour
         for (String key : old.keySet()) {
             if (!fresh.containsKey(key)) {
                 changed.add(key);
-                refused.remove(key);
             }
         }
         snapshot = Map.copyOf(fresh);

@@ -134,7 +134,15 @@ public final class ConfigWatcher extends ServiceSupport {
             if (model.getRouteDefinition(routeId) != null) {
                 model.removeRouteDefinition(definition);
             }
-            model.addRouteDefinition(definition);
+            try {
+                model.addRouteDefinition(definition);
+            } catch (Exception again) {
+                LOG.error("Route {} cannot be created again with the values it had: {}; it stays stopped", routeId,
+                        Secrets.mask(deepestMessage(again)));
+                previous.keySet().forEach(key -> refuse(key, "Route '" + routeId + "' is stopped: it cannot be"
+                        + " created with the new value of " + key + " nor with the one before"));
+                return true;
+            }
         }
         if (!wasStarted && context.getRouteController().getRouteStatus(routeId).isStarted()) {
             context.getRouteController().stopRoute(routeId);
