@@ -297,19 +297,10 @@ public final class JobStore {
 
     /** Starts a run unless one of the job is going; returns the run id, or -1 after recording a skipped run. */
     public long startRun(String job, Trigger trigger, String node, String config) throws SQLException {
-        return LostConnections.retryOnce(dataSource, () -> startRunOnce(job, trigger, node, config));
-    }
-
-    private long startRunOnce(String job, Trigger trigger, String node, String config) throws SQLException {
+        // only the look for a running run is tried again on a lost connection: an insert whose answer was lost may
+        // have been committed, and trying it again would find its own run and leave it running for ever
+        boolean busy = LostConnections.retryOnce(dataSource, () -> runningElsewhere(job));
         try (Connection c = dataSource.getConnection()) {
-            boolean busy;
-            try (PreparedStatement ps = c.prepareStatement(RUNNING_ELSEWHERE)) {
-                ps.setString(1, job);
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    busy = rs.getInt(1) > 0;
-                }
-            }
             if (busy) {
                 insertSkipped(c, job, trigger, node, "a run of " + job + " was still going");
                 return -1;
@@ -333,6 +324,16 @@ public final class JobStore {
                 // job_run_one_running index)
                 insertSkipped(c, job, trigger, node, "a run of " + job + " was still going");
                 return -1;
+            }
+        }
+    }
+
+    private boolean runningElsewhere(String job) throws SQLException {
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(RUNNING_ELSEWHERE)) {
+            ps.setString(1, job);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getInt(1) > 0;
             }
         }
     }
