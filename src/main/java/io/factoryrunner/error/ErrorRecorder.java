@@ -34,6 +34,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.apache.camel.Exchange;
+import org.apache.camel.ServiceStatus;
 import org.apache.camel.StreamCache;
 import org.apache.camel.component.http.HttpEndpoint;
 import org.apache.camel.http.base.HttpOperationFailedException;
@@ -130,7 +131,7 @@ public final class ErrorRecorder implements FailureRecorder {
         if (error == null) {
             return;
         }
-        if (isInterruption(error)) {
+        if (isInterruption(error) && isStopping(exchange)) {
             // Camel refuses a pending redelivery when the route stops: the item did not fail, the factory stopped
             exchange.setProperty(INTERRUPTED, true);
             LOG.info("Item {} of job {}: its next attempt was cut off by a stop; it stays for the next run",
@@ -139,6 +140,16 @@ public final class ErrorRecorder implements FailureRecorder {
         }
         store(describe(exchange, error));
         exchange.setProperty(RECORDED, true);
+    }
+
+    /** The factory, or the exchange's route, is stopping: a refusal then is the stop's, not the item's. */
+    private static boolean isStopping(Exchange exchange) {
+        if (exchange.getContext().isStopping() || exchange.getContext().isStopped()) {
+            return true;
+        }
+        ServiceStatus route = exchange.getFromRouteId() == null ? null
+                : exchange.getContext().getRouteController().getRouteStatus(exchange.getFromRouteId());
+        return route != null && (route.isStopping() || route.isStopped());
     }
 
     private static boolean isInterruption(Throwable error) {

@@ -56,6 +56,12 @@ final class JobProducer extends DefaultProducer {
         List<?> elements = body instanceof Collection<?> many ? new ArrayList<>(many)
                 : Collections.singletonList(body);
         String job = getEndpoint().getJob();
+        if (body instanceof Collection<?> && key == null) {
+            // each element would take the key of the message (an item's exchange carries its own): one item
+            // offered N times over
+            throw new IllegalArgumentException("Route '" + exchange.getFromRouteId() + "' sends a list to job:" + job
+                    + " without the option key: give each element its key (for example key=${body[id]})");
+        }
         int offered = 0;
         for (Object element : elements) {
             Exchange one = elements.size() == 1 && element == body ? exchange

@@ -271,7 +271,10 @@ public final class JobStore {
     private static final String DELETE_ITEM = """
             DELETE FROM job_state WHERE job = ? AND item_key = ? AND item_version = ? AND status = 'failed'""";
 
-    private static final String LAST_RUN = "SELECT MAX(started_at) FROM job_run WHERE job = ?";
+    /** A counted skipped run was last fired at its end: the fires it counts were not missed. */
+    private static final String LAST_RUN = """
+            SELECT MAX(CASE WHEN status = 'skipped' AND ended_at IS NOT NULL THEN ended_at ELSE started_at END)
+              FROM job_run WHERE job = ?""";
 
     private final DataSource dataSource;
     private final Clock clock;

@@ -592,6 +592,53 @@ class JobChainTest {
         }
     }
 
+    @Test
+    void sending_a_list_to_a_job_without_the_key_option_is_an_error_and_offers_nothing() throws Exception {
+        try (var running = home(TestDatabase.H2).route("intake.camel.yaml", """
+                - route:
+                    id: intake
+                    from:
+                      uri: "direct:intake"
+                      steps:
+                        - setHeader:
+                            name: FactoryItemKey
+                            constant: "the-parent"
+                        - to: "job:prepare"
+                """).start()) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.context().createProducerTemplate().requestBody("direct:intake", List.of("a", "b"));
+            assertThat(Sql.rows(ds, "SELECT message FROM factory_error")).singleElement()
+                    .satisfies(r -> assertThat((String) r.get("message")).contains("Route 'intake' sends a list to"
+                            + " job:prepare without the option key"));
+            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_inbox")).isZero();
+        }
+    }
+
+    /** A refused task that is not the factory stopping is an item's failure like any other, recorded and mailed. */
+    @Test
+    void a_rejected_execution_while_the_factory_runs_fails_the_item_with_its_error() throws Exception {
+        try (var running = home(TestDatabase.H2).route("refuse.camel.yaml", """
+                - route:
+                    id: refuse
+                    from:
+                      uri: "job:refuse"
+                      steps:
+                        - throwException:
+                            exceptionType: "java.util.concurrent.RejectedExecutionException"
+                            message: "pool full"
+                """).start()) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobStore().offer("refuse", "item-1", "v1", "d", true);
+            assertThat(app.jobs().trigger("refuse", Trigger.MANUAL)).isPositive();
+            assertThat(states(ds, "refuse")).extracting(State::status).containsExactly("failed");
+            assertThat(Sql.rows(ds, "SELECT message FROM factory_error")).singleElement()
+                    .satisfies(r -> assertThat((String) r.get("message")).contains("pool full"));
+            assertThat(runs(ds, "refuse")).containsExactly("succeeded/manual 1/0/1");
+        }
+    }
+
     /** Camel makes an endpoint for every URI naming a job; one without the upstream changes nothing of the job. */
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
