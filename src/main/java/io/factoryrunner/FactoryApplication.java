@@ -439,7 +439,7 @@ public final class FactoryApplication {
             HealthCheckRegistry health = HealthCheckRegistry.get(context);
             if (health != null) {
                 health.register(new DatabaseHealthCheck(database));
-                health.register(new JobsHealthCheck(jobs));
+                health.register(new JobsHealthCheck(jobs, jobStore));
             }
             if (mode == Mode.RUN) {
                 configWatcher = new ConfigWatcher(context, configSource, catalog,

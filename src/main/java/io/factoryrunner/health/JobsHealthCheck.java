@@ -12,15 +12,17 @@ import org.apache.camel.util.TimeUtils;
 public final class JobsHealthCheck extends AbstractHealthCheck {
 
     private final JobRegistry jobs;
+    private final JobStore store;
 
-    public JobsHealthCheck(JobRegistry jobs) {
+    public JobsHealthCheck(JobRegistry jobs, JobStore store) {
         super("factory", "jobs");
         this.jobs = jobs;
+        this.store = store;
     }
 
     @Override
     protected void doCall(HealthCheckResultBuilder builder, Map<String, Object> options) {
-        Map<String, JobStore.RunningRun> blocked = jobs.blocked();
+        Map<String, JobStore.RunningRun> blocked = jobs.stillBlocked(store);
         if (blocked.isEmpty()) {
             builder.up();
             return;

@@ -1,7 +1,9 @@
 package io.factoryrunner.job;
 
+import java.sql.SQLException;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /** The jobs of this factory by name: who feeds whom, and a handle to run each by hand. */
@@ -35,8 +37,26 @@ public final class JobRegistry {
         blocked.remove(job);
     }
 
-    /** The jobs held by a run of a node that has gone silent, with that run. */
+    /** The jobs held by a run of a node that has gone silent, with that run, as the job's last fire found them. */
     public Map<String, JobStore.RunningRun> blocked() {
+        return Map.copyOf(blocked);
+    }
+
+    /**
+     * The jobs still held: a run closed since the job's last fire (an operator marked it abandoned, its node came
+     * back and closed it) no longer blocks, without waiting for the job's next fire, which may be a day away.
+     */
+    public Map<String, JobStore.RunningRun> stillBlocked(JobStore store) {
+        for (Map.Entry<String, JobStore.RunningRun> e : Map.copyOf(blocked).entrySet()) {
+            try {
+                Optional<JobStore.RunningRun> now = store.runningRun(e.getKey());
+                if (now.isEmpty() || now.get().runId() != e.getValue().runId()) {
+                    blocked.remove(e.getKey(), e.getValue());
+                }
+            } catch (SQLException unknown) {
+                // the database does not answer: its own check says so; the job stays reported as it was
+            }
+        }
         return Map.copyOf(blocked);
     }
 

@@ -700,6 +700,8 @@ class JobChainTest {
                             .isEqualTo(3));
 
             Sql.execute(ds, "UPDATE job_run SET status = 'abandoned' WHERE node = 'node-b'");
+            // healthy again at once, not at the job's next fire
+            assertThat(health(port)).startsWith("200");
             assertThat(app.jobs().trigger("build", Trigger.MANUAL)).isPositive();
             assertThat(health(port)).startsWith("200");
         }
