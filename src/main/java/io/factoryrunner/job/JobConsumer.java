@@ -422,6 +422,11 @@ public final class JobConsumer extends ScheduledPollConsumer {
                     List<JobStore.Result> results = new ArrayList<>(open.items().size());
                     List<JobStore.Item> kept = new ArrayList<>();
                     for (JobStore.Item item : open.items()) {
+                        if (committing != null && committing.isCompletedExceptionally()) {
+                            // the chunk before failed to commit: run no more items on top of it; this throws its
+                            // failure, and this chunk is rolled back
+                            join(committing);
+                        }
                         JobStore.Result result = isRunAllowed() ? process(runId, item) : INTERRUPTED;
                         if (result == INTERRUPTED) {
                             if (committing != null) {
