@@ -6,6 +6,7 @@ import io.factoryrunner.alert.AlertKind;
 import io.factoryrunner.alert.AlertOutbox;
 import io.factoryrunner.alert.AlertTemplates;
 import io.factoryrunner.job.FailureRecorder;
+import io.factoryrunner.job.JobConstants;
 import io.factoryrunner.job.JobConsumer;
 import io.factoryrunner.job.RetryAcrossRuns;
 import io.factoryrunner.logging.Secrets;
@@ -135,7 +136,7 @@ public final class ErrorRecorder implements FailureRecorder {
             // Camel refuses a pending redelivery when the route stops: the item did not fail, the factory stopped
             exchange.setProperty(INTERRUPTED, true);
             LOG.info("Item {} of job {}: its next attempt was cut off by a stop; it stays for the next run",
-                    exchange.getMessage().getHeader("FactoryItemKey"), exchange.getMessage().getHeader("FactoryJob"));
+                    exchange.getMessage().getHeader(JobConstants.ITEM_KEY), exchange.getMessage().getHeader(JobConstants.JOB));
             return;
         }
         store(describe(exchange, error));
@@ -212,7 +213,7 @@ public final class ErrorRecorder implements FailureRecorder {
     Failure describe(Exchange exchange, Throwable error) {
         Throwable main = unwrap(error);
         String message = Secrets.mask(withDatabaseMessage(main));
-        String job = exchange.getMessage().getHeader("FactoryJob", String.class);
+        String job = exchange.getMessage().getHeader(JobConstants.JOB, String.class);
         ErrorCategory category = ErrorClassifier.category(main, exchange);
         String httpMethod = null;
         String httpUrl = null;
@@ -246,9 +247,9 @@ public final class ErrorRecorder implements FailureRecorder {
         Instant at = clock.instant();
         // every column that can carry data is masked here, once, so the row, the alert and the log all agree
         return new Failure(at, job, exchange.getFromRouteId(),
-                exchange.getMessage().getHeader("FactoryRunId", Long.class),
-                Secrets.mask(exchange.getMessage().getHeader("FactoryItemKey", String.class)),
-                Secrets.mask(exchange.getMessage().getHeader("FactoryItemVersion", String.class)), category,
+                exchange.getMessage().getHeader(JobConstants.RUN_ID, Long.class),
+                Secrets.mask(exchange.getMessage().getHeader(JobConstants.ITEM_KEY, String.class)),
+                Secrets.mask(exchange.getMessage().getHeader(JobConstants.ITEM_VERSION, String.class)), category,
                 main.getClass().getName(), excerpt(message, 4000), excerpt(Secrets.mask(stack.toString()), 100_000),
                 Secrets.mask(payload(exchange)), attempts, httpMethod, httpUrl,
                 httpStatus, httpResponse, fingerprint, excerpt(normalized, 4000), next(exchange, error, at));

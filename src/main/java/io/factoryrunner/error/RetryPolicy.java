@@ -2,6 +2,7 @@ package io.factoryrunner.error;
 
 import java.time.Duration;
 import io.factoryrunner.job.FailureRecorder;
+import io.factoryrunner.job.JobConstants;
 import org.apache.camel.Exchange;
 import org.apache.camel.Predicate;
 import org.apache.camel.spi.PropertiesComponent;
@@ -34,7 +35,7 @@ public final class RetryPolicy implements Predicate {
         if (error == null || !ErrorClassifier.isTransient(error)) {
             return false;
         }
-        String job = exchange.getMessage().getHeader("FactoryJob", String.class);
+        String job = exchange.getMessage().getHeader(JobConstants.JOB, String.class);
         int max = Integer.parseInt(setting(job, "max-attempts", "3"));
         if (attempts >= max) {
             return false;
