@@ -109,6 +109,10 @@ public final class Notifier {
     /** One alert row as the notifier reads it. */
     record Alert(long id, String kind, String job, String recipients, String subject, String body, int attempts,
             String lastError) {
+
+        Alert to(String others) {
+            return new Alert(id, kind, job, others, subject, body, attempts, lastError);
+        }
     }
 
     private interface RowMapper<T> {
@@ -163,7 +167,10 @@ public final class Notifier {
         Instant claimedAt = clock.instant();
         List<Alert> claimed = claim(limit, claimTimeout);
         int sent = 0;
-        for (Alert alert : claimed) {
+        for (Alert claimedAlert : claimed) {
+            // written before any recipient was configured: the recipients configured now receive it
+            Alert alert = claimedAlert.recipients() == null || claimedAlert.recipients().isBlank()
+                    ? claimedAlert.to(outbox.recipients(claimedAlert.job())) : claimedAlert;
             if (alert.recipients() == null || alert.recipients().isBlank()) {
                 if (alert.lastError() == null) {
                     LOG.warn("Alert {} kept in the outbox (no recipients: set factory.alerts.to): {}", alert.id(),

@@ -578,6 +578,25 @@ class ErrorHandlingTest {
         }
     }
 
+    @Test
+    void an_alert_written_before_any_recipient_was_set_goes_to_the_recipients_set_later() throws Exception {
+        answer(404);
+        try (var running = start(home(TestDatabase.H2).withoutOverride("factory.alerts.to"))) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            app.jobs().trigger("call", Trigger.MANUAL);
+            await().atMost(Duration.ofSeconds(10)).until(() -> count(ds,
+                    "SELECT COUNT(*) FROM alerts WHERE last_error = 'no recipients configured'") == 1);
+            assertThat(smtp.getReceivedMessages()).isEmpty();
+
+            app.configTable().set("factory.alerts.to", "ops@example.com", false, "who gets the alerts", "test");
+            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+            assertThat(smtp.getReceivedMessages()[0].getAllRecipients()[0].toString()).isEqualTo("ops@example.com");
+            awaitOutboxEmpty(ds);
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({"H2, claim", "H2, chunk", "POSTGRESQL, claim", "POSTGRESQL, chunk"})
     void when_the_error_row_cannot_be_written_the_item_waits_for_the_next_run(TestDatabase db, String transaction)
