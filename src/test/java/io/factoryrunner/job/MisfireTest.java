@@ -109,6 +109,27 @@ class MisfireTest {
         }
     }
 
+    /** Fires ignored on purpose while the job was paused are not fires missed: no catch-up for them. */
+    @Test
+    void fires_skipped_while_paused_are_not_caught_up_after_a_restart() throws Exception {
+        FactoryHome home = home(TestDatabase.H2, "run-once");
+        firstRunAtTen(home);
+        home.property("job.hourly.paused", "true");
+        for (Duration at : List.of(Duration.ofMinutes(60), Duration.ofMinutes(300))) {
+            try (var running = home.start(Clock.fixed(TEN.plus(at), ZoneOffset.UTC))) {
+                assertThat(running.app().jobs().trigger("hourly", Trigger.SCHEDULE)).isEqualTo(-1);
+            }
+        }
+        home.withoutOverride("job.hourly.paused");
+        try (var running = home.start(Clock.fixed(TEN.plus(Duration.ofMinutes(330)), ZoneOffset.UTC))) {
+            var app = running.app();
+            ((JobConsumer) app.context().getRoute("hourly").getConsumer()).missedFiresChecked()
+                    .get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(runs(app.database().dataSource())).extracting(r -> r.split(" ")[0])
+                    .containsExactly("succeeded/manual");
+        }
+    }
+
     @Test
     void an_unknown_misfire_policy_is_refused_naming_the_key() {
         FactoryHome home = home(TestDatabase.H2, "sometimes");
