@@ -2,8 +2,10 @@ package io.factoryrunner.job;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.factoryrunner.config.ConfigValues;
 import io.factoryrunner.logging.Secrets;
 import java.sql.SQLException;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -11,13 +13,22 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
+import org.apache.camel.support.ExchangeHelper;
 import org.apache.camel.support.ScheduledPollConsumer;
 import org.apache.camel.util.TimeUtils;
+import org.quartz.CronExpression;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+
 
 /**
  * Runs a job: on each fire it opens a run, takes back the items an earlier run left claimed, then claims chunks of
@@ -45,11 +56,11 @@ public final class JobConsumer extends ScheduledPollConsumer {
     private volatile Duration httpResponseTimeout;
     /** Whether the Quartz trigger was scheduled: a consumer created but never started has none to unschedule. */
     private volatile boolean scheduled;
-    private java.util.concurrent.ExecutorService catchUp;
+    private ExecutorService catchUp;
     /** Claims the next chunk while the current one commits. */
-    private java.util.concurrent.ExecutorService claims;
-    private volatile java.util.concurrent.Future<?> missedFiresChecked =
-            java.util.concurrent.CompletableFuture.completedFuture(null);
+    private ExecutorService claims;
+    private volatile Future<?> missedFiresChecked =
+            CompletableFuture.completedFuture(null);
 
     /** What {@link #process} answers for an item cut off by a stop: nothing is written for it. */
     private static final JobStore.Result INTERRUPTED = new JobStore.Result(null, JobStore.Outcome.DEFERRED, null,
@@ -89,12 +100,12 @@ public final class JobConsumer extends ScheduledPollConsumer {
      */
     private void catchUpMissedFires() {
         try {
-            java.time.Instant last = store().lastRunAt(job()).orElse(null);
+            Instant last = store().lastRunAt(job()).orElse(null);
             if (last == null || isPaused()) {
                 return;
             }
-            java.time.Instant now = clock().instant();
-            org.quartz.CronExpression cron = new org.quartz.CronExpression(getEndpoint().getCron());
+            Instant now = clock().instant();
+            CronExpression cron = new CronExpression(getEndpoint().getCron());
             int missed = 0;
             java.util.Date next = cron.getNextValidTimeAfter(java.util.Date.from(last));
             while (next != null && !next.toInstant().isAfter(now) && missed < 100_000) {
@@ -121,14 +132,14 @@ public final class JobConsumer extends ScheduledPollConsumer {
     }
 
     /** Done once the look for fires missed while the factory was down (and any catch-up run) has ended. */
-    public java.util.concurrent.Future<?> missedFiresChecked() {
+    public Future<?> missedFiresChecked() {
         return missedFiresChecked;
     }
 
-    private java.time.Clock clock() {
-        java.time.Clock clock = getEndpoint().getCamelContext().getRegistry().lookupByNameAndType("clock",
-                java.time.Clock.class);
-        return clock != null ? clock : java.time.Clock.systemUTC();
+    private Clock clock() {
+        Clock clock = getEndpoint().getCamelContext().getRegistry().lookupByNameAndType("clock",
+                Clock.class);
+        return clock != null ? clock : Clock.systemUTC();
     }
 
     @Override
@@ -261,7 +272,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         int done = 0;
         int failed = 0;
         int deferred = 0;
-        java.util.concurrent.CompletableFuture<JobStore.Claim> nextClaim = null;
+        CompletableFuture<JobStore.Claim> nextClaim = null;
         RunStatus status;
         String summary;
         try {
@@ -271,7 +282,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
             }
             int kept = 0;
             boolean takenBack = reclaimed > 0;
-            java.time.Instant runStart = clock().instant();
+            Instant runStart = clock().instant();
             while (kept == 0) {
                 // the items taken back first, then chunks claimed from the inbox
                 List<JobStore.Item> items = takenBack ? store.claimedBy(job(), runId, chunk) : List.of();
@@ -406,7 +417,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
      */
     private ChunkOutcome runChunks(long runId, int limit, Instant runStart) throws SQLException {
         ChunkOutcome total = new ChunkOutcome(0, 0, 0, 0, 0);
-        java.util.concurrent.CompletableFuture<ChunkOutcome> committing = null;
+        CompletableFuture<ChunkOutcome> committing = null;
         try {
             while (true) {
                 if (committing != null && !store().takesWhileCommitting()) {
@@ -474,57 +485,57 @@ public final class JobConsumer extends ScheduledPollConsumer {
     }
 
     /** Commits a chunk on the claim thread, or on this one when the route is stopping; closes it either way. */
-    private java.util.concurrent.CompletableFuture<ChunkOutcome> commitAhead(JobStore.OpenChunk open, long runId,
+    private CompletableFuture<ChunkOutcome> commitAhead(JobStore.OpenChunk open, long runId,
             List<JobStore.Result> results, List<JobStore.Item> kept) {
-        java.util.function.Supplier<ChunkOutcome> commit = () -> {
+        Supplier<ChunkOutcome> commit = () -> {
             try (open) {
                 store().commitChunk(open, job(), runId, results,
                         getEndpoint().getComponent().registry().downstreamOf(job()), kept);
                 return ChunkOutcome.of(results, kept.size());
             } catch (SQLException e) {
-                throw new java.util.concurrent.CompletionException(e);
+                throw new CompletionException(e);
             }
         };
-        java.util.concurrent.ExecutorService executor = claims;
+        ExecutorService executor = claims;
         if (executor != null) {
             try {
-                return java.util.concurrent.CompletableFuture.supplyAsync(commit, executor);
-            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                return CompletableFuture.supplyAsync(commit, executor);
+            } catch (RejectedExecutionException stopping) {
                 // the executor is gone: commit here
             }
         }
         try {
-            return java.util.concurrent.CompletableFuture.completedFuture(commit.get());
-        } catch (java.util.concurrent.CompletionException e) {
-            return java.util.concurrent.CompletableFuture.failedFuture(e.getCause());
+            return CompletableFuture.completedFuture(commit.get());
+        } catch (CompletionException e) {
+            return CompletableFuture.failedFuture(e.getCause());
         }
     }
 
     /** The next chunk's claim on the claim thread; null when the executor is gone (the route is stopping). */
-    private java.util.concurrent.CompletableFuture<JobStore.Claim> claimAhead(long runId, int chunk,
-            java.time.Instant runStart) {
-        java.util.concurrent.ExecutorService executor = claims;
+    private CompletableFuture<JobStore.Claim> claimAhead(long runId, int chunk,
+            Instant runStart) {
+        ExecutorService executor = claims;
         if (executor == null || !isRunAllowed()) {
             return null;
         }
         try {
-            return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            return CompletableFuture.supplyAsync(() -> {
                 try {
                     return store().claim(job(), runId, chunk, runStart);
                 } catch (SQLException e) {
-                    throw new java.util.concurrent.CompletionException(e);
+                    throw new CompletionException(e);
                 }
             }, executor);
-        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+        } catch (RejectedExecutionException stopping) {
             return null;
         }
     }
 
     /** The result of work done on the claim thread, with its SQL failure thrown as it was. */
-    private static <T> T join(java.util.concurrent.CompletableFuture<T> work) throws SQLException {
+    private static <T> T join(CompletableFuture<T> work) throws SQLException {
         try {
             return work.join();
-        } catch (java.util.concurrent.CompletionException e) {
+        } catch (CompletionException e) {
             if (e.getCause() instanceof SQLException sql) {
                 throw sql;
             }
@@ -580,7 +591,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         }
         Throwable error = exchange.getException();
         if (error == null && (Boolean.TRUE.equals(exchange.getProperty(FailureRecorder.RECORDED, Boolean.class))
-                || org.apache.camel.support.ExchangeHelper.isFailureHandled(exchange))) {
+                || ExchangeHelper.isFailureHandled(exchange))) {
             // a dead-letter channel took the failure; a caught exception without that is from an attempt that a
             // later redelivery made good
             error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
@@ -650,7 +661,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         Map<String, String> values = new TreeMap<>();
         String prefix = "job." + job() + ".";
         properties.loadProperties(k -> k.startsWith(prefix)).stringPropertyNames().forEach(k -> values.put(k,
-                io.factoryrunner.config.ConfigValues.display(k, properties.resolveProperty(k).orElse(""), false)));
+                ConfigValues.display(k, properties.resolveProperty(k).orElse(""), false)));
         try {
             return JSON.writeValueAsString(values);
         } catch (JsonProcessingException e) {
