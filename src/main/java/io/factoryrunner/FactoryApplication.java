@@ -313,9 +313,11 @@ public final class FactoryApplication {
             Database db = Database.open(settings);
             database = db;
             long opened = System.nanoTime();
-            db.migrationRefusal().ifPresent(reason -> {
-                throw new StartupException("Database " + Secrets.maskUrl(databaseSettings.url()) + " " + reason);
-            });
+            if (mode == Mode.VALIDATE) {
+                db.migrationRefusal().ifPresent(reason -> {
+                    throw new StartupException("Database " + Secrets.maskUrl(databaseSettings.url()) + " " + reason);
+                });
+            }
             if (mode == Mode.RUN) {
                 db.migrate();
                 if (demo) {

@@ -73,11 +73,17 @@ public final class Database implements AutoCloseable {
         }
     }
 
-    /** Creates or upgrades the schema to the migrations shipped in this jar. */
+    /**
+     * Creates or upgrades the schema to the migrations shipped in this jar; refuses, as {@link #migrationRefusal}
+     * says, a schema history that does not match them. A restart on a current schema costs one query.
+     */
     public void migrate() {
         if (isCurrent()) {
             return;
         }
+        refusal().ifPresent(reason -> {
+            throw new StartupException(refusalMessage(reason));
+        });
         MigrateResult result = flyway().migrate();
         if (result.migrationsExecuted > 0) {
             LOG.info("Database schema migrated to version {} ({} migrations) on {}", result.targetSchemaVersion,
@@ -91,9 +97,14 @@ public final class Database implements AutoCloseable {
      * reason follows the database's name: "Database ... has a schema history that does not match ...".
      */
     public Optional<String> migrationRefusal() {
-        if (isCurrent()) {
-            return Optional.empty();
-        }
+        return isCurrent() ? Optional.empty() : refusal();
+    }
+
+    private String refusalMessage(String reason) {
+        return "Database " + Secrets.maskUrl(settings.url()) + " " + reason;
+    }
+
+    private Optional<String> refusal() {
         Flyway flyway = flyway();
         // what migrate checks before it migrates: the applied migrations against this jar's, pending ones aside
         ValidateResult checked = Flyway.configure().configuration(flyway.getConfiguration())

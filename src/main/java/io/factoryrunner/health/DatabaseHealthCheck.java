@@ -7,7 +7,8 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.camel.health.HealthCheckResultBuilder;
@@ -26,11 +27,13 @@ public final class DatabaseHealthCheck extends AbstractHealthCheck {
     static final Duration WAIT = Duration.ofSeconds(1);
 
     private final Database database;
-    private final Executor probe = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "factory-database-health");
-        t.setDaemon(true);
-        return t;
-    });
+    /** One thread at most, and none once idle: a factory stopped in a running JVM leaves no thread behind. */
+    private final Executor probe = new ThreadPoolExecutor(0, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+            r -> {
+                Thread t = new Thread(r, "factory-database-health");
+                t.setDaemon(true);
+                return t;
+            });
     private CompletableFuture<Boolean> inFlight = CompletableFuture.completedFuture(true);
 
     public DatabaseHealthCheck(Database database) {

@@ -157,16 +157,22 @@ public final class JobStore {
      * with no item when none was). {@code ON CONFLICT DO NOTHING} skips an item the job has acted on already
      * through the primary key, whatever the planner knows about the table.
      */
+    /**
+     * PostgreSQL: takes the oldest waiting rows of a job (job, available by, limit), skipping those another
+     * transaction holds; the start of both ways to take a chunk.
+     */
+    private static final String PG_TAKE_FROM_INBOX = """
+            DELETE FROM job_inbox
+             WHERE ctid = ANY(ARRAY(
+                   SELECT ctid FROM job_inbox
+                    WHERE job = ? AND complete = TRUE AND (available_at IS NULL OR available_at <= ?)
+                    ORDER BY seq
+                    LIMIT ?
+                      FOR UPDATE SKIP LOCKED))
+            RETURNING item_key, item_version, data, attempts, failing_since""";
+
     private static final String PG_CLAIM = """
-            WITH taken AS (
-                DELETE FROM job_inbox
-                 WHERE ctid = ANY(ARRAY(
-                       SELECT ctid FROM job_inbox
-                        WHERE job = ? AND complete = TRUE AND (available_at IS NULL OR available_at <= ?)
-                        ORDER BY seq
-                        LIMIT ?
-                          FOR UPDATE SKIP LOCKED))
-                RETURNING item_key, item_version, data, attempts, failing_since),
+            WITH taken AS (%s),
             claimed AS (
                 INSERT INTO job_state (job, item_key, item_version, status, data, attempts, run_id, created_at,
                                        updated_at, row_version)
@@ -177,7 +183,7 @@ public final class JobStore {
             SELECT n.taken, c.item_key, c.item_version, c.data, c.attempts, t.failing_since
               FROM (SELECT COUNT(*) AS taken FROM taken) n
               LEFT JOIN (claimed c JOIN taken t ON t.item_key = c.item_key AND t.item_version = c.item_version)
-                ON TRUE""";
+                ON TRUE""".formatted(PG_TAKE_FROM_INBOX);
 
     /** PostgreSQL: a chunk's results in one statement; answers the items the run still owned. */
     private static final String PG_FINISH = """
@@ -209,20 +215,12 @@ public final class JobStore {
 
     /** PostgreSQL, one transaction per chunk: takes a chunk from the inbox, answering the items not acted on yet. */
     private static final String PG_TAKE = """
-            WITH taken AS (
-                DELETE FROM job_inbox
-                 WHERE ctid = ANY(ARRAY(
-                       SELECT ctid FROM job_inbox
-                        WHERE job = ? AND complete = TRUE AND (available_at IS NULL OR available_at <= ?)
-                        ORDER BY seq
-                        LIMIT ?
-                          FOR UPDATE SKIP LOCKED))
-                RETURNING item_key, item_version, data, attempts, failing_since)
+            WITH taken AS (%s)
             SELECT n.taken, t.item_key, t.item_version, t.data, t.attempts, t.failing_since
               FROM (SELECT COUNT(*) AS taken FROM taken) n
               LEFT JOIN taken t
                 ON NOT EXISTS (SELECT 1 FROM job_state s
-                                WHERE s.job = ? AND s.item_key = t.item_key AND s.item_version = t.item_version)""";
+                                WHERE s.job = ? AND s.item_key = t.item_key AND s.item_version = t.item_version)            """.formatted(PG_TAKE_FROM_INBOX);
 
     /**
      * PostgreSQL, one transaction per chunk: the chunk's finished items written at their final status; answers those
