@@ -276,4 +276,35 @@ class ConfigurationTest {
                 .hasMessageContaining("UPDATE factory_config SET config_value = '<a valid value>'"
                         + " WHERE config_key = 'job.tick.cron'");
     }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_quartz_route_created_again_while_it_fires_keeps_firing_on_its_own_endpoint(TestDatabase db)
+            throws Exception {
+        FactoryHome home = new FactoryHome(dir, db).applicationProperties("greeting = v0\n")
+                .route("fast.camel.yaml", """
+                        - route:
+                            id: fast
+                            from:
+                              uri: "quartz:test/fast?triggerStartDelay=0&trigger.repeatInterval=15&trigger.repeatCount=-1"
+                              steps:
+                                - setBody:
+                                    constant: "{{greeting}}"
+                        """);
+        try (var running = home.start()) {
+            CamelContext context = running.app().context();
+            for (int i = 1; i <= 25; i++) {
+                String value = "v" + i;
+                NotifyBuilder fired = new NotifyBuilder(context).fromRoute("fast")
+                        .whenAnyDoneMatches(e -> value.equals(e.getMessage().getBody(String.class))).create();
+                // created again while it fires every 15 ms
+                running.app().configTable().set("greeting", value, false, null, "test");
+                running.app().configWatcher().poll();
+                assertThat(fired.matches(20, TimeUnit.SECONDS)).as("fired with %s", value).isTrue();
+            }
+            // a fire that found no route would have left an endpoint of its own, scheduling behind the route's back
+            assertThat(context.getEndpoints()).filteredOn(e -> e.getEndpointUri().startsWith("quartz://test/fast"))
+                    .containsExactly(context.getRoute("fast").getEndpoint());
+        }
+    }
 }

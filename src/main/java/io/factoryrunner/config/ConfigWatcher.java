@@ -12,6 +12,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Route;
+import org.apache.camel.component.quartz.QuartzComponent;
 import org.apache.camel.model.Model;
 import org.apache.camel.model.RouteDefinition;
 import org.apache.camel.support.service.ServiceSupport;
@@ -27,6 +28,8 @@ import org.slf4j.LoggerFactory;
 public final class ConfigWatcher extends ServiceSupport {
 
     private static final Logger LOG = LoggerFactory.getLogger(ConfigWatcher.class);
+    /** How long a re-creation waits for the fires of quartz: routes under way to end before it tries again later. */
+    private static final Duration FIRES_WAIT = Duration.ofSeconds(1);
 
     private final CamelContext context;
     private final ConfigTablePropertiesSource source;
@@ -35,6 +38,7 @@ public final class ConfigWatcher extends ServiceSupport {
     /** Routes to create again, with the values their changed keys had before (to put back if they are refused). */
     private final Map<String, Map<String, ConfigTable.Entry>> pendingRoutes = new LinkedHashMap<>();
     private final Refusals refusals;
+    private final QuartzFiresGate fires = new QuartzFiresGate();
     private ScheduledExecutorService executor;
 
     /** Told of every value of the table that is refused: the factory records it as an error and alerts. */
@@ -50,6 +54,8 @@ public final class ConfigWatcher extends ServiceSupport {
         this.source = source;
         this.catalog = catalog;
         this.interval = interval;
+        // before the scheduler starts, so that every fire of a quartz: route passes the gate
+        context.getComponent("quartz", QuartzComponent.class).addScheduleInitTask(fires::register);
     }
 
     @Override
@@ -118,6 +124,14 @@ public final class ConfigWatcher extends ServiceSupport {
             LOG.debug("Route {} is busy; its new configuration applies after the current run", routeId);
             return false;
         }
+        boolean[] done = {false};
+        if (!fires.whileNoFire(FIRES_WAIT, () -> done[0] = recreate(routeId, model, definition))) {
+            LOG.debug("Route {}: a quartz fire is under way; its new configuration applies at the next poll", routeId);
+        }
+        return done[0];
+    }
+
+    private boolean recreate(String routeId, Model model, RouteDefinition definition) throws Exception {
         boolean wasStarted = context.getRouteController().getRouteStatus(routeId).isStarted();
         model.removeRouteDefinition(definition);
         String outcome = "recreated with the new configuration";
