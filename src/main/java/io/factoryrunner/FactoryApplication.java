@@ -34,6 +34,9 @@ import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.routes.RouteCatalog;
 import io.factoryrunner.routes.RouteCrons;
 import io.factoryrunner.support.HomeFiles;
+import io.factoryrunner.api.ApiTokens;
+import io.factoryrunner.api.OperatorActions;
+import io.factoryrunner.api.OperatorApi;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -456,6 +459,15 @@ public final class FactoryApplication {
                         LOG.warn("Cannot apply the configuration written: {}", Secrets.mask(e.getMessage()));
                     }
                 });
+                boolean served = properties.resolveProperty("camel.server.enabled").map(v -> Boolean.parseBoolean(
+                        v.trim())).orElse(false);
+                try {
+                    if (served) {
+                        addOperatorApi(context, database, watcher);
+                    }
+                } catch (Exception e) {
+                    throw new StartupException("Cannot set up the operator API: " + Secrets.mask(e.getMessage()), e);
+                }
                 try {
                     context.addService(new NodeHeartbeat(context, database.dataSource(), node,
                             values.duration("factory.node.heartbeat", Duration.ofSeconds(5))), true, true);
@@ -464,6 +476,25 @@ public final class FactoryApplication {
                     throw new StartupException("Cannot start the configuration watcher: " + e.getMessage(), e);
                 }
             }
+        }
+
+        /** The operator API on the factory's HTTP server, and its first admin token when none exists. */
+        private void addOperatorApi(CamelContext context, Database database, ConfigWatcher watcher)
+                throws Exception {
+            ApiTokens tokens = new ApiTokens(database.dataSource(), clock);
+            tokens.createFirstAdminToken(home.resolve(values.string("factory.data-dir", "data")).resolve("admin.token"));
+            Runnable apply = () -> {
+                try {
+                    watcher.poll();
+                } catch (Exception e) {
+                    throw new IllegalStateException("The configuration was written but could not be applied: "
+                            + Secrets.mask(e.getMessage()), e);
+                }
+            };
+            OperatorActions actions = new OperatorActions(database.dataSource(), clock, tokens, jobs, jobStore,
+                    configTable, apply, context.getPropertiesComponent(), FactoryApplication.this::configReport,
+                    context.getExecutorServiceManager().newCachedThreadPool(this, "api-runs"));
+            context.addRoutes(new OperatorApi(tokens, actions));
         }
 
         /**

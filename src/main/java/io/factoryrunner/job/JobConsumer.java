@@ -19,6 +19,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
@@ -189,10 +190,19 @@ public final class JobConsumer extends ScheduledPollConsumer {
 
     /** One run; returns its id, or -1 when the fire was skipped (paused, or another run going). */
     public long runOnce(Trigger trigger) {
-        return runOnce(trigger, null);
+        return runOnce(trigger, (String) null);
+    }
+
+    /** One run; {@code started} hears its id as soon as it has begun. Returns its id, or -1 when skipped. */
+    public long runOnce(Trigger trigger, LongConsumer started) {
+        return runOnce(trigger, null, started);
     }
 
     private long runOnce(Trigger trigger, String note) {
+        return runOnce(trigger, note, id -> { });
+    }
+
+    private long runOnce(Trigger trigger, String note, LongConsumer started) {
         String node = getEndpoint().getComponent().node();
         try {
             if (isPaused()) {
@@ -230,6 +240,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 return -1;
             }
             getEndpoint().getComponent().registry().unblocked(job());
+            started.accept(runId);
             execute(runId, note);
             return runId;
         } catch (SQLException e) {

@@ -4,7 +4,9 @@ import java.sql.SQLException;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 
 /** The jobs of this factory by name: who feeds whom, and a handle to run each by hand. */
 public final class JobRegistry {
@@ -99,13 +101,49 @@ public final class JobRegistry {
         return jobs.keySet().stream().sorted().toList();
     }
 
-    /** Runs a job now, on the caller's thread, under the same rules as a scheduled fire. Returns the run id. */
-    public long trigger(String name, Trigger trigger) {
+    /** Every job declared by a route, running or not, in name order. */
+    public List<String> declared() {
+        return upstreams.keySet().stream().sorted().toList();
+    }
+
+    /** The job that feeds {@code job}, if it has one. */
+    public Optional<String> upstreamOf(String job) {
+        return Optional.ofNullable(upstreams.get(job)).filter(u -> !u.isEmpty());
+    }
+
+    /** The endpoint of a job whose route runs. */
+    public Optional<JobEndpoint> endpoint(String job) {
+        return Optional.ofNullable(jobs.get(job)).map(JobConsumer::getEndpoint);
+    }
+
+    /**
+     * Starts a run of a job on {@code executor}, under the same rules as a scheduled fire; the answer completes with
+     * the run's id once it has begun, or -1 when the fire was skipped (paused, or a run going).
+     */
+    public CompletableFuture<Long> start(String name, Trigger trigger, Executor executor) {
+        JobConsumer consumer = consumer(name);
+        CompletableFuture<Long> started = new CompletableFuture<>();
+        executor.execute(() -> {
+            try {
+                started.complete(consumer.runOnce(trigger, started::complete));
+            } catch (RuntimeException | Error e) {
+                started.completeExceptionally(e);
+            }
+        });
+        return started;
+    }
+
+    private JobConsumer consumer(String name) {
         JobConsumer consumer = jobs.get(name);
         if (consumer == null) {
             throw new IllegalArgumentException(upstreams.containsKey(name) ? "Job '" + name + "' is not running"
                     : "No job named '" + name + "'; jobs: " + names());
         }
-        return consumer.runOnce(trigger);
+        return consumer;
+    }
+
+    /** Runs a job now, on the caller's thread, under the same rules as a scheduled fire. Returns the run id. */
+    public long trigger(String name, Trigger trigger) {
+        return consumer(name).runOnce(trigger);
     }
 }

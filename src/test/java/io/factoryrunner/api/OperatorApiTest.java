@@ -1,0 +1,238 @@
+package io.factoryrunner.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.TestDatabase;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class OperatorApiTest {
+
+    @TempDir
+    Path dir;
+
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    static final String CHAIN = """
+            - route:
+                id: prepare
+                from:
+                  uri: "job:prepare"
+                  parameters:
+                    cron: "0 0 0 1 1 ? 2099"
+                  steps:
+                    - setBody:
+                        simple: "${body}-prepared"
+            - route:
+                id: build
+                from:
+                  uri: "job:build"
+                  parameters:
+                    upstream: prepare
+                    cron: "0 0 0 1 1 ? 2099"
+                  steps:
+                    - choice:
+                        when:
+                          - simple: "${header.FactoryItemKey} == '${properties:test.fail-key}'"
+                            steps:
+                              - throwException:
+                                  exceptionType: "java.lang.IllegalStateException"
+                                  message: "refused ${header.FactoryItemKey}"
+                    - setBody:
+                        simple: "${body}-built"
+            - route:
+                id: check
+                from:
+                  uri: "job:check"
+                  parameters:
+                    upstream: build
+                    cron: "0 0 0 1 1 ? 2099"
+                  steps:
+                    - log: "checked ${body}"
+            """;
+
+    record Answer(int status, JsonNode body, HttpResponse<String> raw) {
+    }
+
+    String base;
+    String token;
+
+    Answer call(String method, String path, String body, String bearer) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path))
+                .timeout(Duration.ofSeconds(60))
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofString(body))
+                .header("Content-Type", "application/json");
+        if (bearer != null) {
+            request.header("Authorization", "Bearer " + bearer);
+        }
+        HttpResponse<String> response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        JsonNode json = response.body().isBlank() ? null : JSON.readTree(response.body());
+        return new Answer(response.statusCode(), json, response);
+    }
+
+    Answer get(String path) throws Exception {
+        return call("GET", path, null, token);
+    }
+
+    Answer post(String path, String body) throws Exception {
+        return call("POST", path, body, token);
+    }
+
+    String runStatus(long runId) throws Exception {
+        return get("/api/runs/" + runId).body().at("/run/status").asText();
+    }
+
+    long triggerAndWait(String job) throws Exception {
+        Answer triggered = post("/api/jobs/" + job + "/trigger", null);
+        assertThat(triggered.status()).as(triggered.raw().body()).isEqualTo(202);
+        long runId = triggered.body().get("runId").asLong();
+        assertThat(triggered.raw().headers().firstValue("Location")).hasValue("/api/runs/" + runId);
+        await().atMost(Duration.ofSeconds(60)).until(() -> !runStatus(runId).equals("running"));
+        return runId;
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void an_operator_follows_a_failed_item_redrives_it_and_sees_it_through(TestDatabase db) throws Exception {
+        FactoryHome home = new FactoryHome(dir, db).applicationProperties("test.fail-key = b\n")
+                .route("chain.camel.yaml", CHAIN);
+        int port = home.withHttpServer();
+        base = "http://127.0.0.1:" + port;
+        try (var running = home.start()) {
+            Path tokenFile = dir.resolve("data/admin.token");
+            assertThat(Files.getPosixFilePermissions(tokenFile))
+                    .isEqualTo(PosixFilePermissions.fromString("rw-------"));
+            token = Files.readString(tokenFile).trim();
+
+            Answer anonymous = call("GET", "/api/jobs", null, null);
+            assertThat(anonymous.status()).isEqualTo(401);
+            assertThat(anonymous.body().get("error").asText()).contains("Bearer");
+            assertThat(call("GET", "/api/jobs", null, "fr_not-a-token").status()).isEqualTo(401);
+
+            JsonNode jobs = get("/api/jobs").body().get("jobs");
+            assertThat(jobs.findValuesAsText("name")).containsExactly("build", "check", "prepare");
+            JsonNode build = get("/api/jobs/build").body();
+            assertThat(build.get("upstream").asText()).isEqualTo("prepare");
+            assertThat(build.get("downstream").get(0).asText()).isEqualTo("check");
+            assertThat(build.get("nextFire").asText()).startsWith("2099-01-01");
+
+            running.app().jobStore().offer("prepare", "a", "1", "A", true);
+            running.app().jobStore().offer("prepare", "b", "1", "B", true);
+            assertThat(get("/api/jobs/prepare").body().at("/items/waiting").asLong()).isEqualTo(2);
+
+            long prepared = triggerAndWait("prepare");
+            assertThat(runStatus(prepared)).isEqualTo("succeeded");
+            long built = triggerAndWait("build");
+            JsonNode buildRun = get("/api/runs/" + built).body();
+            assertThat(buildRun.at("/run/itemsFailed").asInt()).isEqualTo(1);
+            assertThat(buildRun.get("errors").get(0).get("message").asText()).contains("refused b");
+
+            JsonNode failed = get("/api/items/build?status=failed").body();
+            assertThat(failed.get("items").findValuesAsText("key")).containsExactly("b");
+            JsonNode story = get("/api/items/build/b").body();
+            List<String> path = new ArrayList<>();
+            story.get("path").forEach(step -> path.add(step.get("job").asText() + ":" + step.get("status").asText()));
+            assertThat(path).containsExactly("prepare:done", "build:failed");
+            assertThat(story.get("errors").get(0).get("message").asText()).contains("refused b");
+
+            JsonNode open = get("/api/errors?status=open").body().get("items");
+            assertThat(open).hasSize(1);
+            String fingerprint = open.get(0).get("fingerprint").asText();
+            Answer acknowledged = post("/api/errors/" + fingerprint + "/acknowledge", "{\"note\": \"looking\"}");
+            assertThat(acknowledged.status()).isEqualTo(200);
+            assertThat(get("/api/errors/" + fingerprint).body().at("/fingerprint/status").asText())
+                    .isEqualTo("acknowledged");
+            assertThat(post("/api/errors/" + fingerprint + "/acknowledge", null).status()).isEqualTo(409);
+
+            assertThat(call("PUT", "/api/config/test.fail-key", "{\"value\": \"none\"}", token).status())
+                    .isEqualTo(200);
+            Answer redriven = post("/api/items/build/b/redrive", null);
+            assertThat(redriven.status()).isEqualTo(200);
+            assertThat(redriven.body().get("redriven").asInt()).isEqualTo(1);
+            Answer again = post("/api/items/build/b/redrive", null);
+            assertThat(again.status()).isEqualTo(409);
+            assertThat(again.body().get("error").asText()).contains("waiting, not failed");
+
+            triggerAndWait("build");
+            assertThat(get("/api/items/build/b").body().get("path").findValuesAsText("status"))
+                    .containsExactly("done", "done", "waiting");
+
+            List<String> actions = new ArrayList<>();
+            get("/api/audit").body().get("items").forEach(a -> actions.add(a.get("actor").asText() + " "
+                    + a.get("action").asText()));
+            assertThat(actions).contains("admin trigger", "admin acknowledge", "admin config", "admin redrive");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void roles_bad_parameters_and_secrets_get_clear_answers(TestDatabase db) throws Exception {
+        FactoryHome home = new FactoryHome(dir, db).applicationProperties("test.fail-key = none\n")
+                .route("chain.camel.yaml", CHAIN);
+        int port = home.withHttpServer();
+        base = "http://127.0.0.1:" + port;
+        try (var running = home.start()) {
+            token = Files.readString(dir.resolve("data/admin.token")).trim();
+
+            Answer created = post("/api/tokens", "{\"name\": \"watcher\", \"role\": \"viewer\"}");
+            assertThat(created.status()).isEqualTo(201);
+            String viewer = created.body().get("token").asText();
+            assertThat(call("GET", "/api/jobs", null, viewer).status()).isEqualTo(200);
+            Answer refused = call("POST", "/api/jobs/build/trigger", null, viewer);
+            assertThat(refused.status()).isEqualTo(403);
+            assertThat(refused.body().get("error").asText()).contains("viewer").contains("operator");
+            assertThat(call("GET", "/api/tokens", null, viewer).status()).isEqualTo(403);
+            assertThat(post("/api/tokens", "{\"name\": \"watcher\", \"role\": \"viewer\"}").status()).isEqualTo(409);
+
+            assertBadRequest(get("/api/runs?limit=0"), "limit");
+            assertBadRequest(get("/api/runs?status=bogus"), "status");
+            assertBadRequest(get("/api/runs?since=yesterday"), "since");
+            assertBadRequest(get("/api/items/build?after=zzz"), "after");
+            assertBadRequest(post("/api/tokens", "{\"name\": "), "not valid JSON");
+            assertBadRequest(post("/api/tokens", "{\"name\": \"x\", \"role\": \"boss\"}"), "boss");
+            assertBadRequest(call("PUT", "/api/config/job.build.cron", "{\"value\": \"0 5 * * *\"}", token),
+                    "job.build.cron");
+            assertThat(get("/api/jobs/nothing").status()).isEqualTo(404);
+            assertThat(get("/api/runs/999999").status()).isEqualTo(404);
+            assertThat(get("/api/errors/nothing").status()).isEqualTo(404);
+            assertThat(post("/api/items/build/nothing/redrive", null).status()).isEqualTo(404);
+
+            String secret = "s3cr3t-value-that-must-not-leak";
+            Answer written = call("PUT", "/api/config/analytics.api-key", "{\"value\": \"" + secret + "\"}", token);
+            assertThat(written.status()).isEqualTo(200);
+            assertThat(written.raw().body()).doesNotContain(secret);
+            assertThat(get("/api/config").raw().body()).doesNotContain(secret).contains("analytics.api-key");
+            assertThat(get("/api/audit").raw().body()).doesNotContain(secret);
+
+            JsonNode openapi = call("GET", "/api/openapi.json", null, null).body();
+            assertThat(openapi.get("openapi").asText()).startsWith("3.");
+            List<String> paths = new ArrayList<>();
+            openapi.get("paths").fieldNames().forEachRemaining(paths::add);
+            assertThat(paths).contains("/api/jobs", "/api/jobs/{job}/trigger", "/api/runs", "/api/items/{job}/{key}",
+                    "/api/items/{job}/{key}/redrive", "/api/errors/{fingerprint}/redrive", "/api/config/{key}",
+                    "/api/audit");
+        }
+    }
+
+    private static void assertBadRequest(Answer answer, String named) {
+        assertThat(answer.status()).as(answer.raw().body()).isEqualTo(400);
+        assertThat(answer.body().get("error").asText()).contains(named);
+    }
+}
