@@ -1,18 +1,24 @@
 package io.factoryrunner;
 
+import io.factoryrunner.api.OperatorCommand;
 import io.factoryrunner.config.ConfigReport;
 import io.factoryrunner.logging.QuietLog;
 import io.factoryrunner.logging.Secrets;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.camel.Route;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The command line: {@code factory-runner [run|validate|config|help] [--home DIR] [--verbose]}. */
+/**
+ * The command line: {@code factory-runner [run|validate|config|help] [--home DIR] [--verbose]}, and the operator
+ * commands that ask the running factory ({@link OperatorCommand}).
+ */
 public final class FactoryRunner {
 
     public static final int OK = 0;
@@ -30,6 +36,20 @@ public final class FactoryRunner {
                          exit 0 when everything loads, 1 otherwise
               config     print every configuration key with its value (secrets masked) and its source
               help       print this text
+
+            Commands that ask the running factory (its operator API; --url URL or FACTORY_URL, default
+            http://localhost:<camel.server.port>; --token T or FACTORY_TOKEN, default data/admin.token; --json prints
+            the API's answer as JSON):
+              jobs                         every job: chain, schedule, last run, item counts
+              runs [--job J] [--status S]  the latest runs (--limit N, --since 2026-01-31T00:00:00Z)
+              errors [--status S]          error fingerprints (open, acknowledged, resolved)
+              item JOB KEY                 one item's story across the jobs
+              redrive JOB KEY              put a failed item back (--version V; --note TEXT)
+              ack FINGERPRINT              acknowledge an error (--note TEXT)
+              resolve FINGERPRINT          resolve an error (--note TEXT)
+              trigger JOB                  start a run now
+              pause JOB | resume JOB       pause or resume a job
+              token create NAME ROLE       create an API token (viewer, operator, admin)
 
             --home DIR   the directory holding config/ and data/ (default: the working directory); relative
                          paths in the configuration (file:config/sql/source.sql) are taken from it
@@ -49,6 +69,9 @@ public final class FactoryRunner {
         boolean verbose = false;
         Path home = Path.of("").toAbsolutePath();
         List<String> rest = new ArrayList<>(List.of(args));
+        if (OperatorCommand.isCommand(firstWord(rest))) {
+            return operatorCommand(rest, out, err);
+        }
         for (int i = 0; i < rest.size(); i++) {
             String arg = rest.get(i);
             if (arg.equals("--home")) {
@@ -77,6 +100,57 @@ public final class FactoryRunner {
             return validate(home, out, err, command.equals("config"));
         }
     }
+
+    /** A command that asks the running factory through its operator API. */
+    private static int operatorCommand(List<String> args, PrintStream out, PrintStream err) {
+        Path home = Path.of("").toAbsolutePath();
+        String command = null;
+        List<String> words = new ArrayList<>();
+        Map<String, String> options = new LinkedHashMap<>();
+        boolean json = false;
+        for (int i = 0; i < args.size(); i++) {
+            String arg = args.get(i);
+            if (arg.equals("--json")) {
+                json = true;
+            } else if (arg.startsWith("--")) {
+                String name = arg.substring(2);
+                if (!OPTIONS.contains(name) || i + 1 >= args.size()) {
+                    err.println(OPTIONS.contains(name) ? arg + " needs a value" : "Unknown option '" + arg + "'");
+                    return USAGE;
+                }
+                String value = args.get(++i);
+                if (name.equals("home")) {
+                    home = Path.of(value).toAbsolutePath();
+                } else {
+                    options.put(name, value);
+                }
+            } else if (command == null) {
+                command = arg;
+            } else {
+                words.add(arg);
+            }
+        }
+        return new OperatorCommand(home, System.getenv(), out, err).run(command, words, options, json);
+    }
+
+    /** The first argument that is neither an option nor an option's value. */
+    private static String firstWord(List<String> args) {
+        for (int i = 0; i < args.size(); i++) {
+            String arg = args.get(i);
+            if (arg.equals("--json") || arg.equals("--verbose") || arg.equals("-v")) {
+                continue;
+            }
+            if (arg.startsWith("--")) {
+                i++;
+                continue;
+            }
+            return arg;
+        }
+        return "";
+    }
+
+    private static final Set<String> OPTIONS = Set.of("home", "url", "token", "job", "status", "limit", "since",
+            "version", "note");
 
     private static int run(Path home, PrintStream err) {
         FactoryApplication app = FactoryApplication.create(home, FactoryApplication.Mode.RUN, Map.of());

@@ -81,7 +81,7 @@ public final class OperatorApi extends RouteBuilder {
                     error.getMessage()))));
         });
 
-        RestDefinition api = rest("/api").produces("application/json").consumes("application/json");
+        RestDefinition api = rest("/api").produces("application/json");
 
         call(api.get("/jobs").description("Every job: chain, schedule, pause, last run, item counts"),
                 "api-jobs", Role.VIEWER, (c, in) -> Map.of("jobs", actions.jobs()));

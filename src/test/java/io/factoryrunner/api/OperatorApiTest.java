@@ -231,6 +231,57 @@ class OperatorApiTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void the_command_line_asks_the_running_factory(TestDatabase db) throws Exception {
+        FactoryHome home = new FactoryHome(dir, db).applicationProperties("test.fail-key = none\n")
+                .route("chain.camel.yaml", CHAIN);
+        int port = home.withHttpServer();
+        base = "http://127.0.0.1:" + port;
+        try (var running = home.start()) {
+            running.app().jobStore().offer("prepare", "a", "1", "A", true);
+
+            Output jobs = cli("jobs");
+            assertThat(jobs.code()).as(jobs.err()).isZero();
+            List<String> lines = jobs.out().lines().toList();
+            assertThat(lines.get(0)).startsWith("JOB").contains("UPSTREAM").contains("WAITING");
+            assertThat(lines).anySatisfy(l -> assertThat(l.split("\\s+")).startsWith("build", "prepare"));
+            int waiting = lines.get(0).indexOf("WAITING");
+            assertThat(lines.stream().filter(l -> l.startsWith("prepare")).findFirst().orElseThrow()
+                    .substring(waiting)).startsWith("1 ");
+
+            Output triggered = cli("trigger", "prepare");
+            assertThat(triggered.out()).matches("(?s)Run \\d+ of job prepare started\\s*");
+            await().atMost(Duration.ofSeconds(60)).until(() -> cli("runs", "--job", "prepare", "--json").out()
+                    .contains("\"succeeded\""));
+            JsonNode runs = JSON.readTree(cli("runs", "--json").out());
+            assertThat(runs.get("items").get(0).get("job").asText()).isEqualTo("prepare");
+
+            Output missing = cli("redrive", "nothing", "x");
+            assertThat(missing.code()).isEqualTo(1);
+            assertThat(missing.err()).startsWith("404: No job named 'nothing'");
+            Output usage = cli("item", "build");
+            assertThat(usage.code()).isEqualTo(2);
+            assertThat(usage.err()).contains("item JOB KEY");
+            Output wrongToken = cli("jobs", "--token", "fr_wrong");
+            assertThat(wrongToken.code()).isEqualTo(1);
+            assertThat(wrongToken.err()).startsWith("401:");
+        }
+    }
+
+    record Output(int code, String out, String err) {
+    }
+
+    Output cli(String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.addAll(List.of("--home", dir.toString(), "--url", base));
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        int code = io.factoryrunner.FactoryRunner.execute(all.toArray(String[]::new),
+                new java.io.PrintStream(out, true), new java.io.PrintStream(err, true));
+        return new Output(code, out.toString(), err.toString());
+    }
+
     private static void assertBadRequest(Answer answer, String named) {
         assertThat(answer.status()).as(answer.raw().body()).isEqualTo(400);
         assertThat(answer.body().get("error").asText()).contains(named);
