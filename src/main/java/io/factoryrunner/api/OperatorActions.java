@@ -19,6 +19,7 @@ import io.factoryrunner.logging.Secrets;
 import java.sql.SQLException;
 import java.text.ParseException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
@@ -45,7 +46,11 @@ public final class OperatorActions {
     private static final Set<String> ERROR_STATUSES = Set.of("open", "acknowledged", "resolved");
     private static final int DETAIL_ROWS = 200;
 
+    /** How old the count of done items shown may be: counting them all is the one costly read of a status call. */
+    private static final Duration DONE_MAX_AGE = Duration.ofSeconds(5);
+
     private final OperatorQueries queries;
+    private final DoneCounts doneCounts;
     private final Audit audit;
     private final ApiTokens tokens;
     private final JobRegistry jobs;
@@ -64,6 +69,7 @@ public final class OperatorActions {
             Supplier<List<ConfigReport.Line>> configReport, Executor runs) {
         this.runs = runs;
         this.queries = new OperatorQueries(dataSource, clock);
+        this.doneCounts = new DoneCounts(queries::doneCounts, DONE_MAX_AGE, clock, runs);
         this.audit = new Audit(dataSource, clock);
         this.jdbc = Jdbc.of(dataSource);
         this.tokens = tokens;
@@ -83,20 +89,20 @@ public final class OperatorActions {
     // ---- jobs
 
     public List<Map<String, Object>> jobs() throws SQLException {
-        Map<String, Map<String, Long>> counts = queries.itemCounts();
+        DoneCounts.Snapshot done = doneCounts.get();
         List<Map<String, Object>> answer = new ArrayList<>();
         for (String job : jobs.declared()) {
-            answer.add(describe(job, counts));
+            answer.add(describe(job, done));
         }
         return answer;
     }
 
     public Map<String, Object> job(String job) throws SQLException {
         requireJob(job);
-        return describe(job, queries.itemCounts());
+        return describe(job, doneCounts.get());
     }
 
-    private Map<String, Object> describe(String job, Map<String, Map<String, Long>> counts) throws SQLException {
+    private Map<String, Object> describe(String job, DoneCounts.Snapshot done) throws SQLException {
         Optional<JobEndpoint> endpoint = jobs.endpoint(job);
         String cron = endpoint.map(JobEndpoint::getCron).orElse(null);
         Map<String, Object> j = new LinkedHashMap<>();
@@ -108,11 +114,14 @@ public final class OperatorActions {
         j.put("paused", paused(job));
         j.put("running", jobs.names().contains(job));
         j.put("lastRun", queries.lastRun(job).orElse(null));
+        Map<String, Long> live = queries.liveCounts(job);
         Map<String, Long> byStatus = new LinkedHashMap<>();
-        for (String status : List.of("waiting", "deferred", "claimed", "done", "failed")) {
-            byStatus.put(status, counts.getOrDefault(job, Map.of()).getOrDefault(status, 0L));
+        for (String status : List.of("waiting", "deferred", "claimed", "failed")) {
+            byStatus.put(status, live.getOrDefault(status, 0L));
         }
+        byStatus.put("done", done.byJob().getOrDefault(job, 0L));
         j.put("items", byStatus);
+        j.put("doneCountedAt", done.countedAt());
         return j;
     }
 
@@ -210,7 +219,7 @@ public final class OperatorActions {
 
     public Map<String, Object> item(String job, String key) throws SQLException {
         requireJob(job);
-        List<ItemState> path = queries.itemAcrossJobs(key);
+        List<ItemState> path = queries.itemAcrossJobs(key, jobs.declared());
         if (path.stream().noneMatch(i -> i.job().equals(job))) {
             throw ApiError.notFound("Job '" + job + "' has no item '" + key + "'");
         }

@@ -7,10 +7,12 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Function;
 import javax.sql.DataSource;
 
@@ -64,20 +66,25 @@ public final class OperatorQueries {
             rs.getInt("items_done"), rs.getInt("items_failed"), rs.getInt("items_deferred"), rs.getInt("retries"),
             rs.getInt("fires_skipped"), rs.getString("error_summary"));
 
-    private static final String ITEM_COLUMNS = """
-            job, item_key, item_version, status, attempts, run_id, created_at, updated_at, available_at, error_message""";
+
+
+    private static final Set<String> INBOX_STATUSES = Set.of("waiting", "deferred");
+
+    private static final String STATE_ITEM_COLUMNS = """
+            job, item_key, item_version, status, attempts, run_id, created_at, updated_at,
+            CAST(NULL AS TIMESTAMP WITH TIME ZONE) AS available_at, error_message""";
+
+    /** Items waiting in the inbox, as rows of the same shape as the state's (the first parameter is now). */
+    private static final String INBOX_ITEMS = """
+            SELECT job, item_key, item_version,
+                   CASE WHEN available_at IS NOT NULL AND available_at > ? THEN 'deferred' ELSE 'waiting' END
+                       AS status,
+                   attempts, CAST(NULL AS BIGINT) AS run_id, enqueued_at AS created_at, enqueued_at AS updated_at,
+                   available_at, CAST(NULL AS VARCHAR(2000)) AS error_message
+              FROM job_inbox""";
 
     /** The state rows and the inbox rows of items, as one relation: an item waiting is an item too. */
-    private static final String ITEMS = """
-            SELECT job, item_key, item_version, status, attempts, run_id, created_at, updated_at,
-                   CAST(NULL AS TIMESTAMP WITH TIME ZONE) AS available_at, error_message
-              FROM job_state
-            UNION ALL
-            SELECT job, item_key, item_version,
-                   CASE WHEN available_at IS NOT NULL AND available_at > ? THEN 'deferred' ELSE 'waiting' END,
-                   attempts, CAST(NULL AS BIGINT), enqueued_at, enqueued_at, available_at,
-                   CAST(NULL AS VARCHAR(2000))
-              FROM job_inbox""";
+    private static final String ITEMS = "SELECT " + STATE_ITEM_COLUMNS + " FROM job_state UNION ALL " + INBOX_ITEMS;
 
     private static final Jdbc.RowMapper<ItemState> ITEM = rs -> new ItemState(rs.getString("job"),
             rs.getString("item_key"), rs.getString("item_version"), rs.getString("status"), rs.getInt("attempts"),
@@ -131,26 +138,41 @@ public final class OperatorQueries {
         this.clock = clock;
     }
 
-    /** Item counts by status for every job that has any: waiting and deferred from the inbox, the rest from state. */
-    public Map<String, Map<String, Long>> itemCounts() throws SQLException {
-        Map<String, Map<String, Long>> counts = new LinkedHashMap<>();
+    /**
+     * A job's item counts by status, except done: waiting and deferred from the inbox, claimed and failed from the
+     * state, each read through the index on (job, status).
+     */
+    public Map<String, Long> liveCounts(String job) throws SQLException {
+        Map<String, Long> counts = new LinkedHashMap<>();
         Jdbc.RowMapper<Void> add = rs -> {
-            counts.computeIfAbsent(rs.getString(1), j -> new LinkedHashMap<>()).merge(rs.getString(2),
-                    rs.getLong(3), Long::sum);
+            counts.merge(rs.getString(1), rs.getLong(2), Long::sum);
             return null;
         };
-        jdbc.query("SELECT job, status, COUNT(*) FROM job_state GROUP BY job, status", add);
+        // one statement per status: on PostgreSQL each takes its partial index (claimed, failed)
+        for (String status : List.of("claimed", "failed")) {
+            counts.put(status, jdbc.queryFirst("SELECT COUNT(*) FROM job_state WHERE job = ? AND status = ?",
+                    rs -> rs.getLong(1), job, status).orElse(0L));
+        }
         jdbc.query("""
-                SELECT job, state, COUNT(*)
-                  FROM (SELECT job, CASE WHEN available_at IS NOT NULL AND available_at > ? THEN 'deferred'
-                                         ELSE 'waiting' END AS state
-                          FROM job_inbox) i
-                 GROUP BY job, state""", add, clock.instant());
+                SELECT state, COUNT(*)
+                  FROM (SELECT CASE WHEN available_at IS NOT NULL AND available_at > ? THEN 'deferred'
+                                    ELSE 'waiting' END AS state
+                          FROM job_inbox WHERE job = ?) i
+                 GROUP BY state""", add, clock.instant(), job);
+        return counts;
+    }
+
+    /** Done items by job: the one count that grows without bound, read in one pass. */
+    public Map<String, Long> doneCounts() throws SQLException {
+        Map<String, Long> counts = new LinkedHashMap<>();
+        jdbc.query("SELECT job, COUNT(*) FROM job_state WHERE status = 'done' GROUP BY job",
+                rs -> counts.put(rs.getString(1), rs.getLong(2)));
         return counts;
     }
 
     public Optional<Run> lastRun(String job) throws SQLException {
-        return jdbc.queryFirst("SELECT " + RUN_COLUMNS + " FROM job_run WHERE job = ? ORDER BY run_id DESC", RUN, job);
+        return jdbc.queryFirst("SELECT " + RUN_COLUMNS + " FROM job_run WHERE job = ? ORDER BY run_id DESC LIMIT 1",
+                RUN, job);
     }
 
     public Page<Run> runs(String job, String status, Instant since, int limit, Long after) throws SQLException {
@@ -174,8 +196,8 @@ public final class OperatorQueries {
 
     /** The items a run took, in key order, at most {@code limit}. */
     public List<ItemState> itemsOfRun(String job, long runId, int limit) throws SQLException {
-        return jdbc.query("SELECT " + ITEM_COLUMNS.replace("available_at", "CAST(NULL AS TIMESTAMP WITH TIME ZONE)"
-                + " AS available_at") + " FROM job_state WHERE job = ? AND run_id = ? ORDER BY item_key, item_version"
+        return jdbc.query("SELECT " + STATE_ITEM_COLUMNS + " FROM job_state WHERE job = ? AND run_id = ?"
+                + " ORDER BY item_key, item_version"
                 + " LIMIT " + limit, ITEM, job, runId);
     }
 
@@ -194,17 +216,34 @@ public final class OperatorQueries {
         where.add(afterKey != null, "(item_key > ? OR (item_key = ? AND item_version > ?))", afterKey, afterKey,
                 afterVersion);
         List<Object> args = new ArrayList<>();
-        args.add(clock.instant());
+        String source;
+        if (status != null && !INBOX_STATUSES.contains(status)) {
+            // a state status: the inbox has none, and the state's index on (job, status) does the work
+            source = "SELECT " + STATE_ITEM_COLUMNS + " FROM job_state";
+        } else {
+            args.add(clock.instant());
+            source = status != null ? INBOX_ITEMS : ITEMS;
+        }
         args.addAll(Arrays.asList(where.args()));
-        List<ItemState> rows = jdbc.query("SELECT * FROM (" + ITEMS + ") i" + where
+        List<ItemState> rows = jdbc.query("SELECT * FROM (" + source + ") i" + where
                 + " ORDER BY item_key, item_version LIMIT " + (limit + 1), ITEM, args.toArray());
         return page(rows, limit, i -> Cursor.of(i.key(), i.version()));
     }
 
-    /** Every row of one item key in every job, the inbox included, oldest first. */
-    public List<ItemState> itemAcrossJobs(String key) throws SQLException {
-        return jdbc.query("SELECT * FROM (" + ITEMS + ") i WHERE item_key = ? ORDER BY created_at, job, item_version",
-                ITEM, clock.instant(), key);
+    /**
+     * Every row of one item key in the given jobs, the inbox included, oldest first: one lookup per job and table by
+     * primary key (job, key, version), so no index on the key alone slows their writes.
+     */
+    public List<ItemState> itemAcrossJobs(String key, List<String> jobs) throws SQLException {
+        List<ItemState> rows = new ArrayList<>();
+        for (String job : jobs) {
+            rows.addAll(jdbc.query("SELECT " + STATE_ITEM_COLUMNS + " FROM job_state WHERE job = ? AND item_key = ?",
+                    ITEM, job, key));
+            rows.addAll(jdbc.query(INBOX_ITEMS + " WHERE job = ? AND item_key = ?", ITEM, clock.instant(), job, key));
+        }
+        rows.sort(Comparator.comparing(ItemState::createdAt).thenComparing(ItemState::job)
+                .thenComparing(ItemState::version));
+        return rows;
     }
 
     public List<Occurrence> errorsOfItem(String key, int limit) throws SQLException {
@@ -221,15 +260,13 @@ public final class OperatorQueries {
     /** The latest version of an item in a job, by the time it was last written. */
     public Optional<ItemState> latestItem(String job, String key) throws SQLException {
         return jdbc.queryFirst("SELECT * FROM (" + ITEMS + ") i WHERE job = ? AND item_key = ?"
-                + " ORDER BY updated_at DESC, item_version DESC", ITEM, clock.instant(), job, key);
+                + " ORDER BY updated_at DESC, item_version DESC LIMIT 1", ITEM, clock.instant(), job, key);
     }
 
     /** The latest failed version of an item in a job. */
     public Optional<ItemState> latestFailed(String job, String key) throws SQLException {
-        return jdbc.queryFirst("SELECT " + ITEM_COLUMNS.replace("available_at",
-                "CAST(NULL AS TIMESTAMP WITH TIME ZONE) AS available_at") + " FROM job_state"
-                + " WHERE job = ? AND item_key = ? AND status = 'failed' ORDER BY updated_at DESC, item_version DESC",
-                ITEM, job, key);
+        return jdbc.queryFirst("SELECT " + STATE_ITEM_COLUMNS + " FROM job_state WHERE job = ? AND item_key = ?"
+                + " AND status = 'failed' ORDER BY updated_at DESC, item_version DESC LIMIT 1", ITEM, job, key);
     }
 
     /** Fingerprints, the most recently seen first; the cursor is the last one's last-seen time and id. */

@@ -25,7 +25,7 @@ CREATE INDEX factory_audit_by_time ON factory_audit (at);
 -- An operator's note on an error fingerprint (acknowledged or resolved by hand).
 ALTER TABLE error_fingerprint ADD COLUMN note VARCHAR(2000);
 
--- The API pages through runs newest first (by run id, for one job or one status) and follows an item across jobs.
+-- The API pages through runs newest first (by run id, for one job or one status), and finds an item's errors.
 CREATE INDEX job_run_by_job_id ON job_run (job, run_id);
 CREATE INDEX job_run_by_status_id ON job_run (status, run_id);
-CREATE INDEX job_state_by_item ON job_state (item_key, job);
+CREATE INDEX factory_error_by_key ON factory_error (item_key);

@@ -456,7 +456,7 @@ public final class PipelineBenchmark {
     }
 
     /** The 1, 5 and 15 minute load averages: other work on the machine makes the figures noisy. */
-    private static String loadAverage() {
+    static String loadAverage() {
         try {
             String[] fields = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
             return String.join(" ", Arrays.asList(fields).subList(0, 3));
@@ -474,7 +474,7 @@ public final class PipelineBenchmark {
     }
 
     /** WARN and above only: the factory and Camel log a few INFO lines per start and per run. */
-    private static void quietLogging() {
+    static void quietLogging() {
         if (LoggerFactory.getILoggerFactory() instanceof LoggerContext context) {
             for (ch.qos.logback.classic.Logger logger : context.getLoggerList()) {
                 if (logger.getLevel() != null && !logger.getLevel().isGreaterOrEqual(Level.WARN)) {
