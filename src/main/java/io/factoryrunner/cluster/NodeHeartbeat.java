@@ -1,8 +1,7 @@
 package io.factoryrunner.cluster;
 
+import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.logging.Secrets;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.concurrent.ScheduledExecutorService;
@@ -29,14 +28,14 @@ public final class NodeHeartbeat extends ServiceSupport {
             INSERT INTO factory_node (node, started_at, last_seen_at) VALUES (?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)""";
 
     private final CamelContext context;
-    private final DataSource dataSource;
+    private final Jdbc jdbc;
     private final String node;
     private final Duration interval;
     private ScheduledExecutorService executor;
 
     public NodeHeartbeat(CamelContext context, DataSource dataSource, String node, Duration interval) {
         this.context = context;
-        this.dataSource = dataSource;
+        this.jdbc = Jdbc.of(dataSource);
         this.node = node;
         this.interval = interval;
     }
@@ -67,17 +66,8 @@ public final class NodeHeartbeat extends ServiceSupport {
 
     /** Records that this node is alive now. */
     public void beat() throws SQLException {
-        try (Connection c = dataSource.getConnection()) {
-            try (PreparedStatement ps = c.prepareStatement(SEEN)) {
-                ps.setString(1, node);
-                if (ps.executeUpdate() == 1) {
-                    return;
-                }
-            }
-            try (PreparedStatement ps = c.prepareStatement(FIRST_SEEN)) {
-                ps.setString(1, node);
-                ps.executeUpdate();
-            }
+        if (jdbc.update(SEEN, node) != 1) {
+            jdbc.update(FIRST_SEEN, node);
         }
     }
 }
