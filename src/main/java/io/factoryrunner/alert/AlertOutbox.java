@@ -1,10 +1,8 @@
 package io.factoryrunner.alert;
 
+import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.logging.Secrets;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Map;
@@ -13,7 +11,8 @@ import org.apache.camel.spi.PropertiesComponent;
 
 /**
  * Writes alerts into the {@code alerts} outbox; the notify job sends them. Writing is part of the caller's
- * transaction when it passes its connection, so an error and its alert are stored together or not at all.
+ * transaction when it passes its {@link Jdbc#inTransaction} runner, so an error and its alert are stored together or
+ * not at all.
  */
 public final class AlertOutbox {
 
@@ -25,27 +24,26 @@ public final class AlertOutbox {
     /** SQLSTATE of a unique constraint violation, the same on PostgreSQL and H2. */
     private static final String UNIQUE_VIOLATION = "23505";
 
-    private final DataSource dataSource;
+    private final Jdbc jdbc;
     private final Clock clock;
     private final AlertTemplates templates;
     private final PropertiesComponent properties;
 
     public AlertOutbox(DataSource dataSource, Clock clock, AlertTemplates templates, PropertiesComponent properties) {
-        this.dataSource = dataSource;
+        this.jdbc = Jdbc.of(dataSource);
         this.clock = clock;
         this.templates = templates;
         this.properties = properties;
     }
 
     public void enqueue(AlertKind kind, String job, String fingerprint, Map<String, ?> values) throws SQLException {
-        try (Connection c = dataSource.getConnection()) {
-            enqueue(c, kind, job, fingerprint, values);
-        }
+        enqueue(jdbc, kind, job, fingerprint, values);
     }
 
-    public void enqueue(Connection c, AlertKind kind, String job, String fingerprint, Map<String, ?> values)
+    /** Writes the alert through {@code tx}: inside its transaction when it runs one. */
+    public void enqueue(Jdbc tx, AlertKind kind, String job, String fingerprint, Map<String, ?> values)
             throws SQLException {
-        insert(c, kind, job, fingerprint, values, null);
+        insert(tx, kind, job, fingerprint, values, null);
     }
 
     /**
@@ -53,8 +51,8 @@ public final class AlertOutbox {
      * node fires the cron, the first to write wins. Returns false when the slot was taken.
      */
     public boolean enqueueOnce(AlertKind kind, Instant slot, Map<String, ?> values) throws SQLException {
-        try (Connection c = dataSource.getConnection()) {
-            insert(c, kind, null, null, values, slot);
+        try {
+            insert(jdbc, kind, null, null, values, slot);
             return true;
         } catch (SQLException e) {
             if (UNIQUE_VIOLATION.equals(e.getSQLState())) {
@@ -64,22 +62,12 @@ public final class AlertOutbox {
         }
     }
 
-    private void insert(Connection c, AlertKind kind, String job, String fingerprint, Map<String, ?> values,
+    private void insert(Jdbc tx, AlertKind kind, String job, String fingerprint, Map<String, ?> values,
             Instant slot) throws SQLException {
         AlertTemplates.Mail mail = templates.render(kind, values);
-        Timestamp now = Timestamp.from(clock.instant());
-        try (PreparedStatement ps = c.prepareStatement(INSERT)) {
-            ps.setTimestamp(1, now);
-            ps.setString(2, kind.db());
-            ps.setString(3, job);
-            ps.setString(4, fingerprint);
-            ps.setString(5, recipients(job));
-            ps.setString(6, cut(Secrets.mask(mail.subject()), 500));
-            ps.setString(7, cut(Secrets.mask(mail.body()), 100_000));
-            ps.setTimestamp(8, now);
-            ps.setTimestamp(9, slot == null ? null : Timestamp.from(slot));
-            ps.executeUpdate();
-        }
+        Instant now = clock.instant();
+        tx.update(INSERT, now, kind.db(), job, fingerprint, recipients(job), cut(Secrets.mask(mail.subject()), 500),
+                cut(Secrets.mask(mail.body()), 100_000), now, slot);
     }
 
     /** An event worth telling (results written, items held): {@code bean:alertOutbox?method=event(...)}. */

@@ -1,15 +1,11 @@
 package io.factoryrunner.alert;
 
+import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.logging.Secrets;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Date;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -115,15 +111,23 @@ public final class Notifier {
         }
     }
 
-    private interface RowMapper<T> {
-        T map(ResultSet rs) throws SQLException;
-    }
+    private static final Jdbc.RowMapper<Alert> ALERT = rs -> new Alert(rs.getLong(1), rs.getString(2),
+            rs.getString(3), rs.getString(4), rs.getString(5), rs.getString(6), rs.getInt(7), rs.getString(8));
 
-    private static final RowMapper<Alert> ALERT = rs -> new Alert(rs.getLong(1), rs.getString(2), rs.getString(3),
-            rs.getString(4), rs.getString(5), rs.getString(6), rs.getInt(7), rs.getString(8));
+    private static final Jdbc.RowMapper<Instant> TIME = rs -> Jdbc.instant(rs, 1);
+
+    private static final Jdbc.RowMapper<String> INSTALLATION_ID = rs -> rs.getString(1);
+
+    private static final Jdbc.RowMapper<String> RUNS_LINE = rs -> String.format(
+            "  %-20s %5d runs %8d items done %6d items failed %4d runs failed", rs.getString(1), rs.getLong(2),
+            rs.getLong(3), rs.getLong(4), rs.getLong(5));
+
+    private static final Jdbc.RowMapper<String> OPEN_ERROR_LINE = rs -> String.format(
+            "  %-20s %-14s %s (%d times, last %s)", rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4),
+            Jdbc.instant(rs, 5));
 
     private final CamelContext context;
-    private final DataSource dataSource;
+    private final Jdbc jdbc;
     private final Clock clock;
     private final AlertOutbox outbox;
     private final String node;
@@ -131,7 +135,7 @@ public final class Notifier {
 
     public Notifier(CamelContext context, DataSource dataSource, Clock clock, AlertOutbox outbox, String node) {
         this.context = context;
-        this.dataSource = dataSource;
+        this.jdbc = Jdbc.of(dataSource);
         this.clock = clock;
         this.outbox = outbox;
         this.node = node;
@@ -151,10 +155,7 @@ public final class Notifier {
         Optional<String> host = setting("factory.mail.host");
         if (host.isEmpty()) {
             for (Alert alert : due(limit)) {
-                if (alert.lastError() == null && update(MARK_HELD, ps -> {
-                    ps.setString(1, "no SMTP host configured");
-                    ps.setLong(2, alert.id());
-                }) == 1) {
+                if (alert.lastError() == null && jdbc.update(MARK_HELD, "no SMTP host configured", alert.id()) == 1) {
                     LOG.warn("Alert {} kept in the outbox (no SMTP host: set factory.mail.host): {} to [{}]",
                             alert.id(), alert.subject(), alert.recipients());
                 }
@@ -192,22 +193,14 @@ public final class Notifier {
                 String reason = Secrets.mask(rootMessage(e));
                 LOG.warn("Alert {} not sent (attempt {}): {}; next try in {} s", alert.id(), alert.attempts() + 1,
                         reason, wait.toSeconds());
-                if (update(MARK_FAILED, ps -> {
-                    ps.setTimestamp(1, Timestamp.from(clock.instant().plus(wait)));
-                    ps.setString(2, reason.length() > 2000 ? reason.substring(0, 2000) : reason);
-                    ps.setLong(3, alert.id());
-                    ps.setString(4, node);
-                }) != 1) {
+                if (jdbc.update(MARK_FAILED, clock.instant().plus(wait),
+                        reason.length() > 2000 ? reason.substring(0, 2000) : reason, alert.id(), node) != 1) {
                     LOG.warn("Alert {}: its claim passed to another node before the failed send was recorded",
                             alert.id());
                 }
                 continue;
             }
-            if (update(MARK_SENT, ps -> {
-                ps.setTimestamp(1, Timestamp.from(clock.instant()));
-                ps.setLong(2, alert.id());
-                ps.setString(3, node);
-            }) != 1) {
+            if (jdbc.update(MARK_SENT, clock.instant(), alert.id(), node) != 1) {
                 LOG.warn("Alert {} was mailed after its claim passed to another node, which may mail it again with"
                         + " the same Message-ID {}", alert.id(), messageId);
             }
@@ -221,53 +214,22 @@ public final class Notifier {
      * from now on the database's clock, which every node compares against.
      */
     private List<Alert> claim(int limit, Duration timeout) throws SQLException {
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                Instant databaseNow;
-                try (PreparedStatement ps = c.prepareStatement(DATABASE_NOW); ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    databaseNow = rs.getTimestamp(1).toInstant();
+        return jdbc.inTransaction(tx -> {
+            Instant databaseNow = tx.queryFirst(DATABASE_NOW, TIME).orElseThrow();
+            List<Alert> alerts = tx.query(CLAIMABLE, ALERT, clock.instant(), databaseNow, limit);
+            Instant until = databaseNow.plus(timeout);
+            for (Alert alert : alerts) {
+                if (tx.update(CLAIM, node, until, alert.id()) != 1) {
+                    throw new SQLException("Alert " + alert.id() + " changed while it was locked to be claimed");
                 }
-                List<Alert> alerts = new ArrayList<>();
-                try (PreparedStatement ps = c.prepareStatement(CLAIMABLE)) {
-                    ps.setTimestamp(1, Timestamp.from(clock.instant()));
-                    ps.setTimestamp(2, Timestamp.from(databaseNow));
-                    ps.setInt(3, limit);
-                    try (ResultSet rs = ps.executeQuery()) {
-                        while (rs.next()) {
-                            alerts.add(ALERT.map(rs));
-                        }
-                    }
-                }
-                Instant until = databaseNow.plus(timeout);
-                try (PreparedStatement ps = c.prepareStatement(CLAIM)) {
-                    for (Alert alert : alerts) {
-                        ps.setString(1, node);
-                        ps.setTimestamp(2, Timestamp.from(until));
-                        ps.setLong(3, alert.id());
-                        if (ps.executeUpdate() != 1) {
-                            throw new SQLException("Alert " + alert.id() + " changed while it was locked to be"
-                                    + " claimed");
-                        }
-                    }
-                }
-                c.commit();
-                return alerts;
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e;
             }
-        }
+            return alerts;
+        });
     }
 
     /** Gives a claimed alert back for the next poll of any node, with the reason it was not sent when one is given. */
     private void release(Alert alert, String reason) throws SQLException {
-        if (update(RELEASE, ps -> {
-            ps.setString(1, reason);
-            ps.setLong(2, alert.id());
-            ps.setString(3, node);
-        }) != 1) {
+        if (jdbc.update(RELEASE, reason, alert.id(), node) != 1) {
             LOG.warn("Alert {}: its claim passed to another node before it was given back", alert.id());
         }
     }
@@ -281,29 +243,19 @@ public final class Notifier {
         if (known != null) {
             return known;
         }
-        try (Connection c = dataSource.getConnection()) {
-            Optional<String> stored = readInstallation(c);
-            if (stored.isEmpty()) {
-                try (PreparedStatement ps = c.prepareStatement(INSERT_INSTALLATION)) {
-                    ps.setString(1, UUID.randomUUID().toString());
-                    ps.setTimestamp(2, Timestamp.from(clock.instant()));
-                    ps.executeUpdate();
-                } catch (SQLException e) {
-                    if (!UNIQUE_VIOLATION.equals(e.getSQLState())) {
-                        throw e;
-                    }
+        Optional<String> stored = jdbc.queryFirst(INSTALLATION, INSTALLATION_ID);
+        if (stored.isEmpty()) {
+            try {
+                jdbc.update(INSERT_INSTALLATION, UUID.randomUUID().toString(), clock.instant());
+            } catch (SQLException e) {
+                if (!UNIQUE_VIOLATION.equals(e.getSQLState())) {
+                    throw e;
                 }
-                stored = readInstallation(c);
             }
-            installation = stored.orElseThrow(() -> new SQLException("factory_installation has no row"));
-            return installation;
+            stored = jdbc.queryFirst(INSTALLATION, INSTALLATION_ID);
         }
-    }
-
-    private static Optional<String> readInstallation(Connection c) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(INSTALLATION); ResultSet rs = ps.executeQuery()) {
-            return rs.next() ? Optional.of(rs.getString(1)) : Optional.empty();
-        }
+        installation = stored.orElseThrow(() -> new SQLException("factory_installation has no row"));
+        return installation;
     }
 
     private void send(String host, Alert alert, String messageId) {
@@ -347,31 +299,10 @@ public final class Notifier {
      * digest (or a day), and open failures. Every node fires the cron; the digest of a slot is written once.
      */
     public void digest(Date slot) throws SQLException {
-        Instant since;
-        List<String> runs = new ArrayList<>();
-        List<String> open = new ArrayList<>();
-        try (Connection c = dataSource.getConnection()) {
-            try (PreparedStatement ps = c.prepareStatement(LAST_DIGEST); ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                Timestamp last = rs.getTimestamp(1);
-                since = last != null ? last.toInstant() : clock.instant().minus(Duration.ofDays(1));
-            }
-            try (PreparedStatement ps = c.prepareStatement(RUNS_SINCE)) {
-                ps.setTimestamp(1, Timestamp.from(since));
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        runs.add(String.format("  %-20s %5d runs %8d items done %6d items failed %4d runs failed",
-                                rs.getString(1), rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getLong(5)));
-                    }
-                }
-            }
-            try (PreparedStatement ps = c.prepareStatement(OPEN_ERRORS); ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    open.add(String.format("  %-20s %-14s %s (%d times, last %s)", rs.getString(1), rs.getString(2),
-                            rs.getString(3), rs.getLong(4), rs.getTimestamp(5).toInstant()));
-                }
-            }
-        }
+        Instant since = jdbc.queryFirst(LAST_DIGEST, TIME)
+                .orElseGet(() -> clock.instant().minus(Duration.ofDays(1)));
+        List<String> runs = jdbc.query(RUNS_SINCE, RUNS_LINE, since);
+        List<String> open = jdbc.query(OPEN_ERRORS, OPEN_ERROR_LINE);
         Map<String, Object> values = new LinkedHashMap<>();
         values.put("factory", setting("camel.main.name").orElse("factory-runner"));
         values.put("since", since);
@@ -383,29 +314,7 @@ public final class Notifier {
     }
 
     private List<Alert> due(int limit) throws SQLException {
-        List<Alert> answer = new ArrayList<>();
-        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(DUE)) {
-            ps.setTimestamp(1, Timestamp.from(clock.instant()));
-            ps.setInt(2, limit);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    answer.add(ALERT.map(rs));
-                }
-            }
-        }
-        return answer;
-    }
-
-    private interface Binder {
-        void bind(PreparedStatement ps) throws SQLException;
-    }
-
-    /** Runs one update; returns the rows it changed. */
-    private int update(String sql, Binder binder) throws SQLException {
-        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
-            binder.bind(ps);
-            return ps.executeUpdate();
-        }
+        return jdbc.query(DUE, ALERT, clock.instant(), limit);
     }
 
     private static String rootMessage(Throwable e) {

@@ -1,17 +1,15 @@
 package io.factoryrunner.alert;
 
 import io.factoryrunner.config.ConfigTable;
+import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.error.ErrorCategory;
 import io.factoryrunner.job.ItemStatus;
 import io.factoryrunner.job.JobStore;
 import io.factoryrunner.job.RunListener;
 import io.factoryrunner.job.RunStatus;
 import io.factoryrunner.logging.Secrets;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Timestamp;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -107,7 +105,7 @@ public final class RunAlerts implements RunListener {
     /** How many items a recovery mail lists. */
     private static final int ITEMS_LISTED = 50;
 
-    private final DataSource dataSource;
+    private final Jdbc jdbc;
     private final AlertOutbox outbox;
     private final ConfigTable configTable;
     private final PropertiesComponent properties;
@@ -115,7 +113,7 @@ public final class RunAlerts implements RunListener {
 
     public RunAlerts(DataSource dataSource, AlertOutbox outbox, ConfigTable configTable,
             PropertiesComponent properties) {
-        this.dataSource = dataSource;
+        this.jdbc = Jdbc.of(dataSource);
         this.outbox = outbox;
         this.configTable = configTable;
         this.properties = properties;
@@ -125,23 +123,49 @@ public final class RunAlerts implements RunListener {
     }
 
     /** An open failure of the job: its fingerprint, as read, and whether items failed under it. */
-    record OpenFailure(String fingerprint, int rowVersion, Timestamp firstSeen, Timestamp lastSeen, long occurrences,
+    record OpenFailure(String fingerprint, int rowVersion, Instant firstSeen, Instant lastSeen, long occurrences,
             boolean ofItems) {
     }
 
     private static final String ALERTED = "SELECT COUNT(*) FROM alerts WHERE fingerprint = ?";
 
+    private static final Jdbc.RowMapper<Long> COUNT = rs -> rs.getLong(1);
+
+    private static final Jdbc.RowMapper<Run> RUN = rs -> new Run(rs.getLong(1),
+            rs.getString(2).equals("failed") || rs.getInt(3) > 0, rs.getString(4));
+
+    private static final Jdbc.RowMapper<OpenFailure> OPEN_FAILURE = rs -> new OpenFailure(rs.getString(1),
+            rs.getInt(2), Jdbc.instant(rs, 3), Jdbc.instant(rs, 4), rs.getLong(5), rs.getInt(6) == 1);
+
+    private static final Jdbc.RowMapper<Integer> ANY = rs -> 1;
+
+    /** The latest error's values for the recovery mail. */
+    private static final Jdbc.RowMapper<Map<String, Object>> LATEST_ERROR_VALUES = rs -> {
+        Integer status = rs.getObject(4) == null ? null : rs.getInt(4);
+        Map<String, Object> values = new LinkedHashMap<>();
+        values.put("category", ErrorCategory.valueOf(rs.getString(1).toUpperCase(Locale.ROOT)).label(status));
+        values.put("exception", rs.getString(2));
+        values.put("message", rs.getString(3));
+        values.put("headline", AlertTemplates.headline(rs.getString(3)));
+        return values;
+    };
+
+    /** An item that failed under a fingerprint, with where it is now. */
+    private static final Jdbc.RowMapper<String> ITEM_NOW = rs -> {
+        String status = rs.getString(3);
+        String now = ItemStatus.DONE.db().equals(status) ? "done in run " + rs.getLong(4)
+                : status != null || rs.getInt(5) == 1 ? "failing now with another error"
+                : "no longer in the state store";
+        return "  " + rs.getString(1) + " version " + rs.getString(2) + ": " + now;
+    };
+
     /** One alert per run that blocks its job, whichever node sees it and however often it restarts. */
     @Override
     public void jobBlocked(String job, JobStore.RunningRun run) {
         String key = "job-blocked:" + run.runId();
-        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(ALERTED)) {
-            ps.setString(1, key);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                if (rs.getLong(1) > 0) {
-                    return;
-                }
+        try {
+            if (jdbc.queryFirst(ALERTED, COUNT, key).orElseThrow() > 0) {
+                return;
             }
             Map<String, Object> values = new LinkedHashMap<>();
             values.put("factory", properties.resolveProperty("camel.main.name").orElse("factory-runner"));
@@ -151,7 +175,7 @@ public final class RunAlerts implements RunListener {
             values.put("started_at", run.startedAt());
             values.put("last_seen", run.nodeLastSeen() == null ? "never" : run.nodeLastSeen());
             values.put("silent_for", TimeUtils.printDuration(run.silentFor().toMillis()));
-            outbox.enqueue(c, AlertKind.JOB_BLOCKED, job, key, values);
+            outbox.enqueue(AlertKind.JOB_BLOCKED, job, key, values);
         } catch (SQLException e) {
             LOG.error("Job {}: cannot write the alert that run {} of node {} blocks it: {}", job, run.runId(),
                     run.node(), Secrets.mask(e.getMessage()));
@@ -194,19 +218,7 @@ public final class RunAlerts implements RunListener {
     }
 
     private List<Run> recent(String job, long runId, int count) throws SQLException {
-        List<Run> runs = new ArrayList<>();
-        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(RECENT_RUNS)) {
-            ps.setString(1, job);
-            ps.setLong(2, runId);
-            ps.setInt(3, count);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    runs.add(new Run(rs.getLong(1), rs.getString(2).equals("failed") || rs.getInt(3) > 0,
-                            rs.getString(4)));
-                }
-            }
-        }
-        return runs;
+        return jdbc.query(RECENT_RUNS, RUN, job, runId, count);
     }
 
     /**
@@ -214,49 +226,24 @@ public final class RunAlerts implements RunListener {
      * of items once none of them is still failing under it, a failure of no item when {@code jobRecovered}.
      */
     private void resolveFailuresOver(String job, long runId, boolean jobRecovered) throws SQLException {
-        try (Connection c = dataSource.getConnection()) {
-            List<OpenFailure> open = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement(OPEN_FINGERPRINTS)) {
-                ps.setString(1, job);
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        open.add(new OpenFailure(rs.getString(1), rs.getInt(2), rs.getTimestamp(3),
-                                rs.getTimestamp(4), rs.getLong(5), rs.getInt(6) == 1));
-                    }
+        for (OpenFailure failure : jdbc.query(OPEN_FINGERPRINTS, OPEN_FAILURE, job)) {
+            jdbc.inTransaction(tx -> {
+                if (failure.ofItems() ? !stillFailing(tx, failure) : jobRecovered) {
+                    resolve(tx, job, runId, failure);
                 }
-            }
-            c.setAutoCommit(false);
-            for (OpenFailure failure : open) {
-                try {
-                    if (failure.ofItems() ? !stillFailing(c, failure) : jobRecovered) {
-                        resolve(c, job, runId, failure);
-                    }
-                    c.commit();
-                } catch (SQLException | RuntimeException e) {
-                    c.rollback();
-                    throw e;
-                }
-            }
+                return null;
+            });
         }
     }
 
-    private static boolean stillFailing(Connection c, OpenFailure failure) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(STILL_FAILING)) {
-            ps.setString(1, failure.fingerprint());
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next();
-            }
-        }
+    private static boolean stillFailing(Jdbc tx, OpenFailure failure) throws SQLException {
+        return tx.queryFirst(STILL_FAILING, ANY, failure.fingerprint()).isPresent();
     }
 
-    private void resolve(Connection c, String job, long runId, OpenFailure failure) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(RESOLVE)) {
-            ps.setString(1, failure.fingerprint());
-            ps.setInt(2, failure.rowVersion());
-            if (ps.executeUpdate() != 1) {
-                // failed again (or resolved) meanwhile: the next run's end looks again
-                return;
-            }
+    private void resolve(Jdbc tx, String job, long runId, OpenFailure failure) throws SQLException {
+        if (tx.update(RESOLVE, failure.fingerprint(), failure.rowVersion()) != 1) {
+            // failed again (or resolved) meanwhile: the next run's end looks again
+            return;
         }
         Map<String, Object> values = new LinkedHashMap<>();
         values.put("factory", properties.resolveProperty("camel.main.name").orElse("factory-runner"));
@@ -266,64 +253,33 @@ public final class RunAlerts implements RunListener {
         for (String name : List.of("category", "exception", "message", "headline")) {
             values.put(name, "-");
         }
-        try (PreparedStatement ps = c.prepareStatement(LATEST_ERROR)) {
-            ps.setString(1, failure.fingerprint());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                    Integer status = rs.getObject(4) == null ? null : rs.getInt(4);
-                    values.put("category", ErrorCategory.valueOf(rs.getString(1).toUpperCase(Locale.ROOT))
-                            .label(status));
-                    values.put("exception", rs.getString(2));
-                    values.put("message", rs.getString(3));
-                    values.put("headline", AlertTemplates.headline(rs.getString(3)));
-                }
-            }
-        }
+        tx.queryFirst(LATEST_ERROR, LATEST_ERROR_VALUES, failure.fingerprint()).ifPresent(values::putAll);
         values.put("fingerprint", failure.fingerprint());
         values.put("occurrences", failure.occurrences());
-        values.put("first_seen", failure.firstSeen().toInstant());
-        values.put("last_seen", failure.lastSeen().toInstant());
+        values.put("first_seen", failure.firstSeen());
+        values.put("last_seen", failure.lastSeen());
         if (failure.ofItems()) {
             values.put("why", "none of the items that failed with it is still failed or waiting in job " + job
                     + " (looked at after its run " + runId + ").");
-            values.put("items", items(c, failure));
+            values.put("items", items(tx, failure));
         } else {
             values.put("why", "it was not an item's failure, and run " + runId + " of job " + job
                     + " succeeded after a failed run.");
             values.put("items", "  (none: not an item's failure)");
         }
-        outbox.enqueue(c, AlertKind.RECOVERY, job, failure.fingerprint(), values);
+        outbox.enqueue(tx, AlertKind.RECOVERY, job, failure.fingerprint(), values);
         LOG.info("Job {}: failure {} is over after run {}", job, failure.fingerprint().substring(0, 12), runId);
     }
 
     /** The items that failed under the failure since it opened, one a line, with where each is now. */
-    private static String items(Connection c, OpenFailure failure) throws SQLException {
-        List<String> lines = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement(ITEMS_OF)) {
-            ps.setString(1, failure.fingerprint());
-            ps.setTimestamp(2, failure.firstSeen());
-            ps.setInt(3, ITEMS_LISTED);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    String status = rs.getString(3);
-                    String now = ItemStatus.DONE.db().equals(status) ? "done in run " + rs.getLong(4)
-                            : status != null || rs.getInt(5) == 1 ? "failing now with another error"
-                            : "no longer in the state store";
-                    lines.add("  " + rs.getString(1) + " version " + rs.getString(2) + ": " + now);
-                }
-            }
-        }
+    private static String items(Jdbc tx, OpenFailure failure) throws SQLException {
+        List<String> lines = new ArrayList<>(tx.query(ITEMS_OF, ITEM_NOW, failure.fingerprint(), failure.firstSeen(),
+                ITEMS_LISTED));
         if (lines.size() == ITEMS_LISTED) {
-            try (PreparedStatement ps = c.prepareStatement(COUNT_ITEMS_OF)) {
-                ps.setString(1, failure.fingerprint());
-                ps.setTimestamp(2, failure.firstSeen());
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    long more = rs.getLong(1) - ITEMS_LISTED;
-                    if (more > 0) {
-                        lines.add("  ... and " + more + " more");
-                    }
-                }
+            long more = tx.queryFirst(COUNT_ITEMS_OF, COUNT, failure.fingerprint(), failure.firstSeen())
+                    .orElseThrow() - ITEMS_LISTED;
+            if (more > 0) {
+                lines.add("  ... and " + more + " more");
             }
         }
         return lines.isEmpty() ? "  (none since it opened)" : String.join("\n", lines);

@@ -1,13 +1,11 @@
 package io.factoryrunner.cleanup;
 
 import io.factoryrunner.alert.AlertOutbox;
+import io.factoryrunner.db.Jdbc;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -45,7 +43,7 @@ public final class Housekeeping {
             new Purge("sent alerts", "factory.retention.alerts", "30d",
                     "DELETE FROM alerts WHERE status = 'sent' AND sent_at < ?"));
 
-    private final DataSource dataSource;
+    private final Jdbc jdbc;
     private final Clock clock;
     private final PropertiesComponent properties;
     private final AlertOutbox outbox;
@@ -53,7 +51,7 @@ public final class Housekeeping {
 
     public Housekeeping(DataSource dataSource, Clock clock, PropertiesComponent properties, AlertOutbox outbox,
             Path home) {
-        this.dataSource = dataSource;
+        this.jdbc = Jdbc.of(dataSource);
         this.clock = clock;
         this.properties = properties;
         this.outbox = outbox;
@@ -64,14 +62,9 @@ public final class Housekeeping {
     public Map<String, Long> purge() throws SQLException, IOException {
         Map<String, Long> removed = new LinkedHashMap<>();
         Instant now = clock.instant();
-        try (Connection c = dataSource.getConnection()) {
-            for (Purge p : PURGES) {
-                Instant cutoff = now.minus(retention(p.retentionKey(), p.defaultRetention()));
-                try (PreparedStatement ps = c.prepareStatement(p.sql())) {
-                    ps.setTimestamp(1, Timestamp.from(cutoff));
-                    removed.merge(p.what(), (long) ps.executeUpdate(), Long::sum);
-                }
-            }
+        for (Purge p : PURGES) {
+            Instant cutoff = now.minus(retention(p.retentionKey(), p.defaultRetention()));
+            removed.merge(p.what(), (long) jdbc.update(p.sql(), cutoff), Long::sum);
         }
         removed.put("drop files", purgeFiles(now.minus(retention("factory.retention.files", "7d"))));
         long total = removed.values().stream().mapToLong(Long::longValue).sum();

@@ -1,15 +1,12 @@
 package io.factoryrunner.cluster;
 
+import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.logging.Secrets;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
+import io.factoryrunner.support.PeriodicService;
 import java.sql.SQLException;
 import java.time.Duration;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.apache.camel.CamelContext;
-import org.apache.camel.support.service.ServiceSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,7 +15,7 @@ import org.slf4j.LoggerFactory;
  * database's clock (the nodes' own clocks may disagree), so that a run held by a node that died can be told apart
  * from one that is only long.
  */
-public final class NodeHeartbeat extends ServiceSupport {
+public final class NodeHeartbeat extends PeriodicService {
 
     private static final Logger LOG = LoggerFactory.getLogger(NodeHeartbeat.class);
 
@@ -28,36 +25,23 @@ public final class NodeHeartbeat extends ServiceSupport {
     private static final String FIRST_SEEN = """
             INSERT INTO factory_node (node, started_at, last_seen_at) VALUES (?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)""";
 
-    private final CamelContext context;
-    private final DataSource dataSource;
+    private final Jdbc jdbc;
     private final String node;
-    private final Duration interval;
-    private ScheduledExecutorService executor;
 
     public NodeHeartbeat(CamelContext context, DataSource dataSource, String node, Duration interval) {
-        this.context = context;
-        this.dataSource = dataSource;
+        super(context, "node-heartbeat", interval);
+        this.jdbc = Jdbc.of(dataSource);
         this.node = node;
-        this.interval = interval;
     }
 
     @Override
     protected void doStart() {
-        beatSafely();
-        executor = context.getExecutorServiceManager().newSingleThreadScheduledExecutor(this, "node-heartbeat");
-        executor.scheduleWithFixedDelay(this::beatSafely, interval.toMillis(), interval.toMillis(),
-                TimeUnit.MILLISECONDS);
+        runOnce();
+        super.doStart();
     }
 
     @Override
-    protected void doStop() {
-        if (executor != null) {
-            context.getExecutorServiceManager().shutdownNow(executor);
-            executor = null;
-        }
-    }
-
-    private void beatSafely() {
+    protected void runOnce() {
         try {
             beat();
         } catch (SQLException e) {
@@ -67,17 +51,8 @@ public final class NodeHeartbeat extends ServiceSupport {
 
     /** Records that this node is alive now. */
     public void beat() throws SQLException {
-        try (Connection c = dataSource.getConnection()) {
-            try (PreparedStatement ps = c.prepareStatement(SEEN)) {
-                ps.setString(1, node);
-                if (ps.executeUpdate() == 1) {
-                    return;
-                }
-            }
-            try (PreparedStatement ps = c.prepareStatement(FIRST_SEEN)) {
-                ps.setString(1, node);
-                ps.executeUpdate();
-            }
+        if (jdbc.update(SEEN, node) != 1) {
+            jdbc.update(FIRST_SEEN, node);
         }
     }
 }

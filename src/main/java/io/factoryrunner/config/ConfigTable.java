@@ -1,10 +1,7 @@
 package io.factoryrunner.config;
 
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
+import io.factoryrunner.db.Jdbc;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -33,24 +30,21 @@ public final class ConfigTable {
             INSERT INTO factory_config (config_key, config_value, secret, description, updated_by, updated_at)
             VALUES (?, ?, ?, ?, ?, ?)""";
 
-    private final DataSource dataSource;
+    private static final Jdbc.RowMapper<Entry> ENTRY = rs -> new Entry(rs.getString(1), rs.getString(2),
+            rs.getBoolean(3), rs.getString(4), rs.getString(5), Jdbc.instant(rs, 6));
+
+    private final Jdbc jdbc;
     private final Clock clock;
 
     public ConfigTable(DataSource dataSource, Clock clock) {
-        this.dataSource = dataSource;
+        this.jdbc = Jdbc.of(dataSource);
         this.clock = clock;
     }
 
     public Map<String, Entry> loadAll() throws SQLException {
         Map<String, Entry> entries = new LinkedHashMap<>();
-        try (Connection c = dataSource.getConnection();
-                PreparedStatement ps = c.prepareStatement(SELECT_ALL);
-                ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-                Entry e = new Entry(rs.getString(1), rs.getString(2), rs.getBoolean(3), rs.getString(4),
-                        rs.getString(5), rs.getTimestamp(6).toInstant());
-                entries.put(e.key(), e);
-            }
+        for (Entry e : jdbc.query(SELECT_ALL, ENTRY)) {
+            entries.put(e.key(), e);
         }
         return entries;
     }
@@ -61,29 +55,9 @@ public final class ConfigTable {
         if (key == null || key.isBlank()) {
             throw new IllegalArgumentException("configuration key must not be blank");
         }
-        Timestamp now = Timestamp.from(clock.instant());
-        try (Connection c = dataSource.getConnection()) {
-            int updated;
-            try (PreparedStatement ps = c.prepareStatement(UPDATE)) {
-                ps.setString(1, value);
-                ps.setBoolean(2, secret);
-                ps.setString(3, description);
-                ps.setString(4, updatedBy);
-                ps.setTimestamp(5, now);
-                ps.setString(6, key);
-                updated = ps.executeUpdate();
-            }
-            if (updated == 0) {
-                try (PreparedStatement ps = c.prepareStatement(INSERT)) {
-                    ps.setString(1, key);
-                    ps.setString(2, value);
-                    ps.setBoolean(3, secret);
-                    ps.setString(4, description);
-                    ps.setString(5, updatedBy);
-                    ps.setTimestamp(6, now);
-                    ps.executeUpdate();
-                }
-            }
+        Instant now = clock.instant();
+        if (jdbc.update(UPDATE, value, secret, description, updatedBy, now, key) == 0) {
+            jdbc.update(INSERT, key, value, secret, description, updatedBy, now);
         }
     }
 }

@@ -3,19 +3,17 @@ package io.factoryrunner.config;
 import io.factoryrunner.job.JobConsumer;
 import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.routes.RouteCatalog;
+import io.factoryrunner.support.PeriodicService;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Route;
 import org.apache.camel.component.quartz.QuartzComponent;
 import org.apache.camel.model.Model;
 import org.apache.camel.model.RouteDefinition;
-import org.apache.camel.support.service.ServiceSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * {@code {{key}}} placeholder (resolved by Camel only when the route is created) is created again from its
  * definition, between runs: a route with an exchange in flight is left for the next poll.
  */
-public final class ConfigWatcher extends ServiceSupport {
+public final class ConfigWatcher extends PeriodicService {
 
     private static final Logger LOG = LoggerFactory.getLogger(ConfigWatcher.class);
     /** How long a re-creation waits for the fires of quartz: routes under way to end before it tries again later. */
@@ -34,12 +32,10 @@ public final class ConfigWatcher extends ServiceSupport {
     private final CamelContext context;
     private final ConfigTablePropertiesSource source;
     private final RouteCatalog catalog;
-    private final Duration interval;
     /** Routes to create again, with the values their changed keys had before (to put back if they are refused). */
     private final Map<String, Map<String, ConfigTable.Entry>> pendingRoutes = new LinkedHashMap<>();
     private final Refusals refusals;
     private final QuartzFiresGate fires = new QuartzFiresGate();
-    private ScheduledExecutorService executor;
 
     /** Told of every value of the table that is refused: the factory records it as an error and alerts. */
     @FunctionalInterface
@@ -49,31 +45,17 @@ public final class ConfigWatcher extends ServiceSupport {
 
     public ConfigWatcher(CamelContext context, ConfigTablePropertiesSource source, RouteCatalog catalog,
             Duration interval, Refusals refusals) {
+        super(context, "config-watcher", interval);
         this.refusals = refusals;
         this.context = context;
         this.source = source;
         this.catalog = catalog;
-        this.interval = interval;
         // before the scheduler starts, so that every fire of a quartz: route passes the gate
         context.getComponent("quartz", QuartzComponent.class).addScheduleInitTask(fires::register);
     }
 
     @Override
-    protected void doStart() {
-        executor = context.getExecutorServiceManager().newSingleThreadScheduledExecutor(this, "config-watcher");
-        executor.scheduleWithFixedDelay(this::pollSafely, interval.toMillis(), interval.toMillis(),
-                TimeUnit.MILLISECONDS);
-    }
-
-    @Override
-    protected void doStop() {
-        if (executor != null) {
-            context.getExecutorServiceManager().shutdownNow(executor);
-            executor = null;
-        }
-    }
-
-    private void pollSafely() {
+    protected void runOnce() {
         try {
             poll();
         } catch (Exception e) {

@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.Instant;
@@ -70,6 +71,22 @@ public final class Jdbc {
             try (PreparedStatement ps = c.prepareStatement(sql)) {
                 bind(ps, args);
                 return ps.executeUpdate();
+            }
+        });
+    }
+
+    /** Runs an INSERT of one row; returns the key the database generated for it. */
+    public long insertReturningKey(String sql, Object... args) throws SQLException {
+        return withConnection(c -> {
+            try (PreparedStatement ps = c.prepareStatement(sql, Statement.RETURN_GENERATED_KEYS)) {
+                bind(ps, args);
+                ps.executeUpdate();
+                try (ResultSet keys = ps.getGeneratedKeys()) {
+                    if (!keys.next()) {
+                        throw new SQLException("The insert returned no generated key: " + sql);
+                    }
+                    return keys.getLong(1);
+                }
             }
         });
     }

@@ -1,10 +1,12 @@
 package io.factoryrunner.error;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.factoryrunner.alert.AlertKind;
 import io.factoryrunner.alert.AlertOutbox;
 import io.factoryrunner.alert.AlertTemplates;
+import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.job.FailureRecorder;
 import io.factoryrunner.job.JobConstants;
 import io.factoryrunner.job.JobConsumer;
@@ -15,12 +17,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
-import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -106,14 +103,23 @@ public final class ErrorRecorder implements FailureRecorder {
              WHERE job = ? AND status = 'succeeded' AND items_failed = 0 AND run_id < ?
              ORDER BY run_id DESC LIMIT 1""";
 
-    private final DataSource dataSource;
+    /** The fingerprint's row as the recorder reads it. */
+    private record Fingerprint(long occurrences, Instant firstSeen) {
+    }
+
+    private static final Jdbc.RowMapper<Long> ERROR_ID = rs -> rs.getLong(1);
+    private static final Jdbc.RowMapper<Fingerprint> FINGERPRINT = rs -> new Fingerprint(rs.getLong(3),
+            Jdbc.instant(rs, 4));
+    private static final Jdbc.RowMapper<String> CONFIG = rs -> rs.getString(1);
+
+    private final Jdbc jdbc;
     private final Clock clock;
     private final AlertOutbox alerts;
     private final PropertiesComponent properties;
     private final RetryAcrossRuns retry;
 
     public ErrorRecorder(DataSource dataSource, Clock clock, AlertOutbox alerts, PropertiesComponent properties) {
-        this.dataSource = dataSource;
+        this.jdbc = Jdbc.of(dataSource);
         this.clock = clock;
         this.alerts = alerts;
         this.properties = properties;
@@ -315,18 +321,14 @@ public final class ErrorRecorder implements FailureRecorder {
     }
 
     private void store(Failure f) throws SQLException {
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                long errorId = insertError(c, f);
-                notify(c, f, errorId);
-                c.commit();
-                LOG.warn("Recorded error {} in {}: {} {}: {}", errorId, f.job() != null ? "job " + f.job()
-                        : "route " + f.routeId(), f.category().db(), f.exceptionClass(), f.message());
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e;
-            }
+        try {
+            long errorId = jdbc.inTransaction(tx -> {
+                long id = insertError(tx, f);
+                notify(tx, f, id);
+                return id;
+            });
+            LOG.warn("Recorded error {} in {}: {} {}: {}", errorId, f.job() != null ? "job " + f.job()
+                    : "route " + f.routeId(), f.category().db(), f.exceptionClass(), f.message());
         } catch (SQLException | RuntimeException e) {
             LOG.error("Cannot write the error row ({}); the failure was: time={} job={} route={} run={} item={}/{}"
                     + " category={} exception={} message={} attempts={} http={} {} {} payload={}\n{}",
@@ -341,130 +343,49 @@ public final class ErrorRecorder implements FailureRecorder {
      * The item's earlier row of the same failure gets the count and the time (an item put back for a later run
      * meets the same outage at each attempt); any other failure gets a row of its own. Returns the row's id.
      */
-    private long insertError(Connection c, Failure f) throws SQLException {
+    private static long insertError(Jdbc tx, Failure f) throws SQLException {
         if (f.job() != null && f.itemKey() != null) {
-            Long earlier = null;
-            try (PreparedStatement ps = c.prepareStatement(SAME_ITEM_ERROR)) {
-                ps.setString(1, f.job());
-                ps.setString(2, f.itemKey());
-                ps.setString(3, f.itemVersion());
-                ps.setString(4, f.fingerprint());
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (rs.next()) {
-                        earlier = rs.getLong(1);
-                    }
-                }
-            }
-            if (earlier != null) {
-                try (PreparedStatement ps = c.prepareStatement(COUNT_ERROR)) {
-                    ps.setTimestamp(1, Timestamp.from(f.at()));
-                    ps.setObject(2, f.runId());
-                    ps.setInt(3, f.attempts());
-                    ps.setString(4, f.message());
-                    ps.setString(5, f.stack());
-                    ps.setLong(6, earlier);
-                    if (ps.executeUpdate() == 1) {
-                        return earlier;
-                    }
-                }
+            Optional<Long> earlier = tx.queryFirst(SAME_ITEM_ERROR, ERROR_ID, f.job(), f.itemKey(), f.itemVersion(),
+                    f.fingerprint());
+            if (earlier.isPresent() && tx.update(COUNT_ERROR, f.at(), f.runId(), f.attempts(), f.message(),
+                    f.stack(), earlier.get()) == 1) {
+                return earlier.get();
             }
         }
-        try (PreparedStatement ps = c.prepareStatement(INSERT_ERROR, Statement.RETURN_GENERATED_KEYS)) {
-            ps.setTimestamp(1, Timestamp.from(f.at()));
-            ps.setString(2, f.job());
-            ps.setString(3, f.routeId());
-            ps.setObject(4, f.runId());
-            ps.setString(5, f.itemKey());
-            ps.setString(6, f.itemVersion());
-            ps.setString(7, f.category().db());
-            ps.setString(8, f.exceptionClass());
-            ps.setString(9, f.message());
-            ps.setString(10, f.stack());
-            ps.setString(11, f.payload());
-            ps.setInt(12, f.attempts());
-            ps.setString(13, f.httpMethod());
-            ps.setString(14, f.httpUrl());
-            ps.setObject(15, f.httpStatus());
-            ps.setString(16, f.httpResponse());
-            ps.setString(17, f.fingerprint());
-            ps.executeUpdate();
-            try (ResultSet keys = ps.getGeneratedKeys()) {
-                keys.next();
-                return keys.getLong(1);
-            }
-        }
+        return tx.insertReturningKey(INSERT_ERROR, f.at(), f.job(), f.routeId(), f.runId(), f.itemKey(),
+                f.itemVersion(), f.category().db(), f.exceptionClass(), f.message(), f.stack(), f.payload(),
+                f.attempts(), f.httpMethod(), f.httpUrl(), f.httpStatus(), f.httpResponse(), f.fingerprint());
     }
 
     /** Opens, counts or reminds the fingerprint, and writes the alert it calls for. */
-    private void notify(Connection c, Failure f, long errorId) throws SQLException {
-        Timestamp now = Timestamp.from(f.at());
-        String status = null;
-        long occurrences = 0;
-        Timestamp firstSeen = now;
-        try (PreparedStatement ps = c.prepareStatement(SELECT_FINGERPRINT)) {
-            ps.setString(1, f.fingerprint());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                    status = rs.getString(1);
-                    occurrences = rs.getLong(3);
-                    firstSeen = rs.getTimestamp(4);
-                }
-            }
-        }
+    private void notify(Jdbc tx, Failure f, long errorId) throws SQLException {
+        Optional<Fingerprint> known = tx.queryFirst(SELECT_FINGERPRINT, FINGERPRINT, f.fingerprint());
         boolean opened;
-        if (status == null) {
-            try (PreparedStatement ps = c.prepareStatement(INSERT_FINGERPRINT)) {
-                ps.setString(1, f.fingerprint());
-                ps.setString(2, f.job());
-                ps.setString(3, f.category().db());
-                ps.setString(4, f.exceptionClass());
-                ps.setString(5, f.normalized());
-                ps.setTimestamp(6, now);
-                ps.setTimestamp(7, now);
-                ps.setTimestamp(8, now);
-                ps.executeUpdate();
-            }
+        if (known.isEmpty()) {
+            tx.update(INSERT_FINGERPRINT, f.fingerprint(), f.job(), f.category().db(), f.exceptionClass(),
+                    f.normalized(), f.at(), f.at(), f.at());
             opened = true;
+        } else if (tx.update(COUNT_FINGERPRINT, f.at(), f.fingerprint()) == 1) {
+            opened = false;
         } else {
-            boolean counted;
-            try (PreparedStatement ps = c.prepareStatement(COUNT_FINGERPRINT)) {
-                ps.setTimestamp(1, now);
-                ps.setString(2, f.fingerprint());
-                counted = ps.executeUpdate() == 1;
-            }
-            if (counted) {
-                opened = false;
-            } else {
-                try (PreparedStatement ps = c.prepareStatement(REOPEN_FINGERPRINT)) {
-                    ps.setTimestamp(1, now);
-                    ps.setTimestamp(2, now);
-                    ps.setTimestamp(3, now);
-                    ps.setString(4, f.fingerprint());
-                    opened = ps.executeUpdate() == 1;
-                }
-            }
+            opened = tx.update(REOPEN_FINGERPRINT, f.at(), f.at(), f.at(), f.fingerprint()) == 1;
         }
-        Map<String, Object> values = values(c, f, errorId);
+        Map<String, Object> values = values(tx, f, errorId);
         if (opened) {
-            alerts.enqueue(c, AlertKind.ERROR_OPENED, f.job(), f.fingerprint(), values);
+            alerts.enqueue(tx, AlertKind.ERROR_OPENED, f.job(), f.fingerprint(), values);
             return;
         }
         Duration quiet = Duration.ofMillis(TimeUtils.toMilliSeconds(
                 properties.resolveProperty("factory.alerts.reminder-after").orElse("24h").trim()));
-        try (PreparedStatement ps = c.prepareStatement(REMIND_FINGERPRINT)) {
-            ps.setTimestamp(1, now);
-            ps.setString(2, f.fingerprint());
-            ps.setTimestamp(3, Timestamp.from(f.at().minus(quiet)));
-            if (ps.executeUpdate() == 1) {
-                values.put("occurrences", occurrences + 1);
-                values.put("first_seen", firstSeen.toInstant());
-                values.put("last_seen", f.at());
-                alerts.enqueue(c, AlertKind.REMINDER, f.job(), f.fingerprint(), values);
-            }
+        if (tx.update(REMIND_FINGERPRINT, f.at(), f.fingerprint(), f.at().minus(quiet)) == 1) {
+            values.put("occurrences", known.get().occurrences() + 1);
+            values.put("first_seen", known.get().firstSeen());
+            values.put("last_seen", f.at());
+            alerts.enqueue(tx, AlertKind.REMINDER, f.job(), f.fingerprint(), values);
         }
     }
 
-    private Map<String, Object> values(Connection c, Failure f, long errorId) throws SQLException {
+    private Map<String, Object> values(Jdbc tx, Failure f, long errorId) throws SQLException {
         Map<String, Object> v = new LinkedHashMap<>();
         v.put("factory", properties.resolveProperty("camel.main.name").orElse("factory-runner"));
         v.put("job", f.job() != null ? f.job() : f.routeId() != null ? "(route " + f.routeId() + ")" : "-");
@@ -481,20 +402,17 @@ public final class ErrorRecorder implements FailureRecorder {
         v.put("error_id", errorId);
         v.put("fingerprint", f.fingerprint());
         v.put("reminder_after", properties.resolveProperty("factory.alerts.reminder-after").orElse("24h"));
-        v.put("config_changes", configChanges(c, f));
+        v.put("config_changes", configChanges(tx, f));
         return v;
     }
 
     /** The job's configuration values that differ between this run and its last good run, secrets masked. */
-    private String configChanges(Connection c, Failure f) throws SQLException {
+    private static String configChanges(Jdbc tx, Failure f) throws SQLException {
         if (f.runId() == null || f.job() == null) {
             return "  (not a job run)";
         }
-        Map<String, String> now = readConfig(c, RUN_CONFIG, ps -> ps.setLong(1, f.runId()));
-        Map<String, String> good = readConfig(c, LAST_GOOD_CONFIG, ps -> {
-            ps.setString(1, f.job());
-            ps.setLong(2, f.runId());
-        });
+        Map<String, String> now = readConfig(tx, RUN_CONFIG, f.runId());
+        Map<String, String> good = readConfig(tx, LAST_GOOD_CONFIG, f.job(), f.runId());
         if (good == null) {
             return "  (no good run of " + f.job() + " to compare with)";
         }
@@ -511,21 +429,16 @@ public final class ErrorRecorder implements FailureRecorder {
         return out.length() == 0 ? "  (none)" : out.toString().stripTrailing();
     }
 
-    private interface Binder {
-        void bind(PreparedStatement ps) throws SQLException;
-    }
-
-    private static Map<String, String> readConfig(Connection c, String sql, Binder binder) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            binder.bind(ps);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next() || rs.getString(1) == null) {
-                    return null;
-                }
-                return JSON.readValue(rs.getString(1), new TypeReference<Map<String, String>>() { });
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                return null;
-            }
+    /** The run's configuration as {@code job_run.config} holds it; null when there is no such run or no config. */
+    private static Map<String, String> readConfig(Jdbc tx, String sql, Object... args) throws SQLException {
+        Optional<String> json = tx.queryFirst(sql, CONFIG, args);
+        if (json.isEmpty()) {
+            return null;
+        }
+        try {
+            return JSON.readValue(json.get(), new TypeReference<Map<String, String>>() { });
+        } catch (JsonProcessingException e) {
+            return null;
         }
     }
 

@@ -2,15 +2,13 @@ package io.factoryrunner.reference;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.error.ExternalSystemException;
 import io.factoryrunner.job.JobStore;
 import java.io.File;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Clock;
@@ -43,24 +41,21 @@ public final class Datasets {
     private static final String UPDATE_MARK = "UPDATE factory_watermark SET mark = ?, updated_at = ? WHERE name = ?";
     private static final String INSERT_MARK = "INSERT INTO factory_watermark (name, mark, updated_at) VALUES (?, ?, ?)";
 
-    private final DataSource dataSource;
+    private static final Jdbc.RowMapper<Timestamp> MARK = rs -> Timestamp.from(Instant.parse(rs.getString(1)));
+
+    private final Jdbc jdbc;
     private final JobStore jobs;
     private final Clock clock;
 
     public Datasets(DataSource dataSource, JobStore jobs, Clock clock) {
-        this.dataSource = dataSource;
+        this.jdbc = Jdbc.of(dataSource);
         this.jobs = jobs;
         this.clock = clock;
     }
 
     /** The newest change already offered from the source (the start of the next batch window). */
     public Timestamp watermark(String source) throws SQLException {
-        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(READ_MARK)) {
-            ps.setString(1, source);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? Timestamp.from(Instant.parse(rs.getString(1))) : new Timestamp(0);
-            }
-        }
+        return jdbc.queryFirst(READ_MARK, MARK, source).orElseGet(() -> new Timestamp(0));
     }
 
     /**
@@ -133,22 +128,9 @@ public final class Datasets {
     }
 
     private void moveWatermark(String source, Instant newest) throws SQLException {
-        Timestamp now = Timestamp.from(clock.instant());
-        try (Connection c = dataSource.getConnection()) {
-            try (PreparedStatement ps = c.prepareStatement(UPDATE_MARK)) {
-                ps.setString(1, newest.toString());
-                ps.setTimestamp(2, now);
-                ps.setString(3, source);
-                if (ps.executeUpdate() == 1) {
-                    return;
-                }
-            }
-            try (PreparedStatement ps = c.prepareStatement(INSERT_MARK)) {
-                ps.setString(1, source);
-                ps.setString(2, newest.toString());
-                ps.setTimestamp(3, now);
-                ps.executeUpdate();
-            }
+        Instant now = clock.instant();
+        if (jdbc.update(UPDATE_MARK, newest.toString(), now, source) != 1) {
+            jdbc.update(INSERT_MARK, source, newest.toString(), now);
         }
     }
 

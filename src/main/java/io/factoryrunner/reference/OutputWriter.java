@@ -1,10 +1,8 @@
 package io.factoryrunner.reference;
 
+import io.factoryrunner.db.Jdbc;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -46,14 +44,17 @@ public final class OutputWriter {
             return new NamedSql(sql.toString(), names);
         }
 
-        void bind(PreparedStatement ps, Map<String, ?> values, String where) throws SQLException {
+        /** The values of the parameters, in their order. */
+        Object[] args(Map<String, ?> values, String where) {
+            Object[] args = new Object[names.size()];
             for (int i = 0; i < names.size(); i++) {
                 if (!values.containsKey(names.get(i))) {
                     throw new IllegalArgumentException("parameter :#" + names.get(i) + " of " + where
                             + " has no value; values: " + values.keySet());
                 }
-                ps.setObject(i + 1, values.get(names.get(i)));
+                args[i] = values.get(names.get(i));
             }
+            return args;
         }
     }
 
@@ -69,29 +70,15 @@ public final class OutputWriter {
         }
         NamedSql delete = NamedSql.parse(read(deleteFile));
         NamedSql insert = NamedSql.parse(read(insertFile));
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                try (PreparedStatement ps = c.prepareStatement(delete.sql())) {
-                    delete.bind(ps, Map.of("dataset", dataset), deleteFile);
-                    ps.executeUpdate();
-                }
-                try (PreparedStatement ps = c.prepareStatement(insert.sql())) {
-                    for (Map<String, Object> row : rows) {
-                        insert.bind(ps, row, insertFile);
-                        ps.addBatch();
-                    }
-                    if (!rows.isEmpty()) {
-                        ps.executeBatch();
-                    }
-                }
-                c.commit();
-                return rows.size();
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e;
+        return Jdbc.of(dataSource).inTransaction(tx -> {
+            tx.update(delete.sql(), delete.args(Map.of("dataset", dataset), deleteFile));
+            List<Object[]> args = new ArrayList<>();
+            for (Map<String, Object> row : rows) {
+                args.add(insert.args(row, insertFile));
             }
-        }
+            tx.batch(insert.sql(), args);
+            return rows.size();
+        });
     }
 
     private String read(String uri) throws Exception {
