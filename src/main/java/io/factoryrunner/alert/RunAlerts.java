@@ -70,6 +70,14 @@ public final class RunAlerts implements RunListener {
              LIMIT 1""";
 
     /** The items that failed under the fingerprint since it opened, with where they are now. */
+    private static final String REDRIVES = """
+            SELECT actor, target, at, note FROM factory_audit
+             WHERE action = 'redrive' AND at >= ?
+               AND (target = ? OR target IN (SELECT 'item ' || job || '/' || item_key || '/' || item_version
+                                               FROM factory_error WHERE fingerprint = ? AND item_key IS NOT NULL))
+             ORDER BY audit_id
+             LIMIT 20""";
+
     private static final String ITEMS_OF = """
             SELECT e.item_key, e.item_version, MAX(s.status), MAX(s.run_id),
                    MAX(CASE WHEN i.item_key IS NULL THEN 0 ELSE 1 END)
@@ -262,13 +270,26 @@ public final class RunAlerts implements RunListener {
             values.put("why", "none of the items that failed with it is still failed or waiting in job " + job
                     + " (looked at after its run " + runId + ").");
             values.put("items", items(tx, failure));
+            values.put("redrives", redrives(tx, failure));
         } else {
             values.put("why", "it was not an item's failure, and run " + runId + " of job " + job
                     + " succeeded after a failed run.");
             values.put("items", "  (none: not an item's failure)");
+            values.put("redrives", "  (none)");
         }
         outbox.enqueue(tx, AlertKind.RECOVERY, job, failure.fingerprint(), values);
         LOG.info("Job {}: failure {} is over after run {}", job, failure.fingerprint().substring(0, 12), runId);
+    }
+
+    /**
+     * The redrives, through the operator API, of the failure or of items that failed under it since it opened: who
+     * put them back, when, and their note (the audit table's rows).
+     */
+    private static String redrives(Jdbc tx, OpenFailure failure) throws SQLException {
+        List<String> lines = tx.query(REDRIVES, rs -> "  " + rs.getString(1) + " redrove " + rs.getString(2)
+                + " at " + Jdbc.instant(rs, 3) + (rs.getString(4) == null ? "" : " (" + rs.getString(4) + ")"),
+                failure.firstSeen(), "fingerprint " + failure.fingerprint(), failure.fingerprint());
+        return lines.isEmpty() ? "  (none: the items went through without one)" : String.join("\n", lines);
     }
 
     /** The items that failed under the failure since it opened, one a line, with where each is now. */

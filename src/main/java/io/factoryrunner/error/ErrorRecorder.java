@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.factoryrunner.alert.AlertKind;
 import io.factoryrunner.alert.AlertOutbox;
 import io.factoryrunner.alert.AlertTemplates;
+import io.factoryrunner.alert.NextSteps;
 import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.job.FailureRecorder;
 import io.factoryrunner.job.JobConstants;
@@ -403,6 +404,8 @@ public final class ErrorRecorder implements FailureRecorder {
         v.put("fingerprint", f.fingerprint());
         v.put("reminder_after", properties.resolveProperty("factory.alerts.reminder-after").orElse("24h"));
         v.put("config_changes", configChanges(tx, f));
+        v.put("next_steps", NextSteps.of(properties.resolveProperty("factory.public-url")
+                .orElse("http://localhost:8080"), f.job(), f.itemKey(), f.fingerprint()));
         return v;
     }
 
