@@ -18,6 +18,7 @@ import io.factoryrunner.intake.CsvRows;
 import io.factoryrunner.job.JobComponent;
 import io.factoryrunner.job.JobRegistry;
 import io.factoryrunner.job.JobStore;
+import io.factoryrunner.reference.AnalyticsCalls;
 import io.factoryrunner.reference.Datasets;
 import io.factoryrunner.reference.FactoryTime;
 import io.factoryrunner.reference.OutputWriter;
@@ -95,6 +96,7 @@ final class FactoryServices {
         beans.put("results", new Results());
         beans.put("outputWriter", new OutputWriter(context));
         beans.put("housekeeping", new Housekeeping(db.dataSource(), clock, properties, outbox, home));
+        beans.put("analyticsCalls", new AnalyticsCalls());
         if (demo) {
             beans.put("demoAnalytics", new DemoAnalyticsApi(values.string("factory.demo.fail-dataset", "apac")));
         }
