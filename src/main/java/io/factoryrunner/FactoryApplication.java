@@ -10,6 +10,7 @@ import io.factoryrunner.config.ConfigValues;
 import io.factoryrunner.config.ConfigWatcher;
 import io.factoryrunner.db.Database;
 import io.factoryrunner.db.DatabaseSettings;
+import io.factoryrunner.db.JobStateViews;
 import io.factoryrunner.db.SqlAccess;
 import io.factoryrunner.demo.DemoApiKey;
 import io.factoryrunner.job.JobRegistry;
@@ -31,6 +32,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.apache.camel.CamelContext;
@@ -301,6 +303,7 @@ public final class FactoryApplication {
                 });
             }
             if (mode == Mode.RUN) {
+                JobStateViews.dropBeforeMigrating(db);
                 db.migrate();
                 if (demo) {
                     db.migrateDemo();
@@ -336,7 +339,7 @@ public final class FactoryApplication {
             awaitDatabase();
             addConfigurationTable(context.getPropertiesComponent());
             checkConfiguration(context);
-            JobRoutes.declared(context, catalog);
+            Set<String> declaredJobs = JobRoutes.declared(context, catalog);
             services.bindTo(context);
             if (demo) {
                 LOG.warn("DEMO MODE (factory.demo.enabled = true): demo tables and a stand-in analytics API on"
@@ -344,6 +347,7 @@ public final class FactoryApplication {
             }
             if (mode == Mode.RUN) {
                 closeRunsLeftOpen();
+                JobStateViews.refresh(database.dataSource(), declaredJobs);
             }
             services.registerHealthChecks(context);
             if (mode == Mode.RUN) {
