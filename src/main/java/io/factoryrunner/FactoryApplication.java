@@ -1,7 +1,11 @@
 package io.factoryrunner;
 
-import io.factoryrunner.cleanup.Housekeeping;
+import io.factoryrunner.api.ApiTokens;
+import io.factoryrunner.api.OperatorActions;
+import io.factoryrunner.api.OperatorApi;
+import io.factoryrunner.cluster.NodeHeartbeat;
 import io.factoryrunner.config.ConfigFiles;
+import io.factoryrunner.config.ConfigReport;
 import io.factoryrunner.config.ConfigTable;
 import io.factoryrunner.config.ConfigTablePropertiesSource;
 import io.factoryrunner.config.ConfigValidator;
@@ -9,58 +13,35 @@ import io.factoryrunner.config.ConfigValues;
 import io.factoryrunner.config.ConfigWatcher;
 import io.factoryrunner.db.Database;
 import io.factoryrunner.db.DatabaseSettings;
+import io.factoryrunner.db.JobStateViews;
 import io.factoryrunner.db.SqlAccess;
-import io.factoryrunner.alert.AlertOutbox;
-import io.factoryrunner.alert.AlertTemplates;
-import io.factoryrunner.alert.Notifier;
-import io.factoryrunner.alert.RunAlerts;
-import io.factoryrunner.error.ErrorRecorder;
-import io.factoryrunner.error.RetryPolicy;
-import io.factoryrunner.demo.DemoAnalyticsApi;
-import io.factoryrunner.cluster.NodeHeartbeat;
 import io.factoryrunner.demo.DemoApiKey;
-import io.factoryrunner.health.DatabaseHealthCheck;
-import io.factoryrunner.intake.CsvRows;
-import io.factoryrunner.health.JobsHealthCheck;
-import io.factoryrunner.reference.Datasets;
-import io.factoryrunner.reference.FactoryTime;
-import io.factoryrunner.reference.OutputWriter;
-import io.factoryrunner.reference.Results;
-import io.factoryrunner.job.JobComponent;
-import io.factoryrunner.job.JobEndpoint;
 import io.factoryrunner.job.JobRegistry;
 import io.factoryrunner.job.JobStore;
 import io.factoryrunner.logging.Secrets;
+import io.factoryrunner.routes.JobRoutes;
 import io.factoryrunner.routes.RouteCatalog;
 import io.factoryrunner.routes.RouteCrons;
 import io.factoryrunner.support.HomeFiles;
-import io.factoryrunner.api.ApiTokens;
-import io.factoryrunner.api.OperatorActions;
-import io.factoryrunner.api.OperatorApi;
-import java.nio.file.FileSystems;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.PathMatcher;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.TreeMap;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.apache.camel.CamelContext;
-import org.apache.camel.health.HealthCheckRegistry;
-import org.apache.camel.http.base.HttpHeaderFilterStrategy;
 import org.apache.camel.main.BaseMainSupport;
 import org.apache.camel.main.Main;
 import org.apache.camel.main.MainListenerSupport;
-import org.apache.camel.model.Model;
-import org.apache.camel.model.RouteDefinition;
 import org.apache.camel.spi.PropertiesComponent;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -190,8 +171,8 @@ public final class FactoryApplication {
     }
 
     /** Every configuration key with its effective value (secrets masked) and its source. */
-    public List<io.factoryrunner.config.ConfigReport.Line> configReport() {
-        return io.factoryrunner.config.ConfigReport.of(context().getPropertiesComponent(), configSource);
+    public List<ConfigReport.Line> configReport() {
+        return ConfigReport.of(context().getPropertiesComponent(), configSource);
     }
 
     public JobRegistry jobs() {
@@ -208,8 +189,8 @@ public final class FactoryApplication {
 
     private static String hostName() {
         try {
-            return java.net.InetAddress.getLocalHost().getHostName();
-        } catch (java.net.UnknownHostException e) {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
             return "localhost";
         }
     }
@@ -252,7 +233,7 @@ public final class FactoryApplication {
 
         private ConfigValues values;
         private CamelContext context;
-        private Services services;
+        private FactoryServices services;
 
         /**
          * Opens the database and migrates it on another thread while Camel reads the route files, which needs
@@ -267,39 +248,42 @@ public final class FactoryApplication {
             PropertiesComponent properties = context.getPropertiesComponent();
             values = new ConfigValues(properties);
             registerSensitiveValues(properties);
+            demo = values.bool("factory.demo.enabled", false);
+            node = values.optional("factory.node.id").orElseGet(FactoryApplication::hostName);
+            FactoryServices.bindHttpHeaderFilter(context.getRegistry());
 
+            DatabaseSettings opened = readDatabaseSettings();
+            opening = CompletableFuture.supplyAsync(() -> openDatabase(opened));
+            selectRoutes(support);
+        }
+
+        /** The database as configured, and the one this mode opens: validate writes nothing. */
+        private DatabaseSettings readDatabaseSettings() {
             Path dataDir = home.resolve(values.string("factory.data-dir", "data"));
             String url = values.optional("factory.db.url").orElseGet(() -> DatabaseSettings.embeddedUrl(dataDir));
             // the embedded default is opened by this process alone: an operator's SQL client gets in over TCP
             sqlAccessPort = values.optional("factory.db.url").isPresent() ? 0
                     : values.integer("factory.db.h2-tcp-port", 9092, 0);
             sqlAccessDir = dataDir;
-            DatabaseSettings settings = new DatabaseSettings(url, values.string("factory.db.user", "sa"),
+            databaseSettings = new DatabaseSettings(url, values.string("factory.db.user", "sa"),
                     values.string("factory.db.password", ""), values.integer("factory.db.pool-size", 10, 1),
                     values.duration("factory.db.connect-timeout", Duration.ofSeconds(10)));
-            databaseSettings = settings;
-            DatabaseSettings opened = mode == Mode.VALIDATE ? withoutWrites(settings) : settings;
-            demo = values.bool("factory.demo.enabled", false);
-            // the item headers (FactoryJob, FactoryItemKey, ...) are the factory's own: never sent to an HTTP API
-            HttpHeaderFilterStrategy httpHeaders = new HttpHeaderFilterStrategy();
-            httpHeaders.setOutFilterStartsWith("Camel", "camel", "org.apache.camel.", "Factory");
-            context.getRegistry().bind("factoryHttpHeaders", httpHeaders);
-            node = values.optional("factory.node.id").orElseGet(FactoryApplication::hostName);
-            opening = CompletableFuture.supplyAsync(() -> openDatabase(opened));
+            return mode == Mode.VALIDATE ? withoutWrites(databaseSettings) : databaseSettings;
+        }
 
-            // the reference factory reads the demo tables unless told otherwise: it loads with the demo, or when
-            // factory.routes.shipped names it, never by default (it would poll a customer table that is not there)
-            String shipped = values.string("factory.routes.shipped", "framework/**") + (demo ? ",factory/**" : "")
-                    + (demo && values.bool("camel.server.enabled", true) ? ",demo/**" : "");
+        /** The route files Camel reads: the shipped ones chosen by configuration, and the operator's. */
+        private void selectRoutes(BaseMainSupport support) {
+            String shipped = RouteCatalog.shippedGlobs(values.string("factory.routes.shipped", "framework/**"), demo,
+                    values.bool("camel.server.enabled", true));
             catalog = RouteCatalog.scan(FactoryApplication.class.getClassLoader(), home,
-                    home.resolve(values.string("factory.routes.dir", "config/routes")), shippedFilter(shipped));
+                    home.resolve(values.string("factory.routes.dir", "config/routes")), shipped);
             if (catalog.files().isEmpty()) {
                 support.configure().setRoutesCollectorEnabled(false);
             } else {
                 support.configure().setRoutesIncludePattern(catalog.includePattern());
             }
             LOG.info("Routes: {} from {} files; database {}", catalog.routeIds(), catalog.files().size(),
-                    Secrets.maskUrl(url));
+                    Secrets.maskUrl(databaseSettings.url()));
         }
 
         /** validate writes nothing: a database file not there yet is not created, and an existing one is read only. */
@@ -322,6 +306,7 @@ public final class FactoryApplication {
                 });
             }
             if (mode == Mode.RUN) {
+                JobStateViews.dropBeforeMigrating(db);
                 db.migrate();
                 if (demo) {
                     db.migrateDemo();
@@ -345,48 +330,35 @@ public final class FactoryApplication {
                 }
                 LOG.warn("The configuration table factory_config does not exist yet; the first start creates it");
             }
-            services = createServices(db, context);
+            services = FactoryServices.create(db, context, configTable, jobs, clock, home, values, node, demo);
+            jobStore = services.jobStore();
             return db;
-        }
-
-        /**
-         * The factory's services, created on the database thread too: loading their classes (Jackson, the HTTP and
-         * mail support) is a good part of the start-up, and none of it needs the routes. They are bound into the
-         * registry on the main thread, in {@link #afterConfigure}.
-         */
-        private Services createServices(Database db, CamelContext context) {
-            PropertiesComponent properties = context.getPropertiesComponent();
-            jobStore = new JobStore(db.dataSource(), clock, db.dialect() == io.factoryrunner.db.Dialect.POSTGRESQL);
-            JobComponent jobComponent = new JobComponent(jobStore, jobs, node);
-            AlertOutbox outbox = new AlertOutbox(db.dataSource(), clock,
-                    new AlertTemplates(home.resolve(values.string("factory.alerts.templates", "config/mail"))),
-                    properties);
-            ErrorRecorder errors = new ErrorRecorder(db.dataSource(), clock, outbox, properties);
-            jobComponent.setFailureRecorder(errors);
-            RunAlerts runAlerts = new RunAlerts(db.dataSource(), outbox, configTable, properties);
-            jobComponent.setRunListener(runAlerts);
-            Map<String, Object> beans = new LinkedHashMap<>();
-            beans.put("factoryErrors", errors);
-            beans.put("factoryRetry", new RetryPolicy(properties));
-            beans.put("alertOutbox", outbox);
-            beans.put("notifier", new Notifier(context, db.dataSource(), clock, outbox, node));
-            beans.put("datasets", new Datasets(db.dataSource(), jobStore, clock));
-            beans.put("factoryTime", new FactoryTime(clock));
-            beans.put("csvRows", new CsvRows());
-            beans.put("results", new Results());
-            beans.put("outputWriter", new OutputWriter(context));
-            beans.put("housekeeping", new Housekeeping(db.dataSource(), clock, properties, outbox, home));
-            if (demo) {
-                beans.put("demoAnalytics", new DemoAnalyticsApi(values.string("factory.demo.fail-dataset", "apac")));
-            }
-            return new Services(jobComponent, runAlerts, errors, beans);
         }
 
         /** Runs after Camel has read the route files and before it creates and starts the routes. */
         @Override
         public void afterConfigure(BaseMainSupport support) {
             CamelContext context = support.getCamelContext();
-            PropertiesComponent properties = context.getPropertiesComponent();
+            awaitDatabase();
+            addConfigurationTable(context.getPropertiesComponent());
+            checkConfiguration(context);
+            Set<String> declaredJobs = JobRoutes.declared(context, catalog);
+            services.bindTo(context);
+            if (demo) {
+                LOG.warn("DEMO MODE (factory.demo.enabled = true): demo tables and a stand-in analytics API on"
+                        + " /demo-api; not for production");
+            }
+            if (mode == Mode.RUN) {
+                closeRunsLeftOpen();
+                JobStateViews.refresh(database.dataSource(), declaredJobs);
+            }
+            services.registerHealthChecks(context);
+            if (mode == Mode.RUN) {
+                startWatchers(context);
+            }
+        }
+
+        private void awaitDatabase() {
             try {
                 opening.join();
             } catch (CompletionException e) {
@@ -395,85 +367,77 @@ public final class FactoryApplication {
                 }
                 throw e;
             }
+        }
+
+        /** The configuration table ranks above the files; in demo mode a made-up API key stands in for none. */
+        private void addConfigurationTable(PropertiesComponent properties) {
             properties.addPropertiesSource(configSource);
             if (demo) {
                 DemoApiKey.provideUnlessConfigured(properties);
             }
             registerSensitiveValues(properties);
+        }
 
+        /** Every typed value, every {@code *-file} key's file and every route's cron, all reported at once. */
+        private void checkConfiguration(CamelContext context) {
             List<String> problems = new ArrayList<>();
-            ConfigValidator.problems(properties).stream().map(this::withFix).forEach(problems::add);
+            ConfigValidator.problems(context.getPropertiesComponent()).stream().map(this::withFix)
+                    .forEach(problems::add);
             problems.addAll(ConfigFiles.problems(context));
             problems.addAll(RouteCrons.problems(context, catalog));
             if (!problems.isEmpty()) {
                 throw new StartupException(String.join(System.lineSeparator(), problems));
             }
-            checkEachJobConsumedOnce(context);
+        }
 
-            context.getRegistry().bind("dataSource", database.dataSource());
-            context.getRegistry().bind("factoryDatabase", database);
-            context.getRegistry().bind("configTable", configTable);
-            context.getRegistry().bind("clock", clock);
-            context.addComponent("job", services.jobComponent());
-            services.beans().forEach(context.getRegistry()::bind);
-            if (demo) {
-                LOG.warn("DEMO MODE (factory.demo.enabled = true): demo tables and a stand-in analytics API on"
-                        + " /demo-api; not for production");
-            }
-            context.getRegistry().bind("jobs", jobs);
-            context.getRegistry().bind("jobStore", jobStore);
-            if (mode == Mode.RUN) {
-                try {
-                    if (database.settings().isExclusive()) {
-                        int abandoned = jobStore.abandonAllRuns();
-                        if (abandoned > 0) {
-                            LOG.warn("{} runs were left running by the factory's last stop; marked abandoned, their"
-                                    + " claimed items go to the next runs", abandoned);
-                        }
-                    } else {
-                        int abandoned = jobStore.abandonRunsOf(node);
-                        if (abandoned > 0) {
-                            LOG.warn("{} runs of node {} were left running by its last stop; marked abandoned,"
-                                    + " their claimed items go to the next runs", abandoned, node);
-                        }
+        private void closeRunsLeftOpen() {
+            try {
+                if (database.settings().isExclusive()) {
+                    int abandoned = jobStore.abandonAllRuns();
+                    if (abandoned > 0) {
+                        LOG.warn("{} runs were left running by the factory's last stop; marked abandoned, their"
+                                + " claimed items go to the next runs", abandoned);
                     }
-                } catch (SQLException e) {
-                    throw new StartupException("Cannot close the runs left open: " + Secrets.mask(e.getMessage()), e);
+                } else {
+                    int abandoned = jobStore.abandonRunsOf(node);
+                    if (abandoned > 0) {
+                        LOG.warn("{} runs of node {} were left running by its last stop; marked abandoned,"
+                                + " their claimed items go to the next runs", abandoned, node);
+                    }
                 }
+            } catch (SQLException e) {
+                throw new StartupException("Cannot close the runs left open: " + Secrets.mask(e.getMessage()), e);
             }
-            HealthCheckRegistry health = HealthCheckRegistry.get(context);
-            if (health != null) {
-                health.register(new DatabaseHealthCheck(database));
-                health.register(new JobsHealthCheck(jobs, jobStore));
-            }
-            if (mode == Mode.RUN) {
-                configWatcher = new ConfigWatcher(context, configSource, catalog,
-                        values.duration("factory.config.poll-interval", Duration.ofSeconds(5)),
-                        services.errors()::recordRefusedValue);
-                // a job paused automatically stops taking fires at once, not at the next poll
-                ConfigWatcher watcher = configWatcher;
-                services.runAlerts().afterConfigurationWritten(() -> {
-                    try {
-                        watcher.poll();
-                    } catch (Exception e) {
-                        LOG.warn("Cannot apply the configuration written: {}", Secrets.mask(e.getMessage()));
-                    }
-                });
-                boolean served = properties.resolveProperty("camel.server.enabled").map(v -> Boolean.parseBoolean(
-                        v.trim())).orElse(false);
+        }
+
+        /** The configuration watcher and this node's heartbeat, which run as long as the factory does. */
+        private void startWatchers(CamelContext context) {
+            configWatcher = new ConfigWatcher(context, configSource, catalog,
+                    values.duration("factory.config.poll-interval", Duration.ofSeconds(5)),
+                    services.errors()::recordRefusedValue);
+            // a job paused automatically stops taking fires at once, not at the next poll
+            ConfigWatcher watcher = configWatcher;
+            services.runAlerts().afterConfigurationWritten(() -> {
                 try {
-                    if (served) {
-                        addOperatorApi(context, database, watcher);
-                    }
+                    watcher.poll();
+                } catch (Exception e) {
+                    LOG.warn("Cannot apply the configuration written: {}", Secrets.mask(e.getMessage()));
+                }
+            });
+            try {
+                context.addService(new NodeHeartbeat(context, database.dataSource(), node,
+                        values.duration("factory.node.heartbeat", Duration.ofSeconds(5))), true, true);
+                context.addService(configWatcher, true, true);
+            } catch (Exception e) {
+                throw new StartupException("Cannot start the configuration watcher: " + e.getMessage(), e);
+            }
+            boolean served = context.getPropertiesComponent().resolveProperty("camel.server.enabled")
+                    .map(v -> Boolean.parseBoolean(v.trim())).orElse(false);
+            if (served) {
+                try {
+                    addOperatorApi(context, database, watcher);
                 } catch (Exception e) {
                     throw new StartupException("Cannot set up the operator API: " + Secrets.mask(e.getMessage()), e);
-                }
-                try {
-                    context.addService(new NodeHeartbeat(context, database.dataSource(), node,
-                            values.duration("factory.node.heartbeat", Duration.ofSeconds(5))), true, true);
-                    context.addService(configWatcher, true, true);
-                } catch (Exception e) {
-                    throw new StartupException("Cannot start the configuration watcher: " + e.getMessage(), e);
                 }
             }
         }
@@ -513,38 +477,10 @@ public final class FactoryApplication {
                     + " the file's or default value: DELETE FROM factory_config WHERE config_key = '" + key + "'";
         }
 
-        /** A job is declared by the one route that takes its items: a second such route is refused, naming both. */
-        private void checkEachJobConsumedOnce(CamelContext context) {
-            Map<String, List<String>> routesByJob = new TreeMap<>();
-            for (RouteDefinition route : context.getCamelContextExtension().getContextPlugin(Model.class)
-                    .getRouteDefinitions()) {
-                if (route.getInput() == null) {
-                    continue;
-                }
-                String id = route.getRouteId() != null ? route.getRouteId() : "(no id)";
-                String file = catalog.fileOf(id);
-                JobEndpoint.jobNameOf(route.getInput().getEndpointUri()).ifPresent(job -> routesByJob
-                        .computeIfAbsent(job, k -> new ArrayList<>())
-                        .add("'" + id + "'" + (file != null ? " in " + file : "")));
-            }
-            routesByJob.forEach((job, routes) -> {
-                if (routes.size() > 1) {
-                    throw new StartupException("Job '" + job + "' is taken by more than one route: "
-                            + String.join(" and ", routes) + ". A job is declared once, by the one route that"
-                            + " starts with job:" + job + "; rename the job of all but one");
-                }
-            });
-        }
-
         @Override
         public void afterStop(BaseMainSupport support) {
             closeQuietly();
         }
-    }
-
-    /** What the database thread prepared for the registry. */
-    private record Services(JobComponent jobComponent, RunAlerts runAlerts, ErrorRecorder errors,
-            Map<String, Object> beans) {
     }
 
     /** Values of keys that are sensitive by name (password, secret, token, ...) are masked wherever they appear. */
@@ -556,11 +492,5 @@ public final class FactoryApplication {
                 Secrets.register(v);
             }
         });
-    }
-
-    private static java.util.function.Predicate<String> shippedFilter(String globs) {
-        List<PathMatcher> matchers = Arrays.stream(globs.split(",")).map(String::trim).filter(s -> !s.isEmpty())
-                .map(g -> FileSystems.getDefault().getPathMatcher("glob:" + g)).toList();
-        return path -> matchers.stream().anyMatch(m -> m.matches(Path.of(path)));
     }
 }

@@ -4,9 +4,12 @@ import io.factoryrunner.StartupException;
 import io.factoryrunner.support.ClasspathFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.PathMatcher;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -14,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -43,10 +47,31 @@ public final class RouteCatalog {
     }
 
     /**
+     * The shipped files to load, as globs under {@code routes/}: those {@code factory.routes.shipped} names. The
+     * reference factory reads the demo tables unless told otherwise: it loads with the demo, or when
+     * {@code factory.routes.shipped} names it, never by default (it would poll a customer table that is not there).
+     * The demo's stand-in API needs the HTTP server.
+     */
+    public static String shippedGlobs(String configured, boolean demo, boolean httpServer) {
+        return configured + (demo ? ",factory/**" : "") + (demo && httpServer ? ",demo/**" : "");
+    }
+
+    /** Scans the shipped files matching the comma-separated globs and the operator's directory. */
+    public static RouteCatalog scan(ClassLoader classLoader, Path home, Path operatorDir, String shippedGlobs) {
+        return scan(classLoader, home, operatorDir, globFilter(shippedGlobs));
+    }
+
+    private static Predicate<String> globFilter(String globs) {
+        List<PathMatcher> matchers = Arrays.stream(globs.split(",")).map(String::trim).filter(s -> !s.isEmpty())
+                .map(g -> FileSystems.getDefault().getPathMatcher("glob:" + g)).toList();
+        return path -> matchers.stream().anyMatch(m -> m.matches(Path.of(path)));
+    }
+
+    /**
      * @param shippedFilter keeps a shipped file when it returns true for the file's path under {@code routes/}
      */
     public static RouteCatalog scan(ClassLoader classLoader, Path home, Path operatorDir,
-            java.util.function.Predicate<String> shippedFilter) {
+            Predicate<String> shippedFilter) {
         Map<String, RouteFile> shipped = new TreeMap<>();
         for (Map.Entry<String, String> e : listShipped(classLoader).entrySet()) {
             if (!shippedFilter.test(e.getKey())) {

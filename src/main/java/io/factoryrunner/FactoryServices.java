@@ -1,0 +1,139 @@
+package io.factoryrunner;
+
+import io.factoryrunner.alert.AlertOutbox;
+import io.factoryrunner.alert.AlertTemplates;
+import io.factoryrunner.alert.Notifier;
+import io.factoryrunner.alert.RunAlerts;
+import io.factoryrunner.cleanup.Housekeeping;
+import io.factoryrunner.config.ConfigTable;
+import io.factoryrunner.config.ConfigValues;
+import io.factoryrunner.db.Database;
+import io.factoryrunner.db.Dialect;
+import io.factoryrunner.demo.DemoAnalyticsApi;
+import io.factoryrunner.error.ErrorRecorder;
+import io.factoryrunner.error.RetryPolicy;
+import io.factoryrunner.health.DatabaseHealthCheck;
+import io.factoryrunner.health.JobsHealthCheck;
+import io.factoryrunner.intake.CsvRows;
+import io.factoryrunner.job.JobComponent;
+import io.factoryrunner.job.JobRegistry;
+import io.factoryrunner.job.JobStore;
+import io.factoryrunner.reference.AnalyticsCalls;
+import io.factoryrunner.reference.Datasets;
+import io.factoryrunner.reference.FactoryTime;
+import io.factoryrunner.reference.OutputWriter;
+import io.factoryrunner.reference.Results;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.apache.camel.CamelContext;
+import org.apache.camel.health.HealthCheckRegistry;
+import org.apache.camel.http.base.HttpHeaderFilterStrategy;
+import org.apache.camel.spi.PropertiesComponent;
+import org.apache.camel.spi.Registry;
+
+/**
+ * The factory's services and the names routes find them by ({@code bean:factoryErrors}, {@code #dataSource},
+ * {@code job:}). They are created on the database thread while Camel reads the route files: loading their classes
+ * (Jackson, the HTTP and mail support) is a good part of the start-up, and none of it needs the routes. They are bound
+ * into the registry on the main thread, once the routes are read, by {@link #bindTo}.
+ */
+final class FactoryServices {
+
+    private final Database database;
+    private final ConfigTable configTable;
+    private final Clock clock;
+    private final JobRegistry jobs;
+    private final JobStore jobStore;
+    private final JobComponent jobComponent;
+    private final RunAlerts runAlerts;
+    private final ErrorRecorder errors;
+    private final Map<String, Object> beans = new LinkedHashMap<>();
+
+    private FactoryServices(Database database, ConfigTable configTable, Clock clock, JobRegistry jobs,
+            JobStore jobStore, JobComponent jobComponent, RunAlerts runAlerts, ErrorRecorder errors) {
+        this.database = database;
+        this.configTable = configTable;
+        this.clock = clock;
+        this.jobs = jobs;
+        this.jobStore = jobStore;
+        this.jobComponent = jobComponent;
+        this.runAlerts = runAlerts;
+        this.errors = errors;
+    }
+
+    /** The factory's item headers (FactoryJob, FactoryItemKey, ...) are its own: never sent to an HTTP API. */
+    static void bindHttpHeaderFilter(Registry registry) {
+        HttpHeaderFilterStrategy httpHeaders = new HttpHeaderFilterStrategy();
+        httpHeaders.setOutFilterStartsWith("Camel", "camel", "org.apache.camel.", "Factory");
+        registry.bind("factoryHttpHeaders", httpHeaders);
+    }
+
+    static FactoryServices create(Database db, CamelContext context, ConfigTable configTable, JobRegistry jobs,
+            Clock clock, Path home, ConfigValues values, String node, boolean demo) {
+        PropertiesComponent properties = context.getPropertiesComponent();
+        JobStore jobStore = new JobStore(db.dataSource(), clock, db.dialect() == Dialect.POSTGRESQL);
+        JobComponent jobComponent = new JobComponent(jobStore, jobs, node);
+        AlertOutbox outbox = new AlertOutbox(db.dataSource(), clock,
+                new AlertTemplates(home.resolve(values.string("factory.alerts.templates", "config/mail"))),
+                properties);
+        ErrorRecorder errors = new ErrorRecorder(db.dataSource(), clock, outbox, properties);
+        jobComponent.setFailureRecorder(errors);
+        RunAlerts runAlerts = new RunAlerts(db.dataSource(), outbox, configTable, properties);
+        jobComponent.setRunListener(runAlerts);
+
+        FactoryServices services = new FactoryServices(db, configTable, clock, jobs, jobStore, jobComponent,
+                runAlerts, errors);
+        Map<String, Object> beans = services.beans;
+        beans.put("factoryErrors", errors);
+        beans.put("factoryRetry", new RetryPolicy(properties));
+        beans.put("alertOutbox", outbox);
+        beans.put("notifier", new Notifier(context, db.dataSource(), clock, outbox, node));
+        beans.put("datasets", new Datasets(db.dataSource(), jobStore, clock));
+        beans.put("factoryTime", new FactoryTime(clock));
+        beans.put("csvRows", new CsvRows());
+        beans.put("results", new Results());
+        beans.put("outputWriter", new OutputWriter(context));
+        beans.put("housekeeping", new Housekeeping(db.dataSource(), clock, properties, outbox, home));
+        beans.put("analyticsCalls", new AnalyticsCalls());
+        if (demo) {
+            beans.put("demoAnalytics", new DemoAnalyticsApi(values.string("factory.demo.fail-dataset", "apac")));
+        }
+        return services;
+    }
+
+    /** Binds the services under the names routes use, and the {@code job:} component. */
+    void bindTo(CamelContext context) {
+        Registry registry = context.getRegistry();
+        registry.bind("dataSource", database.dataSource());
+        registry.bind("factoryDatabase", database);
+        registry.bind("configTable", configTable);
+        registry.bind("clock", clock);
+        context.addComponent("job", jobComponent);
+        beans.forEach(registry::bind);
+        registry.bind("jobs", jobs);
+        registry.bind("jobStore", jobStore);
+    }
+
+    /** The database and jobs checks of {@code /observe/health}. */
+    void registerHealthChecks(CamelContext context) {
+        HealthCheckRegistry health = HealthCheckRegistry.get(context);
+        if (health != null) {
+            health.register(new DatabaseHealthCheck(database));
+            health.register(new JobsHealthCheck(jobs, jobStore));
+        }
+    }
+
+    JobStore jobStore() {
+        return jobStore;
+    }
+
+    RunAlerts runAlerts() {
+        return runAlerts;
+    }
+
+    ErrorRecorder errors() {
+        return errors;
+    }
+}
