@@ -45,8 +45,11 @@ final class GenericStoreDialect implements StoreDialect {
              WHERE NOT EXISTS (SELECT 1 FROM job_state s
                                 WHERE s.job = ? AND s.item_key = ? AND s.item_version = ?)""";
 
-    private static final String HAS_STATE = """
-            SELECT COUNT(*) FROM job_state WHERE job = ? AND item_key = ? AND item_version = ?""";
+    /** Which of the given items the job has acted on already. */
+    private static final String ACTED_ON = """
+            SELECT item_key, item_version FROM job_state
+             WHERE job = ? AND (item_key, item_version) IN (
+                   SELECT * FROM UNNEST(CAST(? AS VARCHAR ARRAY), CAST(? AS VARCHAR ARRAY)))""";
 
     /** A chunk's results in one statement; answers the items the run still owned. */
     private static final String FINISH = """
@@ -135,9 +138,18 @@ final class GenericStoreDialect implements StoreDialect {
     @Override
     public Claim take(Connection c, String job, int limit, Instant availableBy) throws SQLException {
         List<Item> taken = takeFromInbox(c, job, limit, availableBy);
+        if (taken.isEmpty()) {
+            return new Claim(0, List.of());
+        }
+        Set<ItemKey> actedOn;
+        try (PreparedStatement ps = c.prepareStatement(ACTED_ON)) {
+            Jdbc.bind(ps, job, c.createArrayOf("varchar", taken.stream().map(Item::key).toArray()),
+                    c.createArrayOf("varchar", taken.stream().map(Item::version).toArray()));
+            actedOn = itemKeys(ps);
+        }
         List<Item> items = new ArrayList<>();
         for (Item item : taken) {
-            if (!hasState(c, job, item)) {
+            if (!actedOn.contains(ItemKey.of(item))) {
                 items.add(new Item(item.key(), item.version(), item.data(), item.attempts() + 1,
                         item.failingSince()));
             }
@@ -178,16 +190,6 @@ final class GenericStoreDialect implements StoreDialect {
             }
         }
         return taken;
-    }
-
-    private static boolean hasState(Connection c, String job, Item item) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(HAS_STATE)) {
-            Jdbc.bind(ps, job, item.key(), item.version());
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getInt(1) > 0;
-            }
-        }
     }
 
     @Override

@@ -124,6 +124,30 @@ class JobStoreContractTest {
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
+    void an_item_handed_on_again_after_the_job_acted_on_it_is_taken_from_the_inbox_and_dropped(TestDatabase db)
+            throws Exception {
+        open(db);
+        store.offer("build", "item-1", "v1", "prepared", true);
+        long run = store.startRun("build", Trigger.MANUAL, "node-1", null);
+        Item item = store.claim("build", run, 10).items().get(0);
+        store.complete("build", run, List.of(new Result(item, Outcome.DONE, "built", null, 0)), List.of(), 0);
+        // the upstream job hands the same version on again (its item was redriven and done once more)
+        jdbc.update("""
+                INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at)
+                VALUES ('build', 'item-1', 'v1', TRUE, 'prepared again', CURRENT_TIMESTAMP)""");
+
+        try (OpenChunk chunk = store.openChunk("build", 10, Clock.systemUTC().instant())) {
+            assertThat(chunk.taken()).isEqualTo(1);
+            assertThat(chunk.items()).isEmpty();
+            store.commitChunk(chunk, "build", run, List.of(), List.of(), List.of());
+        }
+
+        assertThat(inbox("build")).isEmpty();
+        assertThat(states("build")).containsExactly("item-1/v1 done built");
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
     void a_failed_item_is_not_taken_again_until_redriven(TestDatabase db) throws Exception {
         open(db);
         store.offer("prepare", "item-1", "v1", "raw", true);
