@@ -1,0 +1,258 @@
+package io.factoryrunner.job;
+
+import static io.factoryrunner.job.StoreDialect.column;
+import static io.factoryrunner.job.StoreDialect.itemKeys;
+
+import io.factoryrunner.db.Jdbc;
+import io.factoryrunner.job.JobStore.Claim;
+import io.factoryrunner.job.JobStore.Item;
+import io.factoryrunner.job.JobStore.Result;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * H2 (and a database with standard {@code MERGE}, arrays and data change delta tables): a chunk's results and its
+ * hand-on go as one statement each, as on PostgreSQL. Taking from the inbox is the one step done row by row: H2 has
+ * no {@code SKIP LOCKED}, so the waiting rows are read without a lock and each is deleted by its key; a row another
+ * transaction took first counts 0 and is passed over.
+ */
+final class GenericStoreDialect implements StoreDialect {
+
+    private static final String NEXT_IN_INBOX = """
+            SELECT item_key, item_version, data, attempts, failing_since
+              FROM job_inbox
+             WHERE job = ? AND complete = TRUE AND (available_at IS NULL OR available_at <= ?)
+             ORDER BY seq
+             LIMIT ?""";
+
+    private static final String TAKE_FROM_INBOX = """
+            DELETE FROM job_inbox WHERE job = ? AND item_key = ? AND item_version = ?""";
+
+    /** Inserts nothing when the job has acted on this key and version already (the count tells). */
+    private static final String INSERT_CLAIMED = """
+            INSERT INTO job_state (job, item_key, item_version, status, data, attempts, run_id, created_at,
+                                   updated_at, row_version)
+            SELECT CAST(? AS VARCHAR(100)), CAST(? AS VARCHAR(400)), CAST(? AS VARCHAR(100)), 'claimed',
+                   CAST(? AS VARCHAR(1000000)), CAST(? AS INTEGER), CAST(? AS BIGINT),
+                   CAST(? AS TIMESTAMP WITH TIME ZONE), CAST(? AS TIMESTAMP WITH TIME ZONE), 0
+             WHERE NOT EXISTS (SELECT 1 FROM job_state s
+                                WHERE s.job = ? AND s.item_key = ? AND s.item_version = ?)""";
+
+    /** Which of the given items the job has acted on already. */
+    private static final String ACTED_ON = """
+            SELECT item_key, item_version FROM job_state
+             WHERE job = ? AND (item_key, item_version) IN (
+                   SELECT * FROM UNNEST(CAST(? AS VARCHAR ARRAY), CAST(? AS VARCHAR ARRAY)))""";
+
+    /** A chunk's results in one statement; answers the items the run still owned. */
+    private static final String FINISH = """
+            SELECT item_key, item_version FROM FINAL TABLE (
+                MERGE INTO job_state s
+                USING (SELECT * FROM UNNEST(CAST(? AS VARCHAR ARRAY), CAST(? AS VARCHAR ARRAY),
+                                            CAST(? AS VARCHAR ARRAY), CAST(? AS VARCHAR ARRAY),
+                                            CAST(? AS VARCHAR ARRAY)))
+                      AS u(item_key, item_version, status, data, error)
+                   ON s.job = ? AND s.item_key = u.item_key AND s.item_version = u.item_version AND s.run_id = ?
+                      AND s.status = 'claimed'
+                 WHEN MATCHED THEN UPDATE
+                  SET status = u.status, data = u.data, error_message = u.error, updated_at = ?,
+                      row_version = s.row_version + 1)""";
+
+    /** A chunk's finished items at their final status; answers those written (not written by another run). */
+    private static final String WRITE_FINISHED = """
+            SELECT item_key, item_version FROM FINAL TABLE (
+                MERGE INTO job_state s
+                USING (SELECT * FROM UNNEST(CAST(? AS VARCHAR ARRAY), CAST(? AS VARCHAR ARRAY),
+                                            CAST(? AS VARCHAR ARRAY), CAST(? AS VARCHAR ARRAY),
+                                            CAST(? AS VARCHAR ARRAY), CAST(? AS INTEGER ARRAY)))
+                      AS u(item_key, item_version, status, data, error, attempts)
+                   ON s.job = ? AND s.item_key = u.item_key AND s.item_version = u.item_version
+                 WHEN NOT MATCHED THEN INSERT (job, item_key, item_version, status, data, error_message, attempts,
+                                              run_id, created_at, updated_at, row_version)
+                      VALUES (?, u.item_key, u.item_version, u.status, u.data, u.error, u.attempts, ?, ?, ?, 0))""";
+
+    /** Hands a chunk's done items to one downstream job. */
+    private static final String HAND_ON = """
+            MERGE INTO job_inbox i
+            USING (SELECT * FROM UNNEST(CAST(? AS VARCHAR ARRAY), CAST(? AS VARCHAR ARRAY),
+                                        CAST(? AS VARCHAR ARRAY)))
+                  AS u(item_key, item_version, data)
+               ON i.job = ? AND i.item_key = u.item_key AND i.item_version = u.item_version
+             WHEN MATCHED THEN UPDATE SET data = u.data, complete = TRUE
+             WHEN NOT MATCHED THEN INSERT (job, item_key, item_version, complete, data, enqueued_at)
+                  VALUES (?, u.item_key, u.item_version, TRUE, u.data, ?)""";
+
+    /** An offer in one statement; the count is 0 when the job has acted on the item already. */
+    private static final String OFFER = """
+            MERGE INTO job_inbox i
+            USING (SELECT CAST(? AS VARCHAR(100)) AS job, CAST(? AS VARCHAR(400)) AS item_key,
+                          CAST(? AS VARCHAR(100)) AS item_version, CAST(? AS BOOLEAN) AS complete,
+                          CAST(? AS VARCHAR(1000000)) AS data
+                     FROM DUAL
+                    WHERE NOT EXISTS (SELECT 1 FROM job_state s
+                                       WHERE s.job = ? AND s.item_key = ? AND s.item_version = ?)) AS u
+               ON i.job = u.job AND i.item_key = u.item_key AND i.item_version = u.item_version
+             WHEN MATCHED THEN UPDATE SET complete = u.complete, data = u.data
+             WHEN NOT MATCHED THEN INSERT (job, item_key, item_version, complete, data, enqueued_at)
+                  VALUES (u.job, u.item_key, u.item_version, u.complete, u.data, ?)""";
+
+    /** H2 applies the limit before it looks at locks and would find the inbox empty while a chunk commits. */
+    @Override
+    public boolean takesWhileCommitting() {
+        return false;
+    }
+
+    @Override
+    public Claim claim(Connection c, String job, long runId, int limit, Instant availableBy, Instant now)
+            throws SQLException {
+        List<Item> taken = takeFromInbox(c, job, limit, availableBy);
+        if (taken.isEmpty()) {
+            return new Claim(0, List.of());
+        }
+        List<Item> claimed = new ArrayList<>();
+        try (PreparedStatement insert = c.prepareStatement(INSERT_CLAIMED)) {
+            for (Item item : taken) {
+                Jdbc.bind(insert, job, item.key(), item.version(), item.data(), item.attempts() + 1, runId, now, now,
+                        job, item.key(), item.version());
+                insert.addBatch();
+            }
+            int[] inserted = insert.executeBatch();
+            for (int i = 0; i < taken.size(); i++) {
+                if (inserted[i] == 1) {
+                    Item item = taken.get(i);
+                    claimed.add(new Item(item.key(), item.version(), item.data(), item.attempts() + 1,
+                            item.failingSince()));
+                }
+            }
+        }
+        return new Claim(taken.size(), claimed);
+    }
+
+    @Override
+    public Claim take(Connection c, String job, int limit, Instant availableBy) throws SQLException {
+        List<Item> taken = takeFromInbox(c, job, limit, availableBy);
+        if (taken.isEmpty()) {
+            return new Claim(0, List.of());
+        }
+        Set<ItemKey> actedOn;
+        try (PreparedStatement ps = c.prepareStatement(ACTED_ON)) {
+            Jdbc.bind(ps, job, c.createArrayOf("varchar", taken.stream().map(Item::key).toArray()),
+                    c.createArrayOf("varchar", taken.stream().map(Item::version).toArray()));
+            actedOn = itemKeys(ps);
+        }
+        List<Item> items = new ArrayList<>();
+        for (Item item : taken) {
+            if (!actedOn.contains(ItemKey.of(item))) {
+                items.add(new Item(item.key(), item.version(), item.data(), item.attempts() + 1,
+                        item.failingSince()));
+            }
+        }
+        return new Claim(taken.size(), items);
+    }
+
+    /**
+     * Deletes up to {@code limit} waiting items from the inbox, oldest first; answers those this transaction took.
+     * The select does not lock (H2 would read and lock every waiting row of the job): the delete takes each row.
+     */
+    private static List<Item> takeFromInbox(Connection c, String job, int limit, Instant availableBy)
+            throws SQLException {
+        List<Item> waiting = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(NEXT_IN_INBOX)) {
+            Jdbc.bind(ps, job, availableBy, limit);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    waiting.add(new Item(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4),
+                            Jdbc.instant(rs, 5)));
+                }
+            }
+        }
+        if (waiting.isEmpty()) {
+            return waiting;
+        }
+        List<Item> taken = new ArrayList<>();
+        try (PreparedStatement take = c.prepareStatement(TAKE_FROM_INBOX)) {
+            for (Item item : waiting) {
+                Jdbc.bind(take, job, item.key(), item.version());
+                take.addBatch();
+            }
+            int[] deleted = take.executeBatch();
+            for (int i = 0; i < waiting.size(); i++) {
+                if (deleted[i] == 1) {
+                    taken.add(waiting.get(i));
+                }
+            }
+        }
+        return taken;
+    }
+
+    @Override
+    public Set<ItemKey> finish(Connection c, String job, long runId, List<Result> finished, Instant now)
+            throws SQLException {
+        if (finished.isEmpty()) {
+            return Set.of();
+        }
+        try (PreparedStatement ps = c.prepareStatement(FINISH)) {
+            Jdbc.bind(ps,
+                    column(c, "varchar", finished, r -> r.item().key()),
+                    column(c, "varchar", finished, r -> r.item().version()),
+                    column(c, "varchar", finished, StoreDialect::status),
+                    column(c, "varchar", finished, Result::data),
+                    column(c, "varchar", finished, StoreDialect::error),
+                    job, runId, now);
+            return itemKeys(ps);
+        }
+    }
+
+    @Override
+    public Set<ItemKey> writeFinished(Connection c, String job, long runId, List<Result> finished, Instant now)
+            throws SQLException {
+        if (finished.isEmpty()) {
+            return Set.of();
+        }
+        try (PreparedStatement ps = c.prepareStatement(WRITE_FINISHED)) {
+            Jdbc.bind(ps,
+                    column(c, "varchar", finished, r -> r.item().key()),
+                    column(c, "varchar", finished, r -> r.item().version()),
+                    column(c, "varchar", finished, StoreDialect::status),
+                    column(c, "varchar", finished, Result::data),
+                    column(c, "varchar", finished, StoreDialect::error),
+                    column(c, "integer", finished, r -> r.item().attempts()),
+                    job, job, runId, now, now);
+            return itemKeys(ps);
+        }
+    }
+
+    @Override
+    public void handOn(Connection c, List<Result> done, Collection<String> downstream, Instant now)
+            throws SQLException {
+        if (done.isEmpty() || downstream.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement ps = c.prepareStatement(HAND_ON)) {
+            for (String next : downstream) {
+                Jdbc.bind(ps,
+                        column(c, "varchar", done, r -> r.item().key()),
+                        column(c, "varchar", done, r -> r.item().version()),
+                        column(c, "varchar", done, Result::data),
+                        next, next, now);
+                ps.executeUpdate();
+            }
+        }
+    }
+
+    @Override
+    public boolean offer(Connection c, String job, String key, String version, String data, boolean complete,
+            Instant now) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(OFFER)) {
+            Jdbc.bind(ps, job, key, version, complete, data, job, key, version, now);
+            return ps.executeUpdate() == 1;
+        }
+    }
+}

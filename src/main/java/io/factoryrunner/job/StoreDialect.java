@@ -1,0 +1,103 @@
+package io.factoryrunner.job;
+
+import io.factoryrunner.db.Dialect;
+import io.factoryrunner.job.JobStore.Claim;
+import io.factoryrunner.job.JobStore.Result;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * The steps of the job store that each database takes its own way: taking items from the inbox, writing a chunk's
+ * results, handing them on and offering an item. {@link JobStore} keeps the flow and the portable statements and
+ * picks one of these once, from the {@link Dialect}. Every step runs on the connection of the transaction it is
+ * given and never commits.
+ */
+interface StoreDialect {
+
+    static StoreDialect of(Dialect dialect) {
+        return switch (dialect) {
+            case POSTGRESQL -> new PostgresStoreDialect();
+            case H2 -> new GenericStoreDialect();
+        };
+    }
+
+    /** An item of a job, by key and version. */
+    record ItemKey(String key, String version) {
+        static ItemKey of(JobStore.Item item) {
+            return new ItemKey(item.key(), item.version());
+        }
+    }
+
+    /** Whether a chunk can be taken while the previous one commits. */
+    boolean takesWhileCommitting();
+
+    /**
+     * Takes up to {@code limit} items available at {@code availableBy} from the job's inbox and writes them to the
+     * state store as claimed by the run, unless the job has acted on them already.
+     */
+    Claim claim(Connection c, String job, long runId, int limit, Instant availableBy, Instant now)
+            throws SQLException;
+
+    /**
+     * Takes up to {@code limit} items available at {@code availableBy} from the job's inbox, answering those the job
+     * has not acted on yet with this attempt counted. Nothing is written to the state store.
+     */
+    Claim take(Connection c, String job, int limit, Instant availableBy) throws SQLException;
+
+    /** Moves the run's claimed items to their final status; answers those the run still owned. */
+    Set<ItemKey> finish(Connection c, String job, long runId, List<Result> finished, Instant now)
+            throws SQLException;
+
+    /** Writes taken items at their final status, unless another run wrote them meanwhile; answers those written. */
+    Set<ItemKey> writeFinished(Connection c, String job, long runId, List<Result> finished, Instant now)
+            throws SQLException;
+
+    /**
+     * Puts the done items in each downstream job's inbox: a row already waiting there (the item was handed on again
+     * before the downstream job took it) gets the new data; the others are inserted.
+     */
+    void handOn(Connection c, List<Result> done, Collection<String> downstream, Instant now) throws SQLException;
+
+    /**
+     * Inserts or refreshes the item's inbox row, unless the job has acted on the item already; answers whether it
+     * did.
+     */
+    boolean offer(Connection c, String job, String key, String version, String data, boolean complete, Instant now)
+            throws SQLException;
+
+    /** The status a finished result is written at. */
+    static String status(Result r) {
+        return (r.done() ? ItemStatus.DONE : ItemStatus.FAILED).db();
+    }
+
+    /** The error a result is written with, cut to the column. */
+    static String error(Result r) {
+        return JobStore.cut(r.error(), 2000);
+    }
+
+    /** One column of the results as an SQL array of {@code type}, for statements that take a chunk at once. */
+    static Array column(Connection c, String type, List<Result> results, Function<Result, Object> value)
+            throws SQLException {
+        return c.createArrayOf(type, results.stream().map(value).toArray());
+    }
+
+    /** Runs a query whose first two columns are an item's key and version. */
+    static Set<ItemKey> itemKeys(PreparedStatement ps) throws SQLException {
+        Set<ItemKey> keys = new HashSet<>();
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                keys.add(new ItemKey(rs.getString(1), rs.getString(2)));
+            }
+        }
+        return keys;
+    }
+}
