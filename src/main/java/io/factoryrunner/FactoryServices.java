@@ -98,7 +98,8 @@ final class FactoryServices {
         beans.put("housekeeping", new Housekeeping(db.dataSource(), clock, properties, outbox, home));
         beans.put("analyticsCalls", new AnalyticsCalls());
         if (demo) {
-            beans.put("demoAnalytics", new DemoAnalyticsApi(values.string("factory.demo.fail-dataset", "apac")));
+            beans.put("demoAnalytics", new DemoAnalyticsApi(
+                    () -> properties.resolveProperty("factory.demo.fail-dataset").orElse("apac").trim()));
         }
         return services;
     }

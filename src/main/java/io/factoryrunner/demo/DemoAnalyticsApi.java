@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.camel.Exchange;
 import org.apache.camel.spi.PropertiesComponent;
@@ -24,9 +25,10 @@ public final class DemoAnalyticsApi {
     private final Map<String, String> datasets = new ConcurrentHashMap<>();
     private final Map<String, Map<String, Object>> builds = new ConcurrentHashMap<>();
     private final AtomicInteger ids = new AtomicInteger(100);
-    private final String failDataset;
+    /** Read at each status call, so that an operator can tell the stand-in to let a failed data set pass. */
+    private final Supplier<String> failDataset;
 
-    public DemoAnalyticsApi(String failDataset) {
+    public DemoAnalyticsApi(Supplier<String> failDataset) {
         this.failDataset = failDataset;
     }
 
@@ -76,7 +78,7 @@ public final class DemoAnalyticsApi {
         int polls = (Integer) build.get("polls") + 1;
         build.put("polls", polls);
         String csv = datasets.getOrDefault((String) build.get("dataset_id"), "");
-        boolean fail = csv.toLowerCase().contains("," + failDataset + ",");
+        boolean fail = csv.toLowerCase().contains("," + failDataset.get() + ",");
         String status = polls < 2 ? "running" : fail ? "failed" : "complete";
         build.put("status", status);
         Map<String, Object> answer = new LinkedHashMap<>();
