@@ -49,6 +49,11 @@ class OperatorApiTest {
                   steps:
                     - choice:
                         when:
+                          - simple: "${properties:test.down:false} == 'true'"
+                            steps:
+                              - throwException:
+                                  exceptionType: "java.lang.IllegalStateException"
+                                  message: "analytics API down"
                           - simple: "${header.FactoryItemKey} == '${properties:test.fail-key}'"
                             steps:
                               - throwException:
@@ -228,6 +233,42 @@ class OperatorApiTest {
             assertThat(paths).contains("/api/jobs", "/api/jobs/{job}/trigger", "/api/runs", "/api/items/{job}/{key}",
                     "/api/items/{job}/{key}/redrive", "/api/errors/{fingerprint}/redrive", "/api/config/{key}",
                     "/api/audit");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void fifty_items_failed_by_an_outage_are_redriven_by_their_fingerprint(TestDatabase db) throws Exception {
+        FactoryHome home = new FactoryHome(dir, db).applicationProperties("""
+                test.fail-key = none
+                test.down = true
+                """).route("chain.camel.yaml", CHAIN);
+        int port = home.withHttpServer();
+        base = "http://127.0.0.1:" + port;
+        try (var running = home.start()) {
+            token = Files.readString(dir.resolve("data/admin.token")).trim();
+            for (int i = 0; i < 50; i++) {
+                running.app().jobStore().offer("build", "item-" + i, "1", "data", true);
+            }
+            triggerAndWait("build");
+            assertThat(get("/api/jobs/build").body().at("/items/failed").asInt()).isEqualTo(50);
+            JsonNode open = get("/api/errors?status=open&job=build").body().get("items");
+            assertThat(open).hasSize(1);
+            String fingerprint = open.get(0).get("fingerprint").asText();
+
+            assertThat(call("PUT", "/api/config/test.down", "{\"value\": \"false\"}", token).status())
+                    .isEqualTo(200);
+            Answer redriven = post("/api/errors/" + fingerprint + "/redrive", "{\"note\": \"API back\"}");
+            assertThat(redriven.status()).isEqualTo(200);
+            assertThat(redriven.body().get("redriven").asInt()).isEqualTo(50);
+            assertThat(get("/api/jobs/build").body().at("/items/waiting").asInt()).isEqualTo(50);
+
+            triggerAndWait("build");
+            JsonNode build = get("/api/jobs/build").body();
+            assertThat(build.at("/items/failed").asInt()).isZero();
+            assertThat(get("/api/jobs/check").body().at("/items/waiting").asInt()).isEqualTo(50);
+            assertThat(get("/api/audit?action=redrive").body().get("items").get(0).get("outcome").asText())
+                    .isEqualTo("50 items put back");
         }
     }
 
