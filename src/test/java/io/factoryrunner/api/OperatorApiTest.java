@@ -225,14 +225,25 @@ class OperatorApiTest {
             assertThat(written.raw().body()).doesNotContain(secret);
             assertThat(get("/api/config").raw().body()).doesNotContain(secret).contains("analytics.api-key");
             assertThat(get("/api/audit").raw().body()).doesNotContain(secret);
+            for (String read : List.of("/api/jobs", "/api/runs", "/api/errors", "/api/alerts", "/api/tokens",
+                    "/api/items/build")) {
+                Answer answer = get(read);
+                assertThat(answer.status()).as(read).isEqualTo(200);
+                assertThat(answer.raw().body()).as(read).doesNotContain(secret);
+            }
 
             JsonNode openapi = call("GET", "/api/openapi.json", null, null).body();
             assertThat(openapi.get("openapi").asText()).startsWith("3.");
             List<String> paths = new ArrayList<>();
             openapi.get("paths").fieldNames().forEachRemaining(paths::add);
-            assertThat(paths).contains("/api/jobs", "/api/jobs/{job}/trigger", "/api/runs", "/api/items/{job}/{key}",
-                    "/api/items/{job}/{key}/redrive", "/api/errors/{fingerprint}/redrive", "/api/config/{key}",
-                    "/api/audit");
+            assertThat(paths).containsExactlyInAnyOrder("/api/jobs", "/api/jobs/{job}", "/api/jobs/{job}/trigger",
+                    "/api/jobs/{job}/pause", "/api/jobs/{job}/resume", "/api/runs", "/api/runs/{id}",
+                    "/api/items/{job}", "/api/items/{job}/{key}", "/api/items/{job}/{key}/redrive", "/api/errors",
+                    "/api/errors/{fingerprint}", "/api/errors/{fingerprint}/acknowledge",
+                    "/api/errors/{fingerprint}/resolve", "/api/errors/{fingerprint}/redrive", "/api/alerts",
+                    "/api/alerts/{id}/resend", "/api/config", "/api/config/{key}", "/api/tokens",
+                    "/api/tokens/{name}", "/api/audit");
+            assertThat(openapi.at("/paths/~1api~1jobs~1{job}~1trigger/post/responses").has("409")).isTrue();
         }
     }
 
