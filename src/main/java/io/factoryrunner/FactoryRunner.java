@@ -49,7 +49,8 @@ public final class FactoryRunner {
               resolve FINGERPRINT          resolve an error (--note TEXT)
               trigger JOB                  start a run now
               pause JOB | resume JOB       pause or resume a job
-              token create NAME ROLE       create an API token (viewer, operator, admin)
+              token create NAME ROLE       create an API token (viewer, operator, admin); prints it once
+              token list | token revoke NAME
 
             --home DIR   the directory holding config/ and data/ (default: the working directory); relative
                          paths in the configuration (file:config/sql/source.sql) are taken from it

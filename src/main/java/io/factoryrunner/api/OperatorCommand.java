@@ -59,7 +59,7 @@ public final class OperatorCommand {
         c.put("trigger", "JOB: start a run now");
         c.put("pause", "JOB: pause a job");
         c.put("resume", "JOB: resume a job");
-        c.put("token", "create NAME ROLE: create an API token (viewer, operator, admin); prints it once");
+        c.put("token", "create NAME ROLE | list | revoke NAME: API tokens (roles viewer, operator, admin)");
         return c;
     }
 
@@ -174,8 +174,18 @@ public final class OperatorCommand {
                         a -> "Job " + a.path("job").asText() + (a.path("paused").asBoolean() ? " paused" : " resumed"));
             }
             case "token" -> {
+                if (words.size() == 1 && words.get(0).equals("list")) {
+                    return new Call("GET", "/api/tokens", null, a -> table(a.get("tokens"), List.of(
+                            col("NAME", "/name"), col("ROLE", "/role"), col("CREATED", "/createdAt"),
+                            col("BY", "/createdBy"), col("LAST USED", "/lastUsedAt"), col("REVOKED", "/revokedAt"))));
+                }
+                if (words.size() == 2 && words.get(0).equals("revoke")) {
+                    return new Call("DELETE", "/api/tokens/" + enc(words.get(1)), null,
+                            a -> "Token " + a.path("name").asText() + " revoked");
+                }
                 if (words.size() != 3 || !words.get(0).equals("create")) {
-                    throw new UsageException("Usage: token create NAME ROLE (role: viewer, operator or admin)");
+                    throw new UsageException("Usage: token create NAME ROLE (role: viewer, operator or admin)"
+                            + " | token list | token revoke NAME");
                 }
                 ObjectNode body = JSON.createObjectNode().put("name", words.get(1)).put("role", words.get(2));
                 return new Call("POST", "/api/tokens", body, a -> "Token " + a.path("name").asText() + " ("

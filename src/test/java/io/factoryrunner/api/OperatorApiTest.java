@@ -315,6 +315,13 @@ class OperatorApiTest {
             Output usage = cli("item", "build");
             assertThat(usage.code()).isEqualTo(2);
             assertThat(usage.err()).contains("item JOB KEY");
+            Output created = cli("token", "create", "reader", "viewer");
+            assertThat(created.out()).startsWith("Token reader (viewer), shown once: fr_");
+            assertThat(cli("token", "list").out()).contains("reader").contains("admin");
+            assertThat(cli("token", "revoke", "reader").out()).startsWith("Token reader revoked");
+            String readerToken = created.out().substring(created.out().indexOf("fr_")).trim();
+            assertThat(cli("jobs", "--token", readerToken).err()).startsWith("401:");
+
             Output wrongToken = cli("jobs", "--token", "fr_wrong");
             assertThat(wrongToken.code()).isEqualTo(1);
             assertThat(wrongToken.err()).startsWith("401:");
