@@ -33,6 +33,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -98,6 +99,7 @@ public final class FactoryApplication {
             effective.put("camel.management.enabled", "false");
         }
         effective.putIfAbsent("factory.home", this.home.toString());
+        serverSettingsFromEnvironment(System.getenv()).forEach(effective::putIfAbsent);
         effective.forEach(main::addOverrideProperty);
         main.addMainListener(new Bootstrap());
     }
@@ -481,6 +483,24 @@ public final class FactoryApplication {
         public void afterStop(BaseMainSupport support) {
             closeQuietly();
         }
+    }
+
+    /**
+     * The HTTP servers' settings given in the environment ({@code CAMEL_SERVER_PORT}, {@code CAMEL_MANAGEMENT_HOST},
+     * ...): Camel Main configures its servers from the property files only, so without this an environment variable
+     * moved the management server (whose file values point at {@code camel.server.*}) and not the main one.
+     */
+    static Map<String, String> serverSettingsFromEnvironment(Map<String, String> environment) {
+        Map<String, String> settings = new LinkedHashMap<>();
+        environment.forEach((name, value) -> {
+            for (String prefix : List.of("CAMEL_SERVER_", "CAMEL_MANAGEMENT_")) {
+                if (name.startsWith(prefix) && name.length() > prefix.length()) {
+                    settings.put(prefix.toLowerCase(Locale.ROOT).replace('_', '.')
+                            + name.substring(prefix.length()).toLowerCase(Locale.ROOT).replace('_', '-'), value);
+                }
+            }
+        });
+        return settings;
     }
 
     /** Values of keys that are sensitive by name (password, secret, token, ...) are masked wherever they appear. */

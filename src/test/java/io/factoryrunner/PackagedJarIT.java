@@ -4,11 +4,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.factoryrunner.db.DatabaseSettings;
 import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -89,5 +96,39 @@ class PackagedJarIT {
         Result r = runJar("help");
         assertThat(r.code()).isZero();
         assertThat(r.output()).contains("validate").contains("run");
+    }
+
+    @Test
+    void the_running_jar_serves_the_operator_api_and_its_command_line_talks_to_it() throws Exception {
+        copyShippedConfig();
+        int port = freePort();
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String jar = Path.of("target/factory-runner.jar").toAbsolutePath().toString();
+        ProcessBuilder builder = new ProcessBuilder(java, "-jar", jar).directory(home.toFile())
+                .redirectErrorStream(true).redirectOutput(home.resolve("run.log").toFile());
+        builder.environment().put("CAMEL_SERVER_PORT", String.valueOf(port));
+        builder.environment().put("FACTORY_DB_H2_TCP_PORT", String.valueOf(freePort()));
+        Process factory = builder.start();
+        try {
+            HttpClient http = HttpClient.newHttpClient();
+            Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
+                    .ignoreExceptions().until(() -> http.send(HttpRequest.newBuilder(
+                            URI.create("http://127.0.0.1:" + port + "/api/openapi.json")).build(),
+                            HttpResponse.BodyHandlers.ofString()).statusCode() == 200);
+            assertThat(Files.readString(home.resolve("run.log"))).contains("Admin API token (shown once");
+
+            Result jobs = runJar("jobs", "--url", "http://127.0.0.1:" + port);
+            assertThat(jobs.code()).as(jobs.output()).isZero();
+            assertThat(jobs.output()).contains("JOB").contains("prepare").contains("cleanup");
+        } finally {
+            factory.destroy();
+            assertThat(factory.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
     }
 }
