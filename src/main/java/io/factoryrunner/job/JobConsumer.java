@@ -9,6 +9,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Date;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -46,7 +47,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
     public static final String ATTEMPT = JobConstants.ATTEMPT;
     public static final String DEFER = JobConstants.DEFER;
     /** When the item's transient failures began, on an item put back for one. */
-    public static final String FAILING_SINCE = "FactoryItemFailingSince";
+    public static final String FAILING_SINCE = JobConstants.FAILING_SINCE;
 
     private static final Logger LOG = LoggerFactory.getLogger(JobConsumer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -107,7 +108,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
             Instant now = clock().instant();
             CronExpression cron = new CronExpression(getEndpoint().getCron());
             int missed = 0;
-            java.util.Date next = cron.getNextValidTimeAfter(java.util.Date.from(last));
+            Date next = cron.getNextValidTimeAfter(Date.from(last));
             while (next != null && !next.toInstant().isAfter(now) && missed < 100_000) {
                 missed++;
                 next = cron.getNextValidTimeAfter(next);
