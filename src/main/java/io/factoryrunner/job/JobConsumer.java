@@ -260,7 +260,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
             LOG.warn("Job {} is blocked: run {} of node {} is still marked running, and that node has not been seen"
                     + " for {}; mark the run abandoned once the node is known to be gone", job(), run.runId(),
                     run.node(), TimeUtils.printDuration(run.silentFor().toMillis()));
-            RunListener listener = getEndpoint().getComponent().runListener();
+            RunListener listener = getEndpoint().getComponent().getRunListener();
             if (listener != null) {
                 listener.jobBlocked(job(), run);
             }
@@ -376,7 +376,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 return;
             }
         }
-        RunListener listener = getEndpoint().getComponent().runListener();
+        RunListener listener = getEndpoint().getComponent().getRunListener();
         if (listener != null) {
             try {
                 listener.runEnded(job(), runId, status, done, failed, summary);
@@ -600,7 +600,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         int retries = Math.max(0, exchange.getProperty(FailureRecorder.ATTEMPTS, 1, Integer.class) - 1);
         try {
             if (error != null) {
-                FailureRecorder recorder = getEndpoint().getComponent().failureRecorder();
+                FailureRecorder recorder = getEndpoint().getComponent().getFailureRecorder();
                 boolean recorded = Boolean.TRUE.equals(exchange.getProperty(FailureRecorder.RECORDED, Boolean.class))
                         || recorder == null || recorder.recordFailure(exchange, error);
                 if (!recorded) {
