@@ -14,7 +14,7 @@ public final class FactoryHome {
 
     private final Path dir;
     private final TestDatabase database;
-    private final String url;
+    private String url;
     private final Map<String, String> overrides = new LinkedHashMap<>();
 
     public FactoryHome(Path dir, TestDatabase database) {
@@ -47,6 +47,13 @@ public final class FactoryHome {
 
     public String url() {
         return url;
+    }
+
+    /** Puts this home on a database no factory has opened yet, instead of an already migrated one. */
+    public FactoryHome onEmptyDatabase() {
+        url = database.newEmptyDatabase(dir);
+        overrides.put("factory.db.url", url);
+        return this;
     }
 
     /** Another node of the same installation: a home of its own, on this home's database and with its settings. */
