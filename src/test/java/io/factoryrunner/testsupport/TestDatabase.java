@@ -36,6 +36,7 @@ public enum TestDatabase {
         if (this == H2) {
             Path file = dir.toAbsolutePath().resolve("db-" + COUNTER.incrementAndGet());
             try {
+                Files.createDirectories(file.getParent());
                 Files.copy(h2Template(), Path.of(file + ".mv.db"));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
