@@ -56,7 +56,7 @@ class BadInputTest {
 
     @Test
     void validate_starts_no_job_and_creates_no_schema() throws Exception {
-        FactoryHome home = home();
+        FactoryHome home = home().onEmptyDatabase();
         var app = home.app(FactoryApplication.Mode.VALIDATE);
         try {
             app.start();

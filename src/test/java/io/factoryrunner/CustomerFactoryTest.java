@@ -132,7 +132,7 @@ class CustomerFactoryTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void every_order_is_accounted_for_and_each_failure_mail_says_what_comes_next(TestDatabase db) throws Exception {
-        FactoryHome home = home(db);
+        FactoryHome home = home(db).onEmptyDatabase();
         // the customer's table is there before the factory's first start
         try (Connection c = DriverManager.getConnection(home.url(), db.user(), db.password());
                 Statement s = c.createStatement()) {

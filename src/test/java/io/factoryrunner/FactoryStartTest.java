@@ -121,7 +121,7 @@ class FactoryStartTest {
     @EnumSource(TestDatabase.class)
     void a_customer_table_made_before_the_first_start_stays_and_the_factory_starts_beside_it(TestDatabase db)
             throws Exception {
-        FactoryHome home = new FactoryHome(dir, db);
+        FactoryHome home = new FactoryHome(dir, db).onEmptyDatabase();
         try (Connection c = DriverManager.getConnection(home.url(), db.user(), db.password());
                 Statement s = c.createStatement()) {
             s.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer VARCHAR(100))");

@@ -4,7 +4,6 @@ import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static io.factoryrunner.testsupport.Sql.rows;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -12,11 +11,11 @@ import static org.awaitility.Awaitility.await;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.icegreen.greenmail.util.GreenMail;
 import com.icegreen.greenmail.util.GreenMailUtil;
-import com.icegreen.greenmail.util.ServerSetup;
 import io.factoryrunner.alert.Notifier;
 import io.factoryrunner.config.ConfigReport;
 import io.factoryrunner.job.Trigger;
 import io.factoryrunner.testsupport.CapturedLog;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import jakarta.mail.MessagingException;
@@ -31,10 +30,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Collectors;
 import javax.sql.DataSource;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.LoggerFactory;
 
 /** Secrets named by the documented key pattern never leave the factory in clear; placeholders are no secrets. */
@@ -58,23 +56,18 @@ class SecretMaskingTest {
                     - toD: "http://localhost:{{api.port}}/api/items/{{partner.api-token}}?sig={{webhook.shared-secret}}"
             """;
 
-    @TempDir
-    Path dir;
-
-    WireMockServer api;
-    GreenMail smtp;
-    int smtpPort;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension();
+    final Path dir = factory.dir();
+    final WireMockServer api = factory.api();
+    final GreenMail smtp = factory.mail();
+    final int smtpPort = factory.mailPort();
 
     /** Key to value, the values unique to this test so that no other test registered them before. */
     final Map<String, String> secrets = new LinkedHashMap<>();
 
     @BeforeEach
-    void servers() {
-        api = new WireMockServer(options().dynamicPort());
-        api.start();
-        smtpPort = FactoryHome.freePort();
-        smtp = new GreenMail(new ServerSetup(smtpPort, "127.0.0.1", ServerSetup.PROTOCOL_SMTP));
-        smtp.start();
+    void secrets() {
         String run = Long.toString(System.nanoTime(), 36);
         for (String key : new String[] {"customer.db-password", "smtp-pwd", "partner.api-token",
                 "partner.bearer-token", "webhook.shared-secret", "ftp.credentials", "sftp.private-key"}) {
@@ -82,22 +75,10 @@ class SecretMaskingTest {
         }
     }
 
-    @AfterEach
-    void stopServers() {
-        api.stop();
-        smtp.stop();
-    }
-
     FactoryHome home() {
         String file = secrets.entrySet().stream().map(e -> e.getKey() + " = " + e.getValue())
                 .collect(Collectors.joining("\n", "", "\n"));
-        return new FactoryHome(dir, TestDatabase.H2).applicationProperties(file)
-                .property("api.port", String.valueOf(api.port()))
-                .property("factory.mail.host", "127.0.0.1")
-                .property("factory.mail.port", String.valueOf(smtpPort))
-                .property("factory.alerts.to", "ops@example.com")
-                .property("factory.alerts.poll-interval", "100")
-                .route("call.camel.yaml", CALLER);
+        return factory.home(TestDatabase.H2).applicationProperties(file).route("call.camel.yaml", CALLER);
     }
 
     @Test

@@ -140,7 +140,7 @@ class ValidateCommandTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void validate_accepts_a_database_that_holds_a_customers_tables_as_run_does(TestDatabase db) throws Exception {
-        FactoryHome home = home(db);
+        FactoryHome home = home(db).onEmptyDatabase();
         execute(home, "CREATE TABLE customer (id INTEGER)");
         Result r = validate(home);
         assertThat(r.code()).as(r.err()).isEqualTo(FactoryRunner.OK);

@@ -1,7 +1,11 @@
 package io.factoryrunner.job;
 
+import java.time.Clock;
 import java.util.Map;
+import java.util.Objects;
 import org.apache.camel.Endpoint;
+import org.apache.camel.spi.Metadata;
+import org.apache.camel.spi.annotations.Component;
 import org.apache.camel.support.DefaultComponent;
 
 /**
@@ -10,13 +14,21 @@ import org.apache.camel.support.DefaultComponent;
  * results and runs. Written as a component because it is the one place where Camel lets a route's start own
  * both the trigger and a loop over items with a commit per chunk.
  */
+@Component("job")
 public final class JobComponent extends DefaultComponent {
 
     private final JobStore store;
     private final JobRegistry registry;
     private final String node;
+    @Metadata(label = "advanced", description = "Stores the failure of an item that no dead-letter channel"
+            + " recorded, and tells which failures are transient; without it a failure is taken as recorded.")
     private FailureRecorder failureRecorder;
+    @Metadata(label = "advanced", description = "Told when a run ends and when a job is blocked by a run of a silent"
+            + " node.")
     private RunListener runListener;
+    @Metadata(label = "advanced", description = "The clock runs and retries are reckoned in; default the bean named"
+            + " clock, else the system clock (UTC).")
+    private Clock clock;
 
     public JobComponent(JobStore store, JobRegistry registry, String node) {
         this.store = store;
@@ -29,19 +41,39 @@ public final class JobComponent extends DefaultComponent {
         if (remaining == null || remaining.isBlank()) {
             throw new IllegalArgumentException("A job endpoint needs the job's name: job:<name>");
         }
-        Object cron = parameters.remove("cron");
-        if (cron != null && !cron.toString().isBlank()) {
+        JobEndpoint endpoint = new JobEndpoint(uri, this, remaining);
+        String cron = Objects.toString(parameters.remove("cron"), "").trim();
+        if (!cron.isEmpty()) {
+            // the job fires on a Quartz trigger of its own name, instead of polling
             parameters.put("scheduler", "quartz");
-            parameters.put("scheduler.cron", cron.toString().trim());
+            parameters.put("scheduler.cron", cron);
             parameters.put("scheduler.triggerId", remaining);
             parameters.put("scheduler.triggerGroup", "factory-jobs");
-        }
-        JobEndpoint endpoint = new JobEndpoint(uri, this, remaining);
-        if (cron != null && !cron.toString().isBlank()) {
-            endpoint.setCron(cron.toString().trim().replace('+', ' '));
+            endpoint.setCron(cron.replace('+', ' '));
         }
         setProperties(endpoint, parameters);
         return endpoint;
+    }
+
+    /**
+     * The time runs and retries are reckoned in, read once: the {@code clock} bean of the registry, else the system
+     * clock (UTC).
+     */
+    @Override
+    protected void doInit() throws Exception {
+        super.doInit();
+        if (clock == null) {
+            Clock bound = getCamelContext().getRegistry().lookupByNameAndType("clock", Clock.class);
+            clock = bound != null ? bound : Clock.systemUTC();
+        }
+    }
+
+    public void setClock(Clock clock) {
+        this.clock = clock;
+    }
+
+    public Clock getClock() {
+        return clock;
     }
 
     public void setFailureRecorder(FailureRecorder failureRecorder) {
@@ -52,11 +84,11 @@ public final class JobComponent extends DefaultComponent {
         this.runListener = runListener;
     }
 
-    FailureRecorder failureRecorder() {
+    public FailureRecorder getFailureRecorder() {
         return failureRecorder;
     }
 
-    RunListener runListener() {
+    public RunListener getRunListener() {
         return runListener;
     }
 

@@ -1,23 +1,34 @@
 package io.factoryrunner.job;
 
+import org.apache.camel.spi.Metadata;
+
 /** The names of the headers and exchange properties the {@code job:} component reads and writes. */
 public final class JobConstants {
 
-    /** The job the item's exchange belongs to. */
+    @Metadata(label = "consumer", description = "The job the item's exchange belongs to.", javaType = "String")
     public static final String JOB = "FactoryJob";
-    /** The run the item's exchange belongs to. */
+    @Metadata(label = "consumer", description = "The run the item's exchange belongs to.", javaType = "long")
     public static final String RUN_ID = "FactoryRunId";
-    /** The item's key; read by {@code to: job:NAME} when it has no {@code key} option. */
+    @Metadata(description = "The item's key. Set on each item's exchange; read by to: job:NAME when it has no key"
+            + " option.", javaType = "String")
     public static final String ITEM_KEY = "FactoryItemKey";
-    /** The item's version; read by {@code to: job:NAME} when it has no {@code version} option. */
+    @Metadata(description = "The item's version. Set on each item's exchange; read by to: job:NAME when it has no"
+            + " version option (else " + JobEndpoint.DEFAULT_VERSION + ").", javaType = "String")
     public static final String ITEM_VERSION = "FactoryItemVersion";
-    /** Whether an offered item is complete; read by {@code to: job:NAME} when it has no {@code complete} option. */
+    @Metadata(label = "producer", description = "Whether an offered item is complete; read by to: job:NAME when it"
+            + " has no complete option (else true).", javaType = "Boolean")
     public static final String ITEM_COMPLETE = "FactoryItemComplete";
-    /** How many times the item was taken so far, this time included. */
+    @Metadata(label = "consumer", description = "How many times the item was taken so far, this time included.",
+            javaType = "int")
     public static final String ATTEMPT = "FactoryItemAttempt";
-    /** Exchange property (or header) a route sets to true to put the item back for the job's next run. */
+    @Metadata(label = "consumer", description = "When the item's transient failures began, on an item put back for"
+            + " one.", javaType = "java.time.Instant")
+    public static final String FAILING_SINCE = "FactoryItemFailingSince";
+    @Metadata(label = "consumer", description = "Set to true (as an exchange property or a header) by the route to"
+            + " put the item back for the job's next run.", javaType = "Boolean")
     public static final String DEFER = "FactoryDefer";
-    /** Set by {@code to: job:NAME}: how many items it offered that the job had not taken yet. */
+    @Metadata(label = "producer", description = "Set by to: job:NAME: how many items it offered that the job had not"
+            + " taken yet.", javaType = "int")
     public static final String ITEMS_OFFERED = "FactoryItemsOffered";
 
     private JobConstants() {

@@ -1,21 +1,50 @@
 package io.factoryrunner.job;
 
 import java.util.Optional;
+import org.apache.camel.Category;
 import org.apache.camel.Consumer;
 import org.apache.camel.Processor;
 import org.apache.camel.Producer;
+import org.apache.camel.spi.Metadata;
+import org.apache.camel.spi.UriEndpoint;
+import org.apache.camel.spi.UriParam;
+import org.apache.camel.spi.UriPath;
 import org.apache.camel.support.ScheduledPollEndpoint;
 
-/** One job: its name, the job it takes items from, and how many items it commits together. */
+/**
+ * Runs a factory job on a schedule, a run taking the job's waiting items in chunks through the route, and offers
+ * items to a job. One endpoint is one job: its name, the job it takes items from, and how many items it commits
+ * together.
+ */
+@UriEndpoint(firstVersion = "0.1.0", scheme = "job", title = "Factory Job", syntax = "job:name", remote = false,
+        category = {Category.SCHEDULING}, headersClass = JobConstants.class)
 public final class JobEndpoint extends ScheduledPollEndpoint {
 
+    @UriPath(name = "name", description = "The job's name; a route that runs it has the same id.")
+    @Metadata(required = true)
     private final String job;
+    @UriParam(label = "consumer", description = "The job whose done items this job takes; none for a first job,"
+            + " which takes what is offered to it.")
     private String upstream;
+    @UriParam(label = "consumer", defaultValue = "100", description = "Items claimed and committed together.")
     private int chunkSize = 100;
+    @UriParam(label = "consumer", description = "A Quartz cron expression the job runs on (spaces may be written as"
+            + " +); without it the job runs every minute (the delay option, 60000 for a job). Fires missed while"
+            + " the factory was down are caught up once, as the property job.NAME.misfire says.")
     private String cron;
+    @UriParam(label = "consumer", defaultValue = "claim", enums = "claim,chunk", description = "How a chunk's work is"
+            + " committed: claim commits the claim first and the results after, so no transaction stays open while"
+            + " the items run; chunk takes the items, runs them and writes their results in one transaction, for"
+            + " steps that take milliseconds.")
     private String transaction = "claim";
+    @UriParam(label = "producer", description = "The offered item's key, a simple expression such as ${body[id]},"
+            + " evaluated per element of a list body; default the header " + JobConstants.ITEM_KEY + ".")
     private String key;
+    @UriParam(label = "producer", description = "The offered item's version, a simple expression; default the header "
+            + JobConstants.ITEM_VERSION + ", else " + JobEndpoint.DEFAULT_VERSION + ".")
     private String version;
+    @UriParam(label = "producer", description = "Whether the offered item is complete, a simple expression; default"
+            + " the header " + JobConstants.ITEM_COMPLETE + ", else true.")
     private String complete;
 
     /** The version of an item offered with none, by {@code to: job:NAME}. */
@@ -145,7 +174,7 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
         return cron;
     }
 
-    void setCron(String cron) {
+    public void setCron(String cron) {
         this.cron = cron;
     }
 }

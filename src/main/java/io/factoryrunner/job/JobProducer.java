@@ -15,8 +15,8 @@ import org.apache.camel.support.ExchangeHelper;
 /**
  * {@code to: job:NAME} offers the message body to job NAME as an item, or one item per element when the body is a
  * list. The key comes from the {@code key} option (an expression, such as {@code ${body[id]}}, evaluated per
- * element) or else the {@code FactoryItemKey} header; the version from {@code version} or {@code FactoryItemVersion},
- * else {@value JobEndpoint#DEFAULT_VERSION}; {@code complete} likewise, else true.
+ * element) or else the {@link JobConstants#ITEM_KEY} header; the version from {@code version} or
+ * {@link JobConstants#ITEM_VERSION}, else {@value JobEndpoint#DEFAULT_VERSION}; {@code complete} likewise, else true.
  */
 final class JobProducer extends DefaultProducer {
 

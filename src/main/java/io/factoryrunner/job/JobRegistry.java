@@ -4,6 +4,7 @@ import java.sql.SQLException;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
@@ -18,7 +19,7 @@ public final class JobRegistry {
      */
     private final Map<String, String> upstreams = new ConcurrentHashMap<>();
 
-    private final java.util.Set<String> misfireChecked = ConcurrentHashMap.newKeySet();
+    private final Set<String> misfireChecked = ConcurrentHashMap.newKeySet();
 
     /**
      * Runs whose end could not be written (the database failed), by job: written at the job's next fire, also

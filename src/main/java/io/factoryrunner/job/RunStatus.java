@@ -1,5 +1,7 @@
 package io.factoryrunner.job;
 
+import java.util.Locale;
+
 /**
  * The status of a run. {@code RUNNING} is the only one a run leaves: to {@code SUCCEEDED} (every item taken was
  * done or failed, none lost), {@code FAILED} (the run itself broke, e.g. the database went away), or
@@ -10,6 +12,6 @@ public enum RunStatus {
     RUNNING, SUCCEEDED, FAILED, SKIPPED, ABANDONED;
 
     public String db() {
-        return name().toLowerCase(java.util.Locale.ROOT);
+        return name().toLowerCase(Locale.ROOT);
     }
 }

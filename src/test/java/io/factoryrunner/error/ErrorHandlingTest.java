@@ -5,7 +5,6 @@ import static com.github.tomakehurst.wiremock.client.WireMock.any;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static io.factoryrunner.testsupport.Sql.rows;
 import static io.factoryrunner.testsupport.Sql.count;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -14,16 +13,15 @@ import static org.awaitility.Awaitility.await;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import com.icegreen.greenmail.util.GreenMail;
-import com.icegreen.greenmail.util.ServerSetup;
 import io.factoryrunner.FactoryApplication;
 import io.factoryrunner.alert.Notifier;
 import io.factoryrunner.job.Trigger;
 import io.factoryrunner.testsupport.CapturedLog;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.MutableClock;
 import io.factoryrunner.testsupport.TestDatabase;
 import jakarta.mail.internet.MimeMessage;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Clock;
@@ -40,10 +38,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -86,41 +82,20 @@ class ErrorHandlingTest {
                     - toD: "http://localhost:{{api.port}}/api/items/${header.FactoryItemKey}?apiKey={{api.key}}"
             """;
 
-    @TempDir
-    Path dir;
-
-    WireMockServer api;
-    GreenMail smtp;
-    int smtpPort;
-
-    @BeforeEach
-    void servers() {
-        api = new WireMockServer(options().dynamicPort());
-        api.start();
-        smtpPort = FactoryHome.freePort();
-        smtp = new GreenMail(new ServerSetup(smtpPort, "127.0.0.1", ServerSetup.PROTOCOL_SMTP));
-        smtp.start();
-    }
-
-    @AfterEach
-    void stopServers() {
-        api.stop();
-        smtp.stop();
-    }
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension().settings(home -> home
+            .applicationProperties("api.key = placeholder\n")
+            .property("factory.alerts.retry-delay", "100")
+            .property("factory.alerts.max-retry-delay", "200")
+            .property("factory.retry.initial-delay", "20")
+            .property("factory.retry.max-delay", "2s")
+            .property("job.call.transaction", "claim")
+            .route("call.camel.yaml", CALLER));
+    final WireMockServer api = factory.api();
+    GreenMail smtp = factory.mail();
 
     FactoryHome home(TestDatabase db) {
-        return new FactoryHome(dir, db).applicationProperties("api.key = placeholder\n")
-                .property("api.port", String.valueOf(api.port()))
-                .property("factory.mail.host", "127.0.0.1")
-                .property("factory.mail.port", String.valueOf(smtpPort))
-                .property("factory.alerts.to", "ops@example.com")
-                .property("factory.alerts.poll-interval", "100")
-                .property("factory.alerts.retry-delay", "100")
-                .property("factory.alerts.max-retry-delay", "200")
-                .property("factory.retry.initial-delay", "20")
-                .property("factory.retry.max-delay", "2s")
-                .property("job.call.transaction", "claim")
-                .route("call.camel.yaml", CALLER);
+        return factory.home(db);
     }
 
     FactoryHome.Running start(FactoryHome home) throws Exception {
@@ -128,7 +103,7 @@ class ErrorHandlingTest {
     }
 
     FactoryHome.Running start(FactoryHome home, Clock clock) throws Exception {
-        FactoryHome.Running running = home.start(clock);
+        FactoryHome.Running running = factory.start(home, clock);
         running.app().configTable().set("api.key", SECRET, true, "analytics API key", "test");
         running.app().configWatcher().poll();
         return running;
@@ -476,8 +451,7 @@ class ErrorHandlingTest {
             DataSource ds = app.database().dataSource();
             await().atMost(Duration.ofSeconds(20)).until(() -> count(ds,
                     "SELECT COUNT(*) FROM alerts WHERE status = 'pending' AND attempts > 0") == 20);
-            smtp = new GreenMail(new ServerSetup(smtpPort, "127.0.0.1", ServerSetup.PROTOCOL_SMTP));
-            smtp.start();
+            smtp = factory.mailAgain();
             awaitOutboxEmpty(ds);
             List<String> bodies = new ArrayList<>();
             for (MimeMessage m : smtp.getReceivedMessages()) {

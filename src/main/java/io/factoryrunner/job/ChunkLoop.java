@@ -1,0 +1,305 @@
+package io.factoryrunner.job;
+
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A run's loop over its items: first the items an earlier run left claimed, then chunks claimed from the inbox, each
+ * item sent through the route and each chunk's results committed together, while the next chunk is claimed on
+ * another connection (or, with {@code transaction=chunk}, taken, run and committed in one transaction per chunk).
+ */
+final class ChunkLoop {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ChunkLoop.class);
+
+    /** Sends one item through the route: its result, {@link ItemOutcomes#INTERRUPTED}, or null (failure unrecorded). */
+    @FunctionalInterface
+    interface ItemRunner {
+        JobStore.Result run(long runId, JobStore.Item item);
+    }
+
+    /**
+     * What a run's items came to. {@code stopped} says why the run stopped midway (the route is stopping), null when
+     * it went to its end; {@code kept} counts the items whose failure could not be recorded, left claimed.
+     */
+    record Tally(int done, int failed, int deferred, int kept, String stopped) {
+
+        static final Tally NONE = new Tally(0, 0, 0, 0, null);
+
+        static Tally of(List<JobStore.Result> results, int kept) {
+            int done = 0;
+            int failed = 0;
+            int deferred = 0;
+            for (JobStore.Result r : results) {
+                switch (r.outcome()) {
+                    case DONE -> done++;
+                    case FAILED -> failed++;
+                    case DEFERRED -> deferred++;
+                }
+            }
+            return new Tally(done, failed, deferred, kept, null);
+        }
+
+        static Tally stopped(String why) {
+            return new Tally(0, 0, 0, 0, why);
+        }
+
+        Tally plus(Tally other) {
+            return new Tally(done + other.done, failed + other.failed, deferred + other.deferred,
+                    kept + other.kept, null);
+        }
+    }
+
+    private final JobStore store;
+    private final String job;
+    private final int chunk;
+    private final boolean chunkTransaction;
+    private final Clock clock;
+    private final Supplier<List<String>> downstream;
+    /** The claim thread; null once the route is stopping. */
+    private final Supplier<ExecutorService> claims;
+    private final BooleanSupplier runAllowed;
+    private final ItemRunner items;
+    /** The items of this loop's run written so far. */
+    private Tally counted = Tally.NONE;
+
+    ChunkLoop(JobStore store, JobEndpoint endpoint, Clock clock, Supplier<ExecutorService> claims,
+            BooleanSupplier runAllowed, ItemRunner items) {
+        this.store = store;
+        this.job = endpoint.getJob();
+        this.chunk = endpoint.getChunkSize();
+        this.chunkTransaction = endpoint.isChunkTransaction();
+        this.clock = clock;
+        this.downstream = () -> endpoint.getComponent().registry().downstreamOf(job);
+        this.claims = claims;
+        this.runAllowed = runAllowed;
+        this.items = items;
+    }
+
+    /**
+     * Runs the items of run {@code runId}, once; a failure to read or write the store ends the loop by its exception,
+     * and {@link #counted()} then tells what was written before it.
+     */
+    Tally run(long runId) throws SQLException {
+        CompletableFuture<JobStore.Claim> nextClaim = null;
+        try {
+            int reclaimed = store.reclaim(job, runId);
+            if (reclaimed > 0) {
+                LOG.info("Job {} run {}: took back {} items an earlier run left unfinished", job, runId, reclaimed);
+            }
+            boolean takenBack = reclaimed > 0;
+            Instant runStart = clock.instant();
+            while (counted.kept() == 0) {
+                // the items taken back first, then chunks claimed from the inbox
+                List<JobStore.Item> taken = takenBack ? store.claimedBy(job, runId, chunk) : List.of();
+                if (taken.isEmpty() && chunkTransaction) {
+                    Tally chunks = runChunks(runId, runStart);
+                    if (chunks.stopped() != null) {
+                        return chunks;
+                    }
+                    counted = counted.plus(chunks);
+                    break;
+                }
+                if (taken.isEmpty()) {
+                    takenBack = false;
+                    // items put back during this run wait for the next one
+                    JobStore.Claim claim = nextClaim != null ? join(nextClaim)
+                            : store.claim(job, runId, chunk, runStart);
+                    nextClaim = null;
+                    if (claim.taken() == 0) {
+                        break;
+                    }
+                    taken = claim.items();
+                    if (taken.isEmpty()) {
+                        // every item taken had been acted on by this job already
+                        continue;
+                    }
+                }
+                List<JobStore.Result> results = new ArrayList<>(taken.size());
+                int kept = 0;
+                for (JobStore.Item item : taken) {
+                    if (!runAllowed.getAsBoolean()) {
+                        // stopping: nothing of this chunk is committed; its items stay claimed for the next run
+                        return Tally.stopped("stopped during the run; " + taken.size()
+                                + " claimed items left for the next run");
+                    }
+                    JobStore.Result result = items.run(runId, item);
+                    if (result == ItemOutcomes.INTERRUPTED) {
+                        return Tally.stopped("stopped during an item's retry wait; " + taken.size()
+                                + " claimed items left for the next run");
+                    }
+                    if (result != null) {
+                        results.add(result);
+                    } else {
+                        // the failure could not be recorded: the item stays claimed, for the next run
+                        kept++;
+                    }
+                }
+                if (!takenBack && kept == 0) {
+                    // the next chunk is claimed on another connection while this one commits: the two
+                    // transactions touch different rows, and the database works on both at once
+                    nextClaim = claimAhead(runId, runStart);
+                }
+                store.complete(job, runId, results, downstream.get(), kept);
+                counted = counted.plus(Tally.of(results, kept));
+            }
+            return counted;
+        } catch (SQLException | RuntimeException e) {
+            if (nextClaim != null) {
+                // let a claim under way end before the run does: its items stay claimed for the next run
+                nextClaim.exceptionally(ignored -> null).join();
+            }
+            throw e;
+        }
+    }
+
+    Tally counted() {
+        return counted;
+    }
+
+    /**
+     * The inbox's chunks, each in one transaction: taken, run, and its results written and committed together. A
+     * chunk's commit goes on the claim thread while the next chunk is taken and run, so the database writes one
+     * chunk while the route runs the next. Stops at the first chunk whose failures could not be recorded. When the
+     * run stops midway, the chunk being run is rolled back and its items are waiting again.
+     */
+    private Tally runChunks(long runId, Instant runStart) throws SQLException {
+        Tally total = Tally.NONE;
+        CompletableFuture<Tally> committing = null;
+        try {
+            while (true) {
+                if (committing != null && !store.takesWhileCommitting()) {
+                    total = total.plus(join(committing));
+                    committing = null;
+                }
+                JobStore.OpenChunk open = store.openChunk(job, chunk, runStart);
+                boolean handedOver = false;
+                try {
+                    if (open.taken() == 0) {
+                        break;
+                    }
+                    List<JobStore.Result> results = new ArrayList<>(open.items().size());
+                    List<JobStore.Item> kept = new ArrayList<>();
+                    for (JobStore.Item item : open.items()) {
+                        if (committing != null && committing.isCompletedExceptionally()) {
+                            // the chunk before failed to commit: run no more items on top of it; this throws its
+                            // failure, and this chunk is rolled back
+                            join(committing);
+                        }
+                        JobStore.Result result = runAllowed.getAsBoolean() ? items.run(runId, item)
+                                : ItemOutcomes.INTERRUPTED;
+                        if (result == ItemOutcomes.INTERRUPTED) {
+                            if (committing != null) {
+                                join(committing);
+                                committing = null;
+                            }
+                            return Tally.stopped("stopped during the run; the chunk's " + open.items().size()
+                                    + " items are waiting again");
+                        }
+                        if (result == null) {
+                            // the failure could not be recorded: the item goes back to the inbox
+                            kept.add(item);
+                        } else {
+                            results.add(result);
+                        }
+                    }
+                    if (committing != null) {
+                        total = total.plus(join(committing));
+                        committing = null;
+                    }
+                    committing = commitAhead(open, runId, results, kept);
+                    handedOver = true;
+                    if (!kept.isEmpty()) {
+                        // the error table cannot be written (the database is likely failing): stop taking items
+                        break;
+                    }
+                } finally {
+                    if (!handedOver) {
+                        open.close();
+                    }
+                }
+            }
+            if (committing != null) {
+                total = total.plus(join(committing));
+                committing = null;
+            }
+            return total;
+        } finally {
+            if (committing != null) {
+                // the run failed while a chunk was committing: let that commit end before the run does
+                committing.exceptionally(ignored -> null).join();
+            }
+        }
+    }
+
+    /** Commits a chunk on the claim thread, or on this one when the route is stopping; closes it either way. */
+    private CompletableFuture<Tally> commitAhead(JobStore.OpenChunk open, long runId, List<JobStore.Result> results,
+            List<JobStore.Item> kept) {
+        Supplier<Tally> commit = () -> {
+            try (open) {
+                store.commitChunk(open, job, runId, results, downstream.get(), kept);
+                return Tally.of(results, kept.size());
+            } catch (SQLException e) {
+                throw new CompletionException(e);
+            }
+        };
+        ExecutorService executor = claims.get();
+        if (executor != null) {
+            try {
+                return CompletableFuture.supplyAsync(commit, executor);
+            } catch (RejectedExecutionException stopping) {
+                // the executor is gone: commit here
+            }
+        }
+        try {
+            return CompletableFuture.completedFuture(commit.get());
+        } catch (CompletionException e) {
+            return CompletableFuture.failedFuture(e.getCause());
+        }
+    }
+
+    /** The next chunk's claim on the claim thread; null when the executor is gone (the route is stopping). */
+    private CompletableFuture<JobStore.Claim> claimAhead(long runId, Instant runStart) {
+        ExecutorService executor = claims.get();
+        if (executor == null || !runAllowed.getAsBoolean()) {
+            return null;
+        }
+        try {
+            return CompletableFuture.supplyAsync(() -> {
+                try {
+                    return store.claim(job, runId, chunk, runStart);
+                } catch (SQLException e) {
+                    throw new CompletionException(e);
+                }
+            }, executor);
+        } catch (RejectedExecutionException stopping) {
+            return null;
+        }
+    }
+
+    /** The result of work done on the claim thread, with its SQL failure thrown as it was. */
+    private static <T> T join(CompletableFuture<T> work) throws SQLException {
+        try {
+            return work.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof SQLException sql) {
+                throw sql;
+            }
+            if (e.getCause() instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            throw e;
+        }
+    }
+}
