@@ -15,9 +15,9 @@ import java.time.Instant;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
@@ -73,8 +73,8 @@ public final class ApiTokens {
     private final Jdbc jdbc;
     private final Clock clock;
     private final SecureRandom random = new SecureRandom();
-    /** Hashes seen valid in this process, so a busy client does not cost a lookup per call; emptied on revoke. */
-    private final Set<String> usedToday = ConcurrentHashMap.newKeySet();
+    /** The day each token was last recorded as used: a busy client costs one write a day, not one per call. */
+    private final Map<String, String> lastUseRecorded = new ConcurrentHashMap<>();
 
     public ApiTokens(DataSource dataSource, Clock clock) {
         this.jdbc = Jdbc.of(dataSource);
@@ -107,7 +107,8 @@ public final class ApiTokens {
         Optional<Caller> caller = jdbc.queryFirst(
                 "SELECT name, role FROM api_token WHERE token_hash = ? AND revoked_at IS NULL",
                 rs -> new Caller(rs.getString(1), Role.parse(rs.getString(2))), hash);
-        if (caller.isPresent() && usedToday.add(hash + clock.instant().toString().substring(0, 10))) {
+        String today = clock.instant().toString().substring(0, 10);
+        if (caller.isPresent() && !today.equals(lastUseRecorded.put(hash, today))) {
             jdbc.update("UPDATE api_token SET last_used_at = ? WHERE token_hash = ?", clock.instant(), hash);
         }
         return caller;
@@ -119,7 +120,6 @@ public final class ApiTokens {
 
     /** Revokes a token by name; false when there is none by that name still valid. */
     public boolean revoke(String name) throws SQLException {
-        usedToday.clear();
         return jdbc.update("UPDATE api_token SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
                 clock.instant(), name) == 1;
     }

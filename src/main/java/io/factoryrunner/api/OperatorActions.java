@@ -184,7 +184,7 @@ public final class OperatorActions {
     public Map<String, Object> pause(Caller caller, String job, boolean pause, String note) throws SQLException {
         requireJob(job);
         configTable.set("job." + job + ".paused", String.valueOf(pause), false,
-                pause ? "paused through the API by " + caller.name() : null, caller.name());
+                (pause ? "paused" : "resumed") + " through the API by " + caller.name(), caller.name());
         applyConfiguration.run();
         audit.record(caller.name(), pause ? "pause" : "resume", "job " + job, note, "job." + job + ".paused = "
                 + pause);
@@ -234,10 +234,13 @@ public final class OperatorActions {
     public Map<String, Object> redrive(Caller caller, String job, String key, String version, String note)
             throws SQLException {
         requireJob(job);
-        ItemState item = (version == null ? queries.latestFailed(job, key).or(() -> latest(job, key))
-                : queries.item(job, key, version))
-                .orElseThrow(() -> ApiError.notFound("Job '" + job + "' has no item '" + key + "'"
-                        + (version == null ? "" : " in version '" + version + "'")));
+        Optional<ItemState> found = version != null ? queries.item(job, key, version)
+                : queries.latestFailed(job, key);
+        if (found.isEmpty() && version == null) {
+            found = queries.latestItem(job, key);
+        }
+        ItemState item = found.orElseThrow(() -> ApiError.notFound("Job '" + job + "' has no item '" + key + "'"
+                + (version == null ? "" : " in version '" + version + "'")));
         if (!"failed".equals(item.status())) {
             throw ApiError.conflict("Item '" + key + "' version '" + item.version() + "' of job '" + job + "' is "
                     + item.status() + ", not failed", Map.of("status", item.status(), "version", item.version()));
@@ -249,14 +252,6 @@ public final class OperatorActions {
         audit.record(caller.name(), "redrive", "item " + job + "/" + key + "/" + item.version(), note,
                 "1 item put back");
         return Map.of("redriven", 1, "job", job, "key", key, "version", item.version());
-    }
-
-    private Optional<ItemState> latest(String job, String key) {
-        try {
-            return queries.latestItem(job, key);
-        } catch (SQLException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     // ---- errors
@@ -330,15 +325,11 @@ public final class OperatorActions {
             jdbc.update("UPDATE alerts SET next_attempt_at = ? WHERE alert_id = ? AND status = 'pending'", now, id);
             resent = id;
         } else {
-            resent = jdbc.inTransaction(tx -> {
-                tx.update("""
-                        INSERT INTO alerts (created_at, kind, job, fingerprint, recipients, subject, body, status,
-                                            attempts, next_attempt_at)
-                        SELECT ?, kind, job, fingerprint, recipients, subject, body, 'pending', 0, ?
-                          FROM alerts WHERE alert_id = ?""", now, now, id);
-                return tx.queryFirst("SELECT MAX(alert_id) FROM alerts WHERE created_at = ? AND subject = ?",
-                        rs -> rs.getLong(1), now, alert.subject()).orElseThrow();
-            });
+            resent = jdbc.insertReturningKey("""
+                    INSERT INTO alerts (created_at, kind, job, fingerprint, recipients, subject, body, status,
+                                        attempts, next_attempt_at)
+                    SELECT ?, kind, job, fingerprint, recipients, subject, body, 'pending', 0, ?
+                      FROM alerts WHERE alert_id = ?""", now, now, id);
         }
         audit.record(caller.name(), "resend", "alert " + id, note, "alert " + resent + " due now");
         return Map.of("alertId", resent, "status", "pending");

@@ -56,7 +56,7 @@ public final class OperatorApi extends RouteBuilder {
     @Override
     public void configure() {
         restConfiguration().component("platform-http").bindingMode(RestBindingMode.off)
-                .apiContextPath("/api/openapi.json").apiVendorExtension(false)
+                .apiContextPath("/api/openapi.json").apiContextRouteId("api-openapi").apiVendorExtension(false)
                 .apiProperty("api.title", "Factory Runner operator API")
                 .apiProperty("api.version", "1")
                 .apiProperty("api.description", "See the factory's jobs, runs, items and errors, and act on them."
@@ -88,7 +88,7 @@ public final class OperatorApi extends RouteBuilder {
         call(api.get("/jobs/{job}").description("One job"),
                 "api-job", Role.VIEWER, (c, in) -> actions.job(text(in, "job")));
         call(api.post("/jobs/{job}/trigger").description("Starts a run now: 202 with its id, 409 when one is going"),
-                "api-job-trigger", Role.OPERATOR, (c, in) -> accepted(in, actions.trigger(c, text(in, "job"))));
+                "api-job-trigger", Role.OPERATOR, (c, in) -> accepted(actions.trigger(c, text(in, "job"))));
         call(api.post("/jobs/{job}/pause").description("Pauses the job at once (job.<name>.paused = true)"),
                 "api-job-pause", Role.OPERATOR, (c, in) -> actions.pause(c, text(in, "job"), true, note(in)));
         call(api.post("/jobs/{job}/resume").description("Resumes the job at once (job.<name>.paused = false)"),
@@ -142,7 +142,7 @@ public final class OperatorApi extends RouteBuilder {
                 (c, in) -> Map.of("tokens", tokens.list()));
         call(api.post("/tokens").description("Creates a token: body {\"name\": \"...\", \"role\": \"viewer\"};"
                 + " the answer holds the token, shown once"), "api-token-create", Role.ADMIN,
-                (c, in) -> created(in, actions.createToken(c, body(in))));
+                (c, in) -> created(actions.createToken(c, body(in))));
         call(api.delete("/tokens/{name}").description("Revokes a token"), "api-token-revoke", Role.ADMIN,
                 (c, in) -> actions.revokeToken(c, text(in, "name")));
 
@@ -198,11 +198,11 @@ public final class OperatorApi extends RouteBuilder {
     record Status(int code, Object body, String location) {
     }
 
-    private static Status accepted(Message in, Map<String, Object> run) {
+    private static Status accepted(Map<String, Object> run) {
         return new Status(202, run, "/api/runs/" + run.get("runId"));
     }
 
-    private static Status created(Message in, Map<String, Object> token) {
+    private static Status created(Map<String, Object> token) {
         return new Status(201, token, "/api/tokens/" + token.get("name"));
     }
 

@@ -32,11 +32,13 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
+import org.apache.camel.Endpoint;
 import org.apache.camel.Exchange;
 import org.apache.camel.ServiceStatus;
 import org.apache.camel.StreamCache;
 import org.apache.camel.component.http.HttpEndpoint;
 import org.apache.camel.http.base.HttpOperationFailedException;
+import org.apache.camel.spi.InterceptSendToEndpoint;
 import org.apache.camel.spi.PropertiesComponent;
 import org.apache.camel.util.TimeUtils;
 import org.slf4j.Logger;
@@ -304,8 +306,12 @@ public final class ErrorRecorder implements FailureRecorder {
      */
     private static String sentMethod(Exchange exchange, String uri) {
         String endpointUri = exchange.getProperty(Exchange.FAILURE_ENDPOINT, String.class);
-        HttpEndpoint endpoint = endpointUri != null && exchange.getContext().hasEndpoint(endpointUri)
-                instanceof HttpEndpoint http ? http : null;
+        Endpoint found = endpointUri == null ? null : exchange.getContext().hasEndpoint(endpointUri);
+        // an endpoint that a route configuration intercepts (the analytics API key) is wrapped
+        while (found instanceof InterceptSendToEndpoint intercepted && intercepted.getOriginalEndpoint() != found) {
+            found = intercepted.getOriginalEndpoint();
+        }
+        HttpEndpoint endpoint = found instanceof HttpEndpoint http ? http : null;
         if (endpoint != null && endpoint.getHttpMethod() != null) {
             return endpoint.getHttpMethod().name();
         }

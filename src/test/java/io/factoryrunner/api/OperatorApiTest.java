@@ -166,6 +166,15 @@ class OperatorApiTest {
                     .isEqualTo("acknowledged");
             assertThat(post("/api/errors/" + fingerprint + "/acknowledge", null).status()).isEqualTo(409);
 
+            // no mail server: the failure's alert waits in the outbox, and a resend makes it due now
+            JsonNode pending = get("/api/alerts?status=pending").body().get("items");
+            assertThat(pending.findValuesAsText("kind")).contains("error_opened");
+            long alertId = pending.get(0).get("alertId").asLong();
+            Answer resent = post("/api/alerts/" + alertId + "/resend", null);
+            assertThat(resent.status()).isEqualTo(200);
+            assertThat(resent.body().get("alertId").asLong()).isEqualTo(alertId);
+            assertThat(post("/api/alerts/999999/resend", null).status()).isEqualTo(404);
+
             assertThat(call("PUT", "/api/config/test.fail-key", "{\"value\": \"none\"}", token).status())
                     .isEqualTo(200);
             Answer redriven = post("/api/items/build/b/redrive", null);
