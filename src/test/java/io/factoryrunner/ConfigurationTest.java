@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 import static org.awaitility.Awaitility.await;
 
+import io.factoryrunner.config.ConfigReport;
 import io.factoryrunner.config.ConfigTable;
 import io.factoryrunner.job.JobEndpoint;
 import io.factoryrunner.testsupport.CapturedLog;
@@ -61,9 +62,9 @@ class ConfigurationTest {
             // shipped default, untouched by file or table
             assertThat(context.resolvePropertyPlaceholders("{{factory.config.poll-interval}}")).isNotBlank();
             assertThat(running.app().configReport())
-                    .anySatisfy(l -> assertThat(l).isEqualTo(new io.factoryrunner.config.ConfigReport.Line(
+                    .anySatisfy(l -> assertThat(l).isEqualTo(new ConfigReport.Line(
                             "greeting", "from table", "factory_config")))
-                    .anySatisfy(l -> assertThat(l).isEqualTo(new io.factoryrunner.config.ConfigReport.Line(
+                    .anySatisfy(l -> assertThat(l).isEqualTo(new ConfigReport.Line(
                             "only.in.file", "file value", "config/application.properties")));
         }
     }

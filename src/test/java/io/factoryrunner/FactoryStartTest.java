@@ -3,24 +3,25 @@ package io.factoryrunner;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.camel.builder.NotifyBuilder;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -76,7 +77,7 @@ class FactoryStartTest {
         }
     }
 
-    @org.junit.jupiter.api.Test
+    @Test
     void a_job_that_has_not_fired_yet_is_healthy() throws Exception {
         FactoryHome home = new FactoryHome(dir, TestDatabase.H2).route("daily.camel.yaml", """
                 - route:
@@ -141,7 +142,7 @@ class FactoryStartTest {
         }
     }
 
-    @org.junit.jupiter.api.Test
+    @Test
     void an_sql_client_on_this_machine_reads_and_writes_the_running_factorys_embedded_database() throws Exception {
         int port = FactoryHome.freePort();
         FactoryHome home = new FactoryHome(dir, TestDatabase.H2).withoutOverride("factory.db.url")
@@ -162,7 +163,7 @@ class FactoryStartTest {
         }
     }
 
-    @org.junit.jupiter.api.Test
+    @Test
     void embedded_default_database_lives_under_the_data_directory() {
         FactoryHome home = new FactoryHome(dir, TestDatabase.H2).withoutOverride("factory.db.url")
                 .applicationProperties("factory.data-dir = store\n");

@@ -15,12 +15,14 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.camel.builder.NotifyBuilder;
 import org.apache.camel.main.Main;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -46,7 +48,7 @@ class RouteFilesTest {
 
     /** Every route file shipped in the jar and every example in config/routes. */
     static Stream<Path> routeFiles() throws IOException {
-        List<Path> files = new java.util.ArrayList<>();
+        List<Path> files = new ArrayList<>();
         for (Path root : List.of(Path.of("src/main/resources/routes"), Path.of("config/routes"))) {
             if (Files.isDirectory(root)) {
                 try (Stream<Path> walk = Files.walk(root)) {
@@ -122,7 +124,7 @@ class RouteFilesTest {
                 """;
         FactoryHome home = new FactoryHome(dir, TestDatabase.H2).route("a.yaml", route).route("b.yaml", route);
         var app = home.app(FactoryApplication.Mode.RUN);
-        org.assertj.core.api.Assertions.assertThatThrownBy(app::start).isInstanceOf(StartupException.class)
+        Assertions.assertThatThrownBy(app::start).isInstanceOf(StartupException.class)
                 .hasMessageContaining("twin").hasMessageContaining("config/routes/a.yaml")
                 .hasMessageContaining("config/routes/b.yaml");
     }
@@ -139,7 +141,7 @@ class RouteFilesTest {
                                 - log: "mine"
                         """);
         var app = home.app(FactoryApplication.Mode.RUN);
-        org.assertj.core.api.Assertions.assertThatThrownBy(app::start).isInstanceOf(StartupException.class)
+        Assertions.assertThatThrownBy(app::start).isInstanceOf(StartupException.class)
                 .hasMessageContaining("[prepare]")
                 .hasMessageContaining("jar:routes/factory/prepare.camel.yaml")
                 .hasMessageContaining("prepare-intake").hasMessageContaining("prepare-drop");

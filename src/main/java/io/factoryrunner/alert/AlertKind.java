@@ -1,11 +1,13 @@
 package io.factoryrunner.alert;
 
+import java.util.Locale;
+
 /** What an alert tells; each kind has a mail template of the same name ({@code mail/error-opened.txt}). */
 public enum AlertKind {
     ERROR_OPENED, REMINDER, RECOVERY, DIGEST, AUTO_PAUSED, EVENT, JOB_BLOCKED;
 
     public String db() {
-        return name().toLowerCase(java.util.Locale.ROOT);
+        return name().toLowerCase(Locale.ROOT);
     }
 
     public String template() {

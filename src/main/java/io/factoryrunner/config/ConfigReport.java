@@ -36,9 +36,7 @@ public final class ConfigReport {
             }
             return lines;
         } finally {
-            if (properties instanceof org.apache.camel.component.properties.PropertiesComponent pc) {
-                pc.removePropertiesLookupListener(listener);
-            }
+            LookupListeners.remove(properties, listener);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.factoryrunner.config;
 
+import java.text.ParseException;
 import java.util.Locale;
 import java.util.Optional;
 import org.apache.camel.util.TimeUtils;
@@ -51,7 +52,7 @@ public enum ConfigType {
             try {
                 CronExpression.validateExpression(cron);
                 return Optional.empty();
-            } catch (java.text.ParseException e) {
+            } catch (ParseException e) {
                 return Optional.of("is not a valid Quartz cron expression (seconds minutes hours day-of-month month"
                         + " day-of-week [year], e.g. '0 0/5 * * * ?'): " + e.getMessage());
             }

@@ -1,7 +1,9 @@
 package io.factoryrunner.db;
 
+import io.factoryrunner.logging.Secrets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.regex.Pattern;
@@ -24,7 +26,7 @@ public record DatabaseSettings(String url, String user, String password, int poo
      * locks for the process that opened it (not a server URL, not {@code AUTO_SERVER=TRUE}).
      */
     public boolean isExclusive() {
-        String lower = url.toLowerCase(java.util.Locale.ROOT);
+        String lower = url.toLowerCase(Locale.ROOT);
         return dialect() == Dialect.H2 && !lower.startsWith("jdbc:h2:tcp:") && !lower.startsWith("jdbc:h2:ssl:")
                 && !lower.replace(" ", "").contains(";auto_server=true");
     }
@@ -73,6 +75,6 @@ public record DatabaseSettings(String url, String user, String password, int poo
 
     @Override
     public String toString() {
-        return "DatabaseSettings[url=" + io.factoryrunner.logging.Secrets.maskUrl(url) + ", user=" + user + "]";
+        return "DatabaseSettings[url=" + Secrets.maskUrl(url) + ", user=" + user + "]";
     }
 }

@@ -1,5 +1,7 @@
 package io.factoryrunner.db;
 
+import io.factoryrunner.logging.Secrets;
+
 /** The databases the factory runs on. Every difference between them that the code must know is named here. */
 public enum Dialect {
     H2("h2"),
@@ -24,6 +26,6 @@ public enum Dialect {
             return POSTGRESQL;
         }
         throw new IllegalArgumentException("Unsupported database URL (expected jdbc:h2: or jdbc:postgresql:): "
-                + io.factoryrunner.logging.Secrets.maskUrl(url));
+                + Secrets.maskUrl(url));
     }
 }

@@ -9,6 +9,7 @@ import java.net.http.HttpTimeoutException;
 import java.sql.SQLException;
 import java.sql.SQLTransientException;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.camel.Exchange;
@@ -29,7 +30,7 @@ public final class ErrorClassifier {
                 String.class);
         if (forced != null) {
             try {
-                return ErrorCategory.valueOf(forced.trim().toUpperCase(java.util.Locale.ROOT));
+                return ErrorCategory.valueOf(forced.trim().toUpperCase(Locale.ROOT));
             } catch (IllegalArgumentException unknown) {
                 // an unknown name in the header: classify by the exception instead
             }

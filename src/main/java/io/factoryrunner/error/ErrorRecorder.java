@@ -13,6 +13,7 @@ import io.factoryrunner.job.JobConstants;
 import io.factoryrunner.job.JobConsumer;
 import io.factoryrunner.job.RetryAcrossRuns;
 import io.factoryrunner.logging.Secrets;
+import java.io.File;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -32,10 +33,13 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
+import org.apache.camel.CamelExecutionException;
 import org.apache.camel.Endpoint;
 import org.apache.camel.Exchange;
+import org.apache.camel.RuntimeCamelException;
 import org.apache.camel.ServiceStatus;
 import org.apache.camel.StreamCache;
+import org.apache.camel.component.file.GenericFile;
 import org.apache.camel.component.http.HttpEndpoint;
 import org.apache.camel.http.base.HttpOperationFailedException;
 import org.apache.camel.spi.InterceptSendToEndpoint;
@@ -472,8 +476,8 @@ public final class ErrorRecorder implements FailureRecorder {
 
     private static Throwable unwrap(Throwable error) {
         Throwable t = error;
-        while ((t instanceof org.apache.camel.CamelExecutionException
-                || t instanceof org.apache.camel.RuntimeCamelException) && t.getCause() != null) {
+        while ((t instanceof CamelExecutionException
+                || t instanceof RuntimeCamelException) && t.getCause() != null) {
             t = t.getCause();
         }
         return t;
@@ -494,10 +498,10 @@ public final class ErrorRecorder implements FailureRecorder {
         if (body == null) {
             return null;
         }
-        if (body instanceof org.apache.camel.component.file.GenericFile<?> file) {
+        if (body instanceof GenericFile<?> file) {
             return "file " + file.getAbsoluteFilePath();
         }
-        if (body instanceof java.io.File file) {
+        if (body instanceof File file) {
             return "file " + file.getAbsolutePath();
         }
         try {

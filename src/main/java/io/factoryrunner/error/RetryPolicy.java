@@ -1,8 +1,9 @@
 package io.factoryrunner.error;
 
-import java.time.Duration;
 import io.factoryrunner.job.FailureRecorder;
 import io.factoryrunner.job.JobConstants;
+import io.factoryrunner.logging.Secrets;
+import java.time.Duration;
 import org.apache.camel.Exchange;
 import org.apache.camel.Predicate;
 import org.apache.camel.spi.PropertiesComponent;
@@ -50,7 +51,7 @@ public final class RetryPolicy implements Predicate {
         exchange.setProperty(FailureRecorder.ATTEMPTS, attempts + 1);
         LOG.warn("{} attempt {} of {} failed ({}: {}); trying again in {} ms", job == null
                 ? exchange.getFromRouteId() : "Job " + job, attempts, max, error.getClass().getSimpleName(),
-                io.factoryrunner.logging.Secrets.mask(error.getMessage()), delay);
+                Secrets.mask(error.getMessage()), delay);
         return true;
     }
 

@@ -47,9 +47,9 @@ final class GenericStoreDialect implements StoreDialect {
 
     /** Which of the given items the job has acted on already. */
     private static final String ACTED_ON = """
-            SELECT item_key, item_version FROM job_state
-             WHERE job = ? AND (item_key, item_version) IN (
-                   SELECT * FROM UNNEST(CAST(? AS VARCHAR ARRAY), CAST(? AS VARCHAR ARRAY)))""";
+            SELECT u.item_key, u.item_version
+              FROM UNNEST(CAST(? AS VARCHAR ARRAY), CAST(? AS VARCHAR ARRAY)) AS u(item_key, item_version)
+              JOIN job_state s ON s.job = ? AND s.item_key = u.item_key AND s.item_version = u.item_version""";
 
     /** A chunk's results in one statement; answers the items the run still owned. */
     private static final String FINISH = """
@@ -143,8 +143,10 @@ final class GenericStoreDialect implements StoreDialect {
         }
         Set<ItemKey> actedOn;
         try (PreparedStatement ps = c.prepareStatement(ACTED_ON)) {
-            Jdbc.bind(ps, job, c.createArrayOf("varchar", taken.stream().map(Item::key).toArray()),
-                    c.createArrayOf("varchar", taken.stream().map(Item::version).toArray()));
+            // the join starts from the chunk's keys and finds each by the state's primary key; a row-value IN
+            // over the state reads every row of the job
+            Jdbc.bind(ps, c.createArrayOf("varchar", taken.stream().map(Item::key).toArray()),
+                    c.createArrayOf("varchar", taken.stream().map(Item::version).toArray()), job);
             actedOn = itemKeys(ps);
         }
         List<Item> items = new ArrayList<>();

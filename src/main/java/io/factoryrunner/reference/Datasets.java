@@ -13,11 +13,15 @@ import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import javax.sql.DataSource;
 import org.apache.camel.Exchange;
@@ -71,8 +75,8 @@ public final class Datasets {
         Instant newest = Instant.EPOCH;
         for (Map<String, Object> row : rows) {
             Map<String, Object> lower = new LinkedHashMap<>();
-            row.forEach((k, v) -> lower.put(k.toLowerCase(java.util.Locale.ROOT), v));
-            Object group = lower.get(groupBy.toLowerCase(java.util.Locale.ROOT));
+            row.forEach((k, v) -> lower.put(k.toLowerCase(Locale.ROOT), v));
+            Object group = lower.get(groupBy.toLowerCase(Locale.ROOT));
             groups.computeIfAbsent(String.valueOf(group), g -> new ArrayList<>()).add(lower);
             Instant changed = instant(lower.get("updated_at"));
             if (changed != null && changed.isAfter(newest)) {
@@ -82,8 +86,8 @@ public final class Datasets {
         int offered = 0;
         for (var group : groups.entrySet()) {
             Instant version = group.getValue().stream().map(r -> instant(r.get("updated_at")))
-                    .filter(java.util.Objects::nonNull).max(Instant::compareTo).orElse(newest);
-            String name = source + "-" + group.getKey().toLowerCase(java.util.Locale.ROOT);
+                    .filter(Objects::nonNull).max(Instant::compareTo).orElse(newest);
+            String name = source + "-" + group.getKey().toLowerCase(Locale.ROOT);
             Map<String, Object> data = new LinkedHashMap<>();
             data.put("name", name);
             data.put("group", group.getKey());
@@ -157,8 +161,8 @@ public final class Datasets {
         if (value instanceof OffsetDateTime o) {
             return o.toInstant();
         }
-        if (value instanceof java.time.LocalDateTime l) {
-            return l.toInstant(java.time.ZoneOffset.UTC);
+        if (value instanceof LocalDateTime l) {
+            return l.toInstant(ZoneOffset.UTC);
         }
         return value == null ? null : Instant.parse(value.toString());
     }

@@ -1,5 +1,6 @@
 package io.factoryrunner.reference;
 
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,7 +24,7 @@ public final class Results {
             row.put("dataset", dataset);
             row.put("build_id", buildId);
             row.put("customer_id", map.get("customer_id").toString());
-            row.put("score", new java.math.BigDecimal(map.get("score").toString()));
+            row.put("score", new BigDecimal(map.get("score").toString()));
             row.put("segment", map.get("segment") == null ? "unknown" : map.get("segment").toString());
             rows.add(row);
         }

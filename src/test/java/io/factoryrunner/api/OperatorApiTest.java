@@ -5,8 +5,11 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.factoryrunner.FactoryRunner;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -343,10 +346,10 @@ class OperatorApiTest {
     Output cli(String... args) {
         List<String> all = new ArrayList<>(List.of(args));
         all.addAll(List.of("--home", dir.toString(), "--url", base));
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-        int code = io.factoryrunner.FactoryRunner.execute(all.toArray(String[]::new),
-                new java.io.PrintStream(out, true), new java.io.PrintStream(err, true));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = FactoryRunner.execute(all.toArray(String[]::new),
+                new PrintStream(out, true), new PrintStream(err, true));
         return new Output(code, out.toString(), err.toString());
     }
 

@@ -11,8 +11,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.client.WireMock;
 import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import com.icegreen.greenmail.util.GreenMail;
+import com.icegreen.greenmail.util.GreenMailUtil;
 import io.factoryrunner.FactoryApplication;
 import io.factoryrunner.alert.Notifier;
 import io.factoryrunner.job.Trigger;
@@ -24,6 +26,7 @@ import io.factoryrunner.testsupport.TestDatabase;
 import jakarta.mail.internet.MimeMessage;
 import java.sql.Connection;
 import java.sql.Statement;
+import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -130,7 +133,7 @@ class ErrorHandlingTest {
 
     private static String mailText(MimeMessage m) {
         try {
-            return m.getSubject() + "\n" + com.icegreen.greenmail.util.GreenMailUtil.getBody(m);
+            return m.getSubject() + "\n" + GreenMailUtil.getBody(m);
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
@@ -176,7 +179,7 @@ class ErrorHandlingTest {
             DataSource ds = app.database().dataSource();
             api.verify(1, getRequestedFor(urlPathMatching("/api/items/item-1")));
             api.verify(0, getRequestedFor(urlPathMatching("/api/items/.*")).withHeader("FactoryJob",
-                    com.github.tomakehurst.wiremock.client.WireMock.matching(".*")));
+                    WireMock.matching(".*")));
             assertThat(rows(ds, "SELECT * FROM factory_error")).singleElement().satisfies(r -> {
                 assertThat(r.get("category")).isEqualTo("http_api");
                 assertThat(r.get("job")).isEqualTo("call");
@@ -770,7 +773,7 @@ class ErrorHandlingTest {
         if (timestamp instanceof OffsetDateTime t) {
             return t.toInstant();
         }
-        return ((java.sql.Timestamp) timestamp).toInstant();
+        return ((Timestamp) timestamp).toInstant();
     }
 
     @Test

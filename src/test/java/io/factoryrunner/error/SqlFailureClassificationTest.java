@@ -12,6 +12,7 @@ import java.sql.Statement;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
+import org.apache.camel.RuntimeCamelException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -119,6 +120,6 @@ class SqlFailureClassificationTest {
 
     /** As a route sees it: camel-sql and the beans wrap the driver's exception. */
     private static Throwable wrapped(SQLException e) {
-        return new org.apache.camel.RuntimeCamelException("route step failed", e);
+        return new RuntimeCamelException("route step failed", e);
     }
 }

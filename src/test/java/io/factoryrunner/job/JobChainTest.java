@@ -3,10 +3,12 @@ package io.factoryrunner.job;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.factoryrunner.FactoryApplication;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.Sql;
 import io.factoryrunner.testsupport.TestDatabase;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -28,6 +30,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
+import org.apache.camel.Consumer;
+import org.apache.camel.support.service.ServiceSupport;
+import org.assertj.core.groups.Tuple;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -200,8 +205,8 @@ class JobChainTest {
             app.jobStore().offer("prepare", "order-9", "v2", "second", true);
             List.of("prepare", "build", "check").forEach(j -> app.jobs().trigger(j, Trigger.MANUAL));
             assertThat(states(app.database().dataSource(), "check")).extracting(State::version, State::data)
-                    .containsExactly(org.assertj.core.groups.Tuple.tuple("v1", "first-prepared-built-checked"),
-                            org.assertj.core.groups.Tuple.tuple("v2", "second-prepared-built-checked"));
+                    .containsExactly(Tuple.tuple("v1", "first-prepared-built-checked"),
+                            Tuple.tuple("v2", "second-prepared-built-checked"));
         }
     }
 
@@ -269,7 +274,7 @@ class JobChainTest {
                 }
             });
             await().atMost(Duration.ofSeconds(10))
-                    .until(() -> !((org.apache.camel.support.service.ServiceSupport) app.context().getRoute("build").getConsumer()).isRunAllowed()
+                    .until(() -> !((ServiceSupport) app.context().getRoute("build").getConsumer()).isRunAllowed()
                             || stopping.isDone());
             Gate.release.countDown();
             run.get(20, TimeUnit.SECONDS);
@@ -475,7 +480,7 @@ class JobChainTest {
             var app = running.app();
             DataSource ds = app.database().dataSource();
             CompletableFuture<Long> run = buildHeldAtItem1(app);
-            org.apache.camel.Consumer before = app.context().getRoute("build").getConsumer();
+            Consumer before = app.context().getRoute("build").getConsumer();
             try (Connection lock = ds.getConnection()) {
                 lock.setAutoCommit(false);
                 try (PreparedStatement ps = lock.prepareStatement(
@@ -537,8 +542,8 @@ class JobChainTest {
                         .singleElement().satisfies(r -> assertThat((String) r.get("error_summary"))
                                 .contains("recorded late"));
                 assertThat(states(ds, "build")).extracting(State::key, State::status, State::attempts)
-                        .containsExactly(org.assertj.core.groups.Tuple.tuple("item-1", "done", attempts),
-                                org.assertj.core.groups.Tuple.tuple("item-2", "done", attempts));
+                        .containsExactly(Tuple.tuple("item-1", "done", attempts),
+                                Tuple.tuple("item-2", "done", attempts));
             }
         } finally {
             server.close();
@@ -569,8 +574,8 @@ class JobChainTest {
             app.jobs().trigger("prepare", Trigger.MANUAL);
             assertThat(states(app.database().dataSource(), "prepare"))
                     .extracting(State::key, State::version, State::status)
-                    .containsExactly(org.assertj.core.groups.Tuple.tuple("order-1", "1", "done"),
-                            org.assertj.core.groups.Tuple.tuple("order-2", "1", "done"));
+                    .containsExactly(Tuple.tuple("order-1", "1", "done"),
+                            Tuple.tuple("order-2", "1", "done"));
             assertThat(states(app.database().dataSource(), "prepare").get(0).data())
                     .contains("\"id\":\"order-1\"").contains("\"total\":10").endsWith("}-prepared");
         }
@@ -651,7 +656,7 @@ class JobChainTest {
             app.jobs().trigger("prepare", Trigger.MANUAL);
             app.jobs().trigger("build", Trigger.MANUAL);
             assertThat(states(app.database().dataSource(), "build")).extracting(State::key, State::status)
-                    .containsExactly(org.assertj.core.groups.Tuple.tuple("item-1", "done"));
+                    .containsExactly(Tuple.tuple("item-1", "done"));
         }
     }
 
@@ -753,7 +758,7 @@ class JobChainTest {
     }
 
     /** Two items through prepare, then a build run on another thread, held by the gate at item-1. */
-    private static CompletableFuture<Long> buildHeldAtItem1(io.factoryrunner.FactoryApplication app)
+    private static CompletableFuture<Long> buildHeldAtItem1(FactoryApplication app)
             throws Exception {
         app.jobStore().offer("prepare", "item-1", "v1", "d1", true);
         app.jobStore().offer("prepare", "item-2", "v1", "d2", true);
@@ -764,7 +769,7 @@ class JobChainTest {
         return run;
     }
 
-    private static EmbeddedPostgres startPostgres(Path data, int port) throws java.io.IOException {
+    private static EmbeddedPostgres startPostgres(Path data, int port) throws IOException {
         return EmbeddedPostgres.builder().setDataDirectory(data).setCleanDataDirectory(false).setPort(port).start();
     }
 }

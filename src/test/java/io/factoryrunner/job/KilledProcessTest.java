@@ -7,6 +7,7 @@ import io.factoryrunner.FactoryRunner;
 import io.factoryrunner.db.DatabaseSettings;
 import io.factoryrunner.testsupport.Sql;
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,11 +16,13 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.h2.jdbcx.JdbcDataSource;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A factory on its default embedded database is killed ({@code kill -9}) in the middle of a run, then started
@@ -161,7 +164,7 @@ class KilledProcessTest {
                     for (String line = in.readLine(); line != null; line = in.readLine()) {
                         lines.add(line);
                     }
-                } catch (java.io.IOException closed) {
+                } catch (IOException closed) {
                     // the process ended
                 }
             }, "factory-output");
@@ -172,8 +175,8 @@ class KilledProcessTest {
 
         /** Items done by the runs of the job that ended in this process, from their log lines. */
         long doneBy(String job) {
-            java.util.regex.Pattern run = java.util.regex.Pattern.compile("Job " + job + " run \\d+: (\\d+) items done");
-            return lines.stream().map(run::matcher).filter(java.util.regex.Matcher::find)
+            Pattern run = Pattern.compile("Job " + job + " run \\d+: (\\d+) items done");
+            return lines.stream().map(run::matcher).filter(Matcher::find)
                     .mapToLong(m -> Long.parseLong(m.group(1))).sum();
         }
 

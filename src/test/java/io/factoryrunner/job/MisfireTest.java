@@ -16,7 +16,9 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -103,7 +105,7 @@ class MisfireTest {
         try (var running = home.start(Clock.fixed(TEN.plus(Duration.ofMinutes(59)), ZoneOffset.UTC))) {
             var app = running.app();
             ((JobConsumer) app.context().getRoute("hourly").getConsumer()).missedFiresChecked()
-                    .get(10, java.util.concurrent.TimeUnit.SECONDS);
+                    .get(10, TimeUnit.SECONDS);
             assertThat(runs(app.database().dataSource())).extracting(r -> r.split(" ")[0])
                     .containsExactly("succeeded/manual");
         }
@@ -124,7 +126,7 @@ class MisfireTest {
         try (var running = home.start(Clock.fixed(TEN.plus(Duration.ofMinutes(330)), ZoneOffset.UTC))) {
             var app = running.app();
             ((JobConsumer) app.context().getRoute("hourly").getConsumer()).missedFiresChecked()
-                    .get(10, java.util.concurrent.TimeUnit.SECONDS);
+                    .get(10, TimeUnit.SECONDS);
             assertThat(runs(app.database().dataSource())).extracting(r -> r.split(" ")[0])
                     .containsExactly("succeeded/manual");
         }
@@ -133,7 +135,7 @@ class MisfireTest {
     @Test
     void an_unknown_misfire_policy_is_refused_naming_the_key() {
         FactoryHome home = home(TestDatabase.H2, "sometimes");
-        org.assertj.core.api.Assertions.assertThatThrownBy(home::start).isInstanceOf(StartupException.class)
+        Assertions.assertThatThrownBy(home::start).isInstanceOf(StartupException.class)
                 .hasMessageContaining("job.hourly.misfire").hasMessageContaining("'sometimes'");
     }
 }

@@ -20,6 +20,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.client.MappingBuilder;
+import com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder;
 import com.github.tomakehurst.wiremock.client.WireMock;
 import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import io.factoryrunner.FactoryApplication;
@@ -37,6 +38,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Collectors;
 import javax.sql.DataSource;
@@ -639,7 +641,7 @@ class ReferenceFactoryTest {
     /** A working analytics API for the three seeded data sets (stubs at priority 5; tests override at 1). */
     void analyticsWorks() {
         for (String region : CUSTOMERS.keySet()) {
-            String upper = region.toUpperCase(java.util.Locale.ROOT);
+            String upper = region.toUpperCase(Locale.ROOT);
             api.stubFor(post(urlPathEqualTo("/api/v1/datasets")).atPriority(5)
                     .withRequestBody(containing("," + upper + ","))
                     .willReturn(json(201, "{\"id\": \"ds-" + region + "\"}")));
@@ -665,7 +667,7 @@ class ReferenceFactoryTest {
                 .willReturn(json(200, body));
     }
 
-    static com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder json(int status, String body) {
+    static ResponseDefinitionBuilder json(int status, String body) {
         return aResponse().withStatus(status).withHeader("Content-Type", "application/json").withBody(body);
     }
 
