@@ -11,6 +11,7 @@ import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.HexFormat;
@@ -73,6 +74,16 @@ public final class ApiTokens {
     private final Jdbc jdbc;
     private final Clock clock;
     private final SecureRandom random = new SecureRandom();
+    /**
+     * Tokens found valid, for {@link #VERIFIED_FOR}: a busy client costs one lookup per interval, not one per call. A
+     * token revoked here is dropped at once; one revoked through another node is refused here within the interval.
+     */
+    private final Map<String, Verified> verified = new ConcurrentHashMap<>();
+    private static final Duration VERIFIED_FOR = Duration.ofSeconds(10);
+
+    private record Verified(Caller caller, Instant at) {
+    }
+
     /** The day each token was last recorded as used: a busy client costs one write a day, not one per call. */
     private final Map<String, String> lastUseRecorded = new ConcurrentHashMap<>();
 
@@ -104,10 +115,16 @@ public final class ApiTokens {
             return Optional.empty();
         }
         String hash = hash(secret.trim());
+        Instant now = clock.instant();
+        Verified known = verified.get(hash);
+        if (known != null && known.at().plus(VERIFIED_FOR).isAfter(now)) {
+            return Optional.of(known.caller());
+        }
         Optional<Caller> caller = jdbc.queryFirst(
                 "SELECT name, role FROM api_token WHERE token_hash = ? AND revoked_at IS NULL",
                 rs -> new Caller(rs.getString(1), Role.parse(rs.getString(2))), hash);
         String today = clock.instant().toString().substring(0, 10);
+        caller.ifPresentOrElse(c -> verified.put(hash, new Verified(c, now)), () -> verified.remove(hash));
         if (caller.isPresent() && !today.equals(lastUseRecorded.put(hash, today))) {
             jdbc.update("UPDATE api_token SET last_used_at = ? WHERE token_hash = ?", clock.instant(), hash);
         }
@@ -120,6 +137,7 @@ public final class ApiTokens {
 
     /** Revokes a token by name; false when there is none by that name still valid. */
     public boolean revoke(String name) throws SQLException {
+        verified.clear();
         return jdbc.update("UPDATE api_token SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
                 clock.instant(), name) == 1;
     }

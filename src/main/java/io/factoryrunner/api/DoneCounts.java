@@ -11,8 +11,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The done items of every job, counted again in the background when the last count is older than {@code maxAge}:
- * counting a million finished items takes longer than a status call may, and a count a few seconds old is as useful.
+ * The done items of every job, counted again in the background when the last count is older than {@code maxAge}, or
+ * than twenty times what the last count took: counting a million finished items takes longer than a status call may,
+ * a count a few seconds old is as useful, and the counting then costs at most a twentieth of one core.
  * Callers never wait for a count, except for the very first.
  */
 final class DoneCounts {
@@ -25,7 +26,12 @@ final class DoneCounts {
         Map<String, Long> count() throws SQLException;
     }
 
-    record Snapshot(Map<String, Long> byJob, Instant countedAt) {
+    record Snapshot(Map<String, Long> byJob, Instant countedAt, Duration took) {
+
+        Instant staleAt(Duration maxAge) {
+            Duration wait = took.multipliedBy(20);
+            return countedAt.plus(wait.compareTo(maxAge) > 0 ? wait : maxAge);
+        }
     }
 
     private final Counter counter;
@@ -42,16 +48,22 @@ final class DoneCounts {
         this.executor = executor;
     }
 
+    private Snapshot count() throws SQLException {
+        Instant at = clock.instant();
+        long started = System.nanoTime();
+        Map<String, Long> counts = counter.count();
+        return new Snapshot(counts, at, Duration.ofNanos(System.nanoTime() - started));
+    }
+
     Snapshot get() throws SQLException {
         Snapshot last = snapshot;
         if (last == null) {
-            last = new Snapshot(counter.count(), clock.instant());
+            last = count();
             snapshot = last;
-        } else if (last.countedAt().plus(maxAge).isBefore(clock.instant()) && counting.compareAndSet(false, true)) {
+        } else if (last.staleAt(maxAge).isBefore(clock.instant()) && counting.compareAndSet(false, true)) {
             executor.execute(() -> {
                 try {
-                    Instant at = clock.instant();
-                    snapshot = new Snapshot(counter.count(), at);
+                    snapshot = count();
                 } catch (SQLException | RuntimeException e) {
                     LOG.debug("Cannot count the done items: {}", e.getMessage());
                 } finally {

@@ -89,40 +89,41 @@ public final class OperatorActions {
     // ---- jobs
 
     public List<Map<String, Object>> jobs() throws SQLException {
-        DoneCounts.Snapshot done = doneCounts.get();
-        List<Map<String, Object>> answer = new ArrayList<>();
-        for (String job : jobs.declared()) {
-            answer.add(describe(job, done));
-        }
-        return answer;
+        return describe(jobs.declared());
     }
 
     public Map<String, Object> job(String job) throws SQLException {
         requireJob(job);
-        return describe(job, doneCounts.get());
+        return describe(List.of(job)).get(0);
     }
 
-    private Map<String, Object> describe(String job, DoneCounts.Snapshot done) throws SQLException {
-        Optional<JobEndpoint> endpoint = jobs.endpoint(job);
-        String cron = endpoint.map(JobEndpoint::getCron).orElse(null);
-        Map<String, Object> j = new LinkedHashMap<>();
-        j.put("name", job);
-        j.put("upstream", jobs.upstreamOf(job).orElse(null));
-        j.put("downstream", jobs.downstreamOf(job));
-        j.put("cron", cron);
-        j.put("nextFire", nextFire(cron));
-        j.put("paused", paused(job));
-        j.put("running", jobs.names().contains(job));
-        j.put("lastRun", queries.lastRun(job).orElse(null));
-        Map<String, Long> live = queries.liveCounts(job);
-        Map<String, Long> byStatus = new LinkedHashMap<>();
-        for (String status : List.of("waiting", "deferred", "claimed", "failed")) {
-            byStatus.put(status, live.getOrDefault(status, 0L));
+    /** The jobs as the overview shows them, read in a few statements whatever their number. */
+    private List<Map<String, Object>> describe(List<String> names) throws SQLException {
+        DoneCounts.Snapshot done = doneCounts.get();
+        Map<String, Run> lastRuns = queries.lastRuns(names);
+        Map<String, Map<String, Long>> live = queries.liveCounts(names);
+        List<Map<String, Object>> answer = new ArrayList<>();
+        for (String job : names) {
+            String cron = jobs.endpoint(job).map(JobEndpoint::getCron).orElse(null);
+            Map<String, Object> j = new LinkedHashMap<>();
+            j.put("name", job);
+            j.put("upstream", jobs.upstreamOf(job).orElse(null));
+            j.put("downstream", jobs.downstreamOf(job));
+            j.put("cron", cron);
+            j.put("nextFire", nextFire(cron));
+            j.put("paused", paused(job));
+            j.put("running", jobs.names().contains(job));
+            j.put("lastRun", lastRuns.get(job));
+            Map<String, Long> byStatus = new LinkedHashMap<>();
+            for (String status : List.of("waiting", "deferred", "claimed", "failed")) {
+                byStatus.put(status, live.getOrDefault(job, Map.of()).getOrDefault(status, 0L));
+            }
+            byStatus.put("done", done.byJob().getOrDefault(job, 0L));
+            j.put("items", byStatus);
+            j.put("doneCountedAt", done.countedAt());
+            answer.add(j);
         }
-        byStatus.put("done", done.byJob().getOrDefault(job, 0L));
-        j.put("items", byStatus);
-        j.put("doneCountedAt", done.countedAt());
-        return j;
+        return answer;
     }
 
     private Instant nextFire(String cron) {

@@ -7,6 +7,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -139,26 +140,36 @@ public final class OperatorQueries {
     }
 
     /**
-     * A job's item counts by status, except done: waiting and deferred from the inbox, claimed and failed from the
-     * state, each read through the index on (job, status).
+     * The jobs' item counts by status, except done, in two statements whatever the number of jobs: claimed and failed
+     * from the state (one count per job and status, each through its index: on PostgreSQL the partial indexes of
+     * claimed and of failed items), waiting and deferred from the inbox.
      */
-    public Map<String, Long> liveCounts(String job) throws SQLException {
-        Map<String, Long> counts = new LinkedHashMap<>();
+    public Map<String, Map<String, Long>> liveCounts(List<String> jobs) throws SQLException {
+        Map<String, Map<String, Long>> counts = new LinkedHashMap<>();
+        if (jobs.isEmpty()) {
+            return counts;
+        }
         Jdbc.RowMapper<Void> add = rs -> {
-            counts.merge(rs.getString(1), rs.getLong(2), Long::sum);
+            counts.computeIfAbsent(rs.getString(1), j -> new LinkedHashMap<>()).merge(rs.getString(2),
+                    rs.getLong(3), Long::sum);
             return null;
         };
-        // one statement per status: on PostgreSQL each takes its partial index (claimed, failed)
-        for (String status : List.of("claimed", "failed")) {
-            counts.put(status, jdbc.queryFirst("SELECT COUNT(*) FROM job_state WHERE job = ? AND status = ?",
-                    rs -> rs.getLong(1), job, status).orElse(0L));
+        List<String> parts = new ArrayList<>();
+        List<Object> args = new ArrayList<>();
+        for (String job : jobs) {
+            for (String status : List.of("claimed", "failed")) {
+                parts.add("SELECT CAST(? AS VARCHAR(100)), CAST(? AS VARCHAR(20)), COUNT(*) FROM job_state"
+                        + " WHERE job = ? AND status = ?");
+                args.addAll(List.of(job, status, job, status));
+            }
         }
+        jdbc.query(String.join(" UNION ALL ", parts), add, args.toArray());
         jdbc.query("""
-                SELECT state, COUNT(*)
-                  FROM (SELECT CASE WHEN available_at IS NOT NULL AND available_at > ? THEN 'deferred'
-                                    ELSE 'waiting' END AS state
-                          FROM job_inbox WHERE job = ?) i
-                 GROUP BY state""", add, clock.instant(), job);
+                SELECT job, state, COUNT(*)
+                  FROM (SELECT job, CASE WHEN available_at IS NOT NULL AND available_at > ? THEN 'deferred'
+                                         ELSE 'waiting' END AS state
+                          FROM job_inbox) i
+                 GROUP BY job, state""", add, clock.instant());
         return counts;
     }
 
@@ -170,9 +181,19 @@ public final class OperatorQueries {
         return counts;
     }
 
-    public Optional<Run> lastRun(String job) throws SQLException {
-        return jdbc.queryFirst("SELECT " + RUN_COLUMNS + " FROM job_run WHERE job = ? ORDER BY run_id DESC LIMIT 1",
-                RUN, job);
+    /**
+     * The latest run of each job, in one statement: a subquery per job, each ordered by the whole index (job, run_id)
+     * so that H2 too reads one entry instead of the job's every run.
+     */
+    public Map<String, Run> lastRuns(List<String> jobs) throws SQLException {
+        Map<String, Run> runs = new LinkedHashMap<>();
+        if (jobs.isEmpty()) {
+            return runs;
+        }
+        String one = "(SELECT " + RUN_COLUMNS + " FROM job_run WHERE job = ? ORDER BY job DESC, run_id DESC LIMIT 1)";
+        jdbc.query(String.join(" UNION ALL ", Collections.nCopies(jobs.size(), one)), RUN, jobs.toArray())
+                .forEach(r -> runs.put(r.job(), r));
+        return runs;
     }
 
     public Page<Run> runs(String job, String status, Instant since, int limit, Long after) throws SQLException {
@@ -181,7 +202,11 @@ public final class OperatorQueries {
         where.add(status != null, "status = ?", status);
         where.add(since != null, "started_at >= ?", since);
         where.add(after != null, "run_id < ?", after);
-        List<Run> rows = jdbc.query("SELECT " + RUN_COLUMNS + " FROM job_run" + where + " ORDER BY run_id DESC"
+        // the column fixed by the filter leads the order, so the index (job, run_id) or (status, run_id) is read
+        // in order and stops after a page, on H2 as on PostgreSQL
+        String order = job != null ? "job DESC, run_id DESC" : status != null ? "status DESC, run_id DESC"
+                : "run_id DESC";
+        List<Run> rows = jdbc.query("SELECT " + RUN_COLUMNS + " FROM job_run" + where + " ORDER BY " + order
                 + " LIMIT " + (limit + 1), RUN, where.args());
         return page(rows, limit, r -> String.valueOf(r.runId()));
     }
