@@ -457,8 +457,9 @@ public final class FactoryApplication {
                             + Secrets.mask(e.getMessage()), e);
                 }
             };
-            OperatorActions actions = new OperatorActions(database.dataSource(), clock, tokens, jobs, jobStore,
-                    configTable, apply, context.getPropertiesComponent(), FactoryApplication.this::configReport,
+            OperatorActions actions = new OperatorActions(database.dataSource(), database.dialect(), clock, tokens,
+                    jobs, jobStore, configTable, apply, context.getPropertiesComponent(),
+                    FactoryApplication.this::configReport,
                     context.getExecutorServiceManager().newCachedThreadPool(this, "api-runs"));
             context.addRoutes(new OperatorApi(tokens, actions));
         }

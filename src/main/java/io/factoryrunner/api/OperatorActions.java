@@ -10,6 +10,7 @@ import io.factoryrunner.api.OperatorQueries.Run;
 import io.factoryrunner.config.ConfigReport;
 import io.factoryrunner.config.ConfigTable;
 import io.factoryrunner.config.ConfigValidator;
+import io.factoryrunner.db.Dialect;
 import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.job.JobEndpoint;
 import io.factoryrunner.job.JobRegistry;
@@ -64,11 +65,11 @@ public final class OperatorActions {
     /** Where a run started through the API goes on after the answer. */
     private final Executor runs;
 
-    public OperatorActions(DataSource dataSource, Clock clock, ApiTokens tokens, JobRegistry jobs, JobStore store,
+    public OperatorActions(DataSource dataSource, Dialect dialect, Clock clock, ApiTokens tokens, JobRegistry jobs, JobStore store,
             ConfigTable configTable, Runnable applyConfiguration, PropertiesComponent properties,
             Supplier<List<ConfigReport.Line>> configReport, Executor runs) {
         this.runs = runs;
-        this.queries = new OperatorQueries(dataSource, clock);
+        this.queries = new OperatorQueries(dataSource, dialect, clock);
         this.doneCounts = new DoneCounts(queries::doneCounts, DONE_MAX_AGE, clock, runs);
         this.audit = new Audit(dataSource, clock);
         this.jdbc = Jdbc.of(dataSource);

@@ -1,5 +1,6 @@
 package io.factoryrunner.api;
 
+import io.factoryrunner.db.Dialect;
 import io.factoryrunner.db.Jdbc;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -132,10 +133,12 @@ public final class OperatorQueries {
             rs.getString("note"), rs.getString("outcome"));
 
     private final Jdbc jdbc;
+    private final Dialect dialect;
     private final Clock clock;
 
-    public OperatorQueries(DataSource dataSource, Clock clock) {
+    public OperatorQueries(DataSource dataSource, Dialect dialect, Clock clock) {
         this.jdbc = Jdbc.of(dataSource);
+        this.dialect = dialect;
         this.clock = clock;
     }
 
@@ -176,8 +179,14 @@ public final class OperatorQueries {
     /** Done items by job: the one count that grows without bound, read in one pass. */
     public Map<String, Long> doneCounts() throws SQLException {
         Map<String, Long> counts = new LinkedHashMap<>();
-        jdbc.query("SELECT job, COUNT(*) FROM job_state WHERE status = 'done' GROUP BY job",
-                rs -> counts.put(rs.getString(1), rs.getLong(2)));
+        jdbc.inTransaction(tx -> {
+            if (dialect == Dialect.POSTGRESQL) {
+                // a background count: one core, not every core the parallel workers would take from the answers
+                tx.update("SET LOCAL max_parallel_workers_per_gather = 0");
+            }
+            return tx.query("SELECT job, COUNT(*) FROM job_state WHERE status = 'done' GROUP BY job",
+                    rs -> counts.put(rs.getString(1), rs.getLong(2)));
+        });
         return counts;
     }
 
