@@ -24,6 +24,10 @@ public final class JobConstants {
     @Metadata(label = "consumer", description = "When the item's transient failures began, on an item put back for"
             + " one.", javaType = "java.time.Instant")
     public static final String FAILING_SINCE = "FactoryItemFailingSince";
+    @Metadata(label = "consumer", description = "An exchange property, not a header: the item's data as the job took"
+            + " it, the text, or with dataFormat=json the Map or List parsed from it; it stays as it came when the"
+            + " route changes the body.", javaType = "Object")
+    public static final String ITEM_DATA = "FactoryItemData";
     @Metadata(label = "consumer", description = "Set to true (as an exchange property or a header) by the route to"
             + " put the item back for the job's next run.", javaType = "Boolean")
     public static final String DEFER = "FactoryDefer";

@@ -321,7 +321,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
         }
     }
 
-    /** Sends one item through the route as one exchange; what it comes to is {@link ItemOutcomes}'s to say. */
+    /**
+     * Sends one item through the route as one exchange; what it comes to is {@link ItemOutcomes}'s to say. Data that
+     * the job's {@code dataFormat} cannot read fails the item without running the route.
+     */
     private JobStore.Result process(long runId, JobStore.Item item) {
         Exchange exchange = createExchange(false);
         exchange.getMessage().setBody(item.data());
@@ -335,6 +338,13 @@ public final class JobConsumer extends ScheduledPollConsumer {
         }
         CurrentItem.start(httpResponseTimeout);
         try {
+            if (getEndpoint().isJsonData()) {
+                // parsed twice: the property keeps the data as it came while the route changes the body's map
+                exchange.getMessage().setBody(ItemData.json(job(), item));
+                exchange.setProperty(JobConstants.ITEM_DATA, ItemData.json(job(), item));
+            } else {
+                exchange.setProperty(JobConstants.ITEM_DATA, item.data());
+            }
             getProcessor().process(exchange);
         } catch (Exception e) {
             exchange.setException(e);

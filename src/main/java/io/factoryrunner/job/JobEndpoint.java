@@ -37,6 +37,12 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
             + " the items run; chunk takes the items, runs them and writes their results in one transaction, for"
             + " steps that take milliseconds.")
     private String transaction = "claim";
+    @UriParam(label = "consumer", defaultValue = "text", enums = "text,json", description = "What the route gets as"
+            + " an item's body: text is the item's data as it was offered or handed on; json is that data parsed"
+            + " as JSON, a Map or a List, and data that is not a JSON object or array fails that item. Either way"
+            + " the data is also in the exchange property " + JobConstants.ITEM_DATA + ", and a Map or a List body"
+            + " the route leaves is handed on as JSON.")
+    private String dataFormat = "text";
     @UriParam(label = "producer", description = "The offered item's key, a simple expression such as ${body[id]},"
             + " evaluated per element of a list body; default the header " + JobConstants.ITEM_KEY + ".")
     private String key;
@@ -140,6 +146,27 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
 
     boolean isChunkTransaction() {
         return transaction.equals("chunk");
+    }
+
+    public String getDataFormat() {
+        return dataFormat;
+    }
+
+    /**
+     * What the route gets as an item's body: {@code text} (the default) the item's data as it is; {@code json} that
+     * data parsed as JSON, a Map or a List, so the route needs no {@code unmarshal} step.
+     */
+    public void setDataFormat(String dataFormat) {
+        String format = dataFormat == null ? "" : dataFormat.trim();
+        if (!format.equals("text") && !format.equals("json")) {
+            throw new IllegalArgumentException("dataFormat of job " + job + " must be text or json, not '"
+                    + dataFormat + "'");
+        }
+        this.dataFormat = format;
+    }
+
+    boolean isJsonData() {
+        return dataFormat.equals("json");
     }
 
     public String getKey() {

@@ -644,6 +644,88 @@ class JobChainTest {
         }
     }
 
+    static final String JSON_CHAIN = """
+            - route:
+                id: shape
+                from:
+                  uri: "job:shape"
+                  parameters:
+                    cron: "0 0 0 1 1 ? 2099"
+                    dataFormat: json
+                  steps:
+                    - script:
+                        simple: "${body.put('state', 'shaped')}"
+                    - script:
+                        simple: "${body.put('was', '${exchangeProperty.FactoryItemData[state]}')}"
+            - route:
+                id: ship
+                from:
+                  uri: "job:ship"
+                  parameters:
+                    upstream: shape
+                    cron: "0 0 0 1 1 ? 2099"
+                  steps:
+                    - setBody:
+                        simple: "${body}-shipped"
+            """;
+
+    /** With dataFormat=json the route changes the item's map in place; the next job gets it back as JSON text. */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_json_job_gets_the_item_as_a_map_and_hands_the_changed_map_on_as_json(TestDatabase db) throws Exception {
+        try (var running = home(db).route("json.camel.yaml", JSON_CHAIN).start()) {
+            var app = running.app();
+            app.jobStore().offer("shape", "item-1", "v1", "{\"id\":\"item-1\",\"state\":\"offered\"}", true);
+            app.jobs().trigger("shape", Trigger.MANUAL);
+            app.jobs().trigger("ship", Trigger.MANUAL);
+            DataSource ds = app.database().dataSource();
+            assertThat(states(ds, "ship")).extracting(State::status, State::data).containsExactly(Tuple.tuple("done",
+                    "{\"id\":\"item-1\",\"state\":\"shaped\",\"was\":\"offered\"}-shipped"));
+        }
+    }
+
+    /** Data a json job cannot read fails that item alone, with an error naming the job, the item and the problem. */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void an_item_whose_data_is_not_json_fails_alone_in_a_json_job(TestDatabase db) throws Exception {
+        try (var running = home(db).route("json.camel.yaml", JSON_CHAIN).start()) {
+            var app = running.app();
+            app.jobStore().offer("shape", "item-1", "v1", "{\"id\":\"item-1\",\"state\":\"offered\"}", true);
+            app.jobStore().offer("shape", "item-2", "v1", "{\"id\": ", true);
+            app.jobStore().offer("shape", "item-3", "v1", "{\"id\":\"item-3\",\"state\":\"offered\"}", true);
+            app.jobs().trigger("shape", Trigger.MANUAL);
+            DataSource ds = app.database().dataSource();
+            assertThat(states(ds, "shape")).extracting(State::key, State::status, State::data).containsExactly(
+                    Tuple.tuple("item-1", "done", "{\"id\":\"item-1\",\"state\":\"shaped\",\"was\":\"offered\"}"),
+                    Tuple.tuple("item-2", "failed", "{\"id\": "),
+                    Tuple.tuple("item-3", "done", "{\"id\":\"item-3\",\"state\":\"shaped\",\"was\":\"offered\"}"));
+            assertThat(runs(ds, "shape")).containsExactly("succeeded/manual 3/2/1");
+            assertThat(Sql.rows(ds, "SELECT job, route_id, item_key, message FROM factory_error")).singleElement()
+                    .satisfies(r -> {
+                        assertThat(r.get("job")).isEqualTo("shape");
+                        assertThat(r.get("route_id")).isEqualTo("shape");
+                        assertThat(r.get("item_key")).isEqualTo("item-2");
+                        assertThat((String) r.get("message")).startsWith("Job shape (dataFormat=json): the data of"
+                                + " item item-2 version v1 is not valid JSON: Unexpected end-of-input")
+                                .contains("at line 1, column");
+                    });
+        }
+    }
+
+    @Test
+    void an_item_whose_data_is_json_but_not_an_object_or_array_fails_in_a_json_job() throws Exception {
+        try (var running = home(TestDatabase.H2).route("json.camel.yaml", JSON_CHAIN).start()) {
+            var app = running.app();
+            app.jobStore().offer("shape", "item-1", "v1", "\"just text\"", true);
+            app.jobs().trigger("shape", Trigger.MANUAL);
+            DataSource ds = app.database().dataSource();
+            assertThat(states(ds, "shape")).extracting(State::status).containsExactly("failed");
+            assertThat(Sql.rows(ds, "SELECT message FROM factory_error")).singleElement()
+                    .satisfies(r -> assertThat(r.get("message")).isEqualTo("Job shape (dataFormat=json): the data of"
+                            + " item item-1 version v1 is JSON but neither an object nor an array"));
+        }
+    }
+
     /** Camel makes an endpoint for every URI naming a job; one without the upstream changes nothing of the job. */
     @ParameterizedTest
     @EnumSource(TestDatabase.class)

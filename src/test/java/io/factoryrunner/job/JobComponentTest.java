@@ -53,7 +53,8 @@ class JobComponentTest {
         assertThat(properties.path("name").path("kind").asText()).isEqualTo("path");
         assertThat(properties.path("name").path("required").asBoolean()).isTrue();
         Map<String, String> labels = Map.of("upstream", "consumer", "chunkSize", "consumer", "cron", "consumer",
-                "transaction", "consumer", "key", "producer", "version", "producer", "complete", "producer");
+                "transaction", "consumer", "dataFormat", "consumer", "key", "producer", "version", "producer",
+                "complete", "producer");
         labels.forEach((option, label) -> {
             JsonNode node = properties.path(option);
             assertThat(node.path("label").asText()).as(option).isEqualTo(label);
@@ -62,6 +63,9 @@ class JobComponentTest {
         assertThat(properties.path("chunkSize").path("defaultValue").asInt()).isEqualTo(100);
         assertThat(properties.path("transaction").path("defaultValue").asText()).isEqualTo("claim");
         assertThat(properties.path("transaction").path("enum").toString()).contains("claim", "chunk");
+        assertThat(properties.path("dataFormat").path("defaultValue").asText()).isEqualTo("text");
+        assertThat(properties.path("dataFormat").path("enum").toString()).contains("text", "json");
+        assertThat(properties.path("dataFormat").path("description").asText()).contains(JobConstants.ITEM_DATA);
         assertThat(properties.path("cron").path("description").asText()).contains("Quartz cron");
         assertThat(properties.path("key").path("description").asText()).contains(JobConstants.ITEM_KEY);
     }
@@ -71,7 +75,7 @@ class JobComponentTest {
         JsonNode headers = json().path("headers");
         for (String header : new String[] {JobConstants.JOB, JobConstants.RUN_ID, JobConstants.ITEM_KEY,
                 JobConstants.ITEM_VERSION, JobConstants.ITEM_COMPLETE, JobConstants.ATTEMPT,
-                JobConstants.FAILING_SINCE, JobConstants.DEFER, JobConstants.ITEMS_OFFERED}) {
+                JobConstants.FAILING_SINCE, JobConstants.DEFER, JobConstants.ITEMS_OFFERED, JobConstants.ITEM_DATA}) {
             assertThat(headers.path(header).path("description").asText()).as(header).isNotBlank();
         }
     }
@@ -79,11 +83,13 @@ class JobComponentTest {
     @Test
     void job_endpoints_are_configured_by_the_generated_configurer() {
         JobEndpoint endpoint = context.getEndpoint(
-                "job:build?upstream=prepare&chunkSize=7&transaction=chunk&key=${body[id]}", JobEndpoint.class);
+                "job:build?upstream=prepare&chunkSize=7&transaction=chunk&dataFormat=json&key=${body[id]}",
+                JobEndpoint.class);
         assertThat(endpoint.getJob()).isEqualTo("build");
         assertThat(endpoint.getUpstream()).isEqualTo("prepare");
         assertThat(endpoint.getChunkSize()).isEqualTo(7);
         assertThat(endpoint.isChunkTransaction()).isTrue();
+        assertThat(endpoint.isJsonData()).isTrue();
         assertThat(endpoint.getKey()).isEqualTo("${body[id]}");
         JobComponent component = endpoint.getComponent();
         assertThat(component.getEndpointPropertyConfigurer()).isInstanceOf(JobEndpointConfigurer.class);
@@ -99,6 +105,14 @@ class JobComponentTest {
         assertThat(endpoint.getScheduler()).isEqualTo("quartz");
         assertThat(endpoint.getSchedulerProperties()).containsEntry("triggerId", "nightly")
                 .containsEntry("triggerGroup", "factory-jobs");
+    }
+
+    @Test
+    void a_job_reads_its_items_as_text_unless_told_json() {
+        assertThat(context.getEndpoint("job:build", JobEndpoint.class).getDataFormat()).isEqualTo("text");
+        assertThatThrownBy(() -> context.getEndpoint("job:build?dataFormat=xml"))
+                .isInstanceOf(ResolveEndpointFailedException.class).rootCause()
+                .hasMessage("dataFormat of job build must be text or json, not 'xml'");
     }
 
     @Test
