@@ -19,6 +19,7 @@ import io.factoryrunner.demo.DemoApiKey;
 import io.factoryrunner.job.JobRegistry;
 import io.factoryrunner.job.JobStore;
 import io.factoryrunner.logging.Secrets;
+import io.factoryrunner.page.StatusPage;
 import io.factoryrunner.routes.JobRoutes;
 import io.factoryrunner.routes.RouteCatalog;
 import io.factoryrunner.routes.RouteCrons;
@@ -444,7 +445,7 @@ public final class FactoryApplication {
             }
         }
 
-        /** The operator API on the factory's HTTP server, and its first admin token when none exists. */
+        /** The operator API and the status page on the HTTP server; the first admin token when none exists. */
         private void addOperatorApi(CamelContext context, Database database, ConfigWatcher watcher)
                 throws Exception {
             ApiTokens tokens = new ApiTokens(database.dataSource(), clock);
@@ -462,6 +463,7 @@ public final class FactoryApplication {
                     FactoryApplication.this::configReport,
                     context.getExecutorServiceManager().newCachedThreadPool(this, "api-runs"));
             context.addRoutes(new OperatorApi(tokens, actions));
+            context.addRoutes(new StatusPage());
         }
 
         /**

@@ -46,6 +46,7 @@ public final class OperatorActions {
     private static final Set<String> RUN_STATUSES = Set.of("running", "succeeded", "failed", "skipped", "abandoned");
     private static final Set<String> ERROR_STATUSES = Set.of("open", "acknowledged", "resolved");
     private static final int DETAIL_ROWS = 200;
+    private static final int MAX_RECENT_RUNS = 100;
 
     /** How old the count of done items shown may be: counting them all is the one costly read of a status call. */
     private static final Duration DONE_MAX_AGE = Duration.ofSeconds(5);
@@ -89,8 +90,19 @@ public final class OperatorActions {
 
     // ---- jobs
 
-    public List<Map<String, Object>> jobs() throws SQLException {
-        return describe(jobs.declared());
+    /** Every job, upstream before downstream, each with its {@code recentRuns} latest runs when that is above 0. */
+    public List<Map<String, Object>> jobs(int recentRuns) throws SQLException {
+        if (recentRuns < 0 || recentRuns > MAX_RECENT_RUNS) {
+            throw ApiError.badRequest("Parameter 'runs' must be between 0 and " + MAX_RECENT_RUNS + "; got "
+                    + recentRuns);
+        }
+        List<Map<String, Object>> answer = describe(jobs.inChainOrder());
+        if (recentRuns > 0) {
+            for (Map<String, Object> j : answer) {
+                j.put("recentRuns", queries.recentRuns((String) j.get("name"), recentRuns));
+            }
+        }
+        return answer;
     }
 
     public Map<String, Object> job(String job) throws SQLException {

@@ -83,8 +83,11 @@ public final class OperatorApi extends RouteBuilder {
 
         RestDefinition api = rest("/api").produces("application/json");
 
-        call(api.get("/jobs").description("Every job: chain, schedule, pause, last run, item counts"),
-                "api-jobs", Role.VIEWER, (c, in) -> Map.of("jobs", actions.jobs()));
+        call(api.get("/me").description("The caller: its token's name and role"),
+                "api-me", Role.VIEWER, (c, in) -> Map.of("name", c.name(), "role", c.role().db()));
+        call(api.get("/jobs").description("Every job, upstream before downstream: chain, schedule, pause, last run,"
+                + " item counts; with runs=N (up to 100) its N latest runs too"),
+                "api-jobs", Role.VIEWER, (c, in) -> Map.of("jobs", actions.jobs(count(in, "runs"))));
         call(api.get("/jobs/{job}").description("One job"),
                 "api-job", Role.VIEWER, (c, in) -> actions.job(text(in, "job")));
         call(api.post("/jobs/{job}/trigger").description("Starts a run now: 202 with its id, 409 when one is going"),
@@ -240,6 +243,15 @@ public final class OperatorApi extends RouteBuilder {
         } catch (NumberFormatException e) {
             throw ApiError.badRequest("Parameter '" + name + "' must be a whole number; got '" + value + "'");
         }
+    }
+
+    /** A count parameter, 0 when absent. */
+    static int count(Message in, String name) {
+        Long value = longParam(in, name);
+        if (value != null && (value < 0 || value > Integer.MAX_VALUE)) {
+            throw ApiError.badRequest("Parameter '" + name + "' must be a count; got " + value);
+        }
+        return value == null ? 0 : value.intValue();
     }
 
     static int limit(Message in) {

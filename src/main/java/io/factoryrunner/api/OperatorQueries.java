@@ -205,6 +205,12 @@ public final class OperatorQueries {
         return runs;
     }
 
+    /** A job's latest runs, newest first, read through the index on (job, run_id). */
+    public List<Run> recentRuns(String job, int limit) throws SQLException {
+        return jdbc.query("SELECT " + RUN_COLUMNS + " FROM job_run WHERE job = ? ORDER BY run_id DESC LIMIT " + limit,
+                RUN, job);
+    }
+
     public Page<Run> runs(String job, String status, Instant since, int limit, Long after) throws SQLException {
         Where where = new Where();
         where.add(job != null, "job = ?", job);

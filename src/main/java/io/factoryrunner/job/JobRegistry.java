@@ -1,6 +1,10 @@
 package io.factoryrunner.job;
 
 import java.sql.SQLException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -105,6 +109,35 @@ public final class JobRegistry {
     /** Every job declared by a route, running or not, in name order. */
     public List<String> declared() {
         return upstreams.keySet().stream().sorted().toList();
+    }
+
+    /**
+     * Every job declared by a route in the order of its chain: a job comes after the job that feeds it, a chain's
+     * first job (one without a declared upstream) starts it, chains and siblings in name order.
+     */
+    public List<String> inChainOrder() {
+        List<String> declared = declared();
+        List<String> ordered = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        Deque<String> next = new ArrayDeque<>();
+        for (String job : declared) {
+            if (upstreamOf(job).filter(declared::contains).isEmpty()) {
+                next.push(job);
+                while (!next.isEmpty()) {
+                    String current = next.pop();
+                    if (seen.add(current)) {
+                        ordered.add(current);
+                        List<String> downstream = downstreamOf(current);
+                        for (int i = downstream.size() - 1; i >= 0; i--) {
+                            next.push(downstream.get(i));
+                        }
+                    }
+                }
+            }
+        }
+        // jobs that feed each other in a ring have no first job: they come last, in name order
+        declared.stream().filter(job -> !seen.contains(job)).forEach(ordered::add);
+        return ordered;
     }
 
     /** The job that feeds {@code job}, if it has one. */

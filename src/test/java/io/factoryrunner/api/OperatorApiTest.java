@@ -135,7 +135,7 @@ class OperatorApiTest {
             assertThat(call("GET", "/api/jobs", null, "fr_not-a-token").status()).isEqualTo(401);
 
             JsonNode jobs = get("/api/jobs").body().get("jobs");
-            assertThat(jobs.findValuesAsText("name")).containsExactly("build", "check", "prepare");
+            assertThat(jobs.findValuesAsText("name")).containsExactly("prepare", "build", "check");
             JsonNode build = get("/api/jobs/build").body();
             assertThat(build.get("upstream").asText()).isEqualTo("prepare");
             assertThat(build.get("downstream").get(0).asText()).isEqualTo("check");
@@ -148,6 +148,11 @@ class OperatorApiTest {
             long prepared = triggerAndWait("prepare");
             assertThat(runStatus(prepared)).isEqualTo("succeeded");
             long built = triggerAndWait("build");
+            JsonNode recent = get("/api/jobs?runs=5").body().get("jobs").get(1);
+            assertThat(recent.get("name").asText()).isEqualTo("build");
+            assertThat(recent.get("recentRuns").findValuesAsText("runId")).containsExactly(String.valueOf(built));
+            assertThat(recent.at("/recentRuns/0/itemsFailed").asInt()).isEqualTo(1);
+            assertThat(get("/api/jobs").body().get("jobs").get(1).has("recentRuns")).isFalse();
             JsonNode buildRun = get("/api/runs/" + built).body();
             assertThat(buildRun.at("/run/itemsFailed").asInt()).isEqualTo(1);
             assertThat(buildRun.get("errors").get(0).get("message").asText()).contains("refused b");
@@ -212,6 +217,8 @@ class OperatorApiTest {
             assertThat(created.status()).isEqualTo(201);
             String viewer = created.body().get("token").asText();
             assertThat(call("GET", "/api/jobs", null, viewer).status()).isEqualTo(200);
+            assertThat(call("GET", "/api/me", null, viewer).body().get("role").asText()).isEqualTo("viewer");
+            assertThat(get("/api/me").body().get("name").asText()).isEqualTo("admin");
             Answer refused = call("POST", "/api/jobs/build/trigger", null, viewer);
             assertThat(refused.status()).isEqualTo(403);
             assertThat(refused.body().get("error").asText()).contains("viewer").contains("operator");
@@ -219,6 +226,7 @@ class OperatorApiTest {
             assertThat(post("/api/tokens", "{\"name\": \"watcher\", \"role\": \"viewer\"}").status()).isEqualTo(409);
 
             assertBadRequest(get("/api/runs?limit=0"), "limit");
+            assertBadRequest(get("/api/jobs?runs=101"), "runs");
             assertBadRequest(get("/api/runs?status=bogus"), "status");
             assertBadRequest(get("/api/runs?since=yesterday"), "since");
             assertBadRequest(get("/api/items/build?after=zzz"), "after");
@@ -248,7 +256,8 @@ class OperatorApiTest {
             assertThat(openapi.get("openapi").asText()).startsWith("3.");
             List<String> paths = new ArrayList<>();
             openapi.get("paths").fieldNames().forEachRemaining(paths::add);
-            assertThat(paths).containsExactlyInAnyOrder("/api/jobs", "/api/jobs/{job}", "/api/jobs/{job}/trigger",
+            assertThat(paths).containsExactlyInAnyOrder("/api/me", "/api/jobs", "/api/jobs/{job}",
+                    "/api/jobs/{job}/trigger",
                     "/api/jobs/{job}/pause", "/api/jobs/{job}/resume", "/api/runs", "/api/runs/{id}",
                     "/api/items/{job}", "/api/items/{job}/{key}", "/api/items/{job}/{key}/redrive", "/api/errors",
                     "/api/errors/{fingerprint}", "/api/errors/{fingerprint}/acknowledge",

@@ -40,11 +40,15 @@ class DemoModeTest {
                 .withoutOverride("factory.routes.shipped");
     }
 
-    /** The routes of the YAML files; the operator API's routes (api-*) come with every factory that serves HTTP. */
+    /**
+     * The routes of the YAML files; the operator API's routes (api-*) and the status page's (page, page-files) come
+     * with every factory that serves HTTP.
+     */
     private static List<String> routeIds(FactoryHome.Running running) {
         List<String> all = running.app().context().getRoutes().stream().map(Route::getRouteId).sorted().toList();
-        assertThat(all).contains("api-jobs", "api-item-redrive");
-        return all.stream().filter(id -> !id.startsWith("api-")).toList();
+        assertThat(all).contains("api-jobs", "api-item-redrive", "page", "page-files");
+        return all.stream().filter(id -> !id.startsWith("api-") && !id.equals("page") && !id.equals("page-files"))
+                .toList();
     }
 
     @Test

@@ -1,0 +1,322 @@
+package io.factoryrunner.page;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.icegreen.greenmail.util.GreenMail;
+import com.icegreen.greenmail.util.ServerSetup;
+import io.factoryrunner.db.Jdbc;
+import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.TestDatabase;
+import java.io.File;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.logging.Level;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.By;
+import org.openqa.selenium.Dimension;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.logging.LogEntry;
+import org.openqa.selenium.logging.LogType;
+import org.openqa.selenium.logging.LoggingPreferences;
+import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.Select;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * The status page in a real browser (the machine's headless Chromium) against the shipped demo: it shows the demo's
+ * failed APAC build, and an operator acknowledges and redrives from it while a viewer cannot.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class StatusPageBrowserTest {
+
+    static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+    static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
+    static final String INSTALL = "apt-get install -y chromium chromium-driver";
+
+    GreenMail smtp;
+    FactoryHome.Running factory;
+    WebDriver browser;
+    WebDriverWait wait;
+    String base;
+    String admin;
+    final HttpClient http = HttpClient.newHttpClient();
+    final ObjectMapper json = new ObjectMapper();
+
+    @BeforeAll
+    void start(@TempDir Path dir) throws Exception {
+        boolean installed = Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER);
+        if (!installed && "1".equals(System.getenv("FACTORY_REQUIRE_BROWSER"))) {
+            fail("The status page's browser tests need Chromium, and FACTORY_REQUIRE_BROWSER=1 requires them: "
+                    + INSTALL);
+        }
+        assumeTrue(installed, "The status page's browser tests need Chromium; skipped. Install it: " + INSTALL);
+
+        int smtpPort = FactoryHome.freePort();
+        smtp = new GreenMail(new ServerSetup(smtpPort, "127.0.0.1", ServerSetup.PROTOCOL_SMTP));
+        smtp.start();
+        FactoryHome home = new FactoryHome(dir, TestDatabase.H2)
+                .applicationProperties(Files.readString(Path.of("config/application.properties")))
+                .withoutOverride("factory.routes.shipped")
+                .property("factory.db.h2-tcp-port", "0")
+                .property("factory.mail.host", "127.0.0.1")
+                .property("factory.mail.port", String.valueOf(smtpPort))
+                .property("factory.alerts.to", "ops@example.com");
+        base = "http://127.0.0.1:" + home.withHttpServer();
+        factory = home.start();
+        admin = Files.readString(dir.resolve("data/admin.token")).trim();
+
+        ChromeOptions options = new ChromeOptions().setBinary(CHROMIUM.toFile());
+        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--window-size=1280,1800",
+                "--user-data-dir=" + Files.createDirectories(dir.resolve("chromium")));
+        LoggingPreferences logs = new LoggingPreferences();
+        logs.enable(LogType.BROWSER, Level.ALL);
+        options.setCapability("goog:loggingPrefs", logs);
+        ChromeDriverService driver = new ChromeDriverService.Builder()
+                .usingDriverExecutable(new File(CHROMEDRIVER.toString())).usingAnyFreePort().build();
+        browser = new ChromeDriver(driver, options);
+        wait = new WebDriverWait(browser, Duration.ofSeconds(120), Duration.ofMillis(250));
+        wait.ignoring(StaleElementReferenceException.class);
+    }
+
+    @AfterAll
+    void stop() {
+        if (browser != null) {
+            browser.quit();
+        }
+        if (factory != null) {
+            factory.close();
+        }
+        if (smtp != null) {
+            smtp.stop();
+        }
+    }
+
+    @Test
+    @Order(1)
+    void the_page_signs_in_with_a_token_kept_out_of_the_url_and_logs_no_console_error() {
+        signIn(admin);
+
+        wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#jobs tr[data-job=process]")));
+        assertThat(browser.findElement(By.id("who")).getText()).isEqualTo("admin (admin)");
+        assertThat(browser.getCurrentUrl()).isEqualTo(base + "/").doesNotContain(admin);
+        assertThat(script("return sessionStorage.getItem('factoryRunner.token')")).isEqualTo(admin);
+        assertNoConsoleError();
+    }
+
+    @Test
+    @Order(2)
+    void the_jobs_are_listed_upstream_before_downstream() {
+        signIn(admin);
+
+        List<String> jobs = wait.until(d -> {
+            List<String> names = d.findElements(By.cssSelector("#jobs tbody tr[data-job]")).stream()
+                    .map(row -> row.getDomAttribute("data-job")).toList();
+            return names.contains("cleanup") ? names : null;
+        });
+        assertThat(jobs).containsSubsequence("prepare", "build", "check", "ready", "process", "cleanup");
+        assertNoConsoleError();
+    }
+
+    @Test
+    @Order(3)
+    void the_demo_s_failed_apac_build_shows_in_job_check_marked_failed_with_its_story() throws Exception {
+        signIn(admin);
+
+        WebElement item = failedApacItem();
+        assertThat(item.findElement(By.cssSelector(".badge")).getText()).isEqualTo("failed");
+        // the run that failed the item stands out in check's timeline
+        WebElement failedRun = wait.until(ExpectedConditions.presenceOfElementLocated(
+                By.cssSelector("#jobs tr[data-job=check] .tick.with-failures")));
+        assertThat(failedRun.getDomAttribute("title")).contains("1 failed");
+        assertThat(browser.findElement(By.cssSelector("#jobs tr[data-job=check] .count-failed")).getText())
+                .isEqualTo("fail 1");
+        wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#errors tr[data-fingerprint]")));
+        screenshot("status-page.png");
+
+        browser.manage().window().setSize(new Dimension(390, 844));
+        assertThat((Long) script("return document.documentElement.scrollWidth - window.innerWidth"))
+                .as("the page does not scroll sideways on a phone; its tables do").isLessThanOrEqualTo(0L);
+        screenshot("status-page-phone.png");
+        browser.manage().window().setSize(new Dimension(1280, 1800));
+
+        click(By.cssSelector("#items tr[data-status=failed][data-key*=apac] td"));
+        wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector(
+                "#story[open] .path li[data-job=check] .status-failed")));
+        WebElement stack = wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector(
+                "#story .occurrence details.stack pre")));
+        assertThat(stack.getText()).contains("at ");
+        assertThat(browser.findElement(By.cssSelector("#story .path")).getText()).contains("build").contains("check");
+        screenshot("status-page-item.png");
+        browser.findElement(By.cssSelector("#story .close")).click();
+        assertNoConsoleError();
+    }
+
+    @Test
+    @Order(4)
+    void acknowledging_a_fingerprint_on_the_page_writes_it_to_the_database() throws Exception {
+        signIn(admin);
+        new Select(browser.findElement(By.cssSelector("#errors .filters [name=job]"))).selectByValue("check");
+
+        click(By.cssSelector("#errors tr[data-fingerprint] button[data-action=acknowledge]"));
+        confirm("on it, from the page");
+
+        wait.until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector("#answer.ok"), "acknowledged"));
+        wait.until(d -> fingerprints("check", "acknowledged") == 1);
+        assertThat(fingerprints("check", "open")).isZero();
+        assertThat(jdbc().queryFirst("SELECT note FROM error_fingerprint WHERE job = 'check'", rs -> rs.getString(1)))
+                .hasValue("on it, from the page");
+        assertNoConsoleError();
+    }
+
+    @Test
+    @Order(5)
+    void redriving_an_item_on_the_page_puts_it_back_into_its_job() throws Exception {
+        call("PUT", "/api/config/factory.demo.fail-dataset", "{\"value\": \"none\"}", admin);
+        signIn(admin);
+        String key = failedApacItem().getDomAttribute("data-key");
+
+        click(By.cssSelector("#items tr[data-key='" + key + "'] button[data-action=redrive]"));
+        confirm("stand-in fixed");
+
+        wait.until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector("#answer.ok"), "redriven"));
+        wait.until(d -> failedInCheck(key) == 0);
+        assertThat(jdbc().queryFirst("SELECT outcome FROM factory_audit WHERE action = 'redrive' AND target LIKE ?",
+                rs -> rs.getString(1), "item check/" + key + "/%")).hasValue("1 item put back");
+        assertNoConsoleError();
+    }
+
+    @Test
+    @Order(6)
+    void a_viewer_sees_no_action_and_the_server_refuses_one_made_with_its_token() throws Exception {
+        JsonNode created = call("POST", "/api/tokens", "{\"name\": \"wall-screen\", \"role\": \"viewer\"}", admin);
+        String viewer = created.get("token").asText();
+        signIn(viewer);
+
+        wait.until(ExpectedConditions.textToBe(By.id("who"), "wall-screen (viewer)"));
+        wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#jobs tr[data-job=check] .tick")));
+        new Select(browser.findElement(By.cssSelector("#errors .filters [name=status]"))).selectByValue("");
+        wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#errors tr[data-fingerprint]")));
+        new Select(browser.findElement(By.cssSelector("#items .filters [name=job]"))).selectByValue("check");
+        wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#items tr[data-key]")));
+        // an operator sees Trigger and Pause on every job, Resolve and Redrive on the error: a viewer none of them
+        assertThat(browser.findElements(By.cssSelector("button.act"))).isEmpty();
+        assertNoConsoleError();
+
+        Object status = ((JavascriptExecutor) browser).executeAsyncScript("""
+                const done = arguments[arguments.length - 1];
+                fetch('/api/jobs/check/trigger', {method: 'POST',
+                    headers: {Authorization: 'Bearer ' + sessionStorage.getItem('factoryRunner.token')}})
+                  .then(r => done(r.status));""");
+        assertThat(status).isEqualTo(403L);
+    }
+
+    // ---- helpers
+
+    private void signIn(String token) {
+        browser.get(base + "/");
+        script("sessionStorage.clear()");
+        browser.navigate().refresh();
+        WebElement field = wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("token")));
+        field.sendKeys(token);
+        browser.findElement(By.cssSelector("#sign-in-form button[type=submit]")).click();
+        wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("main")));
+    }
+
+    /** The demo's APAC item in job check's list of failed items. */
+    private WebElement failedApacItem() {
+        new Select(browser.findElement(By.cssSelector("#items .filters [name=job]"))).selectByValue("check");
+        new Select(browser.findElement(By.cssSelector("#items .filters [name=status]"))).selectByValue("failed");
+        return wait.until(ExpectedConditions.presenceOfElementLocated(
+                By.cssSelector("#items tr[data-status=failed][data-key*=apac]")));
+    }
+
+    /** Clicks what the locator finds, again if a refresh replaced it meanwhile. */
+    private void click(By locator) {
+        wait.until(d -> {
+            d.findElement(locator).click();
+            return true;
+        });
+    }
+
+    private void confirm(String note) {
+        WebElement dialog = wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("#confirm[open]")));
+        dialog.findElement(By.name("note")).sendKeys(note);
+        dialog.findElement(By.cssSelector("button[value=ok]")).click();
+    }
+
+    private void assertNoConsoleError() {
+        List<String> errors = browser.manage().logs().get(LogType.BROWSER).getAll().stream()
+                .filter(e -> e.getLevel().intValue() >= Level.WARNING.intValue()).map(LogEntry::getMessage).toList();
+        assertThat(errors).as("the browser's console").isEmpty();
+    }
+
+    private Object script(String script) {
+        return ((JavascriptExecutor) browser).executeScript(script);
+    }
+
+    private void screenshot(String name) throws Exception {
+        Path target = Files.createDirectories(Path.of("target"));
+        Files.copy(((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE).toPath(), target.resolve(name),
+                StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private Jdbc jdbc() {
+        return Jdbc.of(factory.dataSource());
+    }
+
+    private long fingerprints(String job, String status) {
+        try {
+            return jdbc().queryFirst("SELECT COUNT(*) FROM error_fingerprint WHERE job = ? AND status = ?",
+                    rs -> rs.getLong(1), job, status).orElse(0L);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private long failedInCheck(String key) {
+        try {
+            return jdbc().queryFirst("SELECT COUNT(*) FROM job_state WHERE job = 'check' AND item_key = ?"
+                    + " AND status = 'failed'", rs -> rs.getLong(1), key).orElse(0L);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private JsonNode call(String method, String path, String body, String token) throws Exception {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(base + path))
+                .method(method, HttpRequest.BodyPublishers.ofString(body))
+                .header("Authorization", "Bearer " + token).header("Content-Type", "application/json").build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(response.statusCode()).as(method + " " + path + ": " + response.body()).isBetween(200, 299);
+        return json.readTree(response.body());
+    }
+}
