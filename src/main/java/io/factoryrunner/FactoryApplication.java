@@ -23,6 +23,8 @@ import io.factoryrunner.routes.JobRoutes;
 import io.factoryrunner.routes.RouteCatalog;
 import io.factoryrunner.routes.RouteCrons;
 import io.factoryrunner.support.HomeFiles;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
@@ -236,6 +238,7 @@ public final class FactoryApplication {
         private ConfigValues values;
         private CamelContext context;
         private FactoryServices services;
+        private PrometheusMeterRegistry meters;
 
         /**
          * Opens the database and migrates it on another thread while Camel reads the route files, which needs
@@ -253,6 +256,9 @@ public final class FactoryApplication {
             demo = values.bool("factory.demo.enabled", false);
             node = values.optional("factory.node.id").orElseGet(FactoryApplication::hostName);
             FactoryServices.bindHttpHeaderFilter(context.getRegistry());
+            // camel-micrometer-prometheus serves the registry it finds under this name, the factory's metrics with it
+            meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+            context.getRegistry().bind("metricsRegistry", meters);
 
             DatabaseSettings opened = readDatabaseSettings();
             opening = CompletableFuture.supplyAsync(() -> openDatabase(opened));
@@ -332,7 +338,7 @@ public final class FactoryApplication {
                 }
                 LOG.warn("The configuration table factory_config does not exist yet; the first start creates it");
             }
-            services = FactoryServices.create(db, context, configTable, jobs, clock, home, values, node, demo);
+            services = FactoryServices.create(db, context, configTable, jobs, clock, home, values, node, demo, meters);
             jobStore = services.jobStore();
             return db;
         }
