@@ -436,6 +436,7 @@ public final class FactoryApplication {
                 context.addService(new NodeHeartbeat(context, database.dataSource(), node,
                         values.duration("factory.node.heartbeat", Duration.ofSeconds(5))), true, true);
                 context.addService(configWatcher, true, true);
+                context.addService(services.overdueJobs(), true, true);
             } catch (Exception e) {
                 throw new StartupException("Cannot start the configuration watcher: " + e.getMessage(), e);
             }

@@ -14,6 +14,8 @@ import io.factoryrunner.error.ErrorRecorder;
 import io.factoryrunner.error.RetryPolicy;
 import io.factoryrunner.health.DatabaseHealthCheck;
 import io.factoryrunner.health.JobsHealthCheck;
+import io.factoryrunner.health.OverdueJobs;
+import io.factoryrunner.health.OverdueJobsHealthCheck;
 import io.factoryrunner.intake.CsvRows;
 import io.factoryrunner.job.JobComponent;
 import io.factoryrunner.job.JobRegistry;
@@ -58,11 +60,12 @@ final class FactoryServices {
     private final RunAlerts runAlerts;
     private final ErrorRecorder errors;
     private final FactoryMetrics metrics;
+    private final OverdueJobs overdueJobs;
     private final Map<String, Object> beans = new LinkedHashMap<>();
 
     private FactoryServices(Database database, ConfigTable configTable, Clock clock, JobRegistry jobs,
             JobStore jobStore, JobComponent jobComponent, RunAlerts runAlerts, ErrorRecorder errors,
-            FactoryMetrics metrics) {
+            FactoryMetrics metrics, OverdueJobs overdueJobs) {
         this.database = database;
         this.configTable = configTable;
         this.clock = clock;
@@ -72,6 +75,7 @@ final class FactoryServices {
         this.runAlerts = runAlerts;
         this.errors = errors;
         this.metrics = metrics;
+        this.overdueJobs = overdueJobs;
     }
 
     /** Every listener told of each run's end, in order; one that throws does not keep it from the others. */
@@ -121,9 +125,11 @@ final class FactoryServices {
         jobComponent.setRunListener(new RunListeners(List.of(runAlerts, metrics)));
         errors.afterRecorded(metrics::errorRecorded);
         new AlertOutboxGauges(db.dataSource(), clock, Duration.ofSeconds(5)).registerIn(meters);
+        OverdueJobs overdueJobs = new OverdueJobs(context, db.dataSource(), clock, jobs, outbox,
+                values.duration("factory.overdue.check-interval", Duration.ofSeconds(30)));
 
         FactoryServices services = new FactoryServices(db, configTable, clock, jobs, jobStore, jobComponent,
-                runAlerts, errors, metrics);
+                runAlerts, errors, metrics, overdueJobs);
         Map<String, Object> beans = services.beans;
         beans.put("factoryErrors", errors);
         beans.put("factoryRetry", new RetryPolicy(properties));
@@ -157,13 +163,19 @@ final class FactoryServices {
         context.getManagementStrategy().addEventNotifier(new ItemDurations(metrics));
     }
 
-    /** The database and jobs checks of {@code /observe/health}. */
+    /** The database, jobs and overdue jobs checks of {@code /observe/health}. */
     void registerHealthChecks(CamelContext context) {
         HealthCheckRegistry health = HealthCheckRegistry.get(context);
         if (health != null) {
             health.register(new DatabaseHealthCheck(database));
             health.register(new JobsHealthCheck(jobs, jobStore));
+            health.register(new OverdueJobsHealthCheck(overdueJobs));
         }
+    }
+
+    /** The periodic check of {@code job.<name>.overdue-after}, which runs as long as the factory does. */
+    OverdueJobs overdueJobs() {
+        return overdueJobs;
     }
 
     JobStore jobStore() {
