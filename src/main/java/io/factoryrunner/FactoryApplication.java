@@ -18,6 +18,7 @@ import io.factoryrunner.db.SqlAccess;
 import io.factoryrunner.demo.DemoApiKey;
 import io.factoryrunner.job.JobRegistry;
 import io.factoryrunner.job.JobStore;
+import io.factoryrunner.logging.LogFormat;
 import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.routes.JobRoutes;
 import io.factoryrunner.routes.RouteCatalog;
@@ -25,6 +26,8 @@ import io.factoryrunner.routes.RouteCrons;
 import io.factoryrunner.support.HomeFiles;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.Reader;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
@@ -38,6 +41,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -103,6 +108,7 @@ public final class FactoryApplication {
         effective.putIfAbsent("factory.home", this.home.toString());
         serverSettingsFromEnvironment(System.getenv()).forEach(effective::putIfAbsent);
         effective.forEach(main::addOverrideProperty);
+        earlyLogFormat(this.home, effective).ifPresent(LogFormat::use);
         main.addMainListener(new Bootstrap());
     }
 
@@ -253,6 +259,11 @@ public final class FactoryApplication {
             PropertiesComponent properties = context.getPropertiesComponent();
             values = new ConfigValues(properties);
             registerSensitiveValues(properties);
+            try {
+                LogFormat.use(values.string("factory.log.format", "text"));
+            } catch (IllegalArgumentException e) {
+                throw new StartupException(e.getMessage());
+            }
             demo = values.bool("factory.demo.enabled", false);
             node = values.optional("factory.node.id").orElseGet(FactoryApplication::hostName);
             FactoryServices.bindHttpHeaderFilter(context.getRegistry());
@@ -508,6 +519,29 @@ public final class FactoryApplication {
             }
         });
         return settings;
+    }
+
+    /**
+     * {@code factory.log.format} as far as it is known before Camel reads the configuration: from the overrides, the
+     * environment or {@code config/application.properties}, so that the start's first lines are already in it. The
+     * value is checked once Camel has read the configuration.
+     */
+    private static Optional<String> earlyLogFormat(Path home, Map<String, String> overrides) {
+        String key = "factory.log.format";
+        if (overrides.containsKey(key)) {
+            return Optional.of(overrides.get(key)).filter(LogFormat::isFormat);
+        }
+        if (System.getenv("FACTORY_LOG_FORMAT") != null) {
+            return Optional.empty();
+        }
+        Properties file = new Properties();
+        try (Reader in = Files.newBufferedReader(home.resolve("config/application.properties"))) {
+            file.load(in);
+        } catch (IOException e) {
+            // no file, or one the start reports on in its own words
+            return Optional.empty();
+        }
+        return Optional.ofNullable(file.getProperty(key)).filter(LogFormat::isFormat);
     }
 
     /** Values of keys that are sensitive by name (password, secret, token, ...) are masked wherever they appear. */
