@@ -5,10 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.icegreen.greenmail.util.GreenMail;
+import io.factoryrunner.testsupport.CapturedLog;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.MutableClock;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import jakarta.mail.internet.MimeMessage;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -17,6 +19,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -115,6 +118,54 @@ class OverdueJobsTest {
 
             await().atMost(Duration.ofSeconds(20)).until(() -> health(port).statusCode() == 200);
             assertThat(health(port).body()).doesNotContain("overdue.nightly");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_spell_of_lateness_is_mailed_once_across_restarts(TestDatabase db) throws Exception {
+        FactoryHome home = factory.home(db).property("job.nightly.overdue-after", "1h");
+        int logged = CapturedLog.text().length();
+        try (var running = factory.start(home, clock)) {
+            clock.advance(Duration.ofHours(2));
+            await().atMost(Duration.ofSeconds(20)).until(() -> subjects().size() == 1);
+        }
+        try (var again = factory.start(home, clock)) {
+            clock.advance(Duration.ofHours(2));
+            await().atMost(Duration.ofSeconds(20)).until(() -> CapturedLog.text().substring(logged).lines()
+                    .filter(l -> l.contains("Job nightly is overdue")).count() == 2);
+            assertThat(count(again.dataSource(), "SELECT COUNT(*) FROM alerts WHERE kind = 'overdue'"))
+                    .as("still the spell of 'never succeeded'").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void while_the_database_does_not_answer_the_check_logs_it_and_keeps_what_it_found() throws Exception {
+        // a PostgreSQL server of its own, which the test stops
+        try (EmbeddedPostgres server = EmbeddedPostgres.builder().start()) {
+            FactoryHome home = factory.home(TestDatabase.H2)
+                    .property("factory.db.url", server.getJdbcUrl("postgres", "postgres"))
+                    .property("factory.db.user", "postgres")
+                    .property("factory.db.password", "")
+                    .property("factory.db.connect-timeout", "1s")
+                    .property("job.nightly.overdue-after", "1h");
+            int port = home.withHttpServer();
+            try (var running = factory.start(home, clock)) {
+                clock.advance(Duration.ofHours(2));
+                await().atMost(Duration.ofSeconds(20)).until(() -> subjects().size() == 1);
+                int logged = CapturedLog.text().length();
+
+                server.close();
+
+                await().atMost(Duration.ofSeconds(30)).until(() -> CapturedLog.text().substring(logged)
+                        .contains("Cannot check whether job nightly is overdue"));
+                assertThat(health(port).body()).contains("job nightly has not succeeded since the factory started");
+                HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + port + "/observe/metrics")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(metrics.statusCode()).isEqualTo(200);
+                assertThat(metrics.body()).contains("factory_alerts_pending ");
+            }
         }
     }
 
