@@ -18,12 +18,17 @@ import io.factoryrunner.db.SqlAccess;
 import io.factoryrunner.demo.DemoApiKey;
 import io.factoryrunner.job.JobRegistry;
 import io.factoryrunner.job.JobStore;
+import io.factoryrunner.logging.LogFormat;
 import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.page.StatusPage;
 import io.factoryrunner.routes.JobRoutes;
 import io.factoryrunner.routes.RouteCatalog;
 import io.factoryrunner.routes.RouteCrons;
 import io.factoryrunner.support.HomeFiles;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.Reader;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
@@ -37,6 +42,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -102,6 +109,7 @@ public final class FactoryApplication {
         effective.putIfAbsent("factory.home", this.home.toString());
         serverSettingsFromEnvironment(System.getenv()).forEach(effective::putIfAbsent);
         effective.forEach(main::addOverrideProperty);
+        earlyLogFormat(this.home, effective).ifPresent(LogFormat::use);
         main.addMainListener(new Bootstrap());
     }
 
@@ -237,6 +245,7 @@ public final class FactoryApplication {
         private ConfigValues values;
         private CamelContext context;
         private FactoryServices services;
+        private PrometheusMeterRegistry meters;
 
         /**
          * Opens the database and migrates it on another thread while Camel reads the route files, which needs
@@ -251,9 +260,17 @@ public final class FactoryApplication {
             PropertiesComponent properties = context.getPropertiesComponent();
             values = new ConfigValues(properties);
             registerSensitiveValues(properties);
+            try {
+                LogFormat.use(values.string("factory.log.format", "text"));
+            } catch (IllegalArgumentException e) {
+                throw new StartupException(e.getMessage());
+            }
             demo = values.bool("factory.demo.enabled", false);
             node = values.optional("factory.node.id").orElseGet(FactoryApplication::hostName);
             FactoryServices.bindHttpHeaderFilter(context.getRegistry());
+            // camel-micrometer-prometheus serves the registry it finds under this name, the factory's metrics with it
+            meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+            context.getRegistry().bind("metricsRegistry", meters);
 
             DatabaseSettings opened = readDatabaseSettings();
             opening = CompletableFuture.supplyAsync(() -> openDatabase(opened));
@@ -333,7 +350,7 @@ public final class FactoryApplication {
                 }
                 LOG.warn("The configuration table factory_config does not exist yet; the first start creates it");
             }
-            services = FactoryServices.create(db, context, configTable, jobs, clock, home, values, node, demo);
+            services = FactoryServices.create(db, context, configTable, jobs, clock, home, values, node, demo, meters);
             jobStore = services.jobStore();
             return db;
         }
@@ -431,6 +448,7 @@ public final class FactoryApplication {
                 context.addService(new NodeHeartbeat(context, database.dataSource(), node,
                         values.duration("factory.node.heartbeat", Duration.ofSeconds(5))), true, true);
                 context.addService(configWatcher, true, true);
+                context.addService(services.overdueJobs(), true, true);
             } catch (Exception e) {
                 throw new StartupException("Cannot start the configuration watcher: " + e.getMessage(), e);
             }
@@ -504,6 +522,29 @@ public final class FactoryApplication {
             }
         });
         return settings;
+    }
+
+    /**
+     * {@code factory.log.format} as far as it is known before Camel reads the configuration: from the overrides, the
+     * environment or {@code config/application.properties}, so that the start's first lines are already in it. The
+     * value is checked once Camel has read the configuration.
+     */
+    private static Optional<String> earlyLogFormat(Path home, Map<String, String> overrides) {
+        String key = "factory.log.format";
+        if (overrides.containsKey(key)) {
+            return Optional.of(overrides.get(key)).filter(LogFormat::isFormat);
+        }
+        if (System.getenv("FACTORY_LOG_FORMAT") != null) {
+            return Optional.empty();
+        }
+        Properties file = new Properties();
+        try (Reader in = Files.newBufferedReader(home.resolve("config/application.properties"))) {
+            file.load(in);
+        } catch (IOException e) {
+            // no file, or one the start reports on in its own words
+            return Optional.empty();
+        }
+        return Optional.ofNullable(file.getProperty(key)).filter(LogFormat::isFormat);
     }
 
     /** Values of keys that are sensitive by name (password, secret, token, ...) are masked wherever they appear. */

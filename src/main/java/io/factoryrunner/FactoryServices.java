@@ -14,18 +14,28 @@ import io.factoryrunner.error.ErrorRecorder;
 import io.factoryrunner.error.RetryPolicy;
 import io.factoryrunner.health.DatabaseHealthCheck;
 import io.factoryrunner.health.JobsHealthCheck;
+import io.factoryrunner.health.OverdueJobs;
+import io.factoryrunner.health.OverdueJobsHealthCheck;
 import io.factoryrunner.intake.CsvRows;
 import io.factoryrunner.job.JobComponent;
 import io.factoryrunner.job.JobRegistry;
 import io.factoryrunner.job.JobStore;
+import io.factoryrunner.job.RunListener;
+import io.factoryrunner.job.RunStatus;
+import io.factoryrunner.metrics.AlertOutboxGauges;
+import io.factoryrunner.metrics.FactoryMetrics;
+import io.factoryrunner.metrics.ItemDurations;
 import io.factoryrunner.reference.AnalyticsCalls;
 import io.factoryrunner.reference.Datasets;
 import io.factoryrunner.reference.FactoryTime;
 import io.factoryrunner.reference.OutputWriter;
 import io.factoryrunner.reference.Results;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.camel.CamelContext;
 import org.apache.camel.health.HealthCheckRegistry;
@@ -49,10 +59,13 @@ final class FactoryServices {
     private final JobComponent jobComponent;
     private final RunAlerts runAlerts;
     private final ErrorRecorder errors;
+    private final FactoryMetrics metrics;
+    private final OverdueJobs overdueJobs;
     private final Map<String, Object> beans = new LinkedHashMap<>();
 
     private FactoryServices(Database database, ConfigTable configTable, Clock clock, JobRegistry jobs,
-            JobStore jobStore, JobComponent jobComponent, RunAlerts runAlerts, ErrorRecorder errors) {
+            JobStore jobStore, JobComponent jobComponent, RunAlerts runAlerts, ErrorRecorder errors,
+            FactoryMetrics metrics, OverdueJobs overdueJobs) {
         this.database = database;
         this.configTable = configTable;
         this.clock = clock;
@@ -61,6 +74,33 @@ final class FactoryServices {
         this.jobComponent = jobComponent;
         this.runAlerts = runAlerts;
         this.errors = errors;
+        this.metrics = metrics;
+        this.overdueJobs = overdueJobs;
+    }
+
+    /** Every listener told of each run's end, in order; one that throws does not keep it from the others. */
+    private record RunListeners(List<RunListener> listeners) implements RunListener {
+
+        @Override
+        public void runEnded(String job, long runId, RunStatus status, int itemsDone, int itemsFailed,
+                String summary) {
+            RuntimeException first = null;
+            for (RunListener listener : listeners) {
+                try {
+                    listener.runEnded(job, runId, status, itemsDone, itemsFailed, summary);
+                } catch (RuntimeException e) {
+                    first = first == null ? e : first;
+                }
+            }
+            if (first != null) {
+                throw first;
+            }
+        }
+
+        @Override
+        public void jobBlocked(String job, JobStore.RunningRun run) {
+            listeners.forEach(listener -> listener.jobBlocked(job, run));
+        }
     }
 
     /** The factory's item headers (FactoryJob, FactoryItemKey, ...) are its own: never sent to an HTTP API. */
@@ -71,7 +111,7 @@ final class FactoryServices {
     }
 
     static FactoryServices create(Database db, CamelContext context, ConfigTable configTable, JobRegistry jobs,
-            Clock clock, Path home, ConfigValues values, String node, boolean demo) {
+            Clock clock, Path home, ConfigValues values, String node, boolean demo, MeterRegistry meters) {
         PropertiesComponent properties = context.getPropertiesComponent();
         JobStore jobStore = new JobStore(db.dataSource(), clock, db.dialect() == Dialect.POSTGRESQL);
         JobComponent jobComponent = new JobComponent(jobStore, jobs, node);
@@ -81,10 +121,15 @@ final class FactoryServices {
         ErrorRecorder errors = new ErrorRecorder(db.dataSource(), clock, outbox, properties);
         jobComponent.setFailureRecorder(errors);
         RunAlerts runAlerts = new RunAlerts(db.dataSource(), outbox, configTable, properties);
-        jobComponent.setRunListener(runAlerts);
+        FactoryMetrics metrics = new FactoryMetrics(meters, db.dataSource());
+        jobComponent.setRunListener(new RunListeners(List.of(runAlerts, metrics)));
+        errors.afterRecorded(metrics::errorRecorded);
+        new AlertOutboxGauges(db.dataSource(), clock, Duration.ofSeconds(5)).registerIn(meters);
+        OverdueJobs overdueJobs = new OverdueJobs(context, db.dataSource(), clock, jobs, outbox,
+                values.duration("factory.overdue.check-interval", Duration.ofSeconds(30)));
 
         FactoryServices services = new FactoryServices(db, configTable, clock, jobs, jobStore, jobComponent,
-                runAlerts, errors);
+                runAlerts, errors, metrics, overdueJobs);
         Map<String, Object> beans = services.beans;
         beans.put("factoryErrors", errors);
         beans.put("factoryRetry", new RetryPolicy(properties));
@@ -115,15 +160,22 @@ final class FactoryServices {
         beans.forEach(registry::bind);
         registry.bind("jobs", jobs);
         registry.bind("jobStore", jobStore);
+        context.getManagementStrategy().addEventNotifier(new ItemDurations(metrics));
     }
 
-    /** The database and jobs checks of {@code /observe/health}. */
+    /** The database, jobs and overdue jobs checks of {@code /observe/health}. */
     void registerHealthChecks(CamelContext context) {
         HealthCheckRegistry health = HealthCheckRegistry.get(context);
         if (health != null) {
             health.register(new DatabaseHealthCheck(database));
             health.register(new JobsHealthCheck(jobs, jobStore));
+            health.register(new OverdueJobsHealthCheck(overdueJobs));
         }
+    }
+
+    /** The periodic check of {@code job.<name>.overdue-after}, which runs as long as the factory does. */
+    OverdueJobs overdueJobs() {
+        return overdueJobs;
     }
 
     JobStore jobStore() {

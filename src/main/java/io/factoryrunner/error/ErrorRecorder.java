@@ -29,6 +29,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.BiConsumer;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -124,6 +125,7 @@ public final class ErrorRecorder implements FailureRecorder {
     private final AlertOutbox alerts;
     private final PropertiesComponent properties;
     private final RetryAcrossRuns retry;
+    private volatile BiConsumer<String, ErrorCategory> recorded = (job, category) -> { };
 
     public ErrorRecorder(DataSource dataSource, Clock clock, AlertOutbox alerts, PropertiesComponent properties) {
         this.jdbc = Jdbc.of(dataSource);
@@ -131,6 +133,11 @@ public final class ErrorRecorder implements FailureRecorder {
         this.alerts = alerts;
         this.properties = properties;
         this.retry = new RetryAcrossRuns(properties);
+    }
+
+    /** Told of each failure written to the error table: its job (null for a route's) and category. */
+    public void afterRecorded(BiConsumer<String, ErrorCategory> action) {
+        recorded = action;
     }
 
     /** The dead-letter channel's target: records the exchange's failure. */
@@ -348,6 +355,7 @@ public final class ErrorRecorder implements FailureRecorder {
                     f.httpMethod(), f.httpUrl(), f.httpStatus(), f.payload(), f.stack());
             throw e;
         }
+        recorded.accept(f.job(), f.category());
     }
 
     /**

@@ -22,6 +22,7 @@ import org.apache.camel.support.ScheduledPollConsumer;
 import org.apache.camel.util.TimeUtils;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * Runs a job: on each fire it opens a run, has {@link ChunkLoop} take the run's items in chunks, sends each item
@@ -337,6 +338,11 @@ public final class JobConsumer extends ScheduledPollConsumer {
             exchange.getMessage().setHeader(JobConstants.FAILING_SINCE, item.failingSince());
         }
         CurrentItem.start(httpResponseTimeout);
+        // what is logged while the item goes (factory.log.format = json writes them as fields)
+        MDC.put("job", job());
+        MDC.put("run", String.valueOf(runId));
+        MDC.put("item", item.key());
+        MDC.put("item_version", item.version());
         try {
             if (getEndpoint().isJsonData()) {
                 // parsed twice: the property keeps the data as it came while the route changes the body's map
@@ -355,6 +361,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
             return outcomes.of(item, exchange);
         } finally {
             releaseExchange(exchange, false);
+            MDC.remove("job");
+            MDC.remove("run");
+            MDC.remove("item");
+            MDC.remove("item_version");
         }
     }
 
