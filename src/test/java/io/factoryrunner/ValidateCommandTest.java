@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.factoryrunner.db.DatabaseSettings;
 import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.testsupport.CapturedLog;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.io.ByteArrayOutputStream;
@@ -17,34 +18,28 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.Statement;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** {@code validate} refuses what {@code run} would refuse, changes nothing, and prints its verdict and reasons. */
 class ValidateCommandTest {
 
-    @TempDir
-    Path dir;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension().settings(home -> home
+            .applicationProperties("job.fine.cron = 0 0 * * * ?\n").route("fine.camel.yaml", BadInputTest.VALID_ROUTE));
+    final Path dir = factory.dir();
 
     static final String CRON_PROBLEM = "is not a valid Quartz cron expression (seconds minutes hours day-of-month"
             + " month day-of-week [year], e.g. '0 0/5 * * * ?'): Unexpected end of expression.";
 
-    private FactoryHome home(TestDatabase db) {
-        return new FactoryHome(dir, db).applicationProperties("job.fine.cron = 0 0 * * * ?\n")
-                .route("fine.camel.yaml", BadInputTest.VALID_ROUTE);
-    }
-
     private FactoryHome home() {
-        return home(TestDatabase.H2);
+        return factory.home(TestDatabase.H2);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -129,19 +124,11 @@ class ValidateCommandTest {
     // ---------------------------------------------------------------------------------------------------------
     // a database run would refuse
 
-    private static void execute(FactoryHome home, String sql) throws Exception {
-        try (Connection c = DriverManager.getConnection(home.url(), home.database().user(),
-                home.database().password()); Statement s = c.createStatement()) {
-            s.execute(sql);
-        }
-    }
-
     /** A customer's tables made before the first start do not stop it: validate says so too. */
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
-    void validate_accepts_a_database_that_holds_a_customers_tables_as_run_does(TestDatabase db) throws Exception {
-        FactoryHome home = home(db).onEmptyDatabase();
-        execute(home, "CREATE TABLE customer (id INTEGER)");
+    void validate_accepts_a_database_that_holds_a_customers_tables_as_run_does(TestDatabase db) {
+        FactoryHome home = factory.home(db).onEmptyDatabase().execute("CREATE TABLE customer (id INTEGER)");
         Result r = validate(home);
         assertThat(r.code()).as(r.err()).isEqualTo(FactoryRunner.OK);
     }
@@ -150,12 +137,12 @@ class ValidateCommandTest {
     @EnumSource(TestDatabase.class)
     void validate_and_run_refuse_a_schema_history_that_does_not_match_this_version(TestDatabase db)
             throws Exception {
-        FactoryHome home = home(db);
-        try (var running = home.start()) {
+        FactoryHome home = factory.home(db);
+        try (var running = factory.start(home)) {
             running.app().jobStore();
         }
         // a migration that failed halfway, as an interrupted upgrade leaves it
-        execute(home, "UPDATE \"flyway_schema_history\" SET \"success\" = FALSE WHERE \"version\" = '12'");
+        home.execute("UPDATE \"flyway_schema_history\" SET \"success\" = FALSE WHERE \"version\" = '12'");
         Result r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.FAILED);
         assertThat(r.err()).startsWith("Invalid: Database ").contains("has a schema history that does not match"
@@ -168,8 +155,8 @@ class ValidateCommandTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void the_statement_validate_gives_for_a_bad_table_value_fixes_it(TestDatabase db) throws Exception {
-        FactoryHome home = home(db);
-        try (var running = home.start()) {
+        FactoryHome home = factory.home(db);
+        try (var running = factory.start(home)) {
             running.app().configTable().set("job.fine.cron", "every hour", false, null, "test");
         }
         Result refused = validate(home);
@@ -179,7 +166,7 @@ class ValidateCommandTest {
         assertThat(statement).isEqualTo("UPDATE factory_config SET config_value = '<a valid value>'"
                 + " WHERE config_key = 'job.fine.cron'");
 
-        execute(home, statement.replace("<a valid value>", "0 30 * * * ?"));
+        home.execute(statement.replace("<a valid value>", "0 30 * * * ?"));
 
         assertThat(validate(home).code()).isEqualTo(FactoryRunner.OK);
     }
@@ -202,7 +189,7 @@ class ValidateCommandTest {
     @Test
     void validate_of_an_installation_that_ran_changes_no_file() {
         FactoryHome home = home().withoutOverride("factory.db.url");
-        home.start().close();
+        factory.start(home).close();
         Map<String, String> before = files(dir);
         Result r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.OK);
