@@ -545,16 +545,22 @@ class ReferenceFactoryTest {
     // the installation, the API stand-in and the chain
 
     FactoryHome home(TestDatabase db) {
-        FactoryHome home = factory.home(db)
-                .property("factory.routes.shipped", "framework/**,factory/**")
-                .property("factory.demo.enabled", "true")
-                .property("analytics.url", "http://localhost:" + api.port())
-                .property("source.drop-dir", dir.resolve("drop").toString())
+        return referenceFactory(factory.home(db), "http://localhost:" + api.port())
                 .property("factory.retry.initial-delay", "20")
                 .property("factory.retry.max-delay", "200");
+    }
+
+    /**
+     * The reference factory on a home: its files dropped in the home's drop/, its intake and every job waiting for a
+     * trigger, the analytics product at the URL (without the HTTP server the demo's stand-in API is not loaded).
+     */
+    static FactoryHome referenceFactory(FactoryHome home, String analyticsUrl) {
+        home.property("factory.routes.shipped", "framework/**,factory/**")
+                .property("factory.demo.enabled", "true")
+                .property("analytics.url", analyticsUrl)
+                .property("source.drop-dir", home.dir().resolve("drop").toString())
+                .property("source.cron", NEVER);
         JOBS.forEach(job -> home.property("job." + job + ".cron", NEVER));
-        home.property("source.cron", NEVER);
-        // without the HTTP server the demo's stand-in API is not loaded: analytics.url points at WireMock
         return home;
     }
 
