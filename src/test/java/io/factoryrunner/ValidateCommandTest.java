@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.factoryrunner.db.DatabaseSettings;
-import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.testsupport.CapturedLog;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
