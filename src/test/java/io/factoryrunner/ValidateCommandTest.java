@@ -1,5 +1,7 @@
 package io.factoryrunner;
 
+import static io.factoryrunner.CommandRun.execute;
+import static io.factoryrunner.CommandRun.validate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -8,11 +10,8 @@ import io.factoryrunner.testsupport.CapturedLog;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -54,7 +53,7 @@ class ValidateCommandTest {
                       steps:
                         - log: "x"
                 """);
-        Result r = validate(home);
+        CommandRun r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.FAILED);
         assertThat(r.out()).isEmpty();
         assertThat(r.err()).isEqualTo("Invalid: Route 'nightly' in config/routes/nightly.camel.yaml: cron '0 5 * * *' "
@@ -73,7 +72,7 @@ class ValidateCommandTest {
                       steps:
                         - log: "x"
                 """);
-        Result r = validate(home);
+        CommandRun r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.FAILED);
         assertThat(r.err()).isEqualTo("Invalid: Route 'ship' in config/routes/ship.camel.yaml: cron '0 5 * * *' "
                 + CRON_PROBLEM + "\n");
@@ -113,7 +112,7 @@ class ValidateCommandTest {
     @Test
     void a_query_file_that_is_not_there_is_refused_naming_the_key_and_where_it_was_looked_for() {
         FactoryHome home = home().property("source.sql.query-file", "file:config/sql/source.sql");
-        Result r = validate(home);
+        CommandRun r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.FAILED);
         assertThat(r.err()).isEqualTo("Invalid: Configuration key 'source.sql.query-file' has value"
                 + " 'file:config/sql/source.sql' that names no file (looked for file:"
@@ -128,7 +127,7 @@ class ValidateCommandTest {
     @EnumSource(TestDatabase.class)
     void validate_accepts_a_database_that_holds_a_customers_tables_as_run_does(TestDatabase db) {
         FactoryHome home = factory.home(db).onEmptyDatabase().execute("CREATE TABLE customer (id INTEGER)");
-        Result r = validate(home);
+        CommandRun r = validate(home);
         assertThat(r.code()).as(r.err()).isEqualTo(FactoryRunner.OK);
     }
 
@@ -142,7 +141,7 @@ class ValidateCommandTest {
         }
         // a migration that failed halfway, as an interrupted upgrade leaves it
         home.execute("UPDATE \"flyway_schema_history\" SET \"success\" = FALSE WHERE \"version\" = '12'");
-        Result r = validate(home);
+        CommandRun r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.FAILED);
         assertThat(r.err()).startsWith("Invalid: Database ").contains("has a schema history that does not match"
                 + " the migrations of this version of the factory").containsIgnoringCase("failed");
@@ -158,7 +157,7 @@ class ValidateCommandTest {
         try (var running = factory.start(home)) {
             running.app().configTable().set("job.fine.cron", "every hour", false, null, "test");
         }
-        Result refused = validate(home);
+        CommandRun refused = validate(home);
         assertThat(refused.code()).isEqualTo(FactoryRunner.FAILED);
         String statement = refused.err().substring(refused.err().indexOf("UPDATE factory_config"),
                 refused.err().indexOf("; or remove the row"));
@@ -177,7 +176,7 @@ class ValidateCommandTest {
     void validate_of_a_new_installation_creates_no_file() {
         FactoryHome home = home().withoutOverride("factory.db.url");
         Map<String, String> before = files(dir);
-        Result r = validate(home);
+        CommandRun r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.OK);
         assertThat(r.out()).isEqualTo("Configuration valid. Routes (4): digest, fine, housekeeping, notify\n"
                 + "Database: " + DatabaseSettings.embeddedUrl(dir.resolve("data"))
@@ -190,7 +189,7 @@ class ValidateCommandTest {
         FactoryHome home = home().withoutOverride("factory.db.url");
         factory.start(home).close();
         Map<String, String> before = files(dir);
-        Result r = validate(home);
+        CommandRun r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.OK);
         assertThat(r.out()).endsWith("Database: " + DatabaseSettings.embeddedUrl(dir.resolve("data"))
                 + " reachable, schema up to date\n");
@@ -222,7 +221,7 @@ class ValidateCommandTest {
     void the_command_prints_its_verdict_and_no_log() {
         home().applicationProperties("job.fine.cron = 0 0 * * * ?\n");
         int logged = CapturedLog.text().length();
-        Result r = command("validate", "--home", dir.toString());
+        CommandRun r = execute("validate", "--home", dir.toString());
         assertThat(r.code()).isEqualTo(FactoryRunner.OK);
         assertThat(r.out()).isEqualTo("Configuration valid. Routes (4): digest, fine, housekeeping, notify\n"
                 + "Database: " + DatabaseSettings.embeddedUrl(dir.resolve("data"))
@@ -236,36 +235,12 @@ class ValidateCommandTest {
     void the_command_prints_the_log_too_when_verbose() {
         home().applicationProperties("job.fine.cron = 0 0 * * * ?\n");
         int logged = CapturedLog.text().length();
-        Result r = command("validate", "--home", dir.toString(), "--verbose");
+        CommandRun r = execute("validate", "--home", dir.toString(), "--verbose");
         assertThat(r.code()).isEqualTo(FactoryRunner.OK);
         assertThat(CapturedLog.text().substring(logged)).contains("Apache Camel");
     }
 
     // ---------------------------------------------------------------------------------------------------------
-
-    record Result(int code, String out, String err) {
-    }
-
-    private static Result validate(FactoryHome home) {
-        FactoryApplication app = home.app(FactoryApplication.Mode.VALIDATE);
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = FactoryRunner.validate(app, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8), false);
-        return new Result(code, lines(out), lines(err));
-    }
-
-    private static Result command(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = FactoryRunner.execute(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Result(code, lines(out), lines(err));
-    }
-
-    private static String lines(ByteArrayOutputStream stream) {
-        return stream.toString(StandardCharsets.UTF_8).replace(System.lineSeparator(), "\n");
-    }
 
     /** Every file under a directory with a digest of its content. */
     private static Map<String, String> files(Path root) {
