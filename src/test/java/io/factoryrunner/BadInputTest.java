@@ -1,27 +1,25 @@
 package io.factoryrunner;
 
+import static io.factoryrunner.CommandRun.execute;
+import static io.factoryrunner.CommandRun.validate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Every bad input stops the start (and {@code validate}) with a message that names what is wrong and where. */
 class BadInputTest {
 
-    @TempDir
-    Path dir;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension();
 
     static final String VALID_ROUTE = """
             - route:
@@ -35,7 +33,7 @@ class BadInputTest {
             """;
 
     private FactoryHome home() {
-        return new FactoryHome(dir, TestDatabase.H2).applicationProperties("job.fine.cron = 0 0 * * * ?\n")
+        return factory.home(TestDatabase.H2).applicationProperties("job.fine.cron = 0 0 * * * ?\n")
                 .route("fine.camel.yaml", VALID_ROUTE);
     }
 
@@ -49,9 +47,9 @@ class BadInputTest {
 
     @Test
     void valid_installation_validates_with_exit_code_zero() {
-        Result r = validate(home());
-        assertThat(r.code).isZero();
-        assertThat(r.out).contains("Configuration valid").contains("fine");
+        CommandRun r = validate(home());
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("Configuration valid").contains("fine");
     }
 
     @Test
@@ -117,9 +115,9 @@ class BadInputTest {
                    oops: [
                 """);
         assertThat(startFails(home).getMessage()).contains("config/routes/broken.camel.yaml").contains("line 7");
-        Result r = validate(home);
-        assertThat(r.code).isEqualTo(1);
-        assertThat(r.err).contains("config/routes/broken.camel.yaml").contains("line 7");
+        CommandRun r = validate(home);
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("config/routes/broken.camel.yaml").contains("line 7");
     }
 
     @Test
@@ -133,7 +131,7 @@ class BadInputTest {
                         - too: "log:x"
                 """);
         assertThat(startFails(home).getMessage()).contains("typo.camel.yaml").contains("line 6").contains("too");
-        assertThat(validate(home).code).isEqualTo(1);
+        assertThat(validate(home).code()).isEqualTo(1);
     }
 
     @Test
@@ -149,9 +147,9 @@ class BadInputTest {
         String message = startFails(home).getMessage();
         assertThat(message).contains("customer.missing.key").contains("needs-key")
                 .contains("config/routes/needs.camel.yaml");
-        Result r = validate(home);
-        assertThat(r.code).isEqualTo(1);
-        assertThat(r.err).contains("customer.missing.key").contains("needs-key");
+        CommandRun r = validate(home);
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("customer.missing.key").contains("needs-key");
     }
 
     @Test
@@ -159,15 +157,15 @@ class BadInputTest {
         FactoryHome home = home().applicationProperties("job.fine.cron = 0 0 * * *\n");
         assertThat(startFails(home).getMessage()).contains("job.fine.cron").contains("'0 0 * * *'")
                 .contains("cron");
-        Result r = validate(home);
-        assertThat(r.code).isEqualTo(1);
-        assertThat(r.err).contains("job.fine.cron").contains("0 0 * * *");
+        CommandRun r = validate(home);
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("job.fine.cron").contains("0 0 * * *");
     }
 
     @Test
     void invalid_cron_in_the_table_is_refused_too() throws Exception {
         FactoryHome home = home();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             running.app().configTable().set("job.fine.cron", "every hour", false, null, "test");
         }
         assertThat(startFails(home).getMessage()).contains("job.fine.cron").contains("'every hour'");
@@ -206,15 +204,15 @@ class BadInputTest {
                 """);
         assertThat(startFails(home).getMessage()).contains("'factory.mail.password'").contains("3 characters")
                 .doesNotContain("abc");
-        Result r = validate(home);
-        assertThat(r.code).isEqualTo(1);
-        assertThat(r.err).contains("factory.mail.password").doesNotContain("abc");
+        CommandRun r = validate(home);
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("factory.mail.password").doesNotContain("abc");
     }
 
     @Test
     void a_short_secret_marked_in_the_configuration_table_is_refused_too() throws Exception {
         FactoryHome home = home();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             running.app().configTable().set("partner.pin", "42", true, null, "test");
         }
         assertThat(startFails(home).getMessage()).contains("'partner.pin'").contains("2 characters");
@@ -222,13 +220,13 @@ class BadInputTest {
 
     @Test
     void an_empty_or_placeholder_secret_is_accepted() {
-        Result r = validate(home().applicationProperties("""
+        CommandRun r = validate(home().applicationProperties("""
                 job.fine.cron = 0 0 * * * ?
                 factory.mail.password =
                 partner.api-token = none
                 partner.shared-secret = n/a
                 """));
-        assertThat(r.code).isZero();
+        assertThat(r.code()).isZero();
     }
 
     @Test
@@ -278,37 +276,8 @@ class BadInputTest {
 
     @Test
     void unknown_command_is_a_usage_error() {
-        Result r = run("frobnicate");
-        assertThat(r.code).isEqualTo(FactoryRunner.USAGE);
-        assertThat(r.err).contains("frobnicate").contains("Usage");
-    }
-
-    record Result(int code, String out, String err) {
-    }
-
-    private Result validate(FactoryHome home) {
-        // the command line reads the same files; database and server settings come as system-property-free overrides
-        Map<String, String> overrides = home.overrides();
-        var app = FactoryApplication.create(home.dir(), FactoryApplication.Mode.VALIDATE, overrides);
-        return Launcher.validateWith(app);
-    }
-
-    private Result run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = FactoryRunner.execute(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
-
-    /** Runs the command line's validate on a prepared application. */
-    static final class Launcher {
-        static Result validateWith(FactoryApplication app) {
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            ByteArrayOutputStream err = new ByteArrayOutputStream();
-            int code = FactoryRunner.validate(app, new PrintStream(out, true, StandardCharsets.UTF_8),
-                    new PrintStream(err, true, StandardCharsets.UTF_8), false);
-            return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        }
+        CommandRun r = execute("frobnicate");
+        assertThat(r.code()).isEqualTo(FactoryRunner.USAGE);
+        assertThat(r.err()).contains("frobnicate").contains("Usage");
     }
 }

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.factoryrunner.testsupport.CapturedLog;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
@@ -18,25 +19,26 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The factory's database stops answering while the factory runs: operators see it, and nothing is forgotten. */
 class DatabaseOutageTest {
 
-    @TempDir
-    Path dir;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension();
+    final Path dir = factory.dir();
 
     @Test
     void health_reports_the_database_down_and_the_configuration_keeps_its_last_values() throws Exception {
         // a PostgreSQL server of its own, which the test stops; it replaces the database the home would use
         try (EmbeddedPostgres server = EmbeddedPostgres.builder().start()) {
-            FactoryHome home = new FactoryHome(dir, TestDatabase.H2)
+            FactoryHome home = factory.home(TestDatabase.H2)
                     .property("factory.db.url", server.getJdbcUrl("postgres", "postgres"))
                     .property("factory.db.user", "postgres")
                     .property("factory.db.password", "")
                     .property("factory.db.connect-timeout", "10s");
             int port = home.withHttpServer();
-            try (var running = home.start()) {
+            try (var running = factory.start(home)) {
                 FactoryApplication app = running.app();
                 app.configTable().set("customer.name", "ACME", false, "the customer", "test");
                 await().atMost(Duration.ofSeconds(10)).until(() -> "ACME".equals(customerName(app)));

@@ -2,6 +2,7 @@ package io.factoryrunner;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.nio.charset.StandardCharsets;
@@ -9,19 +10,20 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Environment variables can only be set for a new process: this test runs the command line in one. */
 class EnvironmentPrecedenceTest {
 
-    @TempDir
-    Path dir;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension();
+    final Path dir = factory.dir();
 
     @Test
     void environment_variable_overrides_the_table_and_the_file() throws Exception {
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2)
+        FactoryHome home = factory.home(TestDatabase.H2)
                 .applicationProperties("greeting = from file\nfarewell = from file\n");
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             running.app().configTable().set("greeting", "from table", false, null, "test");
             running.app().configTable().set("farewell", "from table", false, null, "test");
         }

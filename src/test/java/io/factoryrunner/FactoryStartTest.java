@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.net.URI;
@@ -22,14 +23,15 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.camel.builder.NotifyBuilder;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 class FactoryStartTest {
 
-    @TempDir
-    Path dir;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension();
+    final Path dir = factory.dir();
 
     static final String TICK_ROUTE = """
             - route:
@@ -46,10 +48,10 @@ class FactoryStartTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void operator_route_fires_on_its_configured_cron(TestDatabase db) {
-        FactoryHome home = new FactoryHome(dir, db)
+        FactoryHome home = factory.home(db)
                 .applicationProperties("job.tick.cron = 0/1 * * * * ?\ntick.message = hello\n")
                 .route("tick.camel.yaml", TICK_ROUTE);
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             NotifyBuilder fired = new NotifyBuilder(running.app().context()).fromRoute("tick")
                     .whenAnyDoneMatches(e -> "hello".equals(e.getMessage().getBody(String.class))).create();
             assertThat(fired.matches(10, TimeUnit.SECONDS)).isTrue();
@@ -59,11 +61,11 @@ class FactoryStartTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void health_endpoint_reports_context_routes_and_database(TestDatabase db) throws Exception {
-        FactoryHome home = new FactoryHome(dir, db)
+        FactoryHome home = factory.home(db)
                 .applicationProperties("job.tick.cron = 0 0 0 1 1 ? 2099\ntick.message = hello\n")
                 .route("tick.camel.yaml", TICK_ROUTE);
         int port = home.withHttpServer();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             HttpResponse<String> response = HttpClient.newHttpClient().send(
                     HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/observe/health")).build(),
                     HttpResponse.BodyHandlers.ofString());
@@ -79,7 +81,7 @@ class FactoryStartTest {
 
     @Test
     void a_job_that_has_not_fired_yet_is_healthy() throws Exception {
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2).route("daily.camel.yaml", """
+        FactoryHome home = factory.home(TestDatabase.H2).route("daily.camel.yaml", """
                 - route:
                     id: daily
                     from:
@@ -90,7 +92,7 @@ class FactoryStartTest {
                         - log: "daily"
                 """);
         int port = home.withHttpServer();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             HttpResponse<String> response = HttpClient.newHttpClient().send(
                     HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/observe/health")).build(),
                     HttpResponse.BodyHandlers.ofString());
@@ -105,13 +107,13 @@ class FactoryStartTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void second_start_on_an_existing_database_keeps_its_data(TestDatabase db) throws Exception {
-        FactoryHome home = new FactoryHome(dir, db)
+        FactoryHome home = factory.home(db)
                 .applicationProperties("job.tick.cron = 0 0 0 1 1 ? 2099\ntick.message = hello\n")
                 .route("tick.camel.yaml", TICK_ROUTE);
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             running.app().configTable().set("customer.name", "ACME", false, "the customer", "test");
         }
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             assertThat(running.app().configTable().loadAll()).containsKey("customer.name");
             assertThat(running.app().context().resolvePropertyPlaceholders("{{customer.name}}")).isEqualTo("ACME");
             assertThat(running.app().pendingMigrations()).isZero();
@@ -122,14 +124,14 @@ class FactoryStartTest {
     @EnumSource(TestDatabase.class)
     void a_customer_table_made_before_the_first_start_stays_and_the_factory_starts_beside_it(TestDatabase db)
             throws Exception {
-        FactoryHome home = new FactoryHome(dir, db).onEmptyDatabase();
+        FactoryHome home = factory.home(db).onEmptyDatabase();
         try (Connection c = DriverManager.getConnection(home.url(), db.user(), db.password());
                 Statement s = c.createStatement()) {
             s.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer VARCHAR(100))");
             s.execute("INSERT INTO orders VALUES (1, 'ACME')");
         }
         for (int start = 1; start <= 2; start++) {
-            try (var running = home.start()) {
+            try (var running = factory.start(home)) {
                 var app = running.app();
                 app.jobStore().offer("any", "k", "1", "d", true);
                 try (Connection c = app.database().dataSource().getConnection(); Statement s = c.createStatement();
@@ -145,9 +147,9 @@ class FactoryStartTest {
     @Test
     void an_sql_client_on_this_machine_reads_and_writes_the_running_factorys_embedded_database() throws Exception {
         int port = FactoryHome.freePort();
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2).withoutOverride("factory.db.url")
+        FactoryHome home = factory.home(TestDatabase.H2).withoutOverride("factory.db.url")
                 .property("factory.db.h2-tcp-port", String.valueOf(port));
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             assertThat(running.app().sqlAccessPort()).isEqualTo(port);
             try (Connection c = DriverManager.getConnection("jdbc:h2:tcp://localhost:" + port + "/factory", "sa", "");
                     Statement s = c.createStatement()) {
@@ -165,9 +167,9 @@ class FactoryStartTest {
 
     @Test
     void embedded_default_database_lives_under_the_data_directory() {
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2).withoutOverride("factory.db.url")
+        FactoryHome home = factory.home(TestDatabase.H2).withoutOverride("factory.db.url")
                 .applicationProperties("factory.data-dir = store\n");
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             assertThat(running.app().database().settings().url()).contains(dir.resolve("store").toString());
         }
         assertThat(dir.resolve("store/factory.mv.db")).exists();

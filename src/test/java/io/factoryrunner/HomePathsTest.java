@@ -3,6 +3,7 @@ package io.factoryrunner;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.nio.file.Files;
@@ -11,7 +12,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A relative path in the configuration is taken from the home ({@code --home}), never from the directory the
@@ -19,12 +20,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class HomePathsTest {
 
-    @TempDir
-    Path dir;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension();
+    final Path dir = factory.dir();
 
     @Test
     void a_query_file_given_as_a_relative_file_uri_is_read_from_the_home() throws Exception {
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2)
+        FactoryHome home = factory.home(TestDatabase.H2)
                 .applicationProperties("probe.query-file = file:config/sql/probe.sql\n")
                 .write("config/sql/probe.sql", "SELECT 'read from the home' AS answer")
                 .route("probe.camel.yaml", """
@@ -36,7 +38,7 @@ class HomePathsTest {
                                 - to: "sql:{{probe.query-file}}"
                         """);
         assertThat(Path.of("config/sql/probe.sql")).doesNotExist();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             List<?> rows = running.app().context().createProducerTemplate()
                     .requestBody("direct:probe", null, List.class);
             assertThat(rows).singleElement().isEqualTo(Map.of("ANSWER", "read from the home"));
@@ -45,7 +47,7 @@ class HomePathsTest {
 
     @Test
     void a_relative_folder_of_a_file_endpoint_is_the_one_in_the_home() throws Exception {
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2)
+        FactoryHome home = factory.home(TestDatabase.H2)
                 .applicationProperties("inbox.dir = inbox\noutbox.dir = outbox\n")
                 .write("inbox/hello.txt", "hello")
                 .route("relay.camel.yaml", """
@@ -58,7 +60,7 @@ class HomePathsTest {
                               steps:
                                 - to: "file:{{outbox.dir}}"
                         """);
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(dir.resolve("outbox/hello.txt")));
         }
         assertThat(Path.of("inbox")).doesNotExist();

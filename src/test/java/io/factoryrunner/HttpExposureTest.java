@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.factoryrunner.testsupport.CapturedLog;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.io.IOException;
@@ -22,20 +23,21 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** What the factory's HTTP server shows, and to whom. */
 class HttpExposureTest {
 
-    @TempDir
-    Path dir;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension();
+    final Path dir = factory.dir();
 
     @Test
     void the_http_server_answers_this_machine_only_by_default() throws Exception {
         InetAddress other = otherAddressOfThisMachine();
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2);
+        FactoryHome home = factory.home(TestDatabase.H2);
         int port = home.withHttpServer();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             assertThat(get(port, "/observe/health").statusCode()).isEqualTo(200);
             assertThatThrownBy(() -> connect(other, port)).isInstanceOf(ConnectException.class);
         }
@@ -44,18 +46,18 @@ class HttpExposureTest {
     @Test
     void camel_server_host_opens_the_http_server_to_other_addresses() throws Exception {
         InetAddress other = otherAddressOfThisMachine();
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2).property("camel.server.host", "0.0.0.0");
+        FactoryHome home = factory.home(TestDatabase.H2).property("camel.server.host", "0.0.0.0");
         int port = home.withHttpServer();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             connect(other, port);
         }
     }
 
     @Test
     void health_details_carry_no_database_url() throws Exception {
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2);
+        FactoryHome home = factory.home(TestDatabase.H2);
         int port = home.withHttpServer();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             HttpResponse<String> health = get(port, "/observe/health?data=true&exposureLevel=full");
             assertThat(health.body()).contains("\"database.dialect\":\"H2\"").doesNotContain("jdbc:")
                     .doesNotContain(dir.toString());
@@ -64,10 +66,10 @@ class HttpExposureTest {
 
     @Test
     void the_info_endpoint_is_neither_advertised_nor_served() throws Exception {
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2);
+        FactoryHome home = factory.home(TestDatabase.H2);
         int port = home.withHttpServer();
         int logged = CapturedLog.text().length();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             assertThat(CapturedLog.text().substring(logged)).contains(":" + port + "/observe/health")
                     .doesNotContain(":" + port + "/observe/info");
             assertThat(get(port, "/observe/info").statusCode()).isEqualTo(404);

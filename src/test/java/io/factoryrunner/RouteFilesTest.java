@@ -9,6 +9,7 @@ import com.networknt.schema.JsonSchema;
 import com.networknt.schema.JsonSchemaFactory;
 import com.networknt.schema.SpecVersion;
 import com.networknt.schema.ValidationMessage;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.io.IOException;
@@ -25,7 +26,7 @@ import org.apache.camel.main.Main;
 import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -34,8 +35,9 @@ class RouteFilesTest {
     private static JsonSchema schema;
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
-    @TempDir
-    Path dir;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension();
+    final Path dir = factory.dir();
 
     @BeforeAll
     static void loadCamelSchema() throws IOException {
@@ -82,7 +84,7 @@ class RouteFilesTest {
 
     @Test
     void an_operator_route_with_a_shipped_id_replaces_the_shipped_route() {
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2).property("factory.routes.shipped", "testing/**")
+        FactoryHome home = factory.home(TestDatabase.H2).property("factory.routes.shipped", "testing/**")
                 .route("mine.camel.yaml", """
                         - route:
                             id: shipped-demo
@@ -92,7 +94,7 @@ class RouteFilesTest {
                                 - setBody:
                                     constant: "operator"
                         """);
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             NotifyBuilder done = new NotifyBuilder(running.app().context()).fromRoute("shipped-demo")
                     .whenAnyDoneMatches(e -> "operator".equals(e.getMessage().getBody(String.class))).create();
             assertThat(done.matches(10, TimeUnit.SECONDS)).isTrue();
@@ -103,8 +105,8 @@ class RouteFilesTest {
 
     @Test
     void a_shipped_route_runs_when_no_operator_file_replaces_it() {
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2).property("factory.routes.shipped", "testing/**");
-        try (var running = home.start()) {
+        FactoryHome home = factory.home(TestDatabase.H2).property("factory.routes.shipped", "testing/**");
+        try (var running = factory.start(home)) {
             NotifyBuilder done = new NotifyBuilder(running.app().context()).fromRoute("shipped-demo")
                     .whenAnyDoneMatches(e -> "shipped".equals(e.getMessage().getBody(String.class))).create();
             assertThat(done.matches(10, TimeUnit.SECONDS)).isTrue();
@@ -122,7 +124,7 @@ class RouteFilesTest {
                       steps:
                         - log: "x"
                 """;
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2).route("a.yaml", route).route("b.yaml", route);
+        FactoryHome home = factory.home(TestDatabase.H2).route("a.yaml", route).route("b.yaml", route);
         var app = home.app(FactoryApplication.Mode.RUN);
         Assertions.assertThatThrownBy(app::start).isInstanceOf(StartupException.class)
                 .hasMessageContaining("twin").hasMessageContaining("config/routes/a.yaml")
@@ -131,7 +133,7 @@ class RouteFilesTest {
 
     @Test
     void an_operator_file_that_replaces_only_part_of_a_shipped_file_is_refused_naming_the_rest() {
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2).property("factory.routes.shipped", "factory/**")
+        FactoryHome home = factory.home(TestDatabase.H2).property("factory.routes.shipped", "factory/**")
                 .route("prepare.camel.yaml", """
                         - route:
                             id: prepare

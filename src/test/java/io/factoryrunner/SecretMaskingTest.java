@@ -23,7 +23,6 @@ import jakarta.mail.internet.MimeMessage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Date;
 import java.util.LinkedHashMap;
@@ -58,10 +57,8 @@ class SecretMaskingTest {
 
     @RegisterExtension
     final FactoryExtension factory = new FactoryExtension();
-    final Path dir = factory.dir();
     final WireMockServer api = factory.api();
     final GreenMail smtp = factory.mail();
-    final int smtpPort = factory.mailPort();
 
     /** Key to value, the values unique to this test so that no other test registered them before. */
     final Map<String, String> secrets = new LinkedHashMap<>();
@@ -150,43 +147,36 @@ class SecretMaskingTest {
     @Test
     void a_value_set_in_the_table_under_a_secret_name_is_masked_from_the_next_poll() throws Exception {
         String token = secrets.get("partner.api-token");
-        try (var running = new FactoryHome(dir, TestDatabase.H2).start()) {
-            running.app().configTable().set("partner.api-token", token, false, null, "test");
-            running.app().configWatcher().poll();
-            LoggerFactory.getLogger(SecretMaskingTest.class).info("the new token is {}", token);
-            assertThat(CapturedLog.text()).contains("the new token is ******").doesNotContain(token);
-        }
+        var running = factory.start(factory.home(TestDatabase.H2));
+        running.app().configTable().set("partner.api-token", token, false, null, "test");
+        running.app().configWatcher().poll();
+        LoggerFactory.getLogger(SecretMaskingTest.class).info("the new token is {}", token);
+        assertThat(CapturedLog.text()).contains("the new token is ******").doesNotContain(token);
     }
 
     @Test
     void with_the_shipped_defaults_the_word_none_is_logged_as_it_is() {
-        try (var running = new FactoryHome(dir, TestDatabase.H2).start()) {
-            LoggerFactory.getLogger(SecretMaskingTest.class).info("phone=none; nonetheless");
-            assertThat(CapturedLog.text()).contains("phone=none; nonetheless");
-        }
+        factory.start(factory.home(TestDatabase.H2));
+        LoggerFactory.getLogger(SecretMaskingTest.class).info("phone=none; nonetheless");
+        assertThat(CapturedLog.text()).contains("phone=none; nonetheless");
     }
 
     @Test
     void with_the_shipped_defaults_a_mail_shows_none_as_it_is() throws Exception {
-        try (var running = new FactoryHome(dir, TestDatabase.H2).property("factory.mail.host", "127.0.0.1")
-                .property("factory.mail.port", String.valueOf(smtpPort))
-                .property("factory.alerts.to", "ops@example.com").property("factory.alerts.poll-interval", "100")
-                .start()) {
-            running.app().context().getRegistry().lookupByNameAndType("notifier", Notifier.class).digest(new Date());
-            await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
-            assertThat(mailText(smtp.getReceivedMessages()[0])).contains("(none)").doesNotContain("******");
-        }
+        var running = factory.start(factory.home(TestDatabase.H2));
+        running.app().context().getRegistry().lookupByNameAndType("notifier", Notifier.class).digest(new Date());
+        await().atMost(Duration.ofSeconds(20)).until(() -> smtp.getReceivedMessages().length == 1);
+        assertThat(mailText(smtp.getReceivedMessages()[0])).contains("(none)").doesNotContain("******");
     }
 
     @Test
     void a_placeholder_under_a_secret_name_masks_nothing_and_is_shown_as_it_is() {
-        try (var running = new FactoryHome(dir, TestDatabase.H2)
-                .applicationProperties("analytics.api-key = changeme\n").start()) {
-            LoggerFactory.getLogger(SecretMaskingTest.class).info("please changeme before going live");
-            assertThat(CapturedLog.text()).contains("please changeme before going live");
-            assertThat(running.app().configReport()).filteredOn(l -> l.key().equals("analytics.api-key"))
-                    .singleElement().extracting(ConfigReport.Line::value).isEqualTo("changeme");
-        }
+        var running = factory.start(factory.home(TestDatabase.H2)
+                .applicationProperties("analytics.api-key = changeme\n"));
+        LoggerFactory.getLogger(SecretMaskingTest.class).info("please changeme before going live");
+        assertThat(CapturedLog.text()).contains("please changeme before going live");
+        assertThat(running.app().configReport()).filteredOn(l -> l.key().equals("analytics.api-key"))
+                .singleElement().extracting(ConfigReport.Line::value).isEqualTo("changeme");
     }
 
     private static String mailText(MimeMessage m) throws MessagingException {

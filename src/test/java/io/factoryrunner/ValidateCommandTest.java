@@ -1,50 +1,43 @@
 package io.factoryrunner;
 
+import static io.factoryrunner.CommandRun.execute;
+import static io.factoryrunner.CommandRun.validate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.factoryrunner.db.DatabaseSettings;
-import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.testsupport.CapturedLog;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.Statement;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** {@code validate} refuses what {@code run} would refuse, changes nothing, and prints its verdict and reasons. */
 class ValidateCommandTest {
 
-    @TempDir
-    Path dir;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension().settings(home -> home
+            .applicationProperties("job.fine.cron = 0 0 * * * ?\n").route("fine.camel.yaml", BadInputTest.VALID_ROUTE));
+    final Path dir = factory.dir();
 
     static final String CRON_PROBLEM = "is not a valid Quartz cron expression (seconds minutes hours day-of-month"
             + " month day-of-week [year], e.g. '0 0/5 * * * ?'): Unexpected end of expression.";
 
-    private FactoryHome home(TestDatabase db) {
-        return new FactoryHome(dir, db).applicationProperties("job.fine.cron = 0 0 * * * ?\n")
-                .route("fine.camel.yaml", BadInputTest.VALID_ROUTE);
-    }
-
     private FactoryHome home() {
-        return home(TestDatabase.H2);
+        return factory.home(TestDatabase.H2);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -60,7 +53,7 @@ class ValidateCommandTest {
                       steps:
                         - log: "x"
                 """);
-        Result r = validate(home);
+        CommandRun r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.FAILED);
         assertThat(r.out()).isEmpty();
         assertThat(r.err()).isEqualTo("Invalid: Route 'nightly' in config/routes/nightly.camel.yaml: cron '0 5 * * *' "
@@ -79,7 +72,7 @@ class ValidateCommandTest {
                       steps:
                         - log: "x"
                 """);
-        Result r = validate(home);
+        CommandRun r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.FAILED);
         assertThat(r.err()).isEqualTo("Invalid: Route 'ship' in config/routes/ship.camel.yaml: cron '0 5 * * *' "
                 + CRON_PROBLEM + "\n");
@@ -119,7 +112,7 @@ class ValidateCommandTest {
     @Test
     void a_query_file_that_is_not_there_is_refused_naming_the_key_and_where_it_was_looked_for() {
         FactoryHome home = home().property("source.sql.query-file", "file:config/sql/source.sql");
-        Result r = validate(home);
+        CommandRun r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.FAILED);
         assertThat(r.err()).isEqualTo("Invalid: Configuration key 'source.sql.query-file' has value"
                 + " 'file:config/sql/source.sql' that names no file (looked for file:"
@@ -129,20 +122,12 @@ class ValidateCommandTest {
     // ---------------------------------------------------------------------------------------------------------
     // a database run would refuse
 
-    private static void execute(FactoryHome home, String sql) throws Exception {
-        try (Connection c = DriverManager.getConnection(home.url(), home.database().user(),
-                home.database().password()); Statement s = c.createStatement()) {
-            s.execute(sql);
-        }
-    }
-
     /** A customer's tables made before the first start do not stop it: validate says so too. */
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
-    void validate_accepts_a_database_that_holds_a_customers_tables_as_run_does(TestDatabase db) throws Exception {
-        FactoryHome home = home(db).onEmptyDatabase();
-        execute(home, "CREATE TABLE customer (id INTEGER)");
-        Result r = validate(home);
+    void validate_accepts_a_database_that_holds_a_customers_tables_as_run_does(TestDatabase db) {
+        FactoryHome home = factory.home(db).onEmptyDatabase().execute("CREATE TABLE customer (id INTEGER)");
+        CommandRun r = validate(home);
         assertThat(r.code()).as(r.err()).isEqualTo(FactoryRunner.OK);
     }
 
@@ -150,13 +135,13 @@ class ValidateCommandTest {
     @EnumSource(TestDatabase.class)
     void validate_and_run_refuse_a_schema_history_that_does_not_match_this_version(TestDatabase db)
             throws Exception {
-        FactoryHome home = home(db);
-        try (var running = home.start()) {
+        FactoryHome home = factory.home(db);
+        try (var running = factory.start(home)) {
             running.app().jobStore();
         }
         // a migration that failed halfway, as an interrupted upgrade leaves it
-        execute(home, "UPDATE \"flyway_schema_history\" SET \"success\" = FALSE WHERE \"version\" = '12'");
-        Result r = validate(home);
+        home.execute("UPDATE \"flyway_schema_history\" SET \"success\" = FALSE WHERE \"version\" = '12'");
+        CommandRun r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.FAILED);
         assertThat(r.err()).startsWith("Invalid: Database ").contains("has a schema history that does not match"
                 + " the migrations of this version of the factory").containsIgnoringCase("failed");
@@ -168,18 +153,18 @@ class ValidateCommandTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void the_statement_validate_gives_for_a_bad_table_value_fixes_it(TestDatabase db) throws Exception {
-        FactoryHome home = home(db);
-        try (var running = home.start()) {
+        FactoryHome home = factory.home(db);
+        try (var running = factory.start(home)) {
             running.app().configTable().set("job.fine.cron", "every hour", false, null, "test");
         }
-        Result refused = validate(home);
+        CommandRun refused = validate(home);
         assertThat(refused.code()).isEqualTo(FactoryRunner.FAILED);
         String statement = refused.err().substring(refused.err().indexOf("UPDATE factory_config"),
                 refused.err().indexOf("; or remove the row"));
         assertThat(statement).isEqualTo("UPDATE factory_config SET config_value = '<a valid value>'"
                 + " WHERE config_key = 'job.fine.cron'");
 
-        execute(home, statement.replace("<a valid value>", "0 30 * * * ?"));
+        home.execute(statement.replace("<a valid value>", "0 30 * * * ?"));
 
         assertThat(validate(home).code()).isEqualTo(FactoryRunner.OK);
     }
@@ -191,7 +176,7 @@ class ValidateCommandTest {
     void validate_of_a_new_installation_creates_no_file() {
         FactoryHome home = home().withoutOverride("factory.db.url");
         Map<String, String> before = files(dir);
-        Result r = validate(home);
+        CommandRun r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.OK);
         assertThat(r.out()).isEqualTo("Configuration valid. Routes (4): digest, fine, housekeeping, notify\n"
                 + "Database: " + DatabaseSettings.embeddedUrl(dir.resolve("data"))
@@ -202,9 +187,9 @@ class ValidateCommandTest {
     @Test
     void validate_of_an_installation_that_ran_changes_no_file() {
         FactoryHome home = home().withoutOverride("factory.db.url");
-        home.start().close();
+        factory.start(home).close();
         Map<String, String> before = files(dir);
-        Result r = validate(home);
+        CommandRun r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.OK);
         assertThat(r.out()).endsWith("Database: " + DatabaseSettings.embeddedUrl(dir.resolve("data"))
                 + " reachable, schema up to date\n");
@@ -236,7 +221,7 @@ class ValidateCommandTest {
     void the_command_prints_its_verdict_and_no_log() {
         home().applicationProperties("job.fine.cron = 0 0 * * * ?\n");
         int logged = CapturedLog.text().length();
-        Result r = command("validate", "--home", dir.toString());
+        CommandRun r = execute("validate", "--home", dir.toString());
         assertThat(r.code()).isEqualTo(FactoryRunner.OK);
         assertThat(r.out()).isEqualTo("Configuration valid. Routes (4): digest, fine, housekeeping, notify\n"
                 + "Database: " + DatabaseSettings.embeddedUrl(dir.resolve("data"))
@@ -250,36 +235,12 @@ class ValidateCommandTest {
     void the_command_prints_the_log_too_when_verbose() {
         home().applicationProperties("job.fine.cron = 0 0 * * * ?\n");
         int logged = CapturedLog.text().length();
-        Result r = command("validate", "--home", dir.toString(), "--verbose");
+        CommandRun r = execute("validate", "--home", dir.toString(), "--verbose");
         assertThat(r.code()).isEqualTo(FactoryRunner.OK);
         assertThat(CapturedLog.text().substring(logged)).contains("Apache Camel");
     }
 
     // ---------------------------------------------------------------------------------------------------------
-
-    record Result(int code, String out, String err) {
-    }
-
-    private static Result validate(FactoryHome home) {
-        FactoryApplication app = home.app(FactoryApplication.Mode.VALIDATE);
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = FactoryRunner.validate(app, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8), false);
-        return new Result(code, lines(out), lines(err));
-    }
-
-    private static Result command(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = FactoryRunner.execute(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Result(code, lines(out), lines(err));
-    }
-
-    private static String lines(ByteArrayOutputStream stream) {
-        return stream.toString(StandardCharsets.UTF_8).replace(System.lineSeparator(), "\n");
-    }
 
     /** Every file under a directory with a digest of its content. */
     private static Map<String, String> files(Path root) {

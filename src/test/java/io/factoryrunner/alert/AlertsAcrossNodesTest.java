@@ -1,20 +1,18 @@
 package io.factoryrunner.alert;
 
 import static io.factoryrunner.testsupport.Sql.count;
+import static io.factoryrunner.testsupport.Sql.execute;
 import static io.factoryrunner.testsupport.Sql.rows;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.icegreen.greenmail.util.GreenMail;
-import com.icegreen.greenmail.util.ServerSetup;
 import io.factoryrunner.testsupport.CapturedLog;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import jakarta.mail.MessagingException;
 import jakarta.mail.internet.MimeMessage;
-import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
@@ -22,10 +20,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import javax.sql.DataSource;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -37,130 +33,109 @@ class AlertsAcrossNodesTest {
 
     static final int ALERTS = 100;
 
-    @TempDir
-    Path dir;
-
-    GreenMail smtp;
-    int smtpPort;
-
-    @BeforeEach
-    void startSmtp() {
-        smtpPort = FactoryHome.freePort();
-        smtp = new GreenMail(new ServerSetup(smtpPort, "127.0.0.1", ServerSetup.PROTOCOL_SMTP));
-        smtp.start();
-    }
-
-    @AfterEach
-    void stopSmtp() {
-        smtp.stop();
-    }
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension();
+    final GreenMail smtp = factory.mail();
 
     FactoryHome nodeA(TestDatabase db) {
-        return new FactoryHome(dir.resolve("a"), db)
+        return factory.home(db)
                 .property("factory.node.id", "node-a")
                 // two factories in one JVM: a context name each keeps their Quartz schedulers apart
                 .property("camel.main.name", "factory-a")
-                .property("factory.mail.host", "127.0.0.1")
-                .property("factory.mail.port", String.valueOf(smtpPort))
-                .property("factory.alerts.to", "ops@example.com")
-                .property("factory.alerts.poll-interval", "100")
                 .property("factory.alerts.batch-size", "5");
     }
 
     FactoryHome nodeB(FactoryHome nodeA) {
-        return nodeA.anotherNode(dir.resolve("b")).property("factory.node.id", "node-b")
+        return nodeA.anotherNode(factory.dir().resolve("node-b")).property("factory.node.id", "node-b")
                 .property("camel.main.name", "factory-b");
     }
 
     @Test
     void alerts_written_while_two_nodes_send_are_mailed_once_each_with_their_message_id() throws Exception {
         FactoryHome a = nodeA(TestDatabase.POSTGRESQL);
-        try (var first = a.start(); var second = nodeB(a).start()) {
-            AlertOutbox outbox = bean(first, "alertOutbox", AlertOutbox.class);
-            for (int i = 1; i <= ALERTS; i++) {
-                outbox.event("load", "event " + i, "the text of event " + i);
-            }
-            DataSource ds = first.app().database().dataSource();
-            await().atMost(Duration.ofSeconds(60))
-                    .until(() -> count(ds, "SELECT COUNT(*) FROM alerts WHERE status = 'pending'") == 0);
-
-            assertThat(smtp.getReceivedMessages()).as("mails").hasSize(ALERTS);
-            String installation = (String) rows(ds, "SELECT installation_id FROM factory_installation").get(0)
-                    .get("installation_id");
-            List<String> expected = rows(ds, "SELECT alert_id FROM alerts").stream()
-                    .map(r -> "<alert-" + r.get("alert_id") + "." + installation + "@factory-runner>").toList();
-            assertThat(expected).hasSize(ALERTS);
-            assertThat(messageIds()).containsExactlyInAnyOrderElementsOf(expected);
+        var first = factory.start(a);
+        var second = factory.start(nodeB(a));
+        AlertOutbox outbox = bean(first, "alertOutbox", AlertOutbox.class);
+        for (int i = 1; i <= ALERTS; i++) {
+            outbox.event("load", "event " + i, "the text of event " + i);
         }
+        DataSource ds = first.dataSource();
+        await().atMost(Duration.ofSeconds(60))
+                .until(() -> count(ds, "SELECT COUNT(*) FROM alerts WHERE status = 'pending'") == 0);
+
+        assertThat(smtp.getReceivedMessages()).as("mails").hasSize(ALERTS);
+        String installation = (String) rows(ds, "SELECT installation_id FROM factory_installation").get(0)
+                .get("installation_id");
+        List<String> expected = rows(ds, "SELECT alert_id FROM alerts").stream()
+                .map(r -> "<alert-" + r.get("alert_id") + "." + installation + "@factory-runner>").toList();
+        assertThat(expected).hasSize(ALERTS);
+        assertThat(messageIds()).containsExactlyInAnyOrderElementsOf(expected);
     }
 
     @Test
     void every_digest_slot_is_written_and_mailed_once_though_both_nodes_fire_it() throws Exception {
         FactoryHome a = nodeA(TestDatabase.POSTGRESQL).property("factory.digest.cron", "* * * * * ?");
-        try (var first = a.start(); var second = nodeB(a).start()) {
-            DataSource ds = first.app().database().dataSource();
-            await().atMost(Duration.ofSeconds(60)).until(() -> count(ds,
-                    "SELECT COUNT(*) FROM alerts WHERE kind = 'digest'") >= 3
-                    && CapturedLog.text().contains("already written by another node"));
-            first.app().context().getRouteController().stopRoute("digest");
-            second.app().context().getRouteController().stopRoute("digest");
-            await().atMost(Duration.ofSeconds(60))
-                    .until(() -> count(ds, "SELECT COUNT(*) FROM alerts WHERE status = 'pending'") == 0);
+        var first = factory.start(a);
+        var second = factory.start(nodeB(a));
+        DataSource ds = first.dataSource();
+        await().atMost(Duration.ofSeconds(60)).until(() -> count(ds,
+                "SELECT COUNT(*) FROM alerts WHERE kind = 'digest'") >= 3
+                && CapturedLog.text().contains("already written by another node"));
+        first.app().context().getRouteController().stopRoute("digest");
+        second.app().context().getRouteController().stopRoute("digest");
+        await().atMost(Duration.ofSeconds(60))
+                .until(() -> count(ds, "SELECT COUNT(*) FROM alerts WHERE status = 'pending'") == 0);
 
-            long digests = count(ds, "SELECT COUNT(*) FROM alerts WHERE kind = 'digest'");
-            assertThat(count(ds, "SELECT COUNT(DISTINCT slot_at) FROM alerts WHERE kind = 'digest'"))
-                    .as("slots with a digest").isEqualTo(digests);
-            assertThat(messageIds()).hasSize((int) digests).doesNotHaveDuplicates();
-        }
+        long digests = count(ds, "SELECT COUNT(*) FROM alerts WHERE kind = 'digest'");
+        assertThat(count(ds, "SELECT COUNT(DISTINCT slot_at) FROM alerts WHERE kind = 'digest'"))
+                .as("slots with a digest").isEqualTo(digests);
+        assertThat(messageIds()).hasSize((int) digests).doesNotHaveDuplicates();
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void an_alert_claimed_by_a_node_that_died_is_mailed_once_its_claim_has_expired_and_not_before(TestDatabase db)
             throws Exception {
-        try (var running = nodeA(db).property("factory.alerts.poll-interval", "1h").start()) {
-            DataSource ds = running.app().database().dataSource();
-            AlertOutbox outbox = bean(running, "alertOutbox", AlertOutbox.class);
-            outbox.event("load", "claim expired", "the node died an hour ago");
-            outbox.event("load", "claim running", "the node may still be sending it");
-            Instant now = Instant.now();
-            claim(ds, "claim expired", "node-gone", now.minus(Duration.ofHours(1)));
-            claim(ds, "claim running", "node-gone", now.plus(Duration.ofHours(1)));
+        var running = factory.start(nodeA(db).property("factory.alerts.poll-interval", "1h"));
+        DataSource ds = running.dataSource();
+        AlertOutbox outbox = bean(running, "alertOutbox", AlertOutbox.class);
+        outbox.event("load", "claim expired", "the node died an hour ago");
+        outbox.event("load", "claim running", "the node may still be sending it");
+        Instant now = Instant.now();
+        claim(ds, "claim expired", "node-gone", now.minus(Duration.ofHours(1)));
+        claim(ds, "claim running", "node-gone", now.plus(Duration.ofHours(1)));
 
-            assertThat(bean(running, "notifier", Notifier.class).sendPending()).isEqualTo(1);
-            assertThat(smtp.getReceivedMessages()).singleElement()
-                    .satisfies(m -> assertThat(m.getSubject()).endsWith("claim expired"));
-            assertThat(rows(ds, "SELECT subject, status, claimed_by FROM alerts ORDER BY alert_id"))
-                    .extracting(r -> r.get("subject") + " " + r.get("status") + " " + r.get("claimed_by"))
-                    .containsExactly("[factory factory-a] load: claim expired sent node-a",
-                            "[factory factory-a] load: claim running pending node-gone");
-        }
+        assertThat(bean(running, "notifier", Notifier.class).sendPending()).isEqualTo(1);
+        assertThat(smtp.getReceivedMessages()).singleElement()
+                .satisfies(m -> assertThat(m.getSubject()).endsWith("claim expired"));
+        assertThat(rows(ds, "SELECT subject, status, claimed_by FROM alerts ORDER BY alert_id"))
+                .extracting(r -> r.get("subject") + " " + r.get("status") + " " + r.get("claimed_by"))
+                .containsExactly("[factory factory-a] load: claim expired sent node-a",
+                        "[factory factory-a] load: claim running pending node-gone");
     }
 
     @Test
     void an_alert_mailed_again_after_its_node_died_before_marking_it_carries_the_same_message_id()
             throws Exception {
         FactoryHome a = nodeA(TestDatabase.POSTGRESQL).property("factory.alerts.poll-interval", "1h");
-        try (var first = a.start(); var second = nodeB(a).start()) {
-            DataSource ds = first.app().database().dataSource();
-            bean(first, "alertOutbox", AlertOutbox.class).event("load", "mailed twice", "once before the crash");
-            assertThat(bean(first, "notifier", Notifier.class).sendPending()).isEqualTo(1);
-            // what a kill -9 between the mail and its mark leaves, once the claim has expired
-            try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement("""
-                    UPDATE alerts SET status = 'pending', sent_at = NULL, claimed_until = ?
-                     WHERE claimed_by = 'node-a'""")) {
-                ps.setTimestamp(1, Timestamp.from(Instant.now().minus(Duration.ofHours(1))));
-                assertThat(ps.executeUpdate()).isEqualTo(1);
-            }
+        var first = factory.start(a);
+        var second = factory.start(nodeB(a));
+        DataSource ds = first.dataSource();
+        bean(first, "alertOutbox", AlertOutbox.class).event("load", "mailed twice", "once before the crash");
+        assertThat(bean(first, "notifier", Notifier.class).sendPending()).isEqualTo(1);
+        // what a kill -9 between the mail and its mark leaves, once the claim has expired
+        assertThat(execute(ds, """
+                UPDATE alerts SET status = 'pending', sent_at = NULL, claimed_until = ?
+                 WHERE claimed_by = 'node-a'""", Timestamp.from(Instant.now().minus(Duration.ofHours(1)))))
+                .isEqualTo(1);
 
-            assertThat(bean(second, "notifier", Notifier.class).sendPending()).isEqualTo(1);
-            List<String> ids = messageIds();
-            assertThat(ids).hasSize(2).allSatisfy(id -> assertThat(id).matches("<alert-[0-9]+\\.[0-9a-f-]{36}"
-                    + "@factory-runner>"));
-            assertThat(ids.get(1)).isEqualTo(ids.get(0));
-            assertThat(rows(ds, "SELECT status, claimed_by FROM alerts")).containsExactly(
-                    Map.of("status", "sent", "claimed_by", "node-b"));
-        }
+        assertThat(bean(second, "notifier", Notifier.class).sendPending()).isEqualTo(1);
+        List<String> ids = messageIds();
+        assertThat(ids).hasSize(2).allSatisfy(id -> assertThat(id).matches("<alert-[0-9]+\\.[0-9a-f-]{36}"
+                + "@factory-runner>"));
+        assertThat(ids.get(1)).isEqualTo(ids.get(0));
+        assertThat(rows(ds, "SELECT status, claimed_by FROM alerts")).containsExactly(
+                Map.of("status", "sent", "claimed_by", "node-b"));
     }
 
     static <T> T bean(FactoryHome.Running running, String name, Class<T> type) {
@@ -169,13 +144,8 @@ class AlertsAcrossNodesTest {
 
     /** Leaves the alert with this subject ending as a node leaves the alerts it claimed. */
     static void claim(DataSource ds, String subjectEnd, String node, Instant until) throws Exception {
-        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "UPDATE alerts SET claimed_by = ?, claimed_until = ? WHERE subject LIKE ?")) {
-            ps.setString(1, node);
-            ps.setTimestamp(2, Timestamp.from(until));
-            ps.setString(3, "%" + subjectEnd);
-            assertThat(ps.executeUpdate()).isEqualTo(1);
-        }
+        assertThat(execute(ds, "UPDATE alerts SET claimed_by = ?, claimed_until = ? WHERE subject LIKE ?", node,
+                Timestamp.from(until), "%" + subjectEnd)).isEqualTo(1);
     }
 
     List<String> messageIds() throws MessagingException {

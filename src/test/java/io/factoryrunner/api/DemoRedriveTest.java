@@ -8,7 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.icegreen.greenmail.util.GreenMail;
 import com.icegreen.greenmail.util.GreenMailUtil;
-import com.icegreen.greenmail.util.ServerSetup;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import jakarta.mail.internet.MimeMessage;
@@ -22,74 +22,53 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Optional;
 import javax.sql.DataSource;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** The loop an operator closes from a failure mail: look, fix, redrive through the API, and get the recovery mail. */
 class DemoRedriveTest {
 
-    @TempDir
-    Path dir;
-
-    GreenMail smtp;
-    int smtpPort;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension();
+    final GreenMail smtp = factory.mail();
     final HttpClient http = HttpClient.newHttpClient();
     final ObjectMapper json = new ObjectMapper();
-
-    @BeforeEach
-    void startSmtp() {
-        smtpPort = FactoryHome.freePort();
-        smtp = new GreenMail(new ServerSetup(smtpPort, "127.0.0.1", ServerSetup.PROTOCOL_SMTP));
-        smtp.start();
-    }
-
-    @AfterEach
-    void stopSmtp() {
-        smtp.stop();
-    }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void the_demo_s_failed_apac_build_redriven_through_the_api_reaches_the_scores_and_closes_with_a_recovery_mail(
             TestDatabase db) throws Exception {
-        FactoryHome home = new FactoryHome(dir, db)
+        FactoryHome home = factory.home(db)
                 .applicationProperties(Files.readString(Path.of("config/application.properties")))
-                .withoutOverride("factory.routes.shipped")
-                .property("factory.mail.host", "127.0.0.1")
-                .property("factory.mail.port", String.valueOf(smtpPort))
-                .property("factory.alerts.to", "ops@example.com")
-                .property("factory.alerts.poll-interval", "200");
+                .withoutOverride("factory.routes.shipped");
         int port = home.withHttpServer();
         String base = "http://127.0.0.1:" + port;
-        try (var running = home.start()) {
-            DataSource ds = running.app().database().dataSource();
-            String token = Files.readString(dir.resolve("data/admin.token")).trim();
+        var running = factory.start(home);
+        DataSource ds = running.dataSource();
+        String token = Files.readString(factory.dir().resolve("data/admin.token")).trim();
 
-            MimeMessage opened = await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500))
-                    .until(() -> mail(false), Optional::isPresent).orElseThrow();
-            String openedText = GreenMailUtil.getBody(opened);
-            JsonNode failed = call("GET", base + "/api/items/check?status=failed", null, token).get("items");
-            assertThat(failed).hasSize(1);
-            String key = failed.get(0).get("key").asText();
-            assertThat(openedText).contains("java -jar factory-runner.jar redrive check " + key)
-                    .contains("POST http://localhost:" + port + "/api/items/check/" + key + "/redrive");
+        MimeMessage opened = await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500))
+                .until(() -> mail(false), Optional::isPresent).orElseThrow();
+        String openedText = GreenMailUtil.getBody(opened);
+        JsonNode failed = call("GET", base + "/api/items/check?status=failed", null, token).get("items");
+        assertThat(failed).hasSize(1);
+        String key = failed.get(0).get("key").asText();
+        assertThat(openedText).contains("java -jar factory-runner.jar redrive check " + key)
+                .contains("POST http://localhost:" + port + "/api/items/check/" + key + "/redrive");
 
-            call("PUT", base + "/api/config/factory.demo.fail-dataset", "{\"value\": \"none\"}", token);
-            JsonNode redriven = call("POST", base + "/api/items/check/" + key + "/redrive",
-                    "{\"note\": \"stand-in fixed\"}", token);
-            assertThat(redriven.get("redriven").asInt()).isEqualTo(1);
+        call("PUT", base + "/api/config/factory.demo.fail-dataset", "{\"value\": \"none\"}", token);
+        JsonNode redriven = call("POST", base + "/api/items/check/" + key + "/redrive",
+                "{\"note\": \"stand-in fixed\"}", token);
+        assertThat(redriven.get("redriven").asInt()).isEqualTo(1);
 
-            // NA and EMEA (10 customers) were scored at once; APAC's 3 follow the redrive
-            await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500))
-                    .until(() -> count(ds, "SELECT COUNT(*) FROM customer_scores") == 13);
-            MimeMessage recovered = await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500))
-                    .until(() -> mail(true), Optional::isPresent).orElseThrow();
-            assertThat(GreenMailUtil.getBody(recovered)).contains("admin redrove item check/" + key)
-                    .contains("stand-in fixed");
-        }
+        // NA and EMEA (10 customers) were scored at once; APAC's 3 follow the redrive
+        await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500))
+                .until(() -> count(ds, "SELECT COUNT(*) FROM customer_scores") == 13);
+        MimeMessage recovered = await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500))
+                .until(() -> mail(true), Optional::isPresent).orElseThrow();
+        assertThat(GreenMailUtil.getBody(recovered)).contains("admin redrove item check/" + key)
+                .contains("stand-in fixed");
     }
 
     /** The first mail about job check: its failure, or its recovery. */

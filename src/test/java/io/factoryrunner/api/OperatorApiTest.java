@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.factoryrunner.FactoryRunner;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.io.ByteArrayOutputStream;
@@ -20,14 +21,15 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 class OperatorApiTest {
 
-    @TempDir
-    Path dir;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension();
+    final Path dir = factory.dir();
 
     static final ObjectMapper JSON = new ObjectMapper();
     static final HttpClient HTTP = HttpClient.newHttpClient();
@@ -119,11 +121,11 @@ class OperatorApiTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void an_operator_follows_a_failed_item_redrives_it_and_sees_it_through(TestDatabase db) throws Exception {
-        FactoryHome home = new FactoryHome(dir, db).applicationProperties("test.fail-key = b\n")
+        FactoryHome home = factory.home(db).applicationProperties("test.fail-key = b\n")
                 .route("chain.camel.yaml", CHAIN);
         int port = home.withHttpServer();
         base = "http://127.0.0.1:" + port;
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             Path tokenFile = dir.resolve("data/admin.token");
             assertThat(Files.getPosixFilePermissions(tokenFile))
                     .isEqualTo(PosixFilePermissions.fromString("rw-------"));
@@ -206,11 +208,11 @@ class OperatorApiTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void roles_bad_parameters_and_secrets_get_clear_answers(TestDatabase db) throws Exception {
-        FactoryHome home = new FactoryHome(dir, db).applicationProperties("test.fail-key = none\n")
+        FactoryHome home = factory.home(db).applicationProperties("test.fail-key = none\n")
                 .route("chain.camel.yaml", CHAIN);
         int port = home.withHttpServer();
         base = "http://127.0.0.1:" + port;
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             token = Files.readString(dir.resolve("data/admin.token")).trim();
 
             Answer created = post("/api/tokens", "{\"name\": \"watcher\", \"role\": \"viewer\"}");
@@ -271,13 +273,13 @@ class OperatorApiTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void fifty_items_failed_by_an_outage_are_redriven_by_their_fingerprint(TestDatabase db) throws Exception {
-        FactoryHome home = new FactoryHome(dir, db).applicationProperties("""
+        FactoryHome home = factory.home(db).applicationProperties("""
                 test.fail-key = none
                 test.down = true
                 """).route("chain.camel.yaml", CHAIN);
         int port = home.withHttpServer();
         base = "http://127.0.0.1:" + port;
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             token = Files.readString(dir.resolve("data/admin.token")).trim();
             for (int i = 0; i < 50; i++) {
                 running.app().jobStore().offer("build", "item-" + i, "1", "data", true);
@@ -307,11 +309,11 @@ class OperatorApiTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void the_command_line_asks_the_running_factory(TestDatabase db) throws Exception {
-        FactoryHome home = new FactoryHome(dir, db).applicationProperties("test.fail-key = none\n")
+        FactoryHome home = factory.home(db).applicationProperties("test.fail-key = none\n")
                 .route("chain.camel.yaml", CHAIN);
         int port = home.withHttpServer();
         base = "http://127.0.0.1:" + port;
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             running.app().jobStore().offer("prepare", "a", "1", "A", true);
 
             Output jobs = cli("jobs");

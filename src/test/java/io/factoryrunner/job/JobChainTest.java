@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.factoryrunner.FactoryApplication;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.Sql;
 import io.factoryrunner.testsupport.TestDatabase;
@@ -16,7 +17,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
@@ -33,17 +33,15 @@ import javax.sql.DataSource;
 import org.apache.camel.Consumer;
 import org.apache.camel.support.service.ServiceSupport;
 import org.assertj.core.groups.Tuple;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class JobChainTest {
-
-    @TempDir
-    Path dir;
 
     static final String CHAIN = """
             - route:
@@ -90,158 +88,137 @@ class JobChainTest {
                         simple: "${body}-checked"
             """;
 
-    private FactoryHome home(TestDatabase db) {
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension().settings(home -> home.applicationProperties("""
+            job.prepare.cron = 0 0 0 1 1 ? 2099
+            job.build.cron = 0 0 0 1 1 ? 2099
+            job.check.cron = 0 0 0 1 1 ? 2099
+            job.prepare.chunk-size = 3
+            job.build.chunk-size = 2
+            job.build.transaction = chunk
+            test.fail-key = none
+            """).route("chain.camel.yaml", CHAIN));
+
+    @BeforeEach
+    void openGate() {
         Gate.reset("");
-        return new FactoryHome(dir, db).applicationProperties("""
-                job.prepare.cron = 0 0 0 1 1 ? 2099
-                job.build.cron = 0 0 0 1 1 ? 2099
-                job.check.cron = 0 0 0 1 1 ? 2099
-                job.prepare.chunk-size = 3
-                job.build.chunk-size = 2
-                job.build.transaction = chunk
-                test.fail-key = none
-                """).route("chain.camel.yaml", CHAIN);
     }
 
     record State(String key, String version, String status, String data, int attempts) {
     }
 
+    /** The job's job_state rows by key and version. */
     static List<State> states(DataSource ds, String job) throws Exception {
-        List<State> answer = new ArrayList<>();
-        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT item_key, item_version, status, data, attempts FROM job_state WHERE job = ?"
-                        + " ORDER BY item_key, item_version")) {
-            ps.setString(1, job);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    answer.add(new State(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
-                            rs.getInt(5)));
-                }
-            }
-        }
-        return answer;
+        return Sql.rows(ds, "SELECT item_key, item_version, status, data, attempts FROM job_state WHERE job = ?"
+                + " ORDER BY item_key, item_version", job).stream()
+                .map(r -> new State((String) r.get("item_key"), (String) r.get("item_version"),
+                        (String) r.get("status"), (String) r.get("data"), ((Number) r.get("attempts")).intValue()))
+                .toList();
     }
 
+    /** The job's runs in order, each as status/trigger taken/done/failed. */
     static List<String> runs(DataSource ds, String job) throws Exception {
-        List<String> answer = new ArrayList<>();
-        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT status, trigger_kind, items_taken, items_done, items_failed FROM job_run WHERE job = ?"
-                        + " ORDER BY run_id")) {
-            ps.setString(1, job);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    answer.add(rs.getString(1) + "/" + rs.getString(2) + " " + rs.getInt(3) + "/" + rs.getInt(4)
-                            + "/" + rs.getInt(5));
-                }
-            }
-        }
-        return answer;
+        return Sql.rows(ds, "SELECT status, trigger_kind, items_taken, items_done, items_failed FROM job_run"
+                + " WHERE job = ? ORDER BY run_id", job).stream()
+                .map(r -> r.get("status") + "/" + r.get("trigger_kind") + " " + r.get("items_taken") + "/"
+                        + r.get("items_done") + "/" + r.get("items_failed"))
+                .toList();
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void three_job_chain_moves_every_item_end_to_end(TestDatabase db) throws Exception {
-        try (var running = home(db).start()) {
-            var app = running.app();
-            for (int i = 1; i <= 7; i++) {
-                app.jobStore().offer("prepare", "item-" + i, "v1", "data" + i, true);
-            }
-            for (String job : List.of("prepare", "build", "check")) {
-                assertThat(app.jobs().trigger(job, Trigger.MANUAL)).isPositive();
-            }
-            DataSource ds = app.database().dataSource();
-            assertThat(states(ds, "check")).hasSize(7).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"))
-                    .extracting(State::data).contains("data3-prepared-built-checked");
-            assertThat(states(ds, "prepare")).hasSize(7);
-            assertThat(runs(ds, "prepare")).containsExactly("succeeded/manual 7/7/0");
-            assertThat(runs(ds, "build")).containsExactly("succeeded/manual 7/7/0");
-            // a second run finds nothing new: no item is taken twice
-            app.jobs().trigger("check", Trigger.MANUAL);
-            assertThat(runs(ds, "check")).containsExactly("succeeded/manual 7/7/0", "succeeded/manual 0/0/0");
+        var app = factory.start(factory.home(db)).app();
+        for (int i = 1; i <= 7; i++) {
+            app.jobStore().offer("prepare", "item-" + i, "v1", "data" + i, true);
         }
+        for (String job : List.of("prepare", "build", "check")) {
+            assertThat(app.jobs().trigger(job, Trigger.MANUAL)).isPositive();
+        }
+        DataSource ds = app.database().dataSource();
+        assertThat(states(ds, "check")).hasSize(7).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"))
+                .extracting(State::data).contains("data3-prepared-built-checked");
+        assertThat(states(ds, "prepare")).hasSize(7);
+        assertThat(runs(ds, "prepare")).containsExactly("succeeded/manual 7/7/0");
+        assertThat(runs(ds, "build")).containsExactly("succeeded/manual 7/7/0");
+        // a second run finds nothing new: no item is taken twice
+        app.jobs().trigger("check", Trigger.MANUAL);
+        assertThat(runs(ds, "check")).containsExactly("succeeded/manual 7/7/0", "succeeded/manual 0/0/0");
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void failed_item_is_not_taken_again_by_the_same_job_until_redriven(TestDatabase db) throws Exception {
-        try (var running = home(db).start()) {
-            var app = running.app();
-            app.configTable().set("test.fail-key", "item-2", false, null, "test");
-            await().atMost(Duration.ofSeconds(10)).until(() -> app.context()
-                    .resolvePropertyPlaceholders("{{test.fail-key}}").equals("item-2"));
-            for (int i = 1; i <= 3; i++) {
-                app.jobStore().offer("prepare", "item-" + i, "v1", "data" + i, true);
-            }
-            app.jobs().trigger("prepare", Trigger.MANUAL);
-            app.jobs().trigger("build", Trigger.MANUAL);
-            app.jobs().trigger("build", Trigger.MANUAL);
-            DataSource ds = app.database().dataSource();
-            assertThat(states(ds, "build")).filteredOn(s -> s.key().equals("item-2")).singleElement()
-                    .satisfies(s -> assertThat(s.status()).isEqualTo("failed"));
-            assertThat(runs(ds, "build")).containsExactly("succeeded/manual 3/2/1", "succeeded/manual 0/0/0");
-
-            app.jobs().trigger("check", Trigger.MANUAL);
-            assertThat(states(ds, "check")).extracting(State::key).containsExactly("item-1", "item-3");
-
-            app.configTable().set("test.fail-key", "none", false, null, "test");
-            await().atMost(Duration.ofSeconds(10)).until(() -> app.context()
-                    .resolvePropertyPlaceholders("{{test.fail-key}}").equals("none"));
-            assertThat(app.jobStore().redrive("build", "item-2", "v1")).isTrue();
-            app.jobs().trigger("build", Trigger.MANUAL);
-            app.jobs().trigger("check", Trigger.MANUAL);
-            assertThat(states(ds, "check")).extracting(State::key).containsExactly("item-1", "item-2", "item-3");
-            assertThat(states(ds, "check")).filteredOn(s -> s.key().equals("item-2")).singleElement()
-                    .satisfies(s -> assertThat(s.data()).isEqualTo("data2-prepared-built-checked"));
+        var app = factory.start(factory.home(db)).app();
+        app.configTable().set("test.fail-key", "item-2", false, null, "test");
+        await().atMost(Duration.ofSeconds(10)).until(() -> app.context()
+                .resolvePropertyPlaceholders("{{test.fail-key}}").equals("item-2"));
+        for (int i = 1; i <= 3; i++) {
+            app.jobStore().offer("prepare", "item-" + i, "v1", "data" + i, true);
         }
+        app.jobs().trigger("prepare", Trigger.MANUAL);
+        app.jobs().trigger("build", Trigger.MANUAL);
+        app.jobs().trigger("build", Trigger.MANUAL);
+        DataSource ds = app.database().dataSource();
+        assertThat(states(ds, "build")).filteredOn(s -> s.key().equals("item-2")).singleElement()
+                .satisfies(s -> assertThat(s.status()).isEqualTo("failed"));
+        assertThat(runs(ds, "build")).containsExactly("succeeded/manual 3/2/1", "succeeded/manual 0/0/0");
+
+        app.jobs().trigger("check", Trigger.MANUAL);
+        assertThat(states(ds, "check")).extracting(State::key).containsExactly("item-1", "item-3");
+
+        app.configTable().set("test.fail-key", "none", false, null, "test");
+        await().atMost(Duration.ofSeconds(10)).until(() -> app.context()
+                .resolvePropertyPlaceholders("{{test.fail-key}}").equals("none"));
+        assertThat(app.jobStore().redrive("build", "item-2", "v1")).isTrue();
+        app.jobs().trigger("build", Trigger.MANUAL);
+        app.jobs().trigger("check", Trigger.MANUAL);
+        assertThat(states(ds, "check")).extracting(State::key).containsExactly("item-1", "item-2", "item-3");
+        assertThat(states(ds, "check")).filteredOn(s -> s.key().equals("item-2")).singleElement()
+                .satisfies(s -> assertThat(s.data()).isEqualTo("data2-prepared-built-checked"));
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void new_version_of_an_item_is_a_new_item_for_every_job(TestDatabase db) throws Exception {
-        try (var running = home(db).start()) {
-            var app = running.app();
-            app.jobStore().offer("prepare", "order-9", "v1", "first", true);
-            List.of("prepare", "build", "check").forEach(j -> app.jobs().trigger(j, Trigger.MANUAL));
-            app.jobStore().offer("prepare", "order-9", "v2", "second", true);
-            List.of("prepare", "build", "check").forEach(j -> app.jobs().trigger(j, Trigger.MANUAL));
-            assertThat(states(app.database().dataSource(), "check")).extracting(State::version, State::data)
-                    .containsExactly(Tuple.tuple("v1", "first-prepared-built-checked"),
-                            Tuple.tuple("v2", "second-prepared-built-checked"));
-        }
+        var app = factory.start(factory.home(db)).app();
+        app.jobStore().offer("prepare", "order-9", "v1", "first", true);
+        List.of("prepare", "build", "check").forEach(j -> app.jobs().trigger(j, Trigger.MANUAL));
+        app.jobStore().offer("prepare", "order-9", "v2", "second", true);
+        List.of("prepare", "build", "check").forEach(j -> app.jobs().trigger(j, Trigger.MANUAL));
+        assertThat(states(app.database().dataSource(), "check")).extracting(State::version, State::data)
+                .containsExactly(Tuple.tuple("v1", "first-prepared-built-checked"),
+                        Tuple.tuple("v2", "second-prepared-built-checked"));
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void incomplete_item_waits_until_it_is_complete(TestDatabase db) throws Exception {
-        try (var running = home(db).start()) {
-            var app = running.app();
-            app.jobStore().offer("prepare", "batch-1", "v1", "partial", false);
-            app.jobs().trigger("prepare", Trigger.MANUAL);
-            assertThat(states(app.database().dataSource(), "prepare")).isEmpty();
-            app.jobStore().offer("prepare", "batch-1", "v1", "whole", true);
-            app.jobs().trigger("prepare", Trigger.MANUAL);
-            assertThat(states(app.database().dataSource(), "prepare")).singleElement()
-                    .satisfies(s -> assertThat(s.data()).isEqualTo("whole-prepared"));
-        }
+        var app = factory.start(factory.home(db)).app();
+        app.jobStore().offer("prepare", "batch-1", "v1", "partial", false);
+        app.jobs().trigger("prepare", Trigger.MANUAL);
+        assertThat(states(app.database().dataSource(), "prepare")).isEmpty();
+        app.jobStore().offer("prepare", "batch-1", "v1", "whole", true);
+        app.jobs().trigger("prepare", Trigger.MANUAL);
+        assertThat(states(app.database().dataSource(), "prepare")).singleElement()
+                .satisfies(s -> assertThat(s.data()).isEqualTo("whole-prepared"));
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void a_fire_during_a_run_is_recorded_as_skipped(TestDatabase db) throws Exception {
-        try (var running = home(db).start()) {
-            var app = running.app();
-            app.jobStore().offer("prepare", "slow", "v1", "x", true);
-            app.jobs().trigger("prepare", Trigger.MANUAL);
-            Gate.reset("slow");
-            CompletableFuture<Long> first = CompletableFuture.supplyAsync(
-                    () -> app.jobs().trigger("build", Trigger.MANUAL));
-            assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
-            assertThat(app.jobs().trigger("build", Trigger.SCHEDULE)).isEqualTo(-1);
-            Gate.release.countDown();
-            assertThat(first.get(10, TimeUnit.SECONDS)).isPositive();
-            assertThat(runs(app.database().dataSource(), "build"))
-                    .containsExactlyInAnyOrder("succeeded/manual 1/1/0", "skipped/schedule 0/0/0");
-        }
+        var app = factory.start(factory.home(db)).app();
+        app.jobStore().offer("prepare", "slow", "v1", "x", true);
+        app.jobs().trigger("prepare", Trigger.MANUAL);
+        Gate.reset("slow");
+        CompletableFuture<Long> first = CompletableFuture.supplyAsync(
+                () -> app.jobs().trigger("build", Trigger.MANUAL));
+        assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(app.jobs().trigger("build", Trigger.SCHEDULE)).isEqualTo(-1);
+        Gate.release.countDown();
+        assertThat(first.get(10, TimeUnit.SECONDS)).isPositive();
+        assertThat(runs(app.database().dataSource(), "build"))
+                .containsExactlyInAnyOrder("succeeded/manual 1/1/0", "skipped/schedule 0/0/0");
     }
 
     /**
@@ -252,10 +229,10 @@ class JobChainTest {
     @CsvSource({"H2, chunk", "H2, claim", "POSTGRESQL, chunk", "POSTGRESQL, claim"})
     void run_stopped_midway_leaves_its_items_to_the_next_run_with_none_lost_or_doubled(TestDatabase db,
             String transaction) throws Exception {
-        FactoryHome home = home(db).property("job.build.transaction", transaction);
+        FactoryHome home = factory.home(db).property("job.build.transaction", transaction);
         boolean claim = transaction.equals("claim");
         DataSource ds;
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             var app = running.app();
             for (int i = 1; i <= 6; i++) {
                 app.jobStore().offer("prepare", "item-" + i, "v1", "d" + i, true);
@@ -290,23 +267,21 @@ class JobChainTest {
             }
         }
         Gate.reset("");
-        try (var running = home.start()) {
-            var app = running.app();
-            app.jobs().trigger("build", Trigger.MANUAL);
-            ds = app.database().dataSource();
-            assertThat(states(ds, "build")).hasSize(6).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"))
-                    .extracting(State::data).containsExactly("d1-prepared-built", "d2-prepared-built",
-                            "d3-prepared-built", "d4-prepared-built", "d5-prepared-built", "d6-prepared-built");
-            assertThat(states(ds, "build")).filteredOn(s -> s.key().equals("item-3")).singleElement()
-                    .satisfies(s -> assertThat(s.attempts()).isEqualTo(claim ? 2 : 1));
-        }
+        var app = factory.start(home).app();
+        app.jobs().trigger("build", Trigger.MANUAL);
+        ds = app.database().dataSource();
+        assertThat(states(ds, "build")).hasSize(6).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"))
+                .extracting(State::data).containsExactly("d1-prepared-built", "d2-prepared-built",
+                        "d3-prepared-built", "d4-prepared-built", "d5-prepared-built", "d6-prepared-built");
+        assertThat(states(ds, "build")).filteredOn(s -> s.key().equals("item-3")).singleElement()
+                .satisfies(s -> assertThat(s.attempts()).isEqualTo(claim ? 2 : 1));
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void runs_left_running_by_a_dead_node_are_abandoned_at_the_next_start(TestDatabase db) throws Exception {
-        FactoryHome home = home(db);
-        try (var running = home.start()) {
+        FactoryHome home = factory.home(db);
+        try (var running = factory.start(home)) {
             var app = running.app();
             for (int i = 1; i <= 3; i++) {
                 app.jobStore().offer("prepare", "item-" + i, "v1", "d" + i, true);
@@ -316,22 +291,20 @@ class JobChainTest {
             assertThat(app.jobStore().claim("prepare", dead, 2).items()).hasSize(2);
             app.context().getRouteController().stopRoute("prepare");
         }
-        try (var running = home.start()) {
-            var app = running.app();
-            DataSource ds = app.database().dataSource();
-            assertThat(runs(ds, "prepare")).containsExactly("abandoned/schedule 0/0/0");
-            app.jobs().trigger("prepare", Trigger.MANUAL);
-            assertThat(states(ds, "prepare")).hasSize(3).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"));
-            assertThat(runs(ds, "prepare")).containsExactly("abandoned/schedule 0/0/0", "succeeded/manual 3/3/0");
-        }
+        var app = factory.start(home).app();
+        DataSource ds = app.database().dataSource();
+        assertThat(runs(ds, "prepare")).containsExactly("abandoned/schedule 0/0/0");
+        app.jobs().trigger("prepare", Trigger.MANUAL);
+        assertThat(states(ds, "prepare")).hasSize(3).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"));
+        assertThat(runs(ds, "prepare")).containsExactly("abandoned/schedule 0/0/0", "succeeded/manual 3/3/0");
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void a_restart_under_a_new_host_name_closes_the_dead_runs_only_where_no_other_node_can_be_alive(
             TestDatabase db) throws Exception {
-        FactoryHome home = home(db).property("factory.node.id", "container-1");
-        try (var running = home.start()) {
+        FactoryHome home = factory.home(db).property("factory.node.id", "container-1");
+        try (var running = factory.start(home)) {
             var app = running.app();
             app.jobStore().offer("prepare", "item-1", "v1", "d1", true);
             long dead = app.jobStore().startRun("prepare", Trigger.SCHEDULE, app.node(), null);
@@ -339,135 +312,121 @@ class JobChainTest {
             app.context().getRouteController().stopRoute("prepare");
         }
         // the container comes back with a new host name
-        try (var running = home.property("factory.node.id", "container-2").start()) {
-            var app = running.app();
-            DataSource ds = app.database().dataSource();
-            if (db == TestDatabase.H2) {
-                // the embedded database is open in one process only: the run is certainly dead
-                assertThat(runs(ds, "prepare")).containsExactly("abandoned/schedule 0/0/0");
-                app.jobs().trigger("prepare", Trigger.MANUAL);
-                assertThat(states(ds, "prepare")).singleElement()
-                        .satisfies(s -> assertThat(s.status()).isEqualTo("done"));
-            } else {
-                // container-1 may be another node that is alive: its run is not this node's to close
-                assertThat(runs(ds, "prepare")).containsExactly("running/schedule 0/0/0");
-            }
+        var app = factory.start(home.property("factory.node.id", "container-2")).app();
+        DataSource ds = app.database().dataSource();
+        if (db == TestDatabase.H2) {
+            // the embedded database is open in one process only: the run is certainly dead
+            assertThat(runs(ds, "prepare")).containsExactly("abandoned/schedule 0/0/0");
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            assertThat(states(ds, "prepare")).singleElement()
+                    .satisfies(s -> assertThat(s.status()).isEqualTo("done"));
+        } else {
+            // container-1 may be another node that is alive: its run is not this node's to close
+            assertThat(runs(ds, "prepare")).containsExactly("running/schedule 0/0/0");
         }
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void job_paused_in_configuration_ignores_fires_until_resumed(TestDatabase db) throws Exception {
-        try (var running = home(db).start()) {
-            var app = running.app();
-            app.jobStore().offer("prepare", "item-1", "v1", "d", true);
-            app.configTable().set("job.prepare.paused", "true", false, "maintenance", "test");
-            await().atMost(Duration.ofSeconds(10)).until(() -> app.context().getPropertiesComponent()
-                    .resolveProperty("job.prepare.paused").orElse("").equals("true"));
-            assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isEqualTo(-1);
-            assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isEqualTo(-1);
-            assertThat(states(app.database().dataSource(), "prepare")).isEmpty();
-            assertThat(Sql.rows(app.database().dataSource(), "SELECT status, error_summary, fires_skipped FROM job_run"
-                    + " WHERE job = 'prepare'")).singleElement().satisfies(r -> {
-                        assertThat(r.get("status")).isEqualTo("skipped");
-                        assertThat(r.get("error_summary")).isEqualTo("paused (job.prepare.paused = true)");
-                        assertThat(((Number) r.get("fires_skipped")).intValue()).isEqualTo(2);
-                    });
-            app.configTable().set("job.prepare.paused", "false", false, null, "test");
-            await().atMost(Duration.ofSeconds(10)).until(() -> app.context().getPropertiesComponent()
-                    .resolveProperty("job.prepare.paused").orElse("").equals("false"));
-            assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isPositive();
-            assertThat(states(app.database().dataSource(), "prepare")).hasSize(1);
-        }
+        var app = factory.start(factory.home(db)).app();
+        app.jobStore().offer("prepare", "item-1", "v1", "d", true);
+        app.configTable().set("job.prepare.paused", "true", false, "maintenance", "test");
+        await().atMost(Duration.ofSeconds(10)).until(() -> app.context().getPropertiesComponent()
+                .resolveProperty("job.prepare.paused").orElse("").equals("true"));
+        assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isEqualTo(-1);
+        assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isEqualTo(-1);
+        assertThat(states(app.database().dataSource(), "prepare")).isEmpty();
+        assertThat(Sql.rows(app.database().dataSource(), "SELECT status, error_summary, fires_skipped FROM job_run"
+                + " WHERE job = 'prepare'")).singleElement().satisfies(r -> {
+                    assertThat(r.get("status")).isEqualTo("skipped");
+                    assertThat(r.get("error_summary")).isEqualTo("paused (job.prepare.paused = true)");
+                    assertThat(((Number) r.get("fires_skipped")).intValue()).isEqualTo(2);
+                });
+        app.configTable().set("job.prepare.paused", "false", false, null, "test");
+        await().atMost(Duration.ofSeconds(10)).until(() -> app.context().getPropertiesComponent()
+                .resolveProperty("job.prepare.paused").orElse("").equals("false"));
+        assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isPositive();
+        assertThat(states(app.database().dataSource(), "prepare")).hasSize(1);
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void scheduled_job_fires_on_its_cron(TestDatabase db) throws Exception {
-        try (var running = home(db).start()) {
-            var app = running.app();
-            app.jobStore().offer("prepare", "item-1", "v1", "d", true);
-            app.configTable().set("job.prepare.cron", "0/1 * * * * ?", false, null, "test");
-            await().atMost(Duration.ofSeconds(15)).until(() -> runs(app.database().dataSource(), "prepare")
-                    .contains("succeeded/schedule 1/1/0"));
-            assertThat(states(app.database().dataSource(), "prepare")).singleElement()
-                    .satisfies(s -> assertThat(s.status()).isEqualTo("done"));
-        }
+        var app = factory.start(factory.home(db)).app();
+        app.jobStore().offer("prepare", "item-1", "v1", "d", true);
+        app.configTable().set("job.prepare.cron", "0/1 * * * * ?", false, null, "test");
+        await().atMost(Duration.ofSeconds(15)).until(() -> runs(app.database().dataSource(), "prepare")
+                .contains("succeeded/schedule 1/1/0"));
+        assertThat(states(app.database().dataSource(), "prepare")).singleElement()
+                .satisfies(s -> assertThat(s.status()).isEqualTo("done"));
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void items_done_while_the_downstream_job_is_stopped_wait_for_it(TestDatabase db) throws Exception {
-        try (var running = home(db).start()) {
-            var app = running.app();
-            app.jobStore().offer("prepare", "item-1", "v1", "d", true);
-            app.context().getRouteController().stopRoute("build");
-            app.jobs().trigger("prepare", Trigger.MANUAL);
-            app.context().getRouteController().startRoute("build");
-            app.jobs().trigger("build", Trigger.MANUAL);
-            assertThat(states(app.database().dataSource(), "build")).singleElement()
-                    .satisfies(s -> assertThat(s.data()).isEqualTo("d-prepared-built"));
-        }
+        var app = factory.start(factory.home(db)).app();
+        app.jobStore().offer("prepare", "item-1", "v1", "d", true);
+        app.context().getRouteController().stopRoute("build");
+        app.jobs().trigger("prepare", Trigger.MANUAL);
+        app.context().getRouteController().startRoute("build");
+        app.jobs().trigger("build", Trigger.MANUAL);
+        assertThat(states(app.database().dataSource(), "build")).singleElement()
+                .satisfies(s -> assertThat(s.data()).isEqualTo("d-prepared-built"));
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void an_item_handed_on_again_is_not_taken_twice_by_the_same_job(TestDatabase db) throws Exception {
-        try (var running = home(db).start()) {
-            var app = running.app();
-            app.jobStore().offer("prepare", "item-1", "v1", "d", true);
-            app.jobs().trigger("prepare", Trigger.MANUAL);
-            assertThat(app.jobStore().offer("prepare", "item-1", "v1", "again", true)).isFalse();
-            DataSource ds = app.database().dataSource();
-            try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(
-                    "INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at)"
-                            + " VALUES ('prepare', 'item-1', 'v1', TRUE, 'again', CURRENT_TIMESTAMP)")) {
-                ps.executeUpdate();
-            }
-            app.jobs().trigger("prepare", Trigger.MANUAL);
-            assertThat(states(ds, "prepare")).singleElement()
-                    .satisfies(s -> assertThat(s.data()).isEqualTo("d-prepared"));
-            assertThat(runs(ds, "prepare")).containsExactly("succeeded/manual 1/1/0", "succeeded/manual 0/0/0");
-        }
+        var app = factory.start(factory.home(db)).app();
+        app.jobStore().offer("prepare", "item-1", "v1", "d", true);
+        app.jobs().trigger("prepare", Trigger.MANUAL);
+        assertThat(app.jobStore().offer("prepare", "item-1", "v1", "again", true)).isFalse();
+        DataSource ds = app.database().dataSource();
+        Sql.execute(ds, "INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at)"
+                + " VALUES ('prepare', 'item-1', 'v1', TRUE, 'again', CURRENT_TIMESTAMP)");
+        app.jobs().trigger("prepare", Trigger.MANUAL);
+        assertThat(states(ds, "prepare")).singleElement()
+                .satisfies(s -> assertThat(s.data()).isEqualTo("d-prepared"));
+        assertThat(runs(ds, "prepare")).containsExactly("succeeded/manual 1/1/0", "succeeded/manual 0/0/0");
     }
 
     /** Nodes sharing one PostgreSQL that start the same job at the same instant: one run opens, the others skip. */
     @Test
     void starts_of_a_job_at_the_same_instant_on_several_nodes_open_one_run() throws Exception {
-        try (var running = home(TestDatabase.POSTGRESQL).start()) {
-            JobStore store = running.app().jobStore();
-            int nodes = 6;
-            ExecutorService pool = Executors.newFixedThreadPool(nodes);
-            try {
-                for (int round = 0; round < 15; round++) {
-                    CyclicBarrier together = new CyclicBarrier(nodes);
-                    List<Future<Long>> starts = new ArrayList<>();
-                    for (int n = 0; n < nodes; n++) {
-                        String node = "node-" + n;
-                        starts.add(pool.submit(() -> {
-                            together.await();
-                            return store.startRun("prepare", Trigger.SCHEDULE, node, null);
-                        }));
-                    }
-                    List<Long> opened = new ArrayList<>();
-                    for (Future<Long> start : starts) {
-                        long run = start.get(30, TimeUnit.SECONDS);
-                        if (run >= 0) {
-                            opened.add(run);
-                        }
-                    }
-                    assertThat(opened).as("runs opened in round " + round).hasSize(1);
-                    store.finishRun(opened.get(0), RunStatus.SUCCEEDED, null);
+        var running = factory.start(factory.home(TestDatabase.POSTGRESQL));
+        JobStore store = running.app().jobStore();
+        int nodes = 6;
+        ExecutorService pool = Executors.newFixedThreadPool(nodes);
+        try {
+            for (int round = 0; round < 15; round++) {
+                CyclicBarrier together = new CyclicBarrier(nodes);
+                List<Future<Long>> starts = new ArrayList<>();
+                for (int n = 0; n < nodes; n++) {
+                    String node = "node-" + n;
+                    starts.add(pool.submit(() -> {
+                        together.await();
+                        return store.startRun("prepare", Trigger.SCHEDULE, node, null);
+                    }));
                 }
-            } finally {
-                pool.shutdownNow();
+                List<Long> opened = new ArrayList<>();
+                for (Future<Long> start : starts) {
+                    long run = start.get(30, TimeUnit.SECONDS);
+                    if (run >= 0) {
+                        opened.add(run);
+                    }
+                }
+                assertThat(opened).as("runs opened in round " + round).hasSize(1);
+                store.finishRun(opened.get(0), RunStatus.SUCCEEDED, null);
             }
-            DataSource ds = running.app().database().dataSource();
-            assertThat(runs(ds, "prepare")).filteredOn(r -> r.startsWith("succeeded")).hasSize(15);
-            // consecutive skips for the same reason share a row and count there
-            assertThat(Sql.count(ds, "SELECT SUM(fires_skipped) FROM job_run WHERE job = 'prepare'"
-                    + " AND status = 'skipped'")).isEqualTo(15 * (nodes - 1));
+        } finally {
+            pool.shutdownNow();
         }
+        DataSource ds = running.app().database().dataSource();
+        assertThat(runs(ds, "prepare")).filteredOn(r -> r.startsWith("succeeded")).hasSize(15);
+        // consecutive skips for the same reason share a row and count there
+        assertThat(Sql.count(ds, "SELECT SUM(fires_skipped) FROM job_run WHERE job = 'prepare'"
+                + " AND status = 'skipped'")).isEqualTo(15 * (nodes - 1));
     }
 
     /**
@@ -476,36 +435,34 @@ class JobChainTest {
      */
     @Test
     void a_route_is_not_recreated_while_its_run_commits_a_chunk() throws Exception {
-        try (var running = home(TestDatabase.POSTGRESQL).start()) {
-            var app = running.app();
-            DataSource ds = app.database().dataSource();
-            CompletableFuture<Long> run = buildHeldAtItem1(app);
-            Consumer before = app.context().getRoute("build").getConsumer();
-            try (Connection lock = ds.getConnection()) {
-                lock.setAutoCommit(false);
-                try (PreparedStatement ps = lock.prepareStatement(
-                        "SELECT run_id FROM job_run WHERE job = 'build' AND status = 'running' FOR UPDATE")) {
-                    ps.executeQuery().close();
-                }
-                Gate.release.countDown();
-                // the run has processed its chunk and waits on the lock to count it: no exchange in flight
-                await().atMost(Duration.ofSeconds(10)).until(() -> Sql.count(ds, "SELECT COUNT(*) FROM"
-                        + " pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                        + " AND query LIKE 'UPDATE job_run%'") == 1);
-                assertThat(app.context().getInflightRepository().size("build")).isZero();
-
-                app.configTable().set("job.build.cron", "0 0 0 1 1 ? 2098", false, "moved", "test");
-                app.configWatcher().poll();
-                assertThat(app.context().getRoute("build").getConsumer()).as("the build route during its run")
-                        .isSameAs(before);
-                lock.commit();
+        var app = factory.start(factory.home(TestDatabase.POSTGRESQL)).app();
+        DataSource ds = app.database().dataSource();
+        CompletableFuture<Long> run = buildHeldAtItem1(app);
+        Consumer before = app.context().getRoute("build").getConsumer();
+        try (Connection lock = ds.getConnection()) {
+            lock.setAutoCommit(false);
+            try (PreparedStatement ps = lock.prepareStatement(
+                    "SELECT run_id FROM job_run WHERE job = 'build' AND status = 'running' FOR UPDATE")) {
+                ps.executeQuery().close();
             }
-            assertThat(run.get(10, TimeUnit.SECONDS)).isPositive();
-            assertThat(runs(ds, "build")).containsExactly("succeeded/manual 2/2/0");
+            Gate.release.countDown();
+            // the run has processed its chunk and waits on the lock to count it: no exchange in flight
+            await().atMost(Duration.ofSeconds(10)).until(() -> Sql.count(ds, "SELECT COUNT(*) FROM"
+                    + " pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    + " AND query LIKE 'UPDATE job_run%'") == 1);
+            assertThat(app.context().getInflightRepository().size("build")).isZero();
+
+            app.configTable().set("job.build.cron", "0 0 0 1 1 ? 2098", false, "moved", "test");
             app.configWatcher().poll();
-            assertThat(app.context().getRoute("build").getConsumer()).as("the build route after its run")
-                    .isNotSameAs(before);
+            assertThat(app.context().getRoute("build").getConsumer()).as("the build route during its run")
+                    .isSameAs(before);
+            lock.commit();
         }
+        assertThat(run.get(10, TimeUnit.SECONDS)).isPositive();
+        assertThat(runs(ds, "build")).containsExactly("succeeded/manual 2/2/0");
+        app.configWatcher().poll();
+        assertThat(app.context().getRoute("build").getConsumer()).as("the build route after its run")
+                .isNotSameAs(before);
     }
 
     /**
@@ -516,16 +473,16 @@ class JobChainTest {
     @ValueSource(strings = {"chunk", "claim"})
     void a_run_cut_off_by_a_database_outage_is_closed_at_the_next_fire_which_does_its_work(String transaction)
             throws Exception {
-        Path data = dir.resolve("pg-data");
+        Path data = factory.dir().resolve("pg-data");
         int port = FactoryHome.freePort();
         EmbeddedPostgres server = startPostgres(data, port);
         try {
-            FactoryHome home = home(TestDatabase.POSTGRESQL).property("job.build.transaction", transaction)
+            FactoryHome home = factory.home(TestDatabase.POSTGRESQL).property("job.build.transaction", transaction)
                     .property("factory.db.url", server.getJdbcUrl("postgres", "postgres"))
                     .property("factory.db.user", "postgres")
                     .property("factory.db.password", "")
                     .property("factory.db.connect-timeout", "2s");
-            try (var running = home.start()) {
+            try (var running = factory.start(home)) {
                 var app = running.app();
                 CompletableFuture<Long> cut = buildHeldAtItem1(app);
                 server.close();
@@ -566,40 +523,36 @@ class JobChainTest {
     @EnumSource(TestDatabase.class)
     void a_route_sending_a_list_to_a_job_offers_one_item_per_element_keyed_by_its_option(TestDatabase db)
             throws Exception {
-        try (var running = home(db).route("intake.camel.yaml", INTAKE).start()) {
-            var app = running.app();
-            Object offered = app.context().createProducerTemplate().requestBody("direct:intake",
-                    List.of(Map.of("id", "order-1", "total", 10), Map.of("id", "order-2", "total", 20)));
-            assertThat(offered).isInstanceOf(List.class);
-            app.jobs().trigger("prepare", Trigger.MANUAL);
-            assertThat(states(app.database().dataSource(), "prepare"))
-                    .extracting(State::key, State::version, State::status)
-                    .containsExactly(Tuple.tuple("order-1", "1", "done"),
-                            Tuple.tuple("order-2", "1", "done"));
-            assertThat(states(app.database().dataSource(), "prepare").get(0).data())
-                    .contains("\"id\":\"order-1\"").contains("\"total\":10").endsWith("}-prepared");
-        }
+        var app = factory.start(factory.home(db).route("intake.camel.yaml", INTAKE)).app();
+        Object offered = app.context().createProducerTemplate().requestBody("direct:intake",
+                List.of(Map.of("id", "order-1", "total", 10), Map.of("id", "order-2", "total", 20)));
+        assertThat(offered).isInstanceOf(List.class);
+        app.jobs().trigger("prepare", Trigger.MANUAL);
+        assertThat(states(app.database().dataSource(), "prepare"))
+                .extracting(State::key, State::version, State::status)
+                .containsExactly(Tuple.tuple("order-1", "1", "done"),
+                        Tuple.tuple("order-2", "1", "done"));
+        assertThat(states(app.database().dataSource(), "prepare").get(0).data())
+                .contains("\"id\":\"order-1\"").contains("\"total\":10").endsWith("}-prepared");
     }
 
     @Test
     void sending_to_a_job_without_an_item_key_is_an_error_naming_the_route() throws Exception {
-        try (var running = home(TestDatabase.H2).route("intake.camel.yaml", INTAKE).start()) {
-            var app = running.app();
-            DataSource ds = app.database().dataSource();
-            app.context().createProducerTemplate().requestBody("direct:intake", Map.of("total", 10));
-            assertThat(Sql.rows(ds, "SELECT route_id, message FROM factory_error")).singleElement().satisfies(r -> {
-                assertThat(r.get("route_id")).isEqualTo("intake");
-                assertThat((String) r.get("message")).isEqualTo("Route 'intake' sends to job:prepare a message with"
-                        + " no item key: set the header FactoryItemKey or the option key (for example"
-                        + " key=${body[id]})");
-            });
-            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_inbox")).isZero();
-        }
+        var app = factory.start(factory.home(TestDatabase.H2).route("intake.camel.yaml", INTAKE)).app();
+        DataSource ds = app.database().dataSource();
+        app.context().createProducerTemplate().requestBody("direct:intake", Map.of("total", 10));
+        assertThat(Sql.rows(ds, "SELECT route_id, message FROM factory_error")).singleElement().satisfies(r -> {
+            assertThat(r.get("route_id")).isEqualTo("intake");
+            assertThat((String) r.get("message")).isEqualTo("Route 'intake' sends to job:prepare a message with"
+                    + " no item key: set the header FactoryItemKey or the option key (for example"
+                    + " key=${body[id]})");
+        });
+        assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_inbox")).isZero();
     }
 
     @Test
     void sending_a_list_to_a_job_without_the_key_option_is_an_error_and_offers_nothing() throws Exception {
-        try (var running = home(TestDatabase.H2).route("intake.camel.yaml", """
+        var app = factory.start(factory.home(TestDatabase.H2).route("intake.camel.yaml", """
                 - route:
                     id: intake
                     from:
@@ -609,21 +562,19 @@ class JobChainTest {
                             name: FactoryItemKey
                             constant: "the-parent"
                         - to: "job:prepare"
-                """).start()) {
-            var app = running.app();
-            DataSource ds = app.database().dataSource();
-            app.context().createProducerTemplate().requestBody("direct:intake", List.of("a", "b"));
-            assertThat(Sql.rows(ds, "SELECT message FROM factory_error")).singleElement()
-                    .satisfies(r -> assertThat((String) r.get("message")).contains("Route 'intake' sends a list to"
-                            + " job:prepare without the option key"));
-            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_inbox")).isZero();
-        }
+                """)).app();
+        DataSource ds = app.database().dataSource();
+        app.context().createProducerTemplate().requestBody("direct:intake", List.of("a", "b"));
+        assertThat(Sql.rows(ds, "SELECT message FROM factory_error")).singleElement()
+                .satisfies(r -> assertThat((String) r.get("message")).contains("Route 'intake' sends a list to"
+                        + " job:prepare without the option key"));
+        assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_inbox")).isZero();
     }
 
     /** A refused task that is not the factory stopping is an item's failure like any other, recorded and mailed. */
     @Test
     void a_rejected_execution_while_the_factory_runs_fails_the_item_with_its_error() throws Exception {
-        try (var running = home(TestDatabase.H2).route("refuse.camel.yaml", """
+        var app = factory.start(factory.home(TestDatabase.H2).route("refuse.camel.yaml", """
                 - route:
                     id: refuse
                     from:
@@ -632,16 +583,14 @@ class JobChainTest {
                         - throwException:
                             exceptionType: "java.util.concurrent.RejectedExecutionException"
                             message: "pool full"
-                """).start()) {
-            var app = running.app();
-            DataSource ds = app.database().dataSource();
-            app.jobStore().offer("refuse", "item-1", "v1", "d", true);
-            assertThat(app.jobs().trigger("refuse", Trigger.MANUAL)).isPositive();
-            assertThat(states(ds, "refuse")).extracting(State::status).containsExactly("failed");
-            assertThat(Sql.rows(ds, "SELECT message FROM factory_error")).singleElement()
-                    .satisfies(r -> assertThat((String) r.get("message")).contains("pool full"));
-            assertThat(runs(ds, "refuse")).containsExactly("succeeded/manual 1/0/1");
-        }
+                """)).app();
+        DataSource ds = app.database().dataSource();
+        app.jobStore().offer("refuse", "item-1", "v1", "d", true);
+        assertThat(app.jobs().trigger("refuse", Trigger.MANUAL)).isPositive();
+        assertThat(states(ds, "refuse")).extracting(State::status).containsExactly("failed");
+        assertThat(Sql.rows(ds, "SELECT message FROM factory_error")).singleElement()
+                .satisfies(r -> assertThat((String) r.get("message")).contains("pool full"));
+        assertThat(runs(ds, "refuse")).containsExactly("succeeded/manual 1/0/1");
     }
 
     static final String JSON_CHAIN = """
@@ -730,16 +679,14 @@ class JobChainTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void a_second_endpoint_for_a_job_does_not_cut_its_hand_off(TestDatabase db) throws Exception {
-        try (var running = home(db).start()) {
-            var app = running.app();
-            app.context().getEndpoint("job:build");
-            app.context().getEndpoint("job:build?chunkSize=7");
-            app.jobStore().offer("prepare", "item-1", "v1", "d1", true);
-            app.jobs().trigger("prepare", Trigger.MANUAL);
-            app.jobs().trigger("build", Trigger.MANUAL);
-            assertThat(states(app.database().dataSource(), "build")).extracting(State::key, State::status)
-                    .containsExactly(Tuple.tuple("item-1", "done"));
-        }
+        var app = factory.start(factory.home(db)).app();
+        app.context().getEndpoint("job:build");
+        app.context().getEndpoint("job:build?chunkSize=7");
+        app.jobStore().offer("prepare", "item-1", "v1", "d1", true);
+        app.jobs().trigger("prepare", Trigger.MANUAL);
+        app.jobs().trigger("build", Trigger.MANUAL);
+        assertThat(states(app.database().dataSource(), "build")).extracting(State::key, State::status)
+                .containsExactly(Tuple.tuple("item-1", "done"));
     }
 
     /**
@@ -749,49 +696,35 @@ class JobChainTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void a_job_held_by_a_run_of_a_silent_node_is_reported_down_and_alerted_once(TestDatabase db) throws Exception {
-        FactoryHome home = home(db).property("factory.node.stale-after", "1m");
+        FactoryHome home = factory.home(db).property("factory.node.stale-after", "1m");
         int port = home.withHttpServer();
-        try (var running = home.start()) {
-            var app = running.app();
-            DataSource ds = app.database().dataSource();
-            Timestamp hourAgo = Timestamp.from(Instant.now().minus(Duration.ofHours(1)));
-            try (Connection c = ds.getConnection()) {
-                try (PreparedStatement ps = c.prepareStatement("INSERT INTO job_run (job, trigger_kind, node, status,"
-                        + " started_at) VALUES ('build', 'schedule', 'node-b', 'running', ?)")) {
-                    ps.setTimestamp(1, hourAgo);
-                    ps.executeUpdate();
-                }
-                try (PreparedStatement ps = c.prepareStatement("INSERT INTO factory_node (node, started_at,"
-                        + " last_seen_at) VALUES ('node-b', ?, CURRENT_TIMESTAMP)")) {
-                    ps.setTimestamp(1, hourAgo);
-                    ps.executeUpdate();
-                }
-            }
-            assertThat(app.jobs().trigger("build", Trigger.MANUAL)).isEqualTo(-1);
-            assertThat(health(port)).startsWith("200");
-            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM alerts WHERE kind = 'job_blocked'")).isZero();
+        var app = factory.start(home).app();
+        DataSource ds = app.database().dataSource();
+        Timestamp hourAgo = Timestamp.from(Instant.now().minus(Duration.ofHours(1)));
+        Sql.execute(ds, "INSERT INTO job_run (job, trigger_kind, node, status, started_at)"
+                + " VALUES ('build', 'schedule', 'node-b', 'running', ?)", hourAgo);
+        Sql.execute(ds, "INSERT INTO factory_node (node, started_at, last_seen_at)"
+                + " VALUES ('node-b', ?, CURRENT_TIMESTAMP)", hourAgo);
+        assertThat(app.jobs().trigger("build", Trigger.MANUAL)).isEqualTo(-1);
+        assertThat(health(port)).startsWith("200");
+        assertThat(Sql.count(ds, "SELECT COUNT(*) FROM alerts WHERE kind = 'job_blocked'")).isZero();
 
-            try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(
-                    "UPDATE factory_node SET last_seen_at = ? WHERE node = 'node-b'")) {
-                ps.setTimestamp(1, hourAgo);
-                ps.executeUpdate();
-            }
-            assertThat(app.jobs().trigger("build", Trigger.MANUAL)).isEqualTo(-1);
-            assertThat(app.jobs().trigger("build", Trigger.MANUAL)).isEqualTo(-1);
-            assertThat(health(port)).startsWith("503").contains("job build is blocked by run")
-                    .contains("of node node-b");
-            assertThat(Sql.rows(ds, "SELECT subject FROM alerts WHERE kind = 'job_blocked'")).singleElement()
-                    .satisfies(r -> assertThat((String) r.get("subject")).contains("build").contains("node-b"));
-            assertThat(Sql.rows(ds, "SELECT fires_skipped FROM job_run WHERE job = 'build' AND status = 'skipped'"))
-                    .singleElement().satisfies(r -> assertThat(((Number) r.get("fires_skipped")).intValue())
-                            .isEqualTo(3));
+        Sql.execute(ds, "UPDATE factory_node SET last_seen_at = ? WHERE node = 'node-b'", hourAgo);
+        assertThat(app.jobs().trigger("build", Trigger.MANUAL)).isEqualTo(-1);
+        assertThat(app.jobs().trigger("build", Trigger.MANUAL)).isEqualTo(-1);
+        assertThat(health(port)).startsWith("503").contains("job build is blocked by run")
+                .contains("of node node-b");
+        assertThat(Sql.rows(ds, "SELECT subject FROM alerts WHERE kind = 'job_blocked'")).singleElement()
+                .satisfies(r -> assertThat((String) r.get("subject")).contains("build").contains("node-b"));
+        assertThat(Sql.rows(ds, "SELECT fires_skipped FROM job_run WHERE job = 'build' AND status = 'skipped'"))
+                .singleElement().satisfies(r -> assertThat(((Number) r.get("fires_skipped")).intValue())
+                        .isEqualTo(3));
 
-            Sql.execute(ds, "UPDATE job_run SET status = 'abandoned' WHERE node = 'node-b'");
-            // healthy again at once, not at the job's next fire
-            assertThat(health(port)).startsWith("200");
-            assertThat(app.jobs().trigger("build", Trigger.MANUAL)).isPositive();
-            assertThat(health(port)).startsWith("200");
-        }
+        Sql.execute(ds, "UPDATE job_run SET status = 'abandoned' WHERE node = 'node-b'");
+        // healthy again at once, not at the job's next fire
+        assertThat(health(port)).startsWith("200");
+        assertThat(app.jobs().trigger("build", Trigger.MANUAL)).isPositive();
+        assertThat(health(port)).startsWith("200");
     }
 
     private static String health(int port) throws Exception {
@@ -807,36 +740,29 @@ class JobChainTest {
      */
     @Test
     void a_trigger_right_after_the_pooled_connections_were_killed_runs_the_job() throws Exception {
-        try (var running = home(TestDatabase.POSTGRESQL).property("factory.db.pool-size", "3").start()) {
-            var app = running.app();
-            DataSource ds = app.database().dataSource();
-            app.jobStore().offer("prepare", "item-1", "v1", "d1", true);
-            List<Connection> pooled = new ArrayList<>();
-            List<Integer> pids = new ArrayList<>();
-            for (int i = 0; i < 3; i++) {
-                Connection c = ds.getConnection();
-                pooled.add(c);
-                pids.add(Sql.count(c, "SELECT pg_backend_pid()"));
-            }
-            try (Connection admin = TestDatabase.server().getPostgresDatabase().getConnection()) {
-                for (int pid : pids) {
-                    try (PreparedStatement ps = admin.prepareStatement("SELECT pg_terminate_backend(?)")) {
-                        ps.setInt(1, pid);
-                        ps.executeQuery().close();
-                    }
-                }
-                await().atMost(Duration.ofSeconds(10)).until(() -> Sql.count(admin,
-                        "SELECT COUNT(*) FROM pg_stat_activity WHERE pid IN (" + pids.get(0) + ", " + pids.get(1)
-                                + ", " + pids.get(2) + ")") == 0);
-            }
-            // back in the pool as just used, so the pool does not check them before handing them out again
-            for (Connection c : pooled) {
-                c.close();
-            }
-
-            assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isPositive();
-            assertThat(runs(ds, "prepare")).containsExactly("succeeded/manual 1/1/0");
+        var app = factory.start(factory.home(TestDatabase.POSTGRESQL).property("factory.db.pool-size", "3")).app();
+        DataSource ds = app.database().dataSource();
+        app.jobStore().offer("prepare", "item-1", "v1", "d1", true);
+        List<Connection> pooled = new ArrayList<>();
+        List<Integer> pids = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            Connection c = ds.getConnection();
+            pooled.add(c);
+            pids.add(Sql.count(c, "SELECT pg_backend_pid()"));
         }
+        DataSource admin = TestDatabase.server().getPostgresDatabase();
+        for (int pid : pids) {
+            Sql.rows(admin, "SELECT pg_terminate_backend(?)", pid);
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> Sql.count(admin,
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE pid IN (?, ?, ?)", pids.toArray()) == 0);
+        // back in the pool as just used, so the pool does not check them before handing them out again
+        for (Connection c : pooled) {
+            c.close();
+        }
+
+        assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isPositive();
+        assertThat(runs(ds, "prepare")).containsExactly("succeeded/manual 1/1/0");
     }
 
     /** Two items through prepare, then a build run on another thread, held by the gate at item-1. */

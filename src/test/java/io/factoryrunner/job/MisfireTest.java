@@ -4,31 +4,25 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.factoryrunner.StartupException;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.Sql;
 import io.factoryrunner.testsupport.TestDatabase;
-import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** Fires missed while the factory was down, counted on an injected clock that the test moves. */
 class MisfireTest {
-
-    @TempDir
-    Path dir;
 
     static final Instant TEN = Instant.parse("2026-03-02T10:00:00Z");
 
@@ -44,27 +38,25 @@ class MisfireTest {
                         simple: "${body}-done"
             """;
 
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension().settings(home -> home.route("hourly.camel.yaml", HOURLY));
+
     private FactoryHome home(TestDatabase db, String policy) {
-        return new FactoryHome(dir, db)
-                .applicationProperties("job.hourly.cron = 0 0 * * * ?\njob.hourly.misfire = " + policy + "\n")
-                .route("hourly.camel.yaml", HOURLY);
+        return factory.home(db)
+                .applicationProperties("job.hourly.cron = 0 0 * * * ?\njob.hourly.misfire = " + policy + "\n");
     }
 
+    /** The job's runs that no schedule fired, in order: status/trigger done summary. */
     static List<String> runs(DataSource ds) throws Exception {
-        List<String> answer = new ArrayList<>();
-        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT status, trigger_kind, items_done, error_summary FROM job_run WHERE job = 'hourly'"
-                        + " AND trigger_kind <> 'schedule' ORDER BY run_id");
-                ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-                answer.add(rs.getString(1) + "/" + rs.getString(2) + " " + rs.getInt(3) + " " + rs.getString(4));
-            }
-        }
-        return answer;
+        return Sql.rows(ds, "SELECT status, trigger_kind, items_done, error_summary FROM job_run WHERE job = 'hourly'"
+                + " AND trigger_kind <> 'schedule' ORDER BY run_id").stream()
+                .map(r -> r.get("status") + "/" + r.get("trigger_kind") + " " + r.get("items_done") + " "
+                        + r.get("error_summary"))
+                .toList();
     }
 
     private void firstRunAtTen(FactoryHome home) {
-        try (var running = home.start(Clock.fixed(TEN, ZoneOffset.UTC))) {
+        try (var running = factory.start(home, Clock.fixed(TEN, ZoneOffset.UTC))) {
             assertThat(running.app().jobs().trigger("hourly", Trigger.MANUAL)).isPositive();
         }
     }
@@ -74,12 +66,10 @@ class MisfireTest {
     void fires_missed_while_down_are_caught_up_by_one_run(TestDatabase db) throws Exception {
         FactoryHome home = home(db, "run-once");
         firstRunAtTen(home);
-        try (var running = home.start(Clock.fixed(TEN.plus(Duration.ofMinutes(210)), ZoneOffset.UTC))) {
-            var app = running.app();
-            await().atMost(Duration.ofSeconds(10)).until(() -> runs(app.database().dataSource()).size() == 2);
-            assertThat(runs(app.database().dataSource())).containsExactly("succeeded/manual 0 null",
-                    "succeeded/catch_up 0 3 fires missed since 2026-03-02T10:00:00Z; caught up by one run");
-        }
+        var app = factory.start(home, Clock.fixed(TEN.plus(Duration.ofMinutes(210)), ZoneOffset.UTC)).app();
+        await().atMost(Duration.ofSeconds(10)).until(() -> runs(app.database().dataSource()).size() == 2);
+        assertThat(runs(app.database().dataSource())).containsExactly("succeeded/manual 0 null",
+                "succeeded/catch_up 0 3 fires missed since 2026-03-02T10:00:00Z; caught up by one run");
     }
 
     @ParameterizedTest
@@ -88,27 +78,23 @@ class MisfireTest {
             throws Exception {
         FactoryHome home = home(db, "skip");
         firstRunAtTen(home);
-        try (var running = home.start(Clock.fixed(TEN.plus(Duration.ofMinutes(130)), ZoneOffset.UTC))) {
-            var app = running.app();
-            app.jobStore().offer("hourly", "item-1", "v1", "x", true);
-            await().atMost(Duration.ofSeconds(10)).until(() -> runs(app.database().dataSource()).size() == 2);
-            assertThat(runs(app.database().dataSource())).containsExactly("succeeded/manual 0 null",
-                    "skipped/catch_up 0 2 fires missed since 2026-03-02T10:00:00Z; skipped (job.hourly.misfire"
-                            + " = skip)");
-        }
+        var app = factory.start(home, Clock.fixed(TEN.plus(Duration.ofMinutes(130)), ZoneOffset.UTC)).app();
+        app.jobStore().offer("hourly", "item-1", "v1", "x", true);
+        await().atMost(Duration.ofSeconds(10)).until(() -> runs(app.database().dataSource()).size() == 2);
+        assertThat(runs(app.database().dataSource())).containsExactly("succeeded/manual 0 null",
+                "skipped/catch_up 0 2 fires missed since 2026-03-02T10:00:00Z; skipped (job.hourly.misfire"
+                        + " = skip)");
     }
 
     @Test
     void no_catch_up_when_no_fire_was_missed() throws Exception {
         FactoryHome home = home(TestDatabase.H2, "run-once");
         firstRunAtTen(home);
-        try (var running = home.start(Clock.fixed(TEN.plus(Duration.ofMinutes(59)), ZoneOffset.UTC))) {
-            var app = running.app();
-            ((JobConsumer) app.context().getRoute("hourly").getConsumer()).missedFiresChecked()
-                    .get(10, TimeUnit.SECONDS);
-            assertThat(runs(app.database().dataSource())).extracting(r -> r.split(" ")[0])
-                    .containsExactly("succeeded/manual");
-        }
+        var app = factory.start(home, Clock.fixed(TEN.plus(Duration.ofMinutes(59)), ZoneOffset.UTC)).app();
+        ((JobConsumer) app.context().getRoute("hourly").getConsumer()).missedFiresChecked()
+                .get(10, TimeUnit.SECONDS);
+        assertThat(runs(app.database().dataSource())).extracting(r -> r.split(" ")[0])
+                .containsExactly("succeeded/manual");
     }
 
     /** Fires ignored on purpose while the job was paused are not fires missed: no catch-up for them. */
@@ -118,18 +104,16 @@ class MisfireTest {
         firstRunAtTen(home);
         home.property("job.hourly.paused", "true");
         for (Duration at : List.of(Duration.ofMinutes(60), Duration.ofMinutes(300))) {
-            try (var running = home.start(Clock.fixed(TEN.plus(at), ZoneOffset.UTC))) {
+            try (var running = factory.start(home, Clock.fixed(TEN.plus(at), ZoneOffset.UTC))) {
                 assertThat(running.app().jobs().trigger("hourly", Trigger.SCHEDULE)).isEqualTo(-1);
             }
         }
         home.withoutOverride("job.hourly.paused");
-        try (var running = home.start(Clock.fixed(TEN.plus(Duration.ofMinutes(330)), ZoneOffset.UTC))) {
-            var app = running.app();
-            ((JobConsumer) app.context().getRoute("hourly").getConsumer()).missedFiresChecked()
-                    .get(10, TimeUnit.SECONDS);
-            assertThat(runs(app.database().dataSource())).extracting(r -> r.split(" ")[0])
-                    .containsExactly("succeeded/manual");
-        }
+        var app = factory.start(home, Clock.fixed(TEN.plus(Duration.ofMinutes(330)), ZoneOffset.UTC)).app();
+        ((JobConsumer) app.context().getRoute("hourly").getConsumer()).missedFiresChecked()
+                .get(10, TimeUnit.SECONDS);
+        assertThat(runs(app.database().dataSource())).extracting(r -> r.split(" ")[0])
+                .containsExactly("succeeded/manual");
     }
 
     @Test

@@ -12,17 +12,18 @@ import static com.github.tomakehurst.wiremock.client.WireMock.matchingJsonPath;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static io.factoryrunner.reference.ReferenceFactoryTest.json;
+import static io.factoryrunner.reference.ReferenceFactoryTest.referenceFactory;
+import static io.factoryrunner.reference.ReferenceFactoryTest.trigger;
 import static io.factoryrunner.testsupport.Sql.count;
 import static io.factoryrunner.testsupport.Sql.rows;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
-import com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
 import io.factoryrunner.FactoryApplication;
-import io.factoryrunner.job.Trigger;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.MutableClock;
 import io.factoryrunner.testsupport.TestDatabase;
@@ -31,10 +32,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import javax.sql.DataSource;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * What the reference factory sends to the analytics product: JSON written by Jackson whatever a data set is called,
@@ -42,20 +42,16 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class AnalyticsRequestsTest {
 
-    static final String NEVER = "0 0 0 1 1 ? 2099";
     static final String KEY = "key-5c1e0a77-analytics";
     static final String NAME = "ACME \"North\", West";
 
-    @TempDir
-    Path dir;
-
-    WireMockServer api;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension();
+    final WireMockServer api = factory.api();
     final MutableClock clock = new MutableClock();
 
     @BeforeEach
-    void startApi() {
-        api = new WireMockServer(options().dynamicPort());
-        api.start();
+    void analytics() {
         api.stubFor(post(urlPathEqualTo("/analytics/api/v1/datasets")).willReturn(json(201, "{\"id\": \"ds-1\"}")));
         api.stubFor(post(urlPathEqualTo("/analytics/api/v1/builds"))
                 .withRequestBody(equalToJson("{\"dataset_id\": \"ds-1\", \"model\": \"gradient \\\"boosted\\\"\"}"))
@@ -69,91 +65,63 @@ class AnalyticsRequestsTest {
         api.stubFor(delete(urlPathEqualTo("/analytics/api/v1/datasets/ds-1")).willReturn(aResponse().withStatus(204)));
     }
 
-    @AfterEach
-    void stopApi() {
-        api.stop();
-    }
-
     @Test
     void a_data_set_named_with_quotes_and_a_comma_goes_through_every_job_and_its_scores_are_written()
             throws Exception {
-        try (var running = home().start(clock)) {
-            FactoryApplication app = running.app();
-            DataSource ds = app.database().dataSource();
-            drop(NAME + ".csv", "customer_id,region,spend,visits\nC-1,NORTH,100,3\nC-2,NORTH,50,1\n");
-            await().atMost(Duration.ofSeconds(20)).until(() -> count(ds,
-                    "SELECT COUNT(*) FROM job_inbox WHERE job = 'prepare'") == 1);
+        FactoryApplication app = factory.start(home(), clock).app();
+        DataSource ds = app.database().dataSource();
+        drop(NAME + ".csv", "customer_id,region,spend,visits\nC-1,NORTH,100,3\nC-2,NORTH,50,1\n");
+        await().atMost(Duration.ofSeconds(20)).until(() -> count(ds,
+                "SELECT COUNT(*) FROM job_inbox WHERE job = 'prepare'") == 1);
 
-            trigger(app, "prepare", "build", "check", "ready", "process");
+        trigger(app, "prepare", "build", "check", "ready", "process");
 
-            assertThat(rows(ds, "SELECT job, status FROM job_state ORDER BY job")).extracting(r -> r.get("job")
-                    + "=" + r.get("status")).containsExactly("build=done", "check=done", "prepare=done",
-                            "process=done", "ready=done");
-            assertThat(rows(ds, "SELECT dataset, build_id, customer_id FROM customer_scores ORDER BY customer_id"))
-                    .extracting(r -> r.get("dataset") + "|" + r.get("build_id") + "|" + r.get("customer_id"))
-                    .containsExactly(NAME + "|b-1|C-1", NAME + "|b-1|C-2");
-            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
-            api.verify(1, postRequestedFor(urlPathEqualTo("/analytics/api/v1/builds"))
-                    .withRequestBody(matchingJsonPath("$.dataset_id", equalTo("ds-1"))));
-        }
+        assertThat(rows(ds, "SELECT job, status FROM job_state ORDER BY job")).extracting(r -> r.get("job")
+                + "=" + r.get("status")).containsExactly("build=done", "check=done", "prepare=done",
+                        "process=done", "ready=done");
+        assertThat(rows(ds, "SELECT dataset, build_id, customer_id FROM customer_scores ORDER BY customer_id"))
+                .extracting(r -> r.get("dataset") + "|" + r.get("build_id") + "|" + r.get("customer_id"))
+                .containsExactly(NAME + "|b-1|C-1", NAME + "|b-1|C-2");
+        assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
+        api.verify(1, postRequestedFor(urlPathEqualTo("/analytics/api/v1/builds"))
+                .withRequestBody(matchingJsonPath("$.dataset_id", equalTo("ds-1"))));
     }
 
     @Test
     void every_call_to_the_analytics_url_carries_the_api_key_and_no_other_call_does() throws Exception {
-        try (var running = home().start(clock)) {
-            FactoryApplication app = running.app();
-            DataSource ds = app.database().dataSource();
-            drop("partners.csv", "customer_id,region,spend,visits\nC-1,NORTH,100,3\n");
-            await().atMost(Duration.ofSeconds(20)).until(() -> count(ds,
-                    "SELECT COUNT(*) FROM job_inbox WHERE job = 'prepare'") == 1);
-            trigger(app, "prepare", "build", "check", "ready", "process");
-            clock.advance(Duration.ofDays(8));
-            trigger(app, "cleanup");
-            api.verify(1, deleteRequestedFor(urlPathEqualTo("/analytics/api/v1/datasets/ds-1")));
+        FactoryApplication app = factory.start(home(), clock).app();
+        DataSource ds = app.database().dataSource();
+        drop("partners.csv", "customer_id,region,spend,visits\nC-1,NORTH,100,3\n");
+        await().atMost(Duration.ofSeconds(20)).until(() -> count(ds,
+                "SELECT COUNT(*) FROM job_inbox WHERE job = 'prepare'") == 1);
+        trigger(app, "prepare", "build", "check", "ready", "process");
+        clock.advance(Duration.ofDays(8));
+        trigger(app, "cleanup");
+        api.verify(1, deleteRequestedFor(urlPathEqualTo("/analytics/api/v1/datasets/ds-1")));
 
-            List<LoggedRequest> requests = api.findAll(anyRequestedFor(anyUrl()));
-            assertThat(requests).extracting(r -> r.getMethod() + " " + r.getUrl()).containsExactlyInAnyOrder(
-                    "POST /analytics/api/v1/datasets", "POST /analytics/api/v1/builds",
-                    "GET /analytics/api/v1/builds/b-1", "GET /analytics/api/v1/builds/b-1/results",
-                    "DELETE /analytics/api/v1/builds/b-1", "DELETE /analytics/api/v1/datasets/ds-1");
-            assertThat(requests).allSatisfy(r -> assertThat(r.getHeader("X-API-Key")).as(r.getUrl()).isEqualTo(KEY));
+        List<LoggedRequest> requests = api.findAll(anyRequestedFor(anyUrl()));
+        assertThat(requests).extracting(r -> r.getMethod() + " " + r.getUrl()).containsExactlyInAnyOrder(
+                "POST /analytics/api/v1/datasets", "POST /analytics/api/v1/builds",
+                "GET /analytics/api/v1/builds/b-1", "GET /analytics/api/v1/builds/b-1/results",
+                "DELETE /analytics/api/v1/builds/b-1", "DELETE /analytics/api/v1/datasets/ds-1");
+        assertThat(requests).allSatisfy(r -> assertThat(r.getHeader("X-API-Key")).as(r.getUrl()).isEqualTo(KEY));
 
-            // the same server outside analytics.url is someone else's: it does not get the key
-            app.context().createProducerTemplate().requestBody("http://localhost:" + api.port() + "/elsewhere"
-                    + "?throwExceptionOnFailure=false", "");
-            assertThat(api.findAll(anyRequestedFor(urlPathEqualTo("/elsewhere")))).singleElement()
-                    .satisfies(r -> assertThat(r.containsHeader("X-API-Key")).isFalse());
-        }
+        // the same server outside analytics.url is someone else's: it does not get the key
+        app.context().createProducerTemplate().requestBody("http://localhost:" + api.port() + "/elsewhere"
+                + "?throwExceptionOnFailure=false", "");
+        assertThat(api.findAll(anyRequestedFor(urlPathEqualTo("/elsewhere")))).singleElement()
+                .satisfies(r -> assertThat(r.containsHeader("X-API-Key")).isFalse());
     }
 
     private FactoryHome home() {
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2)
-                .property("factory.routes.shipped", "framework/**,factory/**")
-                .property("factory.demo.enabled", "true")
-                .property("analytics.url", "http://localhost:" + api.port() + "/analytics")
+        return referenceFactory(factory.home(TestDatabase.H2), "http://localhost:" + api.port() + "/analytics")
                 .property("analytics.api-key", KEY)
-                .property("analytics.model", "gradient \"boosted\"")
-                .property("source.drop-dir", dir.resolve("drop").toString())
-                .property("source.cron", NEVER);
-        for (String job : ReferenceFactoryTest.JOBS) {
-            home.property("job." + job + ".cron", NEVER);
-        }
-        return home;
+                .property("analytics.model", "gradient \"boosted\"");
     }
 
     private void drop(String name, String csv) throws Exception {
-        Path drop = dir.resolve("drop");
+        Path drop = factory.dir().resolve("drop");
         Files.createDirectories(drop);
         Files.writeString(drop.resolve(name), csv);
-    }
-
-    private static void trigger(FactoryApplication app, String... jobs) {
-        for (String job : jobs) {
-            assertThat(app.jobs().trigger(job, Trigger.MANUAL)).as("run of " + job).isPositive();
-        }
-    }
-
-    private static ResponseDefinitionBuilder json(int status, String body) {
-        return aResponse().withStatus(status).withHeader("Content-Type", "application/json").withBody(body);
     }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.io.IOException;
@@ -21,7 +22,7 @@ import java.util.List;
 import javax.sql.DataSource;
 import org.apache.camel.Route;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The README's first command: the shipped configuration, in demo mode, runs the whole factory by itself. */
 class DemoModeTest {
@@ -30,12 +31,13 @@ class DemoModeTest {
     static final List<String> REFERENCE_FACTORY = List.of("build", "check", "cleanup", "prepare", "prepare-drop",
             "prepare-intake", "process", "ready");
 
-    @TempDir
-    Path dir;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension();
+    final Path dir = factory.dir();
 
     /** The shipped configuration, with the shipped choice of routes rather than the tests' framework only. */
     private FactoryHome shippedHome() throws Exception {
-        return new FactoryHome(dir, TestDatabase.H2)
+        return factory.home(TestDatabase.H2)
                 .applicationProperties(Files.readString(Path.of("config/application.properties")))
                 .withoutOverride("factory.routes.shipped");
     }
@@ -55,7 +57,7 @@ class DemoModeTest {
     void demo_mode_loads_the_reference_factory_and_the_stand_in_api() throws Exception {
         FactoryHome home = shippedHome();
         home.withHttpServer();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             assertThat(routeIds(running)).containsAll(REFERENCE_FACTORY).containsAll(FRAMEWORK)
                     .contains("demo-api-builds");
         }
@@ -65,7 +67,7 @@ class DemoModeTest {
     void with_demo_mode_off_the_reference_factory_is_not_loaded() throws Exception {
         FactoryHome home = shippedHome().property("factory.demo.enabled", "false");
         home.withHttpServer();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             assertThat(routeIds(running)).isEqualTo(FRAMEWORK);
         }
     }
@@ -75,7 +77,7 @@ class DemoModeTest {
         FactoryHome home = shippedHome().property("factory.demo.enabled", "false")
                 .property("factory.routes.shipped", "framework/**,factory/**");
         home.withHttpServer();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             assertThat(routeIds(running)).containsAll(REFERENCE_FACTORY).containsAll(FRAMEWORK)
                     .noneMatch(id -> id.startsWith("demo-api"));
         }
@@ -85,7 +87,7 @@ class DemoModeTest {
     void the_shipped_demo_moves_customers_through_all_six_jobs_and_shows_one_failed_build() throws Exception {
         FactoryHome home = shippedHome().property("cleanup.retention", "0");
         home.withHttpServer();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             DataSource ds = running.app().database().dataSource();
             await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofSeconds(1)).until(() ->
                     count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'cleanup' AND status = 'done'") == 2);
@@ -105,10 +107,10 @@ class DemoModeTest {
 
     @Test
     void the_demo_api_answers_401_to_requests_without_the_factorys_api_key() throws Exception {
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2)
+        FactoryHome home = factory.home(TestDatabase.H2)
                 .applicationProperties(Files.readString(Path.of("config/application.properties")));
         int port = home.withHttpServer();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             String key = running.app().context().resolvePropertyPlaceholders("{{analytics.api-key}}");
             String api = "http://127.0.0.1:" + port + "/demo-api/api/v1";
             for (String wrong : new String[] {null, "", "none", key + "x"}) {
@@ -130,11 +132,11 @@ class DemoModeTest {
 
     @Test
     void the_demo_api_takes_the_key_the_operator_configured() throws Exception {
-        FactoryHome home = new FactoryHome(dir, TestDatabase.H2)
+        FactoryHome home = factory.home(TestDatabase.H2)
                 .applicationProperties(Files.readString(Path.of("config/application.properties")))
                 .property("analytics.api-key", "operator-key-5d2e91");
         int port = home.withHttpServer();
-        try (var running = home.start()) {
+        try (var running = factory.start(home)) {
             String datasets = "http://127.0.0.1:" + port + "/demo-api/api/v1/datasets";
             assertThat(send("POST", datasets, "operator-key-5d2e91").statusCode()).isEqualTo(201);
             assertThat(send("POST", datasets, null).statusCode()).isEqualTo(401);

@@ -11,8 +11,8 @@ import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static io.factoryrunner.testsupport.Sql.rows;
+import static io.factoryrunner.testsupport.Sql.column;
 import static io.factoryrunner.testsupport.Sql.count;
 import static io.factoryrunner.testsupport.Sql.execute;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -25,15 +25,13 @@ import com.github.tomakehurst.wiremock.client.WireMock;
 import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import io.factoryrunner.FactoryApplication;
 import io.factoryrunner.job.Trigger;
+import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.MutableClock;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -44,10 +42,8 @@ import java.util.stream.Collectors;
 import javax.sql.DataSource;
 import org.apache.camel.Consumer;
 import org.apache.camel.Exchange;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -67,22 +63,11 @@ class ReferenceFactoryTest {
             "emea", List.of("C-2001", "C-2002", "C-2003", "C-2004", "C-2005"),
             "apac", List.of("C-3001", "C-3002", "C-3003"));
 
-    @TempDir
-    Path dir;
-
-    WireMockServer api;
+    @RegisterExtension
+    final FactoryExtension factory = new FactoryExtension();
+    final Path dir = factory.dir();
+    WireMockServer api = factory.api();
     final MutableClock clock = new MutableClock();
-
-    @BeforeEach
-    void startApi() {
-        api = new WireMockServer(options().dynamicPort());
-        api.start();
-    }
-
-    @AfterEach
-    void stopApi() {
-        api.stop();
-    }
 
     // ---------------------------------------------------------------------------------------------------------
     // the happy path and re-runs, on both databases
@@ -91,132 +76,125 @@ class ReferenceFactoryTest {
     @EnumSource(TestDatabase.class)
     void customer_records_in_become_one_score_row_per_customer_out(TestDatabase db) throws Exception {
         analyticsWorks();
-        try (var running = start(home(db))) {
-            FactoryApplication app = running.app();
-            runChain(app);
-            DataSource ds = app.database().dataSource();
+        FactoryApplication app = start(home(db)).app();
+        runChain(app);
+        DataSource ds = app.database().dataSource();
 
-            assertThat(scoresByDataset(ds)).isEqualTo(Map.of(
-                    "customers-apac", CUSTOMERS.get("apac"),
-                    "customers-emea", CUSTOMERS.get("emea"),
-                    "customers-na", CUSTOMERS.get("na")));
-            assertThat(rows(ds, "SELECT DISTINCT dataset, build_id FROM customer_scores ORDER BY dataset"))
-                    .extracting(r -> r.get("dataset") + "=" + r.get("build_id"))
-                    .containsExactly("customers-apac=b-apac", "customers-emea=b-emea", "customers-na=b-na");
-            for (String job : List.of("prepare", "build", "check", "ready", "process")) {
-                assertThat(statesOf(ds, job)).as("job_state of " + job).isEqualTo(Map.of(
-                        "customers-apac", "done", "customers-emea", "done", "customers-na", "done"));
-            }
-            assertThat(rows(ds, "SELECT job, status FROM job_run")).isNotEmpty()
-                    .allSatisfy(r -> assertThat(r.get("status")).as("run of " + r.get("job")).isEqualTo("succeeded"));
-            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
-            api.verify(3, postRequestedFor(urlPathEqualTo("/api/v1/datasets")));
-            api.verify(3, postRequestedFor(urlPathEqualTo("/api/v1/builds")));
-            api.verify(3, getRequestedFor(urlPathMatching("/api/v1/builds/[^/]+/results")));
+        assertThat(scoresByDataset(ds)).isEqualTo(Map.of(
+                "customers-apac", CUSTOMERS.get("apac"),
+                "customers-emea", CUSTOMERS.get("emea"),
+                "customers-na", CUSTOMERS.get("na")));
+        assertThat(rows(ds, "SELECT DISTINCT dataset, build_id FROM customer_scores ORDER BY dataset"))
+                .extracting(r -> r.get("dataset") + "=" + r.get("build_id"))
+                .containsExactly("customers-apac=b-apac", "customers-emea=b-emea", "customers-na=b-na");
+        for (String job : List.of("prepare", "build", "check", "ready", "process")) {
+            assertThat(statesOf(ds, job)).as("job_state of " + job).isEqualTo(Map.of(
+                    "customers-apac", "done", "customers-emea", "done", "customers-na", "done"));
         }
+        assertThat(rows(ds, "SELECT job, status FROM job_run")).isNotEmpty()
+                .allSatisfy(r -> assertThat(r.get("status")).as("run of " + r.get("job")).isEqualTo("succeeded"));
+        assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
+        api.verify(3, postRequestedFor(urlPathEqualTo("/api/v1/datasets")));
+        api.verify(3, postRequestedFor(urlPathEqualTo("/api/v1/builds")));
+        api.verify(3, getRequestedFor(urlPathMatching("/api/v1/builds/[^/]+/results")));
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void csv_files_dropped_in_the_folder_become_data_sets_for_prepare(TestDatabase db) throws Exception {
-        try (var running = start(home(db))) {
-            FactoryApplication app = running.app();
-            DataSource ds = app.database().dataSource();
-            Path drop = dir.resolve("drop");
-            Files.createDirectories(drop);
-            Files.writeString(drop.resolve("partners.csv"), "id,name\n1,Acme\n2,Globex\n");
-            Files.writeString(drop.resolve("empty.csv"), "id,name\n");
-            Files.write(drop.resolve("latin1.csv"), new byte[] {'i', 'd', '\n', '1', (byte) 0xE9, '\n'});
-            Files.writeString(drop.resolve("notes.txt"), "not a data set");
+        FactoryApplication app = start(home(db)).app();
+        DataSource ds = app.database().dataSource();
+        Path drop = dir.resolve("drop");
+        Files.createDirectories(drop);
+        Files.writeString(drop.resolve("partners.csv"), "id,name\n1,Acme\n2,Globex\n");
+        Files.writeString(drop.resolve("empty.csv"), "id,name\n");
+        Files.write(drop.resolve("latin1.csv"), new byte[] {'i', 'd', '\n', '1', (byte) 0xE9, '\n'});
+        Files.writeString(drop.resolve("notes.txt"), "not a data set");
 
-            await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(drop.resolve(".done/partners.csv"))
-                    && Files.exists(drop.resolve(".done/empty.csv")) && Files.exists(drop.resolve(".failed/latin1.csv")));
-            assertThat(drop.resolve("notes.txt")).as("a file that is not CSV stays where it was").exists();
-            // a file that cannot be read is kept aside, and the failure names it
-            await().atMost(Duration.ofSeconds(10)).until(() -> count(ds, "SELECT COUNT(*) FROM factory_error"
-                    + " WHERE route_id = 'prepare-drop' AND category = 'external_system'"
-                    + " AND message LIKE '%latin1.csv is not UTF-8 text%' AND payload_excerpt LIKE 'file %latin1.csv'")
-                    == 1);
+        await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(drop.resolve(".done/partners.csv"))
+                && Files.exists(drop.resolve(".done/empty.csv")) && Files.exists(drop.resolve(".failed/latin1.csv")));
+        assertThat(drop.resolve("notes.txt")).as("a file that is not CSV stays where it was").exists();
+        // a file that cannot be read is kept aside, and the failure names it
+        await().atMost(Duration.ofSeconds(10)).until(() -> count(ds, "SELECT COUNT(*) FROM factory_error"
+                + " WHERE route_id = 'prepare-drop' AND category = 'external_system'"
+                + " AND message LIKE '%latin1.csv is not UTF-8 text%' AND payload_excerpt LIKE 'file %latin1.csv'")
+                == 1);
 
-            trigger(app, "prepare");
-            assertThat(statesOf(ds, "prepare")).isEqualTo(Map.of("partners", "done", "empty", "failed"));
-            assertThat(rows(ds, "SELECT data FROM job_state WHERE job = 'prepare' AND item_key = 'partners'"))
-                    .singleElement().satisfies(r -> assertThat((String) r.get("data"))
-                            .contains("\"rows\":2").contains("1,Acme"));
-            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error WHERE job = 'prepare'"
-                    + " AND message LIKE '%data set empty has no records%'")).isEqualTo(1);
-            assertThat(inbox(ds, "build")).containsExactly("partners");
-        }
+        trigger(app, "prepare");
+        assertThat(statesOf(ds, "prepare")).isEqualTo(Map.of("partners", "done", "empty", "failed"));
+        assertThat(rows(ds, "SELECT data FROM job_state WHERE job = 'prepare' AND item_key = 'partners'"))
+                .singleElement().satisfies(r -> assertThat((String) r.get("data"))
+                        .contains("\"rows\":2").contains("1,Acme"));
+        assertThat(count(ds, "SELECT COUNT(*) FROM factory_error WHERE job = 'prepare'"
+                + " AND message LIKE '%data set empty has no records%'")).isEqualTo(1);
+        assertThat(inbox(ds, "build")).containsExactly("partners");
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void a_dropped_file_above_the_size_limit_goes_to_failed_with_an_error_naming_its_size_and_the_limit(
             TestDatabase db) throws Exception {
-        try (var running = start(home(db).property("source.drop.max-size", "1000"))) {
-            DataSource ds = running.app().database().dataSource();
-            Path drop = dir.resolve("drop");
-            Files.createDirectories(drop);
-            Files.writeString(drop.resolve("at-limit.csv"), "id\n" + "1".repeat(996) + "\n");
-            Files.writeString(drop.resolve("above.csv"), "id\n" + "1".repeat(997) + "\n");
+        var running = start(home(db).property("source.drop.max-size", "1000"));
+        DataSource ds = running.dataSource();
+        Path drop = dir.resolve("drop");
+        Files.createDirectories(drop);
+        Files.writeString(drop.resolve("at-limit.csv"), "id\n" + "1".repeat(996) + "\n");
+        Files.writeString(drop.resolve("above.csv"), "id\n" + "1".repeat(997) + "\n");
 
-            await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(drop.resolve(".done/at-limit.csv"))
-                    && Files.exists(drop.resolve(".failed/above.csv")));
-            await().atMost(Duration.ofSeconds(10)).until(() -> count(ds, "SELECT COUNT(*) FROM factory_error"
-                    + " WHERE route_id = 'prepare-drop'") == 1);
-            assertThat(rows(ds, "SELECT category, message, payload_excerpt FROM factory_error")).singleElement()
-                    .satisfies(r -> {
-                        assertThat(r.get("category")).isEqualTo("external_system");
-                        assertThat((String) r.get("message")).contains(drop.resolve("above.csv").toString())
-                                .contains("1001 bytes").contains("source.drop.max-size").contains("1000 bytes");
-                        assertThat((String) r.get("payload_excerpt")).endsWith("above.csv");
-                    });
-            assertThat(inbox(ds, "prepare")).containsExactly("at-limit");
-        }
+        await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(drop.resolve(".done/at-limit.csv"))
+                && Files.exists(drop.resolve(".failed/above.csv")));
+        await().atMost(Duration.ofSeconds(10)).until(() -> count(ds, "SELECT COUNT(*) FROM factory_error"
+                + " WHERE route_id = 'prepare-drop'") == 1);
+        assertThat(rows(ds, "SELECT category, message, payload_excerpt FROM factory_error")).singleElement()
+                .satisfies(r -> {
+                    assertThat(r.get("category")).isEqualTo("external_system");
+                    assertThat((String) r.get("message")).contains(drop.resolve("above.csv").toString())
+                            .contains("1001 bytes").contains("source.drop.max-size").contains("1000 bytes");
+                    assertThat((String) r.get("payload_excerpt")).endsWith("above.csv");
+                });
+        assertThat(inbox(ds, "prepare")).containsExactly("at-limit");
     }
 
     @Test
     void a_dropped_file_of_gigabytes_is_refused_by_its_size_without_being_read() throws Exception {
-        try (var running = start(home(TestDatabase.H2))) {
-            DataSource ds = running.app().database().dataSource();
-            Path drop = dir.resolve("drop");
-            Files.createDirectories(drop);
-            // a sparse file: 3 GiB long, no disk used; reading it whole would fail with an OutOfMemoryError
-            Path huge = drop.resolve("huge.csv.part");
-            try (RandomAccessFile file = new RandomAccessFile(huge.toFile(), "rw")) {
-                file.setLength(3L << 30);
-            }
-            Files.move(huge, drop.resolve("huge.csv"));
-
-            await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(drop.resolve(".failed/huge.csv")));
-            await().atMost(Duration.ofSeconds(10)).until(() -> count(ds, "SELECT COUNT(*) FROM factory_error"
-                    + " WHERE route_id = 'prepare-drop' AND message LIKE '%huge.csv is 3221225472 bytes, more than"
-                    + " the 500000 bytes source.drop.max-size allows%'") == 1);
-            assertThat(inbox(ds, "prepare")).isEmpty();
+        var running = start(home(TestDatabase.H2));
+        DataSource ds = running.dataSource();
+        Path drop = dir.resolve("drop");
+        Files.createDirectories(drop);
+        // a sparse file: 3 GiB long, no disk used; reading it whole would fail with an OutOfMemoryError
+        Path huge = drop.resolve("huge.csv.part");
+        try (RandomAccessFile file = new RandomAccessFile(huge.toFile(), "rw")) {
+            file.setLength(3L << 30);
         }
+        Files.move(huge, drop.resolve("huge.csv"));
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(drop.resolve(".failed/huge.csv")));
+        await().atMost(Duration.ofSeconds(10)).until(() -> count(ds, "SELECT COUNT(*) FROM factory_error"
+                + " WHERE route_id = 'prepare-drop' AND message LIKE '%huge.csv is 3221225472 bytes, more than"
+                + " the 500000 bytes source.drop.max-size allows%'") == 1);
+        assertThat(inbox(ds, "prepare")).isEmpty();
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void a_dropped_file_whose_data_set_does_not_fit_an_item_is_refused_naming_the_item_limit(TestDatabase db)
             throws Exception {
-        try (var running = start(home(db).property("source.drop.max-size", "2000000"))) {
-            DataSource ds = running.app().database().dataSource();
-            Path drop = dir.resolve("drop");
-            Files.createDirectories(drop);
-            // 800,000 bytes, within the raised limit; quotes and line ends take two characters each as JSON
-            Files.writeString(drop.resolve("quoted.csv"), "\"a\"\n".repeat(200_000));
+        var running = start(home(db).property("source.drop.max-size", "2000000"));
+        DataSource ds = running.dataSource();
+        Path drop = dir.resolve("drop");
+        Files.createDirectories(drop);
+        // 800,000 bytes, within the raised limit; quotes and line ends take two characters each as JSON
+        Files.writeString(drop.resolve("quoted.csv"), "\"a\"\n".repeat(200_000));
 
-            await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(drop.resolve(".failed/quoted.csv")));
-            await().atMost(Duration.ofSeconds(10)).until(() -> count(ds, "SELECT COUNT(*) FROM factory_error"
-                    + " WHERE route_id = 'prepare-drop'") == 1);
-            assertThat(rows(ds, "SELECT category, message FROM factory_error")).singleElement().satisfies(r -> {
-                assertThat(r.get("category")).isEqualTo("external_system");
-                assertThat((String) r.get("message")).contains("quoted.csv").contains("800000 bytes")
-                        .contains("more than the 1000000 characters an item holds");
-            });
-            assertThat(inbox(ds, "prepare")).isEmpty();
-        }
+        await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(drop.resolve(".failed/quoted.csv")));
+        await().atMost(Duration.ofSeconds(10)).until(() -> count(ds, "SELECT COUNT(*) FROM factory_error"
+                + " WHERE route_id = 'prepare-drop'") == 1);
+        assertThat(rows(ds, "SELECT category, message FROM factory_error")).singleElement().satisfies(r -> {
+            assertThat(r.get("category")).isEqualTo("external_system");
+            assertThat((String) r.get("message")).contains("quoted.csv").contains("800000 bytes")
+                    .contains("more than the 1000000 characters an item holds");
+        });
+        assertThat(inbox(ds, "prepare")).isEmpty();
     }
 
     @ParameterizedTest
@@ -224,25 +202,23 @@ class ReferenceFactoryTest {
     void a_rerun_of_a_released_again_data_set_replaces_its_scores_instead_of_adding_to_them(TestDatabase db)
             throws Exception {
         analyticsWorks();
-        try (var running = start(home(db))) {
-            FactoryApplication app = running.app();
-            runChain(app);
-            DataSource ds = app.database().dataSource();
-            // every NA record changes: a new version of data set customers-na, scored anew by the product
-            execute(ds, "UPDATE demo_customer SET updated_at = TIMESTAMP '2026-02-01 08:00:00' WHERE region = 'NA'");
-            api.stubFor(results("na", "0.1234", 1));
-            runChain(app);
+        FactoryApplication app = start(home(db)).app();
+        runChain(app);
+        DataSource ds = app.database().dataSource();
+        // every NA record changes: a new version of data set customers-na, scored anew by the product
+        execute(ds, "UPDATE demo_customer SET updated_at = TIMESTAMP '2026-02-01 08:00:00' WHERE region = 'NA'");
+        api.stubFor(results("na", "0.1234", 1));
+        runChain(app);
 
-            assertThat(scoresByDataset(ds)).isEqualTo(Map.of(
-                    "customers-apac", CUSTOMERS.get("apac"),
-                    "customers-emea", CUSTOMERS.get("emea"),
-                    "customers-na", CUSTOMERS.get("na")));
-            assertThat(rows(ds, "SELECT score FROM customer_scores WHERE dataset = 'customers-na'"))
-                    .extracting(r -> ((Number) r.get("score")).doubleValue()).containsOnly(0.1234);
-            assertThat(count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'process' AND item_key = 'customers-na'"
-                    + " AND status = 'done'")).as("both versions of customers-na processed").isEqualTo(2);
-            api.verify(4, getRequestedFor(urlPathMatching("/api/v1/builds/[^/]+/results")));
-        }
+        assertThat(scoresByDataset(ds)).isEqualTo(Map.of(
+                "customers-apac", CUSTOMERS.get("apac"),
+                "customers-emea", CUSTOMERS.get("emea"),
+                "customers-na", CUSTOMERS.get("na")));
+        assertThat(rows(ds, "SELECT score FROM customer_scores WHERE dataset = 'customers-na'"))
+                .extracting(r -> ((Number) r.get("score")).doubleValue()).containsOnly(0.1234);
+        assertThat(count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'process' AND item_key = 'customers-na'"
+                + " AND status = 'done'")).as("both versions of customers-na processed").isEqualTo(2);
+        api.verify(4, getRequestedFor(urlPathMatching("/api/v1/builds/[^/]+/results")));
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -253,19 +229,17 @@ class ReferenceFactoryTest {
         analyticsWorks();
         api.stubFor(post(urlPathEqualTo("/api/v1/datasets")).atPriority(1)
                 .willReturn(aResponse().withStatus(201).withFixedDelay(10_000)));
-        try (var running = start(home(TestDatabase.H2).property("job.build.http.response-timeout", "300ms")
-                .property("job.build.retry.max-attempts", "1"))) {
-            FactoryApplication app = running.app();
-            intake(app);
-            trigger(app, "prepare", "build");
-            DataSource ds = app.database().dataSource();
-            assertThat(rows(ds, "SELECT job, exception_class, message FROM factory_error")).hasSize(3)
-                    .allSatisfy(r -> {
-                        assertThat(r.get("job")).isEqualTo("build");
-                        assertThat(r.get("exception_class") + " " + r.get("message")).containsIgnoringCase("timeout");
-                    });
-            assertThat(inbox(ds, "build")).hasSize(3);
-        }
+        FactoryApplication app = start(home(TestDatabase.H2).property("job.build.http.response-timeout", "300ms")
+                .property("job.build.retry.max-attempts", "1")).app();
+        intake(app);
+        trigger(app, "prepare", "build");
+        DataSource ds = app.database().dataSource();
+        assertThat(rows(ds, "SELECT job, exception_class, message FROM factory_error")).hasSize(3)
+                .allSatisfy(r -> {
+                    assertThat(r.get("job")).isEqualTo("build");
+                    assertThat(r.get("exception_class") + " " + r.get("message")).containsIgnoringCase("timeout");
+                });
+        assertThat(inbox(ds, "build")).hasSize(3);
     }
 
     @Test
@@ -277,23 +251,21 @@ class ReferenceFactoryTest {
                 .willSetStateTo("once more"));
         api.stubFor(post(urlPathEqualTo("/api/v1/datasets")).atPriority(1).inScenario("flaky")
                 .whenScenarioStateIs("once more").willReturn(aResponse().withStatus(500)).willSetStateTo("up"));
-        try (var running = start(home(TestDatabase.H2))) {
-            FactoryApplication app = running.app();
-            intake(app);
-            trigger(app, "prepare", "build");
-            DataSource ds = app.database().dataSource();
+        FactoryApplication app = start(home(TestDatabase.H2)).app();
+        intake(app);
+        trigger(app, "prepare", "build");
+        DataSource ds = app.database().dataSource();
 
-            assertThat(statesOf(ds, "build")).isEqualTo(Map.of(
-                    "customers-apac", "done", "customers-emea", "done", "customers-na", "done"));
-            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
-            assertThat(rows(ds, "SELECT status, retries FROM job_run WHERE job = 'build'")).singleElement()
-                    .satisfies(r -> {
-                        assertThat(r.get("status")).isEqualTo("succeeded");
-                        assertThat(((Number) r.get("retries")).intValue()).isEqualTo(2);
-                    });
-            api.verify(5, postRequestedFor(urlPathEqualTo("/api/v1/datasets")));
-            api.verify(3, postRequestedFor(urlPathEqualTo("/api/v1/builds")));
-        }
+        assertThat(statesOf(ds, "build")).isEqualTo(Map.of(
+                "customers-apac", "done", "customers-emea", "done", "customers-na", "done"));
+        assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
+        assertThat(rows(ds, "SELECT status, retries FROM job_run WHERE job = 'build'")).singleElement()
+                .satisfies(r -> {
+                    assertThat(r.get("status")).isEqualTo("succeeded");
+                    assertThat(((Number) r.get("retries")).intValue()).isEqualTo(2);
+                });
+        api.verify(5, postRequestedFor(urlPathEqualTo("/api/v1/datasets")));
+        api.verify(3, postRequestedFor(urlPathEqualTo("/api/v1/builds")));
     }
 
     @Test
@@ -301,26 +273,24 @@ class ReferenceFactoryTest {
         analyticsWorks();
         api.stubFor(post(urlPathEqualTo("/api/v1/datasets")).atPriority(1).withRequestBody(containing(",NA,"))
                 .willReturn(json(401, "{\"detail\":\"invalid API key\"}")));
-        try (var running = start(home(TestDatabase.H2))) {
-            FactoryApplication app = running.app();
-            intake(app);
-            trigger(app, "prepare", "build");
-            DataSource ds = app.database().dataSource();
+        FactoryApplication app = start(home(TestDatabase.H2)).app();
+        intake(app);
+        trigger(app, "prepare", "build");
+        DataSource ds = app.database().dataSource();
 
-            assertThat(rows(ds, "SELECT job, item_key, category, attempts, message FROM factory_error"))
-                    .singleElement().satisfies(r -> {
-                        assertThat(r.get("job")).isEqualTo("build");
-                        assertThat(r.get("item_key")).isEqualTo("customers-na");
-                        assertThat(r.get("category")).isEqualTo("job_initialization");
-                        assertThat(((Number) r.get("attempts")).intValue()).isEqualTo(1);
-                        assertThat((String) r.get("message")).contains("HTTP 401");
-                    });
-            assertThat(statesOf(ds, "build")).isEqualTo(Map.of(
-                    "customers-apac", "done", "customers-emea", "done", "customers-na", "failed"));
-            api.verify(1, postRequestedFor(urlPathEqualTo("/api/v1/datasets")).withRequestBody(containing(",NA,")));
-            api.verify(0, postRequestedFor(urlPathEqualTo("/api/v1/builds"))
-                    .withRequestBody(matchingJsonPath("$.dataset_id", equalTo("ds-na"))));
-        }
+        assertThat(rows(ds, "SELECT job, item_key, category, attempts, message FROM factory_error"))
+                .singleElement().satisfies(r -> {
+                    assertThat(r.get("job")).isEqualTo("build");
+                    assertThat(r.get("item_key")).isEqualTo("customers-na");
+                    assertThat(r.get("category")).isEqualTo("job_initialization");
+                    assertThat(((Number) r.get("attempts")).intValue()).isEqualTo(1);
+                    assertThat((String) r.get("message")).contains("HTTP 401");
+                });
+        assertThat(statesOf(ds, "build")).isEqualTo(Map.of(
+                "customers-apac", "done", "customers-emea", "done", "customers-na", "failed"));
+        api.verify(1, postRequestedFor(urlPathEqualTo("/api/v1/datasets")).withRequestBody(containing(",NA,")));
+        api.verify(0, postRequestedFor(urlPathEqualTo("/api/v1/builds"))
+                .withRequestBody(matchingJsonPath("$.dataset_id", equalTo("ds-na"))));
     }
 
     @Test
@@ -329,23 +299,21 @@ class ReferenceFactoryTest {
         api.stubFor(post(urlPathEqualTo("/api/v1/builds")).atPriority(1)
                 .withRequestBody(matchingJsonPath("$.dataset_id", equalTo("ds-emea")))
                 .willReturn(json(202, "{\"id\": \"b-emea\", \"status\": ")));
-        try (var running = start(home(TestDatabase.H2))) {
-            FactoryApplication app = running.app();
-            intake(app);
-            trigger(app, "prepare", "build");
-            DataSource ds = app.database().dataSource();
+        FactoryApplication app = start(home(TestDatabase.H2)).app();
+        intake(app);
+        trigger(app, "prepare", "build");
+        DataSource ds = app.database().dataSource();
 
-            assertThat(rows(ds, "SELECT job, item_key, category, attempts FROM factory_error")).singleElement()
-                    .satisfies(r -> {
-                        assertThat(r.get("job")).isEqualTo("build");
-                        assertThat(r.get("item_key")).isEqualTo("customers-emea");
-                        assertThat(r.get("category")).isEqualTo("internal");
-                        assertThat(((Number) r.get("attempts")).intValue()).isEqualTo(1);
-                    });
-            assertThat(statesOf(ds, "build")).containsEntry("customers-emea", "failed");
-            api.verify(1, postRequestedFor(urlPathEqualTo("/api/v1/builds"))
-                    .withRequestBody(matchingJsonPath("$.dataset_id", equalTo("ds-emea"))));
-        }
+        assertThat(rows(ds, "SELECT job, item_key, category, attempts FROM factory_error")).singleElement()
+                .satisfies(r -> {
+                    assertThat(r.get("job")).isEqualTo("build");
+                    assertThat(r.get("item_key")).isEqualTo("customers-emea");
+                    assertThat(r.get("category")).isEqualTo("internal");
+                    assertThat(((Number) r.get("attempts")).intValue()).isEqualTo(1);
+                });
+        assertThat(statesOf(ds, "build")).containsEntry("customers-emea", "failed");
+        api.verify(1, postRequestedFor(urlPathEqualTo("/api/v1/builds"))
+                .withRequestBody(matchingJsonPath("$.dataset_id", equalTo("ds-emea"))));
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -356,22 +324,20 @@ class ReferenceFactoryTest {
         analyticsWorks();
         api.stubFor(get(urlPathEqualTo("/api/v1/builds/b-apac")).atPriority(1)
                 .willReturn(json(200, "{\"id\": \"b-apac\", \"status\": \"failed\", \"error\": \"too few rows\"}")));
-        try (var running = start(home(TestDatabase.H2))) {
-            FactoryApplication app = running.app();
-            intake(app);
-            trigger(app, "prepare", "build", "check");
-            DataSource ds = app.database().dataSource();
+        FactoryApplication app = start(home(TestDatabase.H2)).app();
+        intake(app);
+        trigger(app, "prepare", "build", "check");
+        DataSource ds = app.database().dataSource();
 
-            assertThat(rows(ds, "SELECT job, item_key, category, message FROM factory_error")).singleElement()
-                    .satisfies(r -> {
-                        assertThat(r.get("job")).isEqualTo("check");
-                        assertThat(r.get("item_key")).isEqualTo("customers-apac");
-                        assertThat(r.get("category")).isEqualTo("build_failure");
-                        assertThat((String) r.get("message")).contains("b-apac").contains("too few rows");
-                    });
-            assertThat(statesOf(ds, "check")).isEqualTo(Map.of(
-                    "customers-apac", "failed", "customers-emea", "done", "customers-na", "done"));
-        }
+        assertThat(rows(ds, "SELECT job, item_key, category, message FROM factory_error")).singleElement()
+                .satisfies(r -> {
+                    assertThat(r.get("job")).isEqualTo("check");
+                    assertThat(r.get("item_key")).isEqualTo("customers-apac");
+                    assertThat(r.get("category")).isEqualTo("build_failure");
+                    assertThat((String) r.get("message")).contains("b-apac").contains("too few rows");
+                });
+        assertThat(statesOf(ds, "check")).isEqualTo(Map.of(
+                "customers-apac", "failed", "customers-emea", "done", "customers-na", "done"));
     }
 
     @Test
@@ -379,22 +345,20 @@ class ReferenceFactoryTest {
         analyticsWorks();
         api.stubFor(get(urlPathEqualTo("/api/v1/builds/b-na")).atPriority(1)
                 .willReturn(json(200, "{\"id\": \"b-na\", \"status\": \"running\"}")));
-        try (var running = start(home(TestDatabase.H2))) {
-            FactoryApplication app = running.app();
-            intake(app);
-            trigger(app, "prepare", "build", "check");
-            DataSource ds = app.database().dataSource();
+        FactoryApplication app = start(home(TestDatabase.H2)).app();
+        intake(app);
+        trigger(app, "prepare", "build", "check");
+        DataSource ds = app.database().dataSource();
 
-            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
-            assertThat(statesOf(ds, "check")).isEqualTo(Map.of("customers-apac", "done", "customers-emea", "done"));
-            assertThat(inbox(ds, "check")).containsExactly("customers-na");
+        assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
+        assertThat(statesOf(ds, "check")).isEqualTo(Map.of("customers-apac", "done", "customers-emea", "done"));
+        assertThat(inbox(ds, "check")).containsExactly("customers-na");
 
-            api.stubFor(get(urlPathEqualTo("/api/v1/builds/b-na")).atPriority(1)
-                    .willReturn(json(200, "{\"id\": \"b-na\", \"status\": \"complete\", \"quality\": 0.8}")));
-            trigger(app, "check");
-            assertThat(statesOf(ds, "check")).containsEntry("customers-na", "done");
-            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
-        }
+        api.stubFor(get(urlPathEqualTo("/api/v1/builds/b-na")).atPriority(1)
+                .willReturn(json(200, "{\"id\": \"b-na\", \"status\": \"complete\", \"quality\": 0.8}")));
+        trigger(app, "check");
+        assertThat(statesOf(ds, "check")).containsEntry("customers-na", "done");
+        assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
     }
 
     @Test
@@ -402,26 +366,24 @@ class ReferenceFactoryTest {
         analyticsWorks();
         api.stubFor(get(urlPathEqualTo("/api/v1/builds/b-na")).atPriority(1)
                 .willReturn(json(200, "{\"id\": \"b-na\", \"status\": \"running\"}")));
-        try (var running = start(home(TestDatabase.H2).property("check.deadline", "30m"))) {
-            FactoryApplication app = running.app();
-            intake(app);
-            trigger(app, "prepare", "build", "check");
-            DataSource ds = app.database().dataSource();
-            assertThat(inbox(ds, "check")).containsExactly("customers-na");
+        FactoryApplication app = start(home(TestDatabase.H2).property("check.deadline", "30m")).app();
+        intake(app);
+        trigger(app, "prepare", "build", "check");
+        DataSource ds = app.database().dataSource();
+        assertThat(inbox(ds, "check")).containsExactly("customers-na");
 
-            clock.advance(Duration.ofMinutes(31));
-            trigger(app, "check");
+        clock.advance(Duration.ofMinutes(31));
+        trigger(app, "check");
 
-            assertThat(rows(ds, "SELECT job, item_key, category, message FROM factory_error")).singleElement()
-                    .satisfies(r -> {
-                        assertThat(r.get("job")).isEqualTo("check");
-                        assertThat(r.get("item_key")).isEqualTo("customers-na");
-                        assertThat(r.get("category")).isEqualTo("build_failure");
-                        assertThat((String) r.get("message")).contains("b-na").contains("still running after 30m");
-                    });
-            assertThat(statesOf(ds, "check")).containsEntry("customers-na", "failed");
-            assertThat(inbox(ds, "check")).isEmpty();
-        }
+        assertThat(rows(ds, "SELECT job, item_key, category, message FROM factory_error")).singleElement()
+                .satisfies(r -> {
+                    assertThat(r.get("job")).isEqualTo("check");
+                    assertThat(r.get("item_key")).isEqualTo("customers-na");
+                    assertThat(r.get("category")).isEqualTo("build_failure");
+                    assertThat((String) r.get("message")).contains("b-na").contains("still running after 30m");
+                });
+        assertThat(statesOf(ds, "check")).containsEntry("customers-na", "failed");
+        assertThat(inbox(ds, "check")).isEmpty();
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -435,23 +397,21 @@ class ReferenceFactoryTest {
                 .willReturn(json(200, "[{\"customer_id\": \"C-1001\", \"score\": 0.5, \"segment\": \"gold\"},"
                         + " {\"customer_id\": \"C-10"))
                 .willSetStateTo("whole"));
-        try (var running = start(home(TestDatabase.H2))) {
-            FactoryApplication app = running.app();
-            runChain(app);
-            DataSource ds = app.database().dataSource();
-            assertThat(statesOf(ds, "process")).containsEntry("customers-na", "failed");
-            assertThat(rows(ds, "SELECT category FROM factory_error WHERE job = 'process'")).singleElement()
-                    .satisfies(r -> assertThat(r.get("category")).isEqualTo("internal"));
-            assertThat(scoresByDataset(ds)).doesNotContainKey("customers-na");
+        FactoryApplication app = start(home(TestDatabase.H2)).app();
+        runChain(app);
+        DataSource ds = app.database().dataSource();
+        assertThat(statesOf(ds, "process")).containsEntry("customers-na", "failed");
+        assertThat(rows(ds, "SELECT category FROM factory_error WHERE job = 'process'")).singleElement()
+                .satisfies(r -> assertThat(r.get("category")).isEqualTo("internal"));
+        assertThat(scoresByDataset(ds)).doesNotContainKey("customers-na");
 
-            assertThat(app.jobStore().redrive("process", "customers-na", version(ds, "process", "customers-na")))
-                    .isTrue();
-            trigger(app, "process");
+        assertThat(app.jobStore().redrive("process", "customers-na", version(ds, "process", "customers-na")))
+                .isTrue();
+        trigger(app, "process");
 
-            assertThat(statesOf(ds, "process")).containsEntry("customers-na", "done");
-            assertThat(scoresByDataset(ds)).containsEntry("customers-na", CUSTOMERS.get("na"));
-            assertThat(count(ds, "SELECT COUNT(*) FROM customer_scores")).isEqualTo(13);
-        }
+        assertThat(statesOf(ds, "process")).containsEntry("customers-na", "done");
+        assertThat(scoresByDataset(ds)).containsEntry("customers-na", CUSTOMERS.get("na"));
+        assertThat(count(ds, "SELECT COUNT(*) FROM customer_scores")).isEqualTo(13);
     }
 
     @ParameterizedTest
@@ -469,48 +429,44 @@ class ReferenceFactoryTest {
         api.stubFor(get(urlPathEqualTo("/api/v1/builds/b-na/results")).atPriority(1).inScenario("overflow")
                 .whenScenarioStateIs(Scenario.STARTED).willReturn(json(200, bad.append("]").toString()))
                 .willSetStateTo("fixed"));
-        try (var running = start(home(db))) {
-            FactoryApplication app = running.app();
-            runChain(app);
-            DataSource ds = app.database().dataSource();
-            assertThat(statesOf(ds, "process")).containsEntry("customers-na", "failed");
-            assertThat(rows(ds, "SELECT category FROM factory_error WHERE job = 'process'")).singleElement()
-                    .satisfies(r -> assertThat(r.get("category")).isEqualTo("sql"));
+        FactoryApplication app = start(home(db)).app();
+        runChain(app);
+        DataSource ds = app.database().dataSource();
+        assertThat(statesOf(ds, "process")).containsEntry("customers-na", "failed");
+        assertThat(rows(ds, "SELECT category FROM factory_error WHERE job = 'process'")).singleElement()
+                .satisfies(r -> assertThat(r.get("category")).isEqualTo("sql"));
 
-            app.jobStore().redrive("process", "customers-na", version(ds, "process", "customers-na"));
-            trigger(app, "process");
+        app.jobStore().redrive("process", "customers-na", version(ds, "process", "customers-na"));
+        trigger(app, "process");
 
-            assertThat(statesOf(ds, "process")).containsEntry("customers-na", "done");
-            assertThat(scoresByDataset(ds)).containsEntry("customers-na", na);
-            assertThat(count(ds, "SELECT COUNT(*) FROM customer_scores")).isEqualTo(13);
-        }
+        assertThat(statesOf(ds, "process")).containsEntry("customers-na", "done");
+        assertThat(scoresByDataset(ds)).containsEntry("customers-na", na);
+        assertThat(count(ds, "SELECT COUNT(*) FROM customer_scores")).isEqualTo(13);
     }
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void a_rerun_whose_results_lack_a_score_fails_and_keeps_the_earlier_scores(TestDatabase db) throws Exception {
         analyticsWorks();
-        try (var running = start(home(db))) {
-            FactoryApplication app = running.app();
-            runChain(app);
-            DataSource ds = app.database().dataSource();
-            execute(ds, "UPDATE demo_customer SET updated_at = TIMESTAMP '2026-02-01 08:00:00' WHERE region = 'NA'");
-            api.stubFor(get(urlPathEqualTo("/api/v1/builds/b-na/results")).atPriority(1).willReturn(json(200,
-                    "[{\"customer_id\": \"C-1001\", \"score\": 0.2}, {\"customer_id\": \"C-1002\"}]")));
-            runChain(app);
+        FactoryApplication app = start(home(db)).app();
+        runChain(app);
+        DataSource ds = app.database().dataSource();
+        execute(ds, "UPDATE demo_customer SET updated_at = TIMESTAMP '2026-02-01 08:00:00' WHERE region = 'NA'");
+        api.stubFor(get(urlPathEqualTo("/api/v1/builds/b-na/results")).atPriority(1).willReturn(json(200,
+                "[{\"customer_id\": \"C-1001\", \"score\": 0.2}, {\"customer_id\": \"C-1002\"}]")));
+        runChain(app);
 
-            assertThat(rows(ds, "SELECT item_version, status FROM job_state WHERE job = 'process'"
-                    + " AND item_key = 'customers-na' ORDER BY item_version"))
-                    .extracting(r -> r.get("item_version") + " " + r.get("status"))
-                    .containsExactly("2026-01-05T09:04:00Z done", "2026-02-01T08:00:00Z failed");
-            assertThat(rows(ds, "SELECT category, message FROM factory_error")).singleElement().satisfies(r -> {
-                assertThat(r.get("category")).isEqualTo("internal");
-                assertThat((String) r.get("message")).contains("lacks customer_id or score");
-            });
-            assertThat(scoresByDataset(ds)).containsEntry("customers-na", CUSTOMERS.get("na"));
-            assertThat(rows(ds, "SELECT score FROM customer_scores WHERE dataset = 'customers-na'"))
-                    .extracting(r -> ((Number) r.get("score")).doubleValue()).containsOnly(0.75);
-        }
+        assertThat(rows(ds, "SELECT item_version, status FROM job_state WHERE job = 'process'"
+                + " AND item_key = 'customers-na' ORDER BY item_version"))
+                .extracting(r -> r.get("item_version") + " " + r.get("status"))
+                .containsExactly("2026-01-05T09:04:00Z done", "2026-02-01T08:00:00Z failed");
+        assertThat(rows(ds, "SELECT category, message FROM factory_error")).singleElement().satisfies(r -> {
+            assertThat(r.get("category")).isEqualTo("internal");
+            assertThat((String) r.get("message")).contains("lacks customer_id or score");
+        });
+        assertThat(scoresByDataset(ds)).containsEntry("customers-na", CUSTOMERS.get("na"));
+        assertThat(rows(ds, "SELECT score FROM customer_scores WHERE dataset = 'customers-na'"))
+                .extracting(r -> ((Number) r.get("score")).doubleValue()).containsOnly(0.75);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -521,36 +477,32 @@ class ReferenceFactoryTest {
     void when_the_api_is_down_for_a_whole_run_the_items_wait_and_complete_once_it_is_back(TestDatabase db)
             throws Exception {
         analyticsWorks();
-        int port = api.port();
-        try (var running = start(home(db))) {
-            FactoryApplication app = running.app();
-            intake(app);
-            trigger(app, "prepare");
-            api.stop();
-            trigger(app, "build");
-            DataSource ds = app.database().dataSource();
+        FactoryApplication app = start(home(db)).app();
+        intake(app);
+        trigger(app, "prepare");
+        api.stop();
+        trigger(app, "build");
+        DataSource ds = app.database().dataSource();
 
-            assertThat(count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'build'")).as("no build state").isZero();
-            assertThat(inbox(ds, "build")).containsExactlyInAnyOrder("customers-apac", "customers-emea",
-                    "customers-na");
-            assertThat(rows(ds, "SELECT category, attempts FROM factory_error")).hasSize(3).allSatisfy(r -> {
-                assertThat(r.get("category")).isEqualTo("http_api");
-                assertThat(((Number) r.get("attempts")).intValue()).isEqualTo(3);
-            });
+        assertThat(count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'build'")).as("no build state").isZero();
+        assertThat(inbox(ds, "build")).containsExactlyInAnyOrder("customers-apac", "customers-emea",
+                "customers-na");
+        assertThat(rows(ds, "SELECT category, attempts FROM factory_error")).hasSize(3).allSatisfy(r -> {
+            assertThat(r.get("category")).isEqualTo("http_api");
+            assertThat(((Number) r.get("attempts")).intValue()).isEqualTo(3);
+        });
 
-            api = new WireMockServer(options().port(port));
-            api.start();
-            analyticsWorks();
-            // the items put back wait factory.retry.next-run-delay before their next attempt
-            trigger(app, "build");
-            assertThat(count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'build'")).isZero();
-            clock.advance(Duration.ofMinutes(1));
-            trigger(app, "build", "check", "ready", "process");
+        api = factory.apiAgain();
+        analyticsWorks();
+        // the items put back wait factory.retry.next-run-delay before their next attempt
+        trigger(app, "build");
+        assertThat(count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'build'")).isZero();
+        clock.advance(Duration.ofMinutes(1));
+        trigger(app, "build", "check", "ready", "process");
 
-            assertThat(statesOf(ds, "build")).isEqualTo(Map.of(
-                    "customers-apac", "done", "customers-emea", "done", "customers-na", "done"));
-            assertThat(count(ds, "SELECT COUNT(*) FROM customer_scores")).isEqualTo(13);
-        }
+        assertThat(statesOf(ds, "build")).isEqualTo(Map.of(
+                "customers-apac", "done", "customers-emea", "done", "customers-na", "done"));
+        assertThat(count(ds, "SELECT COUNT(*) FROM customer_scores")).isEqualTo(13);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -559,59 +511,61 @@ class ReferenceFactoryTest {
     @Test
     void cleanup_leaves_builds_younger_than_the_retention_in_the_product() throws Exception {
         analyticsWorks();
-        try (var running = start(home(TestDatabase.H2).property("cleanup.retention", "7d"))) {
-            FactoryApplication app = running.app();
-            runChain(app);
-            clock.advance(Duration.ofDays(6));
-            trigger(app, "cleanup");
-            DataSource ds = app.database().dataSource();
+        FactoryApplication app = start(home(TestDatabase.H2).property("cleanup.retention", "7d")).app();
+        runChain(app);
+        clock.advance(Duration.ofDays(6));
+        trigger(app, "cleanup");
+        DataSource ds = app.database().dataSource();
 
-            api.verify(0, deleteRequestedFor(urlPathMatching("/api/v1/.*")));
-            assertThat(count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'cleanup'")).isZero();
-            assertThat(inbox(ds, "cleanup")).containsExactlyInAnyOrder("customers-apac", "customers-emea",
-                    "customers-na");
-        }
+        api.verify(0, deleteRequestedFor(urlPathMatching("/api/v1/.*")));
+        assertThat(count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'cleanup'")).isZero();
+        assertThat(inbox(ds, "cleanup")).containsExactlyInAnyOrder("customers-apac", "customers-emea",
+                "customers-na");
     }
 
     @Test
     void cleanup_deletes_each_processed_build_and_its_data_set_once_after_the_retention() throws Exception {
         analyticsWorks();
-        try (var running = start(home(TestDatabase.H2).property("cleanup.retention", "7d"))) {
-            FactoryApplication app = running.app();
-            runChain(app);
-            clock.advance(Duration.ofDays(7).plusMinutes(1));
-            trigger(app, "cleanup", "cleanup");
-            DataSource ds = app.database().dataSource();
+        FactoryApplication app = start(home(TestDatabase.H2).property("cleanup.retention", "7d")).app();
+        runChain(app);
+        clock.advance(Duration.ofDays(7).plusMinutes(1));
+        trigger(app, "cleanup", "cleanup");
+        DataSource ds = app.database().dataSource();
 
-            for (String region : CUSTOMERS.keySet()) {
-                api.verify(1, deleteRequestedFor(urlPathEqualTo("/api/v1/builds/b-" + region)));
-                api.verify(1, deleteRequestedFor(urlPathEqualTo("/api/v1/datasets/ds-" + region)));
-            }
-            api.verify(6, deleteRequestedFor(urlPathMatching("/api/v1/.*")));
-            assertThat(statesOf(ds, "cleanup")).isEqualTo(Map.of(
-                    "customers-apac", "done", "customers-emea", "done", "customers-na", "done"));
+        for (String region : CUSTOMERS.keySet()) {
+            api.verify(1, deleteRequestedFor(urlPathEqualTo("/api/v1/builds/b-" + region)));
+            api.verify(1, deleteRequestedFor(urlPathEqualTo("/api/v1/datasets/ds-" + region)));
         }
+        api.verify(6, deleteRequestedFor(urlPathMatching("/api/v1/.*")));
+        assertThat(statesOf(ds, "cleanup")).isEqualTo(Map.of(
+                "customers-apac", "done", "customers-emea", "done", "customers-na", "done"));
     }
 
     // ---------------------------------------------------------------------------------------------------------
     // the installation, the API stand-in and the chain
 
     FactoryHome home(TestDatabase db) {
-        FactoryHome home = new FactoryHome(dir, db)
-                .property("factory.routes.shipped", "framework/**,factory/**")
-                .property("factory.demo.enabled", "true")
-                .property("analytics.url", "http://localhost:" + api.port())
-                .property("source.drop-dir", dir.resolve("drop").toString())
+        return referenceFactory(factory.home(db), "http://localhost:" + api.port())
                 .property("factory.retry.initial-delay", "20")
                 .property("factory.retry.max-delay", "200");
+    }
+
+    /**
+     * The reference factory on a home: its files dropped in the home's drop/, its intake and every job waiting for a
+     * trigger, the analytics product at the URL (without the HTTP server the demo's stand-in API is not loaded).
+     */
+    static FactoryHome referenceFactory(FactoryHome home, String analyticsUrl) {
+        home.property("factory.routes.shipped", "framework/**,factory/**")
+                .property("factory.demo.enabled", "true")
+                .property("analytics.url", analyticsUrl)
+                .property("source.drop-dir", home.dir().resolve("drop").toString())
+                .property("source.cron", NEVER);
         JOBS.forEach(job -> home.property("job." + job + ".cron", NEVER));
-        home.property("source.cron", NEVER);
-        // without the HTTP server the demo's stand-in API is not loaded: analytics.url points at WireMock
         return home;
     }
 
     FactoryHome.Running start(FactoryHome home) {
-        return home.start(clock);
+        return factory.start(home, clock);
     }
 
     /** Runs the prepare intake route once, as its Quartz trigger would: the changed customer records become items. */
@@ -686,29 +640,20 @@ class ReferenceFactoryTest {
     /** The job's job_state rows as item key -> status. */
     static Map<String, String> statesOf(DataSource ds, String job) throws Exception {
         Map<String, String> answer = new LinkedHashMap<>();
-        for (var r : rows(ds, "SELECT item_key, status FROM job_state WHERE job = '" + job + "' ORDER BY item_key")) {
+        for (var r : rows(ds, "SELECT item_key, status FROM job_state WHERE job = ? ORDER BY item_key", job)) {
             answer.put((String) r.get("item_key"), (String) r.get("status"));
         }
         return answer;
     }
 
     static List<String> inbox(DataSource ds, String job) throws Exception {
-        return rows(ds, "SELECT item_key FROM job_inbox WHERE job = '" + job + "' ORDER BY item_key").stream()
-                .map(r -> (String) r.get("item_key")).toList();
+        return column(ds, "SELECT item_key FROM job_inbox WHERE job = ? ORDER BY item_key", job);
     }
 
     static String version(DataSource ds, String job, String key) throws Exception {
-        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT item_version FROM job_state WHERE job = ? AND item_key = ?")) {
-            ps.setString(1, job);
-            ps.setString(2, key);
-            try (ResultSet rs = ps.executeQuery()) {
-                assertThat(rs.next()).as("job_state row of " + job + "/" + key).isTrue();
-                return rs.getString(1);
-            }
-        }
+        List<String> versions = column(ds, "SELECT item_version FROM job_state WHERE job = ? AND item_key = ?", job,
+                key);
+        assertThat(versions).as("job_state row of " + job + "/" + key).isNotEmpty();
+        return versions.get(0);
     }
-
-
-
 }

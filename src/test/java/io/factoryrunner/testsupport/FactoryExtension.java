@@ -36,6 +36,7 @@ public final class FactoryExtension implements BeforeEachCallback, AfterEachCall
     private final List<UnaryOperator<FactoryHome>> settings = new ArrayList<>();
     private final List<FactoryHome.Running> started = new ArrayList<>();
     private WireMockServer api;
+    private int apiPort;
     private GreenMail mail;
     private int mailPort;
 
@@ -63,6 +64,13 @@ public final class FactoryExtension implements BeforeEachCallback, AfterEachCall
         if (api == null) {
             api = new WireMockServer(options().dynamicPort());
         }
+        return api;
+    }
+
+    /** A new stand-in API, started, on the port of the one the test stopped: the API comes back, with no stubs. */
+    public WireMockServer apiAgain() {
+        api = new WireMockServer(options().port(apiPort));
+        api.start();
         return api;
     }
 
@@ -127,6 +135,7 @@ public final class FactoryExtension implements BeforeEachCallback, AfterEachCall
     public void beforeEach(ExtensionContext context) {
         if (api != null) {
             api.start();
+            apiPort = api.port();
         }
         if (mail != null) {
             mail.start();

@@ -7,7 +7,10 @@ import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -65,6 +68,19 @@ public final class FactoryHome {
         FactoryHome other = new FactoryHome(otherDir, database, url);
         other.overrides.putAll(overrides);
         return other;
+    }
+
+    /** Runs SQL on this home's database as a client of its own would, whether a factory runs on it or not. */
+    public FactoryHome execute(String... statements) {
+        try (Connection c = DriverManager.getConnection(url, database.user(), database.password());
+                Statement s = c.createStatement()) {
+            for (String sql : statements) {
+                s.execute(sql);
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+        return this;
     }
 
     public FactoryHome property(String key, String value) {

@@ -1,6 +1,7 @@
 package io.factoryrunner.testsupport;
 
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
@@ -16,10 +17,11 @@ public final class Sql {
     private Sql() {
     }
 
-    /** Every row of a query, column labels in lower case. */
-    public static List<Map<String, Object>> rows(DataSource ds, String sql) throws Exception {
+    /** Every row of a query with {@code ?} parameters, column labels in lower case. */
+    public static List<Map<String, Object>> rows(DataSource ds, String sql, Object... params) throws Exception {
         List<Map<String, Object>> rows = new ArrayList<>();
-        try (Connection c = ds.getConnection(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+        try (Connection c = ds.getConnection(); PreparedStatement ps = prepare(c, sql, params);
+                ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 Map<String, Object> row = new LinkedHashMap<>();
                 for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
@@ -31,9 +33,15 @@ public final class Sql {
         return rows;
     }
 
+    /** The first column of every row, as text. */
+    public static List<String> column(DataSource ds, String sql, Object... params) throws Exception {
+        return rows(ds, sql, params).stream().map(r -> (String) r.values().iterator().next()).toList();
+    }
+
     /** The first column of the first row, as a number (a COUNT). */
-    public static long count(DataSource ds, String sql) throws Exception {
-        try (Connection c = ds.getConnection(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+    public static long count(DataSource ds, String sql, Object... params) throws Exception {
+        try (Connection c = ds.getConnection(); PreparedStatement ps = prepare(c, sql, params);
+                ResultSet rs = ps.executeQuery()) {
             rs.next();
             return rs.getLong(1);
         }
@@ -47,9 +55,24 @@ public final class Sql {
         }
     }
 
-    public static void execute(DataSource ds, String sql) throws Exception {
-        try (Connection c = ds.getConnection(); Statement s = c.createStatement()) {
-            s.execute(sql);
+    /** Runs a statement with {@code ?} parameters; the number of rows it changed. */
+    public static int execute(DataSource ds, String sql, Object... params) throws Exception {
+        try (Connection c = ds.getConnection(); PreparedStatement ps = prepare(c, sql, params)) {
+            ps.execute();
+            return ps.getUpdateCount();
         }
+    }
+
+    private static PreparedStatement prepare(Connection c, String sql, Object... params) throws Exception {
+        PreparedStatement ps = c.prepareStatement(sql);
+        try {
+            for (int i = 0; i < params.length; i++) {
+                ps.setObject(i + 1, params[i]);
+            }
+        } catch (Exception e) {
+            ps.close();
+            throw e;
+        }
+        return ps;
     }
 }
