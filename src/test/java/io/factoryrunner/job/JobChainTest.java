@@ -622,7 +622,7 @@ class JobChainTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void a_json_job_gets_the_item_as_a_map_and_hands_the_changed_map_on_as_json(TestDatabase db) throws Exception {
-        try (var running = home(db).route("json.camel.yaml", JSON_CHAIN).start()) {
+        try (var running = factory.home(db).route("json.camel.yaml", JSON_CHAIN).start()) {
             var app = running.app();
             app.jobStore().offer("shape", "item-1", "v1", "{\"id\":\"item-1\",\"state\":\"offered\"}", true);
             app.jobs().trigger("shape", Trigger.MANUAL);
@@ -637,7 +637,7 @@ class JobChainTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void an_item_whose_data_is_not_json_fails_alone_in_a_json_job(TestDatabase db) throws Exception {
-        try (var running = home(db).route("json.camel.yaml", JSON_CHAIN).start()) {
+        try (var running = factory.home(db).route("json.camel.yaml", JSON_CHAIN).start()) {
             var app = running.app();
             app.jobStore().offer("shape", "item-1", "v1", "{\"id\":\"item-1\",\"state\":\"offered\"}", true);
             app.jobStore().offer("shape", "item-2", "v1", "{\"id\": ", true);
@@ -663,7 +663,7 @@ class JobChainTest {
 
     @Test
     void an_item_whose_data_is_json_but_not_an_object_or_array_fails_in_a_json_job() throws Exception {
-        try (var running = home(TestDatabase.H2).route("json.camel.yaml", JSON_CHAIN).start()) {
+        try (var running = factory.home(TestDatabase.H2).route("json.camel.yaml", JSON_CHAIN).start()) {
             var app = running.app();
             app.jobStore().offer("shape", "item-1", "v1", "\"just text\"", true);
             app.jobs().trigger("shape", Trigger.MANUAL);
