@@ -66,7 +66,16 @@ final class ItemOutcomes {
                 || Boolean.TRUE.equals(exchange.getMessage().getHeader(JobConstants.DEFER, Boolean.class))) {
             return new JobStore.Result(item, JobStore.Outcome.DEFERRED, item.data(), null, retries);
         }
-        return new JobStore.Result(item, JobStore.Outcome.DONE, bodyAsData(exchange), null, retries);
+        String data;
+        try {
+            data = bodyAsData(exchange);
+        } catch (RuntimeException e) {
+            // a body that cannot become the data handed on fails its item, not the run
+            boolean recorded = recorder == null || recorder.recordFailure(exchange, e);
+            return recorded ? new JobStore.Result(item, JobStore.Outcome.FAILED, item.data(),
+                    Secrets.mask(e.getMessage()), retries) : null;
+        }
+        return new JobStore.Result(item, JobStore.Outcome.DONE, data, null, retries);
     }
 
     /**

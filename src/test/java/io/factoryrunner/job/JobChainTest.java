@@ -633,6 +633,37 @@ class JobChainTest {
         }
     }
 
+    /** A body that cannot be written as the data handed on fails its item; the run and the other items go on. */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void an_item_whose_result_cannot_be_written_as_json_fails_alone(TestDatabase db) throws Exception {
+        String chain = JSON_CHAIN.replace("        - script:\n            simple: \"${body.put('state'",
+                "        - choice:\n"
+                        + "            when:\n"
+                        + "              - simple: \"${header.FactoryItemKey} == 'item-2'\"\n"
+                        + "                steps:\n"
+                        + "                  - bean:\n"
+                        + "                      beanType: \"io.factoryrunner.job.Unwritable\"\n"
+                        + "                      method: \"spoil\"\n"
+                        + "        - script:\n            simple: \"${body.put('state'");
+        assertThat(chain).contains("Unwritable");
+        try (var running = factory.home(db).route("json.camel.yaml", chain).start()) {
+            var app = running.app();
+            app.jobStore().offer("shape", "item-1", "v1", "{\"id\":\"item-1\"}", true);
+            app.jobStore().offer("shape", "item-2", "v1", "{\"id\":\"item-2\"}", true);
+            app.jobs().trigger("shape", Trigger.MANUAL);
+            DataSource ds = app.database().dataSource();
+            assertThat(states(ds, "shape")).extracting(State::key, State::status).containsExactly(
+                    Tuple.tuple("item-1", "done"), Tuple.tuple("item-2", "failed"));
+            assertThat(runs(ds, "shape")).containsExactly("succeeded/manual 2/1/1");
+            assertThat(Sql.rows(ds, "SELECT item_key, message FROM factory_error")).singleElement()
+                    .satisfies(r -> assertThat((String) r.get("message")).contains("item-2")
+                            .contains("cannot be written as JSON"));
+            assertThat(Sql.rows(ds, "SELECT item_key FROM job_inbox WHERE job = 'ship'"))
+                    .extracting(r -> r.get("item_key")).containsExactly("item-1");
+        }
+    }
+
     /** Data a json job cannot read fails that item alone, with an error naming the job, the item and the problem. */
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
