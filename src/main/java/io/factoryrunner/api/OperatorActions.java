@@ -385,6 +385,17 @@ public final class OperatorActions {
         configTable.set(key, text, secret, description == null || description.isNull() ? null
                 : description.asText(), caller.name());
         applyConfiguration.run();
+        if (!text.strip().equals(properties.resolveProperty(key).map(String::strip).orElse(null))) {
+            // a route could not be created with the value: the running factory put it back, and recorded why
+            String reason = jdbc.queryFirst("""
+                    SELECT message FROM factory_error WHERE category = 'configuration' AND message LIKE ?
+                     ORDER BY error_id DESC LIMIT 1""", rs -> rs.getString(1), "%" + key + "%")
+                    .orElse("the route that uses it could not be created with it");
+            audit.record(caller.name(), "config", "key " + key, null, "refused by the running factory");
+            throw ApiError.badRequest("Configuration key '" + key + "': the running factory refused the value"
+                    + " written to factory_config and keeps the one it had; write a value it can take. "
+                    + Secrets.mask(reason));
+        }
         audit.record(caller.name(), "config", "key " + key, null, secret ? "secret written" : key + " = " + text);
         return Map.of("key", key, "value", secret ? Secrets.MASK : text, "source", "factory_config");
     }

@@ -207,6 +207,38 @@ class OperatorApiTest {
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
+    void a_value_a_route_cannot_take_is_refused_with_the_reason_and_the_route_keeps_running(TestDatabase db)
+            throws Exception {
+        FactoryHome home = factory.home(db).applicationProperties("tick.size = 10\n").route("tick.camel.yaml", """
+                - route:
+                    id: tick
+                    from:
+                      uri: "job:tick"
+                      parameters:
+                        cron: "0 0 0 1 1 ? 2099"
+                        chunkSize: "{{tick.size}}"
+                      steps:
+                        - log: "tick"
+                """);
+        int port = home.withHttpServer();
+        base = "http://127.0.0.1:" + port;
+        try (var running = factory.start(home)) {
+            token = Files.readString(dir.resolve("data/admin.token")).trim();
+            Answer refused = call("PUT", "/api/config/tick.size", "{\"value\": \"ten\"}", token);
+            assertThat(refused.status()).as(refused.raw().body()).isEqualTo(400);
+            assertThat(refused.body().get("error").asText()).contains("tick.size").contains("refused")
+                    .contains("Route 'tick'");
+            assertThat(running.app().context().resolvePropertyPlaceholders("{{tick.size}}")).isEqualTo("10");
+            assertThat(running.app().context().getRouteController().getRouteStatus("tick").isStarted()).isTrue();
+
+            Answer taken = call("PUT", "/api/config/tick.size", "{\"value\": \"25\"}", token);
+            assertThat(taken.status()).as(taken.raw().body()).isEqualTo(200);
+            assertThat(running.app().context().resolvePropertyPlaceholders("{{tick.size}}")).isEqualTo("25");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
     void roles_bad_parameters_and_secrets_get_clear_answers(TestDatabase db) throws Exception {
         FactoryHome home = factory.home(db).applicationProperties("test.fail-key = none\n")
                 .route("chain.camel.yaml", CHAIN);
