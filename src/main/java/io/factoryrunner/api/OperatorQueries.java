@@ -207,8 +207,8 @@ public final class OperatorQueries {
 
     /** A job's latest runs, newest first, read through the index on (job, run_id). */
     public List<Run> recentRuns(String job, int limit) throws SQLException {
-        return jdbc.query("SELECT " + RUN_COLUMNS + " FROM job_run WHERE job = ? ORDER BY run_id DESC LIMIT " + limit,
-                RUN, job);
+        return jdbc.query("SELECT " + RUN_COLUMNS + " FROM job_run WHERE job = ? ORDER BY job DESC, run_id DESC LIMIT "
+                + limit, RUN, job);
     }
 
     public Page<Run> runs(String job, String status, Instant since, int limit, Long after) throws SQLException {
@@ -255,18 +255,27 @@ public final class OperatorQueries {
         where.add(key != null, "item_key = ?", key);
         where.add(afterKey != null, "(item_key > ? OR (item_key = ? AND item_version > ?))", afterKey, afterKey,
                 afterVersion);
+        String order = " ORDER BY item_key, item_version LIMIT " + (limit + 1);
+        boolean inState = status == null || !INBOX_STATUSES.contains(status);
+        boolean inInbox = status == null || INBOX_STATUSES.contains(status);
         List<Object> args = new ArrayList<>();
-        String source;
-        if (status != null && !INBOX_STATUSES.contains(status)) {
-            // a state status: the inbox has none, and the state's index on (job, status) does the work
-            source = "SELECT " + STATE_ITEM_COLUMNS + " FROM job_state";
-        } else {
+        if (inInbox) {
             args.add(clock.instant());
-            source = status != null ? INBOX_ITEMS : ITEMS;
         }
         args.addAll(Arrays.asList(where.args()));
-        List<ItemState> rows = jdbc.query("SELECT * FROM (" + source + ") i" + where
-                + " ORDER BY item_key, item_version LIMIT " + (limit + 1), ITEM, args.toArray());
+        List<ItemState> rows;
+        if (inState && inInbox && dialect == Dialect.H2) {
+            // H2 builds the union of a job's every item before it takes the first page: each table is read in the
+            // order of its primary key instead, and the two pages merged (H2 orders strings as Java does)
+            rows = new ArrayList<>(jdbc.query("SELECT * FROM (SELECT " + STATE_ITEM_COLUMNS + " FROM job_state) i"
+                    + where + order, ITEM, where.args()));
+            rows.addAll(jdbc.query("SELECT * FROM (" + INBOX_ITEMS + ") i" + where + order, ITEM, args.toArray()));
+            rows.sort(Comparator.comparing(ItemState::key).thenComparing(ItemState::version));
+        } else {
+            String source = !inInbox ? "SELECT " + STATE_ITEM_COLUMNS + " FROM job_state"
+                    : inState ? ITEMS : INBOX_ITEMS;
+            rows = jdbc.query("SELECT * FROM (" + source + ") i" + where + order, ITEM, args.toArray());
+        }
         return page(rows, limit, i -> Cursor.of(i.key(), i.version()));
     }
 

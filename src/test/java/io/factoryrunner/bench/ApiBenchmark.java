@@ -69,6 +69,64 @@ public final class ApiBenchmark {
         System.out.println("load average at the end " + PipelineBenchmark.loadAverage());
     }
 
+    /** A started factory with the six-job chain and its HTTP server, on a database filled with a history. */
+    record SeededFactory(FactoryApplication app, String base, String token) implements AutoCloseable {
+
+        static SeededFactory start(PipelineBenchmark.Server server, int runs, int states, int errors)
+                throws Exception {
+            Path home = server.home("api");
+            String url = server.newDatabase("api");
+            int port;
+            try (ServerSocket socket = new ServerSocket(0)) {
+                port = socket.getLocalPort();
+            }
+            Files.createDirectories(home.resolve("config/routes"));
+            StringBuilder routes = new StringBuilder();
+            for (int i = 0; i < JOBS.size(); i++) {
+                routes.append("""
+                        - route:
+                            id: %1$s
+                            from:
+                              uri: "job:%1$s"
+                              parameters:
+                                cron: "%2$s"%3$s
+                              steps:
+                                - log: "${body}"
+                        """.formatted(JOBS.get(i), PipelineBenchmark.NEVER,
+                        i == 0 ? "" : "\n        upstream: " + JOBS.get(i - 1)));
+            }
+            Files.writeString(home.resolve("config/routes/chain.camel.yaml"), routes);
+            Files.writeString(home.resolve("config/application.properties"), "");
+            Map<String, String> overrides = new LinkedHashMap<>();
+            overrides.put("factory.db.url", url);
+            overrides.put("factory.db.user", server.user());
+            overrides.put("factory.db.password", server.password());
+            overrides.put("camel.server.enabled", "true");
+            overrides.put("camel.server.port", String.valueOf(port));
+            overrides.put("camel.management.enabled", "false");
+            overrides.put("factory.routes.shipped", "framework/**");
+            overrides.put("camel.main.shutdown-timeout", "5");
+            FactoryApplication app = FactoryApplication.create(home, FactoryApplication.Mode.RUN, overrides);
+            app.start();
+            try {
+                long seeding = System.nanoTime();
+                seed(app, server.postgres(), runs, states, errors);
+                System.out.printf(Locale.ROOT, "%s: %,d runs, %,d item states and %,d errors written in %.1f s%n",
+                        server.name(), runs, states, errors, (System.nanoTime() - seeding) / 1e9);
+                return new SeededFactory(app, "http://127.0.0.1:" + port,
+                        Files.readString(home.resolve("data/admin.token")).trim());
+            } catch (Exception | Error e) {
+                app.stop();
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() {
+            app.stop();
+        }
+    }
+
     private static List<String> measure(PipelineBenchmark.Server server, Map<String, String> settings)
             throws Exception {
         int runs = Integer.parseInt(settings.get("RUNS"));
@@ -76,50 +134,10 @@ public final class ApiBenchmark {
         int errors = Integer.parseInt(settings.get("ERRORS"));
         int clients = Integer.parseInt(settings.get("CLIENTS"));
         int seconds = Integer.parseInt(settings.get("SECONDS"));
-        Path home = server.home("api");
-        String url = server.newDatabase("api");
-        int port;
-        try (ServerSocket socket = new ServerSocket(0)) {
-            port = socket.getLocalPort();
-        }
-        Files.createDirectories(home.resolve("config/routes"));
-        StringBuilder routes = new StringBuilder();
-        for (int i = 0; i < JOBS.size(); i++) {
-            routes.append("""
-                    - route:
-                        id: %1$s
-                        from:
-                          uri: "job:%1$s"
-                          parameters:
-                            cron: "%2$s"%3$s
-                          steps:
-                            - log: "${body}"
-                    """.formatted(JOBS.get(i), PipelineBenchmark.NEVER,
-                    i == 0 ? "" : "\n        upstream: " + JOBS.get(i - 1)));
-        }
-        Files.writeString(home.resolve("config/routes/chain.camel.yaml"), routes);
-        Files.writeString(home.resolve("config/application.properties"), "");
-        Map<String, String> overrides = new LinkedHashMap<>();
-        overrides.put("factory.db.url", url);
-        overrides.put("factory.db.user", server.user());
-        overrides.put("factory.db.password", server.password());
-        overrides.put("camel.server.enabled", "true");
-        overrides.put("camel.server.port", String.valueOf(port));
-        overrides.put("camel.management.enabled", "false");
-        overrides.put("factory.routes.shipped", "framework/**");
-        overrides.put("camel.main.shutdown-timeout", "5");
-        FactoryApplication app = FactoryApplication.create(home, FactoryApplication.Mode.RUN, overrides);
-        app.start();
-        try {
-            long seeding = System.nanoTime();
-            seed(app, server.postgres(), runs, states, errors);
-            System.out.printf(Locale.ROOT, "%s: %,d runs, %,d item states and %,d errors written in %.1f s%n",
-                    server.name(), runs, states, errors, (System.nanoTime() - seeding) / 1e9);
+        try (SeededFactory factory = SeededFactory.start(server, runs, states, errors)) {
             if (Boolean.parseBoolean(System.getenv().getOrDefault("EXPLAIN", "false"))) {
-                explain(app, server.postgres());
+                explain(factory.app(), server.postgres());
             }
-            String token = Files.readString(home.resolve("data/admin.token")).trim();
-            String base = "http://127.0.0.1:" + port;
             int keys = states / JOBS.size();
             Map<String, IntFunction<String>> endpoints = new LinkedHashMap<>();
             endpoints.put("GET /api/jobs", n -> "/api/jobs");
@@ -129,11 +147,10 @@ public final class ApiBenchmark {
                     + ThreadLocalRandom.current().nextInt(keys));
             List<String> lines = new ArrayList<>();
             for (Map.Entry<String, IntFunction<String>> e : endpoints.entrySet()) {
-                lines.add(load(server.name(), e.getKey(), base, token, e.getValue(), clients, seconds));
+                lines.add(load(server.name(), e.getKey(), factory.base(), factory.token(), e.getValue(), clients,
+                        seconds));
             }
             return lines;
-        } finally {
-            app.stop();
         }
     }
 

@@ -1,0 +1,121 @@
+package io.factoryrunner.bench;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * Status page benchmark, run by hand ({@code bench/page.sh}); not a unit test. On a database holding RUNS runs,
+ * STATES item states and ERRORS errors, headless Chromium opens the page LOADS times; for each it measures the time
+ * from navigation until every panel is filled (the page's "updated" stamp, set once all its calls answered), and the
+ * server's share of one refresh: from the first of its API calls sent to the last answered (they go in parallel;
+ * Resource Timing).
+ * Targets: the page complete within 1 s; a refresh costs the server under 50 ms.
+ */
+public final class PageBenchmark {
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> settings = new LinkedHashMap<>(Map.of("RUNS", "100000", "STATES", "1000000",
+                "ERRORS", "10000", "LOADS", "10", "DB", "both"));
+        settings.replaceAll((k, v) -> System.getenv().getOrDefault(k, v));
+        for (String arg : args) {
+            String[] kv = arg.split("=", 2);
+            if (kv.length != 2 || !settings.containsKey(kv[0])) {
+                throw new IllegalArgumentException("Arguments are KEY=value, KEY one of " + settings.keySet());
+            }
+            settings.put(kv[0], kv[1]);
+        }
+        PipelineBenchmark.quietLogging();
+        System.out.println("Status page benchmark " + settings + ", load average " + PipelineBenchmark.loadAverage());
+        List<String> lines = new ArrayList<>();
+        String db = settings.get("DB");
+        if (db.equals("both") || db.equals("h2")) {
+            try (PipelineBenchmark.Server server = PipelineBenchmark.Server.startH2()) {
+                lines.add(measure(server, settings));
+            }
+        }
+        if (db.equals("both") || db.equals("postgresql")) {
+            try (PipelineBenchmark.Server server = PipelineBenchmark.Server.startPostgres()) {
+                lines.add(measure(server, settings));
+            }
+        }
+        System.out.println();
+        System.out.println(String.format(Locale.ROOT, "%-11s %14s %14s %18s %18s", "database", "complete p50",
+                "complete max", "server/refresh p50", "server/refresh max"));
+        lines.forEach(System.out::println);
+        System.out.println("load average at the end " + PipelineBenchmark.loadAverage());
+    }
+
+    private static String measure(PipelineBenchmark.Server server, Map<String, String> settings) throws Exception {
+        int loads = Integer.parseInt(settings.get("LOADS"));
+        try (ApiBenchmark.SeededFactory factory = ApiBenchmark.SeededFactory.start(server,
+                Integer.parseInt(settings.get("RUNS")), Integer.parseInt(settings.get("STATES")),
+                Integer.parseInt(settings.get("ERRORS")))) {
+            ChromeDriver browser = browser(Files.createTempDirectory("page-bench-"));
+            try {
+                WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(60), Duration.ofMillis(10));
+                JavascriptExecutor js = browser;
+                browser.get(factory.base() + "/");
+                js.executeScript("sessionStorage.setItem('factoryRunner.token', arguments[0])", factory.token());
+                List<Double> complete = new ArrayList<>();
+                List<Double> serverMs = new ArrayList<>();
+                for (int i = 0; i <= loads; i++) {
+                    long start = System.nanoTime();
+                    browser.navigate().refresh();
+                    wait.until(d -> String.valueOf(js.executeScript(
+                            "return document.getElementById('refreshed').textContent")).startsWith("updated"));
+                    double ms = (System.nanoTime() - start) / 1e6;
+                    // the calls of one refresh go in parallel: from the first request sent to the last answer in
+                    Number waited = (Number) js.executeScript("""
+                            const calls = performance.getEntriesByType('resource')
+                              .filter(e => e.name.includes('/api/'));
+                            return Math.max(...calls.map(e => e.responseEnd))
+                              - Math.min(...calls.map(e => e.requestStart))""");
+                    if (i > 0) {
+                        // the first load warms the page's and the server's caches
+                        complete.add(ms);
+                        serverMs.add(waited.doubleValue());
+                    }
+                }
+                System.out.println(server.name() + ", the last refresh's calls (time to first byte): "
+                        + js.executeScript("""
+                                return performance.getEntriesByType('resource')
+                                  .filter(e => e.name.includes('/api/'))
+                                  .map(e => e.name.replace(/^.*\\/api\\//, '/api/') + ' '
+                                      + Math.round(e.responseStart - e.requestStart) + ' ms').join(', ')"""));
+                return String.format(Locale.ROOT, "%-11s %11.0f ms %11.0f ms %15.1f ms %15.1f ms", server.name(),
+                        median(complete), Collections.max(complete), median(serverMs), Collections.max(serverMs));
+            } finally {
+                browser.quit();
+            }
+        }
+    }
+
+    private static ChromeDriver browser(Path profile) {
+        ChromeOptions options = new ChromeOptions().setBinary(new File("/usr/bin/chromium"));
+        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--window-size=1280,1800", "--user-data-dir=" + profile);
+        ChromeDriverService driver = new ChromeDriverService.Builder()
+                .usingDriverExecutable(new File("/usr/bin/chromedriver")).usingAnyFreePort().build();
+        return new ChromeDriver(driver, options);
+    }
+
+    private static double median(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        return sorted.get(sorted.size() / 2);
+    }
+}
