@@ -199,6 +199,9 @@ public final class ApiBenchmark {
                 "SELECT * FROM job_run ORDER BY run_id DESC LIMIT 51",
                 "SELECT * FROM job_state WHERE job = 'build' AND status = 'failed' ORDER BY item_key, item_version"
                         + " LIMIT 51",
+                "SELECT * FROM (SELECT job, item_key, item_version, status FROM job_state UNION ALL"
+                        + " SELECT job, item_key, item_version, 'waiting' FROM job_inbox) i WHERE job = 'build'"
+                        + " ORDER BY item_key, item_version LIMIT 51",
                 "SELECT * FROM job_state WHERE job IN ('prepare', 'build') AND item_key = 'item-5'",
                 "SELECT * FROM factory_error WHERE item_key = 'item-5' ORDER BY error_id DESC LIMIT 200");
         try (Connection c = app.database().dataSource().getConnection(); Statement s = c.createStatement()) {
