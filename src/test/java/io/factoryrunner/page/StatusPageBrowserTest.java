@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.Function;
 import java.util.logging.Level;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -151,13 +152,13 @@ class StatusPageBrowserTest {
     void the_demo_s_failed_apac_build_shows_in_job_check_marked_failed_with_its_story() throws Exception {
         signIn(admin);
 
-        WebElement item = failedApacItem();
-        assertThat(item.findElement(By.cssSelector(".badge")).getText()).isEqualTo("failed");
+        failedApacItemKey();
+        // read inside a wait: the page redraws a table whose data changed, and the demo keeps running
+        assertThat(read(By.cssSelector(FAILED_APAC + " .badge"), WebElement::getText)).isEqualTo("failed");
         // the run that failed the item stands out in check's timeline
-        WebElement failedRun = wait.until(ExpectedConditions.presenceOfElementLocated(
-                By.cssSelector("#jobs tr[data-job=check] .tick.with-failures")));
-        assertThat(failedRun.getDomAttribute("title")).contains("1 failed");
-        assertThat(browser.findElement(By.cssSelector("#jobs tr[data-job=check] .count-failed")).getText())
+        assertThat(read(By.cssSelector("#jobs tr[data-job=check] .tick.with-failures"),
+                e -> e.getDomAttribute("title"))).contains("1 failed");
+        assertThat(read(By.cssSelector("#jobs tr[data-job=check] .count-failed"), WebElement::getText))
                 .isEqualTo("fail 1");
         wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#errors tr[data-fingerprint]")));
         screenshot("status-page.png");
@@ -171,10 +172,9 @@ class StatusPageBrowserTest {
         click(By.cssSelector("#items tr[data-status=failed][data-key*=apac] td"));
         wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector(
                 "#story[open] .path li[data-job=check] .status-failed")));
-        WebElement stack = wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector(
-                "#story .occurrence details.stack pre")));
-        assertThat(stack.getText()).contains("at ");
-        assertThat(browser.findElement(By.cssSelector("#story .path")).getText()).contains("build").contains("check");
+        assertThat(read(By.cssSelector("#story .occurrence details.stack pre"), e -> e.getDomProperty("textContent")))
+                .contains("at ");
+        assertThat(read(By.cssSelector("#story .path"), WebElement::getText)).contains("build").contains("check");
         screenshot("status-page-item.png");
         browser.findElement(By.cssSelector("#story .close")).click();
         assertNoConsoleError();
@@ -202,7 +202,7 @@ class StatusPageBrowserTest {
     void redriving_an_item_on_the_page_puts_it_back_into_its_job() throws Exception {
         call("PUT", "/api/config/factory.demo.fail-dataset", "{\"value\": \"none\"}", admin);
         signIn(admin);
-        String key = failedApacItem().getDomAttribute("data-key");
+        String key = failedApacItemKey();
 
         click(By.cssSelector("#items tr[data-key='" + key + "'] button[data-action=redrive]"));
         confirm("stand-in fixed");
@@ -252,11 +252,18 @@ class StatusPageBrowserTest {
     }
 
     /** The demo's APAC item in job check's list of failed items. */
-    private WebElement failedApacItem() {
+    static final String FAILED_APAC = "#items tr[data-status=failed][data-key*=apac]";
+
+    /** The key of the demo's failed APAC item, shown in the items list of job check. */
+    private String failedApacItemKey() {
         new Select(browser.findElement(By.cssSelector("#items .filters [name=job]"))).selectByValue("check");
         new Select(browser.findElement(By.cssSelector("#items .filters [name=status]"))).selectByValue("failed");
-        return wait.until(ExpectedConditions.presenceOfElementLocated(
-                By.cssSelector("#items tr[data-status=failed][data-key*=apac]")));
+        return read(By.cssSelector(FAILED_APAC), e -> e.getDomAttribute("data-key"));
+    }
+
+    /** What {@code reading} finds on the element, found again if a refresh replaced it meanwhile. */
+    private String read(By locator, Function<WebElement, String> reading) {
+        return wait.until(d -> reading.apply(d.findElement(locator)));
     }
 
     /** Clicks what the locator finds, again if a refresh replaced it meanwhile. */
