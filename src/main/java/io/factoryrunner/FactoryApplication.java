@@ -468,9 +468,9 @@ public final class FactoryApplication {
                 throws Exception {
             ApiTokens tokens = new ApiTokens(database.dataSource(), clock);
             tokens.createFirstAdminToken(home.resolve(values.string("factory.data-dir", "data")).resolve("admin.token"));
-            Runnable apply = () -> {
+            OperatorActions.ConfigurationApplier apply = () -> {
                 try {
-                    watcher.poll();
+                    return watcher.poll();
                 } catch (Exception e) {
                     throw new IllegalStateException("The configuration was written but could not be applied: "
                             + Secrets.mask(e.getMessage()), e);

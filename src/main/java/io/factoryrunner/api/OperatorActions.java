@@ -58,7 +58,7 @@ public final class OperatorActions {
     private final JobRegistry jobs;
     private final JobStore store;
     private final ConfigTable configTable;
-    private final Runnable applyConfiguration;
+    private final ConfigurationApplier applyConfiguration;
     private final PropertiesComponent properties;
     private final Supplier<List<ConfigReport.Line>> configReport;
     private final Jdbc jdbc;
@@ -67,7 +67,7 @@ public final class OperatorActions {
     private final Executor runs;
 
     public OperatorActions(DataSource dataSource, Dialect dialect, Clock clock, ApiTokens tokens, JobRegistry jobs, JobStore store,
-            ConfigTable configTable, Runnable applyConfiguration, PropertiesComponent properties,
+            ConfigTable configTable, ConfigurationApplier applyConfiguration, PropertiesComponent properties,
             Supplier<List<ConfigReport.Line>> configReport, Executor runs) {
         this.runs = runs;
         this.queries = new OperatorQueries(dataSource, dialect, clock);
@@ -82,6 +82,12 @@ public final class OperatorActions {
         this.properties = properties;
         this.configReport = configReport;
         this.clock = clock;
+    }
+
+    /** Applies what was written to the configuration table at once; answers the values refused (key to reason). */
+    @FunctionalInterface
+    public interface ConfigurationApplier {
+        Map<String, String> apply();
     }
 
     public OperatorQueries queries() {
@@ -199,7 +205,7 @@ public final class OperatorActions {
         requireJob(job);
         configTable.set("job." + job + ".paused", String.valueOf(pause), false,
                 (pause ? "paused" : "resumed") + " through the API by " + caller.name(), caller.name());
-        applyConfiguration.run();
+        applyConfiguration.apply();
         audit.record(caller.name(), pause ? "pause" : "resume", "job " + job, note, "job." + job + ".paused = "
                 + pause);
         return Map.of("job", job, "paused", pause);
@@ -384,17 +390,12 @@ public final class OperatorActions {
         }
         configTable.set(key, text, secret, description == null || description.isNull() ? null
                 : description.asText(), caller.name());
-        applyConfiguration.run();
-        if (!text.strip().equals(properties.resolveProperty(key).map(String::strip).orElse(null))) {
-            // a route could not be created with the value: the running factory put it back, and recorded why
-            String reason = jdbc.queryFirst("""
-                    SELECT message FROM factory_error WHERE category = 'configuration' AND message LIKE ?
-                     ORDER BY error_id DESC LIMIT 1""", rs -> rs.getString(1), "%" + key + "%")
-                    .orElse("the route that uses it could not be created with it");
+        String refused = applyConfiguration.apply().get(key);
+        if (refused != null) {
             audit.record(caller.name(), "config", "key " + key, null, "refused by the running factory");
             throw ApiError.badRequest("Configuration key '" + key + "': the running factory refused the value"
                     + " written to factory_config and keeps the one it had; write a value it can take. "
-                    + Secrets.mask(reason));
+                    + Secrets.mask(refused));
         }
         audit.record(caller.name(), "config", "key " + key, null, secret ? "secret written" : key + " = " + text);
         return Map.of("key", key, "value", secret ? Secrets.MASK : text, "source", "factory_config");

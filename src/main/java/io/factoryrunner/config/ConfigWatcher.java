@@ -35,6 +35,8 @@ public final class ConfigWatcher extends PeriodicService {
     /** Routes to create again, with the values their changed keys had before (to put back if they are refused). */
     private final Map<String, Map<String, ConfigTable.Entry>> pendingRoutes = new LinkedHashMap<>();
     private final Refusals refusals;
+    /** The values the poll under way refused, for its caller; polls are serialized. */
+    private final Map<String, String> refusedThisPoll = new LinkedHashMap<>();
     private final QuartzFiresGate fires = new QuartzFiresGate();
 
     /** Told of every value of the table that is refused: the factory records it as an error and alerts. */
@@ -63,8 +65,12 @@ public final class ConfigWatcher extends PeriodicService {
         }
     }
 
-    /** Reads the table once and applies what changed. */
-    public synchronized void poll() throws Exception {
+    /**
+     * Reads the table once and applies what changed; returns the values refused by this poll (key to the reason): a
+     * value of the wrong type, or one a route that uses it cannot be created with.
+     */
+    public synchronized Map<String, String> poll() throws Exception {
+        refusedThisPoll.clear();
         Map<String, ConfigTable.Entry> before = source.entries();
         ConfigTablePropertiesSource.Refresh refresh = source.refresh(ConfigValidator::check);
         refresh.refused().forEach((key, reason) -> refuse(key, reason + "; the factory keeps the value it had"));
@@ -82,9 +88,11 @@ public final class ConfigWatcher extends PeriodicService {
                 pendingRoutes.remove(routeId);
             }
         }
+        return Map.copyOf(refusedThisPoll);
     }
 
     private void refuse(String key, String reason) {
+        refusedThisPoll.put(key, reason);
         LOG.error("{}; fix the row in factory_config", reason);
         try {
             refusals.refused(key, reason);
