@@ -65,7 +65,7 @@ public final class RunAlerts implements RunListener {
                AND (EXISTS (SELECT 1 FROM job_state s
                              WHERE s.job = e.job AND s.item_key = e.item_key AND s.item_version = e.item_version
                                AND s.status IN ('failed', 'claimed'))
-                    OR EXISTS (SELECT 1 FROM job_inbox i
+                    OR EXISTS (SELECT 1 FROM job_waiting i
                                 WHERE i.job = e.job AND i.item_key = e.item_key AND i.item_version = e.item_version))
              LIMIT 1""";
 
@@ -84,7 +84,7 @@ public final class RunAlerts implements RunListener {
               FROM factory_error e
               LEFT JOIN job_state s
                 ON s.job = e.job AND s.item_key = e.item_key AND s.item_version = e.item_version
-              LEFT JOIN job_inbox i
+              LEFT JOIN job_waiting i
                 ON i.job = e.job AND i.item_key = e.item_key AND i.item_version = e.item_version
              WHERE e.fingerprint = ? AND e.item_key IS NOT NULL
                AND COALESCE(e.last_occurred_at, e.occurred_at) >= ?

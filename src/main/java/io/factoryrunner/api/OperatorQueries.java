@@ -76,14 +76,17 @@ public final class OperatorQueries {
             job, item_key, item_version, status, attempts, run_id, created_at, updated_at,
             CAST(NULL AS TIMESTAMP WITH TIME ZONE) AS available_at, error_message""";
 
-    /** Items waiting in the inbox, as rows of the same shape as the state's (the first parameter is now). */
+    /**
+     * Items waiting for a job (in its inbox, or done upstream and not read yet from its feed), as rows of the same
+     * shape as the state's (the first parameter is now).
+     */
     private static final String INBOX_ITEMS = """
             SELECT job, item_key, item_version,
                    CASE WHEN available_at IS NOT NULL AND available_at > ? THEN 'deferred' ELSE 'waiting' END
                        AS status,
                    attempts, CAST(NULL AS BIGINT) AS run_id, enqueued_at AS created_at, enqueued_at AS updated_at,
                    available_at, CAST(NULL AS VARCHAR(2000)) AS error_message
-              FROM job_inbox""";
+              FROM job_waiting""";
 
     /** The state rows and the inbox rows of items, as one relation: an item waiting is an item too. */
     private static final String ITEMS = "SELECT " + STATE_ITEM_COLUMNS + " FROM job_state UNION ALL " + INBOX_ITEMS;
@@ -171,7 +174,7 @@ public final class OperatorQueries {
                 SELECT job, state, COUNT(*)
                   FROM (SELECT job, CASE WHEN available_at IS NOT NULL AND available_at > ? THEN 'deferred'
                                          ELSE 'waiting' END AS state
-                          FROM job_inbox) i
+                          FROM job_waiting) i
                  GROUP BY job, state""", add, clock.instant());
         return counts;
     }

@@ -33,7 +33,10 @@ public final class Housekeeping {
 
     private static final List<Purge> PURGES = List.of(
             new Purge("state records", "factory.retention.state", "30d",
-                    "DELETE FROM job_state WHERE status IN ('done', 'failed') AND updated_at < ?"),
+                    // a done item a downstream job has not read from its feed yet is still waiting there
+                    "DELETE FROM job_state WHERE status IN ('done', 'failed') AND updated_at < ?"
+                            + " AND (done_seq IS NULL OR NOT EXISTS (SELECT 1 FROM job_feed f"
+                            + " WHERE f.upstream = job_state.job AND f.read_seq < job_state.done_seq))"),
             new Purge("runs", "factory.retention.runs", "90d",
                     "DELETE FROM job_run WHERE status <> 'running' AND started_at < ?"),
             new Purge("errors", "factory.retention.errors", "90d",

@@ -94,6 +94,8 @@ final class ChunkLoop {
     Tally run(long runId) throws SQLException {
         CompletableFuture<JobStore.Claim> nextClaim = null;
         try {
+            // a downstream job declared since the last run reads what this run finishes
+            store.ensureFeeds(job, downstream.get());
             int reclaimed = store.reclaim(job, runId);
             if (reclaimed > 0) {
                 LOG.info("Job {} run {}: took back {} items an earlier run left unfinished", job, runId, reclaimed);
@@ -151,7 +153,7 @@ final class ChunkLoop {
                     // transactions touch different rows, and the database works on both at once
                     nextClaim = claimAhead(runId, runStart);
                 }
-                store.complete(job, runId, results, downstream.get(), kept);
+                store.complete(job, runId, results, kept);
                 counted = counted.plus(Tally.of(results, kept));
             }
             return counted;
@@ -177,13 +179,16 @@ final class ChunkLoop {
     private Tally runChunks(long runId, Instant runStart) throws SQLException {
         Tally total = Tally.NONE;
         CompletableFuture<Tally> committing = null;
+        // where the job's feed stands once the chunks taken so far are committed (read at the first chunk)
+        JobStore.Feed feed = null;
         try {
             while (true) {
                 if (committing != null && !store.takesWhileCommitting()) {
                     total = total.plus(join(committing));
                     committing = null;
                 }
-                JobStore.OpenChunk open = store.openChunk(job, chunk, runStart);
+                JobStore.OpenChunk open = store.openChunk(job, chunk, runStart, feed);
+                feed = open.feed();
                 boolean handedOver = false;
                 try {
                     if (open.taken() == 0) {
@@ -248,7 +253,7 @@ final class ChunkLoop {
             List<JobStore.Item> kept) {
         Supplier<Tally> commit = () -> {
             try (open) {
-                store.commitChunk(open, job, runId, results, downstream.get(), kept);
+                store.commitChunk(open, job, runId, results, kept);
                 return Tally.of(results, kept.size());
             } catch (SQLException e) {
                 throw new CompletionException(e);

@@ -5,6 +5,7 @@ import static io.factoryrunner.job.StoreDialect.itemKeys;
 
 import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.job.JobStore.Claim;
+import io.factoryrunner.job.JobStore.Feed;
 import io.factoryrunner.job.JobStore.Item;
 import io.factoryrunner.job.JobStore.Result;
 import java.sql.Connection;
@@ -13,15 +14,15 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
 /**
- * H2 (and a database with standard {@code MERGE}, arrays and data change delta tables): a chunk's results and its
- * hand-on go as one statement each, as on PostgreSQL. Taking from the inbox is the one step done row by row: H2 has
- * no {@code SKIP LOCKED}, so the waiting rows are read without a lock and each is deleted by its key; a row another
- * transaction took first counts 0 and is passed over.
+ * H2 (and a database with standard {@code MERGE}, arrays and data change delta tables): a chunk's results go as one
+ * statement, as on PostgreSQL. Taking from the inbox is the one step done row by row: H2 has no {@code SKIP LOCKED},
+ * so the waiting rows are read without a lock and each is deleted by its key; a row another transaction took first
+ * counts 0 and is passed over.
  */
 final class GenericStoreDialect implements StoreDialect {
 
@@ -31,6 +32,34 @@ final class GenericStoreDialect implements StoreDialect {
              WHERE job = ? AND complete = TRUE AND (available_at IS NULL OR available_at <= ?)
              ORDER BY seq
              LIMIT ?""";
+
+    private static final String FEED_FOR_CLAIM = """
+            SELECT upstream, read_seq FROM job_feed WHERE job = ? FOR UPDATE""";
+
+    private static final String FED = """
+            SELECT item_key, item_version, data, done_seq
+              FROM job_state
+             WHERE job = ? AND done_seq > ?
+             ORDER BY done_seq
+             LIMIT ?""";
+
+    private static final String MOVE_FEED = """
+            UPDATE job_feed SET read_seq = ? WHERE job = ? AND upstream = ?""";
+
+    private static final String ALLOCATE = """
+            SELECT last_seq FROM FINAL TABLE (
+                MERGE INTO job_head h
+                USING (SELECT CAST(? AS VARCHAR(100)) AS job, CAST(? AS BIGINT) AS n FROM DUAL) AS u
+                   ON h.job = u.job
+                 WHEN MATCHED THEN UPDATE SET last_seq = h.last_seq + u.n
+                 WHEN NOT MATCHED THEN INSERT (job, last_seq) VALUES (u.job, u.n))""";
+
+    private static final String ENSURE_FEED = """
+            INSERT INTO job_feed (job, upstream, read_seq)
+            SELECT CAST(? AS VARCHAR(100)), CAST(? AS VARCHAR(100)),
+                   COALESCE((SELECT last_seq FROM job_head WHERE job = ?), 0)
+              FROM DUAL
+             WHERE NOT EXISTS (SELECT 1 FROM job_feed WHERE job = ? AND upstream = ?)""";
 
     private static final String TAKE_FROM_INBOX = """
             DELETE FROM job_inbox WHERE job = ? AND item_key = ? AND item_version = ?""";
@@ -57,13 +86,13 @@ final class GenericStoreDialect implements StoreDialect {
                 MERGE INTO job_state s
                 USING (SELECT * FROM UNNEST(CAST(? AS VARCHAR ARRAY), CAST(? AS VARCHAR ARRAY),
                                             CAST(? AS VARCHAR ARRAY), CAST(? AS VARCHAR ARRAY),
-                                            CAST(? AS VARCHAR ARRAY)))
-                      AS u(item_key, item_version, status, data, error)
+                                            CAST(? AS VARCHAR ARRAY), CAST(? AS BIGINT ARRAY)))
+                      AS u(item_key, item_version, status, data, error, done_seq)
                    ON s.job = ? AND s.item_key = u.item_key AND s.item_version = u.item_version AND s.run_id = ?
                       AND s.status = 'claimed'
                  WHEN MATCHED THEN UPDATE
-                  SET status = u.status, data = u.data, error_message = u.error, updated_at = ?,
-                      row_version = s.row_version + 1)""";
+                  SET status = u.status, data = u.data, error_message = u.error, done_seq = u.done_seq,
+                      updated_at = ?, row_version = s.row_version + 1)""";
 
     /** A chunk's finished items at their final status; answers those written (not written by another run). */
     private static final String WRITE_FINISHED = """
@@ -71,23 +100,14 @@ final class GenericStoreDialect implements StoreDialect {
                 MERGE INTO job_state s
                 USING (SELECT * FROM UNNEST(CAST(? AS VARCHAR ARRAY), CAST(? AS VARCHAR ARRAY),
                                             CAST(? AS VARCHAR ARRAY), CAST(? AS VARCHAR ARRAY),
-                                            CAST(? AS VARCHAR ARRAY), CAST(? AS INTEGER ARRAY)))
-                      AS u(item_key, item_version, status, data, error, attempts)
+                                            CAST(? AS VARCHAR ARRAY), CAST(? AS INTEGER ARRAY),
+                                            CAST(? AS BIGINT ARRAY)))
+                      AS u(item_key, item_version, status, data, error, attempts, done_seq)
                    ON s.job = ? AND s.item_key = u.item_key AND s.item_version = u.item_version
                  WHEN NOT MATCHED THEN INSERT (job, item_key, item_version, status, data, error_message, attempts,
-                                              run_id, created_at, updated_at, row_version)
-                      VALUES (?, u.item_key, u.item_version, u.status, u.data, u.error, u.attempts, ?, ?, ?, 0))""";
-
-    /** Hands a chunk's done items to one downstream job. */
-    private static final String HAND_ON = """
-            MERGE INTO job_inbox i
-            USING (SELECT * FROM UNNEST(CAST(? AS VARCHAR ARRAY), CAST(? AS VARCHAR ARRAY),
-                                        CAST(? AS VARCHAR ARRAY)))
-                  AS u(item_key, item_version, data)
-               ON i.job = ? AND i.item_key = u.item_key AND i.item_version = u.item_version
-             WHEN MATCHED THEN UPDATE SET data = u.data, complete = TRUE
-             WHEN NOT MATCHED THEN INSERT (job, item_key, item_version, complete, data, enqueued_at)
-                  VALUES (?, u.item_key, u.item_version, TRUE, u.data, ?)""";
+                                              run_id, created_at, updated_at, row_version, done_seq)
+                      VALUES (?, u.item_key, u.item_version, u.status, u.data, u.error, u.attempts, ?, ?, ?, 0,
+                              u.done_seq))""";
 
     /** An offer in one statement; the count is 0 when the job has acted on the item already. */
     private static final String OFFER = """
@@ -113,6 +133,27 @@ final class GenericStoreDialect implements StoreDialect {
     public Claim claim(Connection c, String job, long runId, int limit, Instant availableBy, Instant now)
             throws SQLException {
         List<Item> taken = takeFromInbox(c, job, limit, availableBy);
+        if (taken.size() < limit) {
+            Feed feed = null;
+            try (PreparedStatement ps = c.prepareStatement(FEED_FOR_CLAIM)) {
+                Jdbc.bind(ps, job);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        feed = new Feed(rs.getString(1), rs.getLong(2));
+                    }
+                }
+            }
+            if (feed != null) {
+                long[] readTo = {feed.readTo()};
+                taken.addAll(fed(c, feed, limit - taken.size(), readTo));
+                if (readTo[0] != feed.readTo()) {
+                    try (PreparedStatement ps = c.prepareStatement(MOVE_FEED)) {
+                        Jdbc.bind(ps, readTo[0], job, feed.upstream());
+                        ps.executeUpdate();
+                    }
+                }
+            }
+        }
         if (taken.isEmpty()) {
             return new Claim(0, List.of());
         }
@@ -136,10 +177,16 @@ final class GenericStoreDialect implements StoreDialect {
     }
 
     @Override
-    public Claim take(Connection c, String job, int limit, Instant availableBy) throws SQLException {
+    public Claim take(Connection c, String job, int limit, Instant availableBy, Feed feed) throws SQLException {
         List<Item> taken = takeFromInbox(c, job, limit, availableBy);
+        Feed after = feed;
+        if (feed != null && taken.size() < limit) {
+            long[] readTo = {feed.readTo()};
+            taken.addAll(fed(c, feed, limit - taken.size(), readTo));
+            after = new Feed(feed.upstream(), readTo[0]);
+        }
         if (taken.isEmpty()) {
-            return new Claim(0, List.of());
+            return new Claim(0, List.of(), after);
         }
         Set<ItemKey> actedOn;
         try (PreparedStatement ps = c.prepareStatement(ACTED_ON)) {
@@ -150,13 +197,33 @@ final class GenericStoreDialect implements StoreDialect {
             actedOn = itemKeys(ps);
         }
         List<Item> items = new ArrayList<>();
+        Set<ItemKey> seen = new HashSet<>();
         for (Item item : taken) {
-            if (!actedOn.contains(ItemKey.of(item))) {
+            // an item both in the inbox and in the feed is taken once
+            if (!actedOn.contains(ItemKey.of(item)) && seen.add(ItemKey.of(item))) {
                 items.add(new Item(item.key(), item.version(), item.data(), item.attempts() + 1,
                         item.failingSince()));
             }
         }
-        return new Claim(taken.size(), items);
+        return new Claim(taken.size(), items, after);
+    }
+
+    /**
+     * Up to {@code limit} of the upstream's done items after the feed's position, oldest first, as items not tried
+     * yet; {@code readTo[0]} is set to the last one's number.
+     */
+    private static List<Item> fed(Connection c, Feed feed, int limit, long[] readTo) throws SQLException {
+        List<Item> items = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(FED)) {
+            Jdbc.bind(ps, feed.upstream(), feed.readTo(), limit);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    items.add(new Item(rs.getString(1), rs.getString(2), rs.getString(3), 0));
+                    readTo[0] = rs.getLong(4);
+                }
+            }
+        }
+        return items;
     }
 
     /**
@@ -195,8 +262,8 @@ final class GenericStoreDialect implements StoreDialect {
     }
 
     @Override
-    public Set<ItemKey> finish(Connection c, String job, long runId, List<Result> finished, Instant now)
-            throws SQLException {
+    public Set<ItemKey> finish(Connection c, String job, long runId, List<Result> finished, List<Long> doneSeqs,
+            Instant now) throws SQLException {
         if (finished.isEmpty()) {
             return Set.of();
         }
@@ -207,14 +274,15 @@ final class GenericStoreDialect implements StoreDialect {
                     column(c, "varchar", finished, StoreDialect::status),
                     column(c, "varchar", finished, Result::data),
                     column(c, "varchar", finished, StoreDialect::error),
+                    c.createArrayOf("bigint", doneSeqs.toArray()),
                     job, runId, now);
             return itemKeys(ps);
         }
     }
 
     @Override
-    public Set<ItemKey> writeFinished(Connection c, String job, long runId, List<Result> finished, Instant now)
-            throws SQLException {
+    public Set<ItemKey> writeFinished(Connection c, String job, long runId, List<Result> finished,
+            List<Long> doneSeqs, Instant now) throws SQLException {
         if (finished.isEmpty()) {
             return Set.of();
         }
@@ -226,26 +294,28 @@ final class GenericStoreDialect implements StoreDialect {
                     column(c, "varchar", finished, Result::data),
                     column(c, "varchar", finished, StoreDialect::error),
                     column(c, "integer", finished, r -> r.item().attempts()),
+                    c.createArrayOf("bigint", doneSeqs.toArray()),
                     job, job, runId, now, now);
             return itemKeys(ps);
         }
     }
 
     @Override
-    public void handOn(Connection c, List<Result> done, Collection<String> downstream, Instant now)
-            throws SQLException {
-        if (done.isEmpty() || downstream.isEmpty()) {
-            return;
-        }
-        try (PreparedStatement ps = c.prepareStatement(HAND_ON)) {
-            for (String next : downstream) {
-                Jdbc.bind(ps,
-                        column(c, "varchar", done, r -> r.item().key()),
-                        column(c, "varchar", done, r -> r.item().version()),
-                        column(c, "varchar", done, Result::data),
-                        next, next, now);
-                ps.executeUpdate();
+    public long allocate(Connection c, String job, int count) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(ALLOCATE)) {
+            Jdbc.bind(ps, job, count);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
             }
+        }
+    }
+
+    @Override
+    public void ensureFeed(Connection c, String job, String upstream) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(ENSURE_FEED)) {
+            Jdbc.bind(ps, job, upstream, upstream, job, upstream);
+            ps.executeUpdate();
         }
     }
 

@@ -71,6 +71,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         outcomes = new ItemOutcomes(job(), getEndpoint().getComponent().getFailureRecorder(),
                 new RetryAcrossRuns(getEndpoint().getCamelContext().getPropertiesComponent()), clock);
         getEndpoint().getComponent().registry().declare(job(), getEndpoint().getUpstream());
+        declareFeed();
         getEndpoint().getComponent().registry().register(this);
         claims = getEndpoint().getCamelContext().getExecutorServiceManager()
                 .newSingleThreadExecutor(this, "claim-" + job());
@@ -150,6 +151,19 @@ public final class JobConsumer extends ScheduledPollConsumer {
 
     private String job() {
         return getEndpoint().getJob();
+    }
+
+    /**
+     * Starts the job's feed from its upstream (or drops a feed from an earlier upstream). When the database does not
+     * answer, the upstream's next run gives the job its feed before it writes anything.
+     */
+    private void declareFeed() {
+        try {
+            store().declareFeed(job(), getEndpoint().getUpstream());
+        } catch (SQLException e) {
+            LOG.warn("Job {}: could not record its feed from {} now ({}); the upstream's next run records it", job(),
+                    getEndpoint().getUpstream(), e.getMessage());
+        }
     }
 
     private JobStore store() {

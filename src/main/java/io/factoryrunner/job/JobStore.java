@@ -20,9 +20,12 @@ import java.util.Set;
 import javax.sql.DataSource;
 
 /**
- * The job tables: runs ({@code job_run}), the state store ({@code job_state}) and the items waiting for each job
- * ({@code job_inbox}). Every write of a state row names the run that owns it and checks the row count, so a run
- * that lost its items (its node was declared dead) cannot overwrite what another run did.
+ * The job tables: runs ({@code job_run}), the state store ({@code job_state}), the items offered to each job
+ * ({@code job_inbox}) and how far each job has read its upstream's done items ({@code job_feed}). A hand-on writes
+ * nothing of its own: the upstream's done state rows, numbered in the order they were committed ({@code done_seq}),
+ * are the downstream job's input, read after its feed's position. Every write of a state row names the run that owns
+ * it and checks the row count, so a run that lost its items (its node was declared dead) cannot overwrite what
+ * another run did.
  */
 public final class JobStore {
 
@@ -37,10 +40,18 @@ public final class JobStore {
     }
 
     /**
-     * What a claim took: how many inbox rows it took, and the items it claimed for the run. It claims fewer items
-     * than it took rows when the job has acted on an item already (handed on again after a redrive upstream).
+     * What a claim took: how many items it took (inbox rows and upstream done items), and the items it claimed for
+     * the run. It claims fewer items than it took when the job has acted on an item already (handed on again after a
+     * redrive upstream). {@code feed} is where the job's feed stands after the take (null when it has none).
      */
-    public record Claim(int taken, List<Item> items) {
+    public record Claim(int taken, List<Item> items, Feed feed) {
+        public Claim(int taken, List<Item> items) {
+            this(taken, items, null);
+        }
+    }
+
+    /** How far a job has read its upstream's done items: those numbered above {@code readTo} wait for it. */
+    public record Feed(String upstream, long readTo) {
     }
 
     /** What became of an item in a run. */
@@ -125,6 +136,18 @@ public final class JobStore {
              WHERE job = ? AND status = 'claimed' AND run_id = ?
              ORDER BY created_at, item_key, item_version
              LIMIT ?""";
+
+    private static final String FEED_OF = """
+            SELECT upstream, read_seq FROM job_feed WHERE job = ? ORDER BY upstream""";
+
+    private static final String OTHER_FEEDS = """
+            DELETE FROM job_feed WHERE job = ? AND (CAST(? AS VARCHAR(100)) IS NULL OR upstream <> ?)""";
+
+    /** Moves a feed on from where the chunk found it; a count of 0 means another run moved it meanwhile. */
+    private static final String MOVE_FEED = """
+            UPDATE job_feed SET read_seq = ? WHERE job = ? AND upstream = ? AND read_seq = ?""";
+
+    private static final Jdbc.RowMapper<Feed> FEED = rs -> new Feed(rs.getString(1), rs.getLong(2));
 
     private static final String ENQUEUE = """
             INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at)
@@ -285,9 +308,49 @@ public final class JobStore {
     }
 
     /**
-     * Claims up to {@code limit} waiting items for the run, in one transaction: each is deleted from the inbox
-     * (a row another claim already deleted is skipped) and written to the state store as claimed, unless the job
-     * has acted on that key and version already (once per job; a new version is a new item).
+     * Records who feeds a job: its feed from {@code upstream} starts at the upstream's latest done item (what it
+     * finishes from now on waits for the job), and a feed from another job, an earlier upstream, is dropped. A job
+     * with no upstream has no feed.
+     */
+    public void declareFeed(String job, String upstream) throws SQLException {
+        jdbc.inTransaction(tx -> tx.withConnection(c -> {
+            try (PreparedStatement ps = c.prepareStatement(OTHER_FEEDS)) {
+                Jdbc.bind(ps, job, upstream, upstream);
+                ps.executeUpdate();
+            }
+            if (upstream != null) {
+                dialect.ensureFeed(c, job, upstream);
+            }
+            return null;
+        }));
+    }
+
+    /**
+     * Makes sure each downstream job has a feed from {@code job} before the job writes done items, so none of them
+     * is written before a downstream job started reading (a downstream route declared after the job last ran).
+     */
+    public void ensureFeeds(String job, Collection<String> downstream) throws SQLException {
+        if (downstream.isEmpty()) {
+            return;
+        }
+        LostConnections.retryOnce(dataSource, () -> jdbc.withConnection(c -> {
+            for (String next : downstream) {
+                dialect.ensureFeed(c, next, job);
+            }
+            return null;
+        }));
+    }
+
+    /** The job's feed, if it has one. */
+    public Optional<Feed> feedOf(String job) throws SQLException {
+        return jdbc.queryFirst(FEED_OF, FEED, job);
+    }
+
+    /**
+     * Claims up to {@code limit} waiting items for the run, in one transaction: inbox rows first, each deleted from
+     * the inbox (a row another claim already deleted is skipped), then the upstream's done items after the job's
+     * feed, which moves past them; each is written to the state store as claimed, unless the job has acted on that
+     * key and version already (once per job; a new version is a new item).
      */
     public Claim claim(String job, long runId, int limit) throws SQLException {
         return claim(job, runId, limit, clock.instant());
@@ -311,15 +374,28 @@ public final class JobStore {
         private final Connection connection;
         private final int taken;
         private final List<Item> items;
+        /** Where the job's feed stood when the chunk was taken, and where the chunk's commit moves it. */
+        private final Feed feedFrom;
+        private final Feed feedTo;
         private boolean ended;
 
-        OpenChunk(Connection connection, int taken, List<Item> items) {
+        OpenChunk(Connection connection, Claim taken, Feed feedFrom) {
             this.connection = connection;
-            this.taken = taken;
-            this.items = items;
+            this.taken = taken.taken();
+            this.items = taken.items();
+            this.feedFrom = feedFrom;
+            this.feedTo = taken.feed();
         }
 
-        /** Inbox rows taken, including those of items the job had acted on already (they are dropped). */
+        /**
+         * Where the job's feed stands once this chunk is committed: the next chunk is taken from there, before this
+         * one's commit lands.
+         */
+        public Feed feed() {
+            return feedTo;
+        }
+
+        /** Items taken, including those the job had acted on already (they are dropped). */
         public int taken() {
             return taken;
         }
@@ -350,17 +426,35 @@ public final class JobStore {
         return dialect.takesWhileCommitting();
     }
 
-    /** Opens a chunk's transaction and takes up to {@code limit} items available at {@code availableBy}. */
-    public OpenChunk openChunk(String job, int limit, Instant availableBy) throws SQLException {
-        return LostConnections.retryOnce(dataSource, () -> openChunkOnce(job, limit, availableBy));
+    /**
+     * Opens a chunk's transaction and takes up to {@code limit} items available at {@code availableBy}: inbox rows
+     * first, then the upstream's done items after {@code feed} (read from the database when null: the run's first
+     * chunk), which the chunk's commit moves on.
+     */
+    public OpenChunk openChunk(String job, int limit, Instant availableBy, Feed feed) throws SQLException {
+        return LostConnections.retryOnce(dataSource, () -> openChunkOnce(job, limit, availableBy, feed));
     }
 
-    private OpenChunk openChunkOnce(String job, int limit, Instant availableBy) throws SQLException {
+    /** As {@link #openChunk(String, int, Instant, Feed)}, from where the job's feed stands in the database. */
+    public OpenChunk openChunk(String job, int limit, Instant availableBy) throws SQLException {
+        return openChunk(job, limit, availableBy, null);
+    }
+
+    private OpenChunk openChunkOnce(String job, int limit, Instant availableBy, Feed known) throws SQLException {
         Connection c = dataSource.getConnection();
         try {
             c.setAutoCommit(false);
-            Claim taken = dialect.take(c, job, limit, availableBy);
-            return new OpenChunk(c, taken.taken(), taken.items());
+            Feed feed = known;
+            if (feed == null) {
+                try (PreparedStatement ps = c.prepareStatement(FEED_OF)) {
+                    Jdbc.bind(ps, job);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        feed = rs.next() ? FEED.map(rs) : null;
+                    }
+                }
+            }
+            Claim taken = dialect.take(c, job, limit, availableBy, feed);
+            return new OpenChunk(c, taken, feed);
         } catch (SQLException | RuntimeException e) {
             try {
                 c.rollback();
@@ -373,19 +467,18 @@ public final class JobStore {
 
     /**
      * Ends a chunk's transaction: the finished items are written at their final status (the state row is written
-     * once), the done ones handed to the downstream jobs, the deferred ones and those {@code kept} (their failure
-     * could not be recorded) put back in the inbox, the run's counts added, and all of it committed. Returns how
-     * many results were written.
+     * once; a done one numbered for the downstream jobs' feeds, which is its hand-on), the job's feed moved past the
+     * chunk, the deferred items and those {@code kept} (their failure could not be recorded) put back in the inbox,
+     * the run's counts added, and all of it committed. Returns how many results were written.
      */
-    public int commitChunk(OpenChunk chunk, String job, long runId, List<Result> results,
-            Collection<String> downstream, List<Item> kept) throws SQLException {
+    public int commitChunk(OpenChunk chunk, String job, long runId, List<Result> results, List<Item> kept)
+            throws SQLException {
         Connection c = chunk.connection;
         Instant now = now();
         List<Result> finished = results.stream().filter(r -> r.outcome() != Outcome.DEFERRED).toList();
-        Set<ItemKey> written = dialect.writeFinished(c, job, runId, finished, now);
+        Set<ItemKey> written = dialect.writeFinished(c, job, runId, finished, doneSeqs(c, job, finished), now);
         int done = 0;
         int failed = 0;
-        List<Result> handedOn = new ArrayList<>();
         for (Result r : finished) {
             if (!written.contains(ItemKey.of(r.item()))) {
                 // another run wrote this item meanwhile: leave it as it is
@@ -393,12 +486,11 @@ public final class JobStore {
             }
             if (r.done()) {
                 done++;
-                handedOn.add(r);
             } else {
                 failed++;
             }
         }
-        dialect.handOn(c, handedOn, downstream, now);
+        moveFeed(c, job, chunk.feedFrom, chunk.feedTo);
         List<Result> putBack = new ArrayList<>(results.stream().filter(r -> r.outcome() == Outcome.DEFERRED)
                 .toList());
         int deferred = putBack.size();
@@ -423,6 +515,34 @@ public final class JobStore {
         return done + failed + deferred;
     }
 
+    /**
+     * The feed numbers of the done results, in their order (null for the others): taken from the job's head row,
+     * which this transaction then holds until it commits, so the numbers are committed in the order they are given.
+     */
+    private List<Long> doneSeqs(Connection c, String job, List<Result> finished) throws SQLException {
+        int done = (int) finished.stream().filter(Result::done).count();
+        List<Long> seqs = new ArrayList<>(finished.size());
+        long next = done == 0 ? 0 : dialect.allocate(c, job, done) - done;
+        for (Result r : finished) {
+            seqs.add(r.done() ? ++next : null);
+        }
+        return seqs;
+    }
+
+    /** Moves the job's feed past a chunk taken from it, unless another run moved it meanwhile (then it throws). */
+    private static void moveFeed(Connection c, String job, Feed from, Feed to) throws SQLException {
+        if (from == null || to == null || to.readTo() == from.readTo()) {
+            return;
+        }
+        try (PreparedStatement ps = c.prepareStatement(MOVE_FEED)) {
+            Jdbc.bind(ps, to.readTo(), job, from.upstream(), from.readTo());
+            if (ps.executeUpdate() != 1) {
+                throw new SQLException("The feed of job " + job + " from " + from.upstream()
+                        + " was moved by another run while this chunk ran; the chunk is rolled back");
+            }
+        }
+    }
+
     /** The parameters of {@link #DEFER} for an item put back: due at once unless it says when. */
     private static Object[] deferral(String job, Result r, Instant now) {
         return new Object[] {job, r.item().key(), r.item().version(), r.item().data(), now,
@@ -435,22 +555,20 @@ public final class JobStore {
     }
 
     /**
-     * Writes a chunk's results in one transaction: each item's state, the downstream jobs' inbox rows for the items
-     * done, and the run's counts (with the chunk's redeliveries and the items kept claimed because their failure
-     * could not be recorded). Returns how many results were written; an item the run no longer owns is left as
-     * it is.
+     * Writes a chunk's results in one transaction: each item's state (a done one numbered for the downstream jobs'
+     * feeds, which is its hand-on) and the run's counts (with the chunk's redeliveries and the items kept claimed
+     * because their failure could not be recorded). Returns how many results were written; an item the run no
+     * longer owns is left as it is.
      */
-    public int complete(String job, long runId, List<Result> results, Collection<String> downstream,
-            int kept) throws SQLException {
+    public int complete(String job, long runId, List<Result> results, int kept) throws SQLException {
         return jdbc.inTransaction(tx -> tx.withConnection(c -> {
             Instant now = now();
             int written = 0;
             int done = 0;
             int failed = 0;
             int deferred = 0;
-            List<Result> handedOn = new ArrayList<>();
             List<Result> finished = results.stream().filter(r -> r.outcome() != Outcome.DEFERRED).toList();
-            Set<ItemKey> owned = dialect.finish(c, job, runId, finished, now);
+            Set<ItemKey> owned = dialect.finish(c, job, runId, finished, doneSeqs(c, job, finished), now);
             for (Result r : finished) {
                 if (!owned.contains(ItemKey.of(r.item()))) {
                     // the run no longer owns the item (it was declared abandoned): leave it as it is
@@ -459,12 +577,10 @@ public final class JobStore {
                 written++;
                 if (r.done()) {
                     done++;
-                    handedOn.add(r);
                 } else {
                     failed++;
                 }
             }
-            dialect.handOn(c, handedOn, downstream, now);
             for (Result r : results) {
                 if (r.outcome() != Outcome.DEFERRED
                         || tx.update(DELETE_CLAIMED, job, r.item().key(), r.item().version(), runId) != 1) {

@@ -5,6 +5,7 @@ import static io.factoryrunner.job.StoreDialect.itemKeys;
 
 import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.job.JobStore.Claim;
+import io.factoryrunner.job.JobStore.Feed;
 import io.factoryrunner.job.JobStore.Item;
 import io.factoryrunner.job.JobStore.Result;
 import java.sql.Connection;
@@ -14,14 +15,15 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
  * PostgreSQL: a chunk's claim and its results go as one statement each (arrays, {@code RETURNING},
- * {@code ON CONFLICT}), and a claim skips the inbox rows another transaction holds, so the next chunk can be taken
- * while the previous one commits.
+ * {@code ON CONFLICT}, data-modifying {@code WITH}), and a claim skips the inbox rows another transaction holds, so
+ * the next chunk can be taken while the previous one commits.
  */
 final class PostgresStoreDialect implements StoreDialect {
 
@@ -40,41 +42,72 @@ final class PostgresStoreDialect implements StoreDialect {
             RETURNING item_key, item_version, data, attempts, failing_since""";
 
     /**
-     * The whole claim of a chunk; answers how many inbox rows were taken and the items claimed (one row with no item
-     * when none was). {@code ON CONFLICT DO NOTHING} skips an item the job has acted on already through the primary
-     * key, whatever the planner knows about the table.
+     * The upstream's done items after a feed position (upstream, position), oldest first, as many as the inbox
+     * left room for in the chunk (limit): the index on (job, done_seq) is walked from the position and stops there.
+     */
+    private static final String FED = """
+            SELECT s.item_key, s.item_version, s.data, s.done_seq
+              FROM job_state s
+             WHERE s.job = %s AND s.done_seq > %s
+             ORDER BY s.done_seq
+             LIMIT GREATEST(? - (SELECT COUNT(*) FROM taken), 0)""";
+
+    /**
+     * The whole claim of a chunk: inbox rows first, then the feed (locked, and moved past what it gave); answers how
+     * many items were taken and the items claimed (one row with no item when none was). {@code ON CONFLICT DO
+     * NOTHING} skips an item the job has acted on already through the primary key, whatever the planner knows about
+     * the table.
      */
     private static final String CLAIM = """
             WITH taken AS (%s),
+            feed AS (SELECT upstream, read_seq FROM job_feed WHERE job = ? ORDER BY upstream LIMIT 1 FOR UPDATE),
+            fed AS (%s),
+            moved AS (
+                UPDATE job_feed SET read_seq = (SELECT MAX(done_seq) FROM fed)
+                 WHERE job = ? AND upstream = (SELECT upstream FROM feed) AND EXISTS (SELECT 1 FROM fed)),
+            arrived AS (
+                SELECT item_key, item_version, data, attempts, failing_since FROM taken
+                UNION ALL
+                SELECT item_key, item_version, data, 0, CAST(NULL AS TIMESTAMP WITH TIME ZONE) FROM fed),
             claimed AS (
                 INSERT INTO job_state (job, item_key, item_version, status, data, attempts, run_id, created_at,
                                        updated_at, row_version)
-                SELECT ?, t.item_key, t.item_version, 'claimed', t.data, t.attempts + 1, ?, ?, ?, 0
-                  FROM taken t
+                SELECT ?, a.item_key, a.item_version, 'claimed', a.data, a.attempts + 1, ?, ?, ?, 0
+                  FROM arrived a
                 ON CONFLICT (job, item_key, item_version) DO NOTHING
                 RETURNING item_key, item_version, data, attempts)
-            SELECT n.taken, c.item_key, c.item_version, c.data, c.attempts, t.failing_since
-              FROM (SELECT COUNT(*) AS taken FROM taken) n
-              LEFT JOIN (claimed c JOIN taken t ON t.item_key = c.item_key AND t.item_version = c.item_version)
-                ON TRUE""".formatted(TAKE_FROM_INBOX);
+            SELECT n.taken, c.item_key, c.item_version, c.data, c.attempts, a.failing_since
+              FROM (SELECT COUNT(*) AS taken FROM arrived) n
+              LEFT JOIN (claimed c JOIN arrived a ON a.item_key = c.item_key AND a.item_version = c.item_version)
+                ON TRUE""".formatted(TAKE_FROM_INBOX,
+            FED.formatted("(SELECT upstream FROM feed)", "(SELECT read_seq FROM feed)"));
 
-    /** One transaction per chunk: takes a chunk from the inbox, answering the items not acted on yet. */
+    /**
+     * One transaction per chunk: takes a chunk from the inbox and then from the feed (not moved: the chunk's commit
+     * moves it), answering how many were taken, the feed position after them, and the items not acted on yet.
+     */
     private static final String TAKE = """
-            WITH taken AS (%s)
-            SELECT n.taken, t.item_key, t.item_version, t.data, t.attempts, t.failing_since
-              FROM (SELECT COUNT(*) AS taken FROM taken) n
-              LEFT JOIN taken t
+            WITH taken AS (%s),
+            fed AS (%s),
+            arrived AS (
+                SELECT item_key, item_version, data, attempts, failing_since, CAST(NULL AS BIGINT) AS done_seq
+                  FROM taken
+                UNION ALL
+                SELECT item_key, item_version, data, 0, CAST(NULL AS TIMESTAMP WITH TIME ZONE), done_seq FROM fed)
+            SELECT n.taken, n.read_to, a.item_key, a.item_version, a.data, a.attempts, a.failing_since
+              FROM (SELECT COUNT(*) AS taken, MAX(done_seq) AS read_to FROM arrived) n
+              LEFT JOIN arrived a
                 ON NOT EXISTS (SELECT 1 FROM job_state s
-                                WHERE s.job = ? AND s.item_key = t.item_key AND s.item_version = t.item_version)"""
-            .formatted(TAKE_FROM_INBOX);
+                                WHERE s.job = ? AND s.item_key = a.item_key AND s.item_version = a.item_version)"""
+            .formatted(TAKE_FROM_INBOX, FED.formatted("?", "?"));
 
     /** A chunk's results in one statement; answers the items the run still owned. */
     private static final String FINISH = """
             UPDATE job_state s
-               SET status = u.status, data = u.data, error_message = u.error, updated_at = ?,
+               SET status = u.status, data = u.data, error_message = u.error, done_seq = u.done_seq, updated_at = ?,
                    row_version = s.row_version + 1
-              FROM unnest(?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[])
-                   AS u(item_key, item_version, status, data, error)
+              FROM unnest(?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::bigint[])
+                   AS u(item_key, item_version, status, data, error, done_seq)
              WHERE s.job = ? AND s.item_key = u.item_key AND s.item_version = u.item_version AND s.run_id = ?
                AND s.status = 'claimed'
             RETURNING s.item_key, s.item_version""";
@@ -85,19 +118,23 @@ final class PostgresStoreDialect implements StoreDialect {
      */
     private static final String WRITE_FINISHED = """
             INSERT INTO job_state (job, item_key, item_version, status, data, error_message, attempts, run_id,
-                                   created_at, updated_at, row_version)
-            SELECT ?, u.item_key, u.item_version, u.status, u.data, u.error, u.attempts, ?, ?, ?, 0
-              FROM unnest(?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::int[])
-                   AS u(item_key, item_version, status, data, error, attempts)
+                                   created_at, updated_at, row_version, done_seq)
+            SELECT ?, u.item_key, u.item_version, u.status, u.data, u.error, u.attempts, ?, ?, ?, 0, u.done_seq
+              FROM unnest(?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::int[],
+                          ?::bigint[])
+                   AS u(item_key, item_version, status, data, error, attempts, done_seq)
             ON CONFLICT (job, item_key, item_version) DO NOTHING
             RETURNING item_key, item_version""";
 
-    /** Hands a chunk's done items to one downstream job. */
-    private static final String HAND_ON = """
-            INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at)
-            SELECT ?, u.item_key, u.item_version, TRUE, u.data, ?
-              FROM unnest(?::varchar[], ?::varchar[], ?::varchar[]) AS u(item_key, item_version, data)
-            ON CONFLICT (job, item_key, item_version) DO UPDATE SET data = EXCLUDED.data, complete = TRUE""";
+    private static final String ALLOCATE = """
+            INSERT INTO job_head (job, last_seq) VALUES (?, ?)
+            ON CONFLICT (job) DO UPDATE SET last_seq = job_head.last_seq + EXCLUDED.last_seq
+            RETURNING last_seq""";
+
+    private static final String ENSURE_FEED = """
+            INSERT INTO job_feed (job, upstream, read_seq)
+            SELECT ?, ?, COALESCE((SELECT last_seq FROM job_head WHERE job = ?), 0)
+            ON CONFLICT (job, upstream) DO NOTHING""";
 
     /**
      * An offer in one statement; inserts or refreshes the inbox row unless the job has acted on the item already
@@ -120,17 +157,47 @@ final class PostgresStoreDialect implements StoreDialect {
             throws SQLException {
         walkInboxInOrder(c);
         try (PreparedStatement ps = c.prepareStatement(CLAIM)) {
-            Jdbc.bind(ps, job, availableBy, limit, job, runId, now, now);
-            return readTaken(ps, 0);
+            Jdbc.bind(ps, job, availableBy, limit, job, limit, job, job, runId, now, now);
+            int taken = 0;
+            Map<ItemKey, Item> items = new LinkedHashMap<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    taken = rs.getInt(1);
+                    if (rs.getString(2) != null) {
+                        // an item both in the inbox and in the feed is claimed once
+                        items.putIfAbsent(new ItemKey(rs.getString(2), rs.getString(3)), new Item(rs.getString(2),
+                                rs.getString(3), rs.getString(4), rs.getInt(5), Jdbc.instant(rs, 6)));
+                    }
+                }
+            }
+            return new Claim(taken, new ArrayList<>(items.values()));
         }
     }
 
     @Override
-    public Claim take(Connection c, String job, int limit, Instant availableBy) throws SQLException {
+    public Claim take(Connection c, String job, int limit, Instant availableBy, Feed feed) throws SQLException {
         walkInboxInOrder(c);
         try (PreparedStatement ps = c.prepareStatement(TAKE)) {
-            Jdbc.bind(ps, job, availableBy, limit, job);
-            return readTaken(ps, 1);
+            // no job is named "": a job without a feed reads nothing from it
+            Jdbc.bind(ps, job, availableBy, limit, feed == null ? "" : feed.upstream(),
+                    feed == null ? 0L : feed.readTo(), limit, job);
+            int taken = 0;
+            Feed after = feed;
+            Map<ItemKey, Item> items = new LinkedHashMap<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    taken = rs.getInt(1);
+                    long readTo = rs.getLong(2);
+                    if (!rs.wasNull() && feed != null) {
+                        after = new Feed(feed.upstream(), readTo);
+                    }
+                    if (rs.getString(3) != null) {
+                        items.putIfAbsent(new ItemKey(rs.getString(3), rs.getString(4)), new Item(rs.getString(3),
+                                rs.getString(4), rs.getString(5), rs.getInt(6) + 1, Jdbc.instant(rs, 7)));
+                    }
+                }
+            }
+            return new Claim(taken, new ArrayList<>(items.values()), after);
         }
     }
 
@@ -145,25 +212,9 @@ final class PostgresStoreDialect implements StoreDialect {
         }
     }
 
-    /** Reads the count of rows taken and the items, their attempts raised by {@code attemptsAdded}. */
-    private static Claim readTaken(PreparedStatement ps, int attemptsAdded) throws SQLException {
-        int taken = 0;
-        List<Item> items = new ArrayList<>();
-        try (ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-                taken = rs.getInt(1);
-                if (rs.getString(2) != null) {
-                    items.add(new Item(rs.getString(2), rs.getString(3), rs.getString(4),
-                            rs.getInt(5) + attemptsAdded, Jdbc.instant(rs, 6)));
-                }
-            }
-        }
-        return new Claim(taken, items);
-    }
-
     @Override
-    public Set<ItemKey> finish(Connection c, String job, long runId, List<Result> finished, Instant now)
-            throws SQLException {
+    public Set<ItemKey> finish(Connection c, String job, long runId, List<Result> finished, List<Long> doneSeqs,
+            Instant now) throws SQLException {
         if (finished.isEmpty()) {
             return Set.of();
         }
@@ -180,14 +231,15 @@ final class PostgresStoreDialect implements StoreDialect {
                     column(c, "varchar", finished, StoreDialect::status),
                     column(c, "varchar", finished, Result::data),
                     column(c, "varchar", finished, StoreDialect::error),
+                    c.createArrayOf("bigint", doneSeqs.toArray()),
                     job, runId);
             return itemKeys(ps);
         }
     }
 
     @Override
-    public Set<ItemKey> writeFinished(Connection c, String job, long runId, List<Result> finished, Instant now)
-            throws SQLException {
+    public Set<ItemKey> writeFinished(Connection c, String job, long runId, List<Result> finished,
+            List<Long> doneSeqs, Instant now) throws SQLException {
         if (finished.isEmpty()) {
             return Set.of();
         }
@@ -198,25 +250,28 @@ final class PostgresStoreDialect implements StoreDialect {
                     column(c, "varchar", finished, StoreDialect::status),
                     column(c, "varchar", finished, Result::data),
                     column(c, "varchar", finished, StoreDialect::error),
-                    column(c, "integer", finished, r -> r.item().attempts()));
+                    column(c, "integer", finished, r -> r.item().attempts()),
+                    c.createArrayOf("bigint", doneSeqs.toArray()));
             return itemKeys(ps);
         }
     }
 
     @Override
-    public void handOn(Connection c, List<Result> done, Collection<String> downstream, Instant now)
-            throws SQLException {
-        if (done.isEmpty() || downstream.isEmpty()) {
-            return;
-        }
-        try (PreparedStatement ps = c.prepareStatement(HAND_ON)) {
-            for (String next : downstream) {
-                Jdbc.bind(ps, next, now,
-                        column(c, "varchar", done, r -> r.item().key()),
-                        column(c, "varchar", done, r -> r.item().version()),
-                        column(c, "varchar", done, Result::data));
-                ps.executeUpdate();
+    public long allocate(Connection c, String job, int count) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(ALLOCATE)) {
+            Jdbc.bind(ps, job, count);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
             }
+        }
+    }
+
+    @Override
+    public void ensureFeed(Connection c, String job, String upstream) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(ENSURE_FEED)) {
+            Jdbc.bind(ps, job, upstream, upstream);
+            ps.executeUpdate();
         }
     }
 

@@ -9,15 +9,14 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
-import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Function;
 
 /**
- * The steps of the job store that each database takes its own way: taking items from the inbox, writing a chunk's
- * results, handing them on and offering an item. {@link JobStore} keeps the flow and the portable statements and
+ * The steps of the job store that each database takes its own way: taking items from the inbox and the feed,
+ * writing a chunk's results, numbering them for the feeds and offering an item. {@link JobStore} keeps the flow and the portable statements and
  * picks one of these once, from the {@link Dialect}. Every step runs on the connection of the transaction it is
  * given and never commits.
  */
@@ -41,31 +40,42 @@ interface StoreDialect {
     boolean takesWhileCommitting();
 
     /**
-     * Takes up to {@code limit} items available at {@code availableBy} from the job's inbox and writes them to the
-     * state store as claimed by the run, unless the job has acted on them already.
+     * Takes up to {@code limit} items available at {@code availableBy}, from the job's inbox first and then from its
+     * feed (locked, and moved past what it took), and writes them to the state store as claimed by the run, unless
+     * the job has acted on them already.
      */
     Claim claim(Connection c, String job, long runId, int limit, Instant availableBy, Instant now)
             throws SQLException;
 
     /**
-     * Takes up to {@code limit} items available at {@code availableBy} from the job's inbox, answering those the job
-     * has not acted on yet with this attempt counted. Nothing is written to the state store.
+     * Takes up to {@code limit} items available at {@code availableBy}, from the job's inbox first and then from its
+     * upstream's done items after {@code feed} (null: none), answering those the job has not acted on yet with this
+     * attempt counted, and where the feed would stand after them. Nothing is written to the state store or the feed.
      */
-    Claim take(Connection c, String job, int limit, Instant availableBy) throws SQLException;
-
-    /** Moves the run's claimed items to their final status; answers those the run still owned. */
-    Set<ItemKey> finish(Connection c, String job, long runId, List<Result> finished, Instant now)
-            throws SQLException;
-
-    /** Writes taken items at their final status, unless another run wrote them meanwhile; answers those written. */
-    Set<ItemKey> writeFinished(Connection c, String job, long runId, List<Result> finished, Instant now)
-            throws SQLException;
+    Claim take(Connection c, String job, int limit, Instant availableBy, JobStore.Feed feed) throws SQLException;
 
     /**
-     * Puts the done items in each downstream job's inbox: a row already waiting there (the item was handed on again
-     * before the downstream job took it) gets the new data; the others are inserted.
+     * Moves the run's claimed items to their final status, a done one with its feed number ({@code doneSeqs}, in
+     * the order of {@code finished}); answers those the run still owned.
      */
-    void handOn(Connection c, List<Result> done, Collection<String> downstream, Instant now) throws SQLException;
+    Set<ItemKey> finish(Connection c, String job, long runId, List<Result> finished, List<Long> doneSeqs,
+            Instant now) throws SQLException;
+
+    /**
+     * Writes taken items at their final status, a done one with its feed number, unless another run wrote them
+     * meanwhile; answers those written.
+     */
+    Set<ItemKey> writeFinished(Connection c, String job, long runId, List<Result> finished, List<Long> doneSeqs,
+            Instant now) throws SQLException;
+
+    /**
+     * Adds {@code count} to the job's last feed number and answers the new last one; the transaction holds the job's
+     * head row until it ends.
+     */
+    long allocate(Connection c, String job, int count) throws SQLException;
+
+    /** Gives {@code job} a feed from {@code upstream} starting after its latest done item, unless it has one. */
+    void ensureFeed(Connection c, String job, String upstream) throws SQLException;
 
     /**
      * Inserts or refreshes the item's inbox row, unless the job has acted on the item already; answers whether it

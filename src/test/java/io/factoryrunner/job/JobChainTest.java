@@ -263,7 +263,7 @@ class JobChainTest {
                         .containsExactly("done", "done", "claimed", "claimed");
             } else {
                 assertThat(states(ds, "build")).extracting(State::status).containsExactly("done", "done");
-                assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_inbox WHERE job = 'build'")).isEqualTo(4);
+                assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_waiting WHERE job = 'build'")).isEqualTo(4);
             }
         }
         Gate.reset("");
@@ -547,7 +547,7 @@ class JobChainTest {
                     + " no item key: set the header FactoryItemKey or the option key (for example"
                     + " key=${body[id]})");
         });
-        assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_inbox")).isZero();
+        assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_waiting")).isZero();
     }
 
     @Test
@@ -568,7 +568,7 @@ class JobChainTest {
         assertThat(Sql.rows(ds, "SELECT message FROM factory_error")).singleElement()
                 .satisfies(r -> assertThat((String) r.get("message")).contains("Route 'intake' sends a list to"
                         + " job:prepare without the option key"));
-        assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_inbox")).isZero();
+        assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_waiting")).isZero();
     }
 
     /** A refused task that is not the factory stopping is an item's failure like any other, recorded and mailed. */
@@ -659,7 +659,7 @@ class JobChainTest {
             assertThat(Sql.rows(ds, "SELECT item_key, message FROM factory_error")).singleElement()
                     .satisfies(r -> assertThat((String) r.get("message")).contains("item-2")
                             .contains("cannot be written as JSON"));
-            assertThat(Sql.rows(ds, "SELECT item_key FROM job_inbox WHERE job = 'ship'"))
+            assertThat(Sql.rows(ds, "SELECT item_key FROM job_waiting WHERE job = 'ship'"))
                     .extracting(r -> r.get("item_key")).containsExactly("item-1");
         }
     }

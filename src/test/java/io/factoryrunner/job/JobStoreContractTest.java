@@ -1,6 +1,7 @@
 package io.factoryrunner.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.factoryrunner.db.Database;
 import io.factoryrunner.db.DatabaseSettings;
@@ -57,8 +58,10 @@ class JobStoreContractTest {
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
-    void an_offered_item_is_claimed_finished_and_handed_to_the_downstream_inbox(TestDatabase db) throws Exception {
+    void an_offered_item_is_claimed_finished_and_handed_to_the_downstream_jobs(TestDatabase db) throws Exception {
         open(db);
+        store.declareFeed("build", "prepare");
+        store.declareFeed("check", "prepare");
         assertThat(store.offer("prepare", "item-1", "v1", "raw", true)).isTrue();
         long run = store.startRun("prepare", Trigger.MANUAL, "node-1", null);
 
@@ -71,13 +74,14 @@ class JobStoreContractTest {
 
         Item item = claim.items().get(0);
         int written = store.complete("prepare", run, List.of(new Result(item, Outcome.DONE, "prepared", null, 0)),
-                List.of("build", "check"), 0);
+                0);
 
         assertThat(written).isEqualTo(1);
         assertThat(states("prepare")).containsExactly("item-1/v1 done prepared");
-        assertThat(inbox("prepare")).isEmpty();
-        assertThat(inbox("build")).containsExactly("item-1/v1 prepared");
-        assertThat(inbox("check")).containsExactly("item-1/v1 prepared");
+        assertThat(waiting("prepare")).isEmpty();
+        assertThat(waiting("build")).containsExactly("item-1/v1 prepared");
+        assertThat(waiting("check")).containsExactly("item-1/v1 prepared");
+        assertThat(inbox("build")).as("a hand-on writes no row of its own").isEmpty();
         assertThat(counts(run)).isEqualTo("taken 1, done 1, failed 0");
     }
 
@@ -86,6 +90,7 @@ class JobStoreContractTest {
     void a_chunk_taken_and_committed_writes_its_results_and_hands_the_done_items_on(TestDatabase db)
             throws Exception {
         open(db);
+        store.declareFeed("build", "prepare");
         for (int i = 1; i <= 3; i++) {
             store.offer("prepare", "item-" + i, "v1", "raw" + i, true);
         }
@@ -98,13 +103,13 @@ class JobStoreContractTest {
             store.commitChunk(chunk, "prepare", run, List.of(
                     new Result(items.get(0), Outcome.DONE, "prepared1", null, 0),
                     new Result(items.get(1), Outcome.FAILED, items.get(1).data(), "no such customer", 2),
-                    new Result(items.get(2), Outcome.DONE, "prepared3", null, 0)), List.of("build"), List.of());
+                    new Result(items.get(2), Outcome.DONE, "prepared3", null, 0)), List.of());
         }
 
         assertThat(states("prepare")).containsExactly("item-1/v1 done prepared1", "item-2/v1 failed raw2",
                 "item-3/v1 done prepared3");
-        assertThat(inbox("prepare")).isEmpty();
-        assertThat(inbox("build")).containsExactly("item-1/v1 prepared1", "item-3/v1 prepared3");
+        assertThat(waiting("prepare")).isEmpty();
+        assertThat(waiting("build")).containsExactly("item-1/v1 prepared1", "item-3/v1 prepared3");
         assertThat(counts(run)).isEqualTo("taken 3, done 2, failed 1");
     }
 
@@ -124,13 +129,137 @@ class JobStoreContractTest {
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
+    void a_downstream_job_takes_its_upstreams_done_items_in_the_order_they_were_committed(TestDatabase db)
+            throws Exception {
+        open(db);
+        store.declareFeed("build", "prepare");
+        finish("prepare", List.of("item-1", "item-2", "item-3"), List.of("item-2"));
+        finish("prepare", List.of("item-4", "item-5"), List.of());
+
+        long run = store.startRun("build", Trigger.MANUAL, "node-1", null);
+        Claim first = store.claim("build", run, 3);
+        assertThat(first.items()).extracting(Item::key).containsExactly("item-1", "item-3", "item-4");
+        assertThat(first.items()).allSatisfy(item -> assertThat(item.attempts()).isEqualTo(1));
+        assertThat(first.items()).extracting(Item::data).containsExactly("item-1 done", "item-3 done", "item-4 done");
+        assertThat(waiting("build")).containsExactly("item-5/v1 item-5 done");
+
+        try (OpenChunk chunk = store.openChunk("build", 10, Clock.systemUTC().instant())) {
+            assertThat(chunk.items()).extracting(Item::key).containsExactly("item-5");
+            store.commitChunk(chunk, "build", run, List.of(
+                    new Result(chunk.items().get(0), Outcome.DONE, "built", null, 0)), List.of());
+        }
+        assertThat(waiting("build")).isEmpty();
+        assertThat(store.claim("build", run, 10).taken()).isZero();
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_chunk_of_the_feed_rolled_back_leaves_its_items_waiting_and_the_next_chunk_goes_on_from_the_last(
+            TestDatabase db) throws Exception {
+        open(db);
+        store.declareFeed("build", "prepare");
+        finish("prepare", List.of("item-1", "item-2", "item-3", "item-4"), List.of());
+        long run = store.startRun("build", Trigger.MANUAL, "node-1", null);
+
+        try (OpenChunk chunk = store.openChunk("build", 2, Clock.systemUTC().instant())) {
+            assertThat(chunk.items()).extracting(Item::key).containsExactly("item-1", "item-2");
+        }
+        assertThat(waiting("build")).hasSize(4);
+
+        OpenChunk first = store.openChunk("build", 2, Clock.systemUTC().instant());
+        // the next chunk is taken from where the first one ends, before the first is committed
+        OpenChunk second = store.openChunk("build", 2, Clock.systemUTC().instant(), first.feed());
+        assertThat(second.items()).extracting(Item::key).containsExactly("item-3", "item-4");
+        try (first; second) {
+            store.commitChunk(first, "build", run, done(first.items()), List.of());
+            store.commitChunk(second, "build", run, done(second.items()), List.of());
+        }
+        assertThat(waiting("build")).isEmpty();
+        assertThat(states("build")).hasSize(4);
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_chunk_whose_feed_another_run_moved_meanwhile_is_refused_and_writes_nothing(TestDatabase db)
+            throws Exception {
+        open(db);
+        store.declareFeed("build", "prepare");
+        finish("prepare", List.of("item-1", "item-2"), List.of());
+        long stale = store.startRun("build", Trigger.MANUAL, "node-1", null);
+
+        OpenChunk chunk = store.openChunk("build", 10, Clock.systemUTC().instant());
+        // meanwhile another run (the node of the first was declared dead) takes the same items and commits
+        assertThat(store.claim("build", stale + 1000, 10).items()).hasSize(2);
+        try (chunk) {
+            assertThatThrownBy(() -> store.commitChunk(chunk, "build", stale, done(chunk.items()), List.of()))
+                    .isInstanceOf(SQLException.class).hasMessageContaining("moved by another run");
+        }
+        assertThat(states("build")).containsExactly("item-1/v1 claimed item-1 done", "item-2/v1 claimed item-2 done");
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_job_declared_after_its_upstream_finished_items_takes_only_what_is_finished_from_then_on(TestDatabase db)
+            throws Exception {
+        open(db);
+        finish("prepare", List.of("item-1"), List.of());
+        store.declareFeed("build", "prepare");
+        finish("prepare", List.of("item-2"), List.of());
+
+        assertThat(waiting("build")).containsExactly("item-2/v1 item-2 done");
+        // a downstream job the upstream's run gives a feed before it writes (declared while the database was away)
+        store.ensureFeeds("prepare", List.of("check"));
+        finish("prepare", List.of("item-3"), List.of());
+        assertThat(waiting("check")).containsExactly("item-3/v1 item-3 done");
+        assertThat(waiting("build")).containsExactly("item-2/v1 item-2 done", "item-3/v1 item-3 done");
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void an_item_redriven_upstream_and_done_again_is_dropped_by_the_downstream_job_that_acted_on_it(
+            TestDatabase db) throws Exception {
+        open(db);
+        store.declareFeed("build", "prepare");
+        finish("prepare", List.of("item-1", "item-2"), List.of("item-2"));
+        long run = store.startRun("build", Trigger.MANUAL, "node-1", null);
+        store.complete("build", run, done(store.claim("build", run, 10).items()), 0);
+
+        assertThat(store.redrive("prepare", "item-2", "v1")).isTrue();
+        finish("prepare", List.of("item-2"), List.of());
+        assertThat(waiting("build")).containsExactly("item-2/v1 item-2 done");
+        assertThat(store.claim("build", run, 10).items()).extracting(Item::key).containsExactly("item-2");
+        assertThat(waiting("build")).isEmpty();
+    }
+
+    /** Offers the keys to a job and runs them through it, the {@code failing} ones failed, the others done. */
+    private void finish(String job, List<String> keys, List<String> failing) throws SQLException {
+        for (String key : keys) {
+            store.offer(job, key, "v1", key, true);
+        }
+        long run = store.startRun(job, Trigger.MANUAL, "node-1", null);
+        List<Result> results = new ArrayList<>();
+        for (Item item : store.claim(job, run, keys.size()).items()) {
+            results.add(failing.contains(item.key())
+                    ? new Result(item, Outcome.FAILED, item.data(), "failed on purpose", 0)
+                    : new Result(item, Outcome.DONE, item.key() + " done", null, 0));
+        }
+        store.complete(job, run, results, 0);
+        store.finishRun(run, RunStatus.SUCCEEDED, null);
+    }
+
+    private static List<Result> done(List<Item> items) {
+        return items.stream().map(item -> new Result(item, Outcome.DONE, item.data(), null, 0)).toList();
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
     void an_item_handed_on_again_after_the_job_acted_on_it_is_taken_from_the_inbox_and_dropped(TestDatabase db)
             throws Exception {
         open(db);
         store.offer("build", "item-1", "v1", "prepared", true);
         long run = store.startRun("build", Trigger.MANUAL, "node-1", null);
         Item item = store.claim("build", run, 10).items().get(0);
-        store.complete("build", run, List.of(new Result(item, Outcome.DONE, "built", null, 0)), List.of(), 0);
+        store.complete("build", run, List.of(new Result(item, Outcome.DONE, "built", null, 0)), 0);
         // the upstream job hands the same version on again (its item was redriven and done once more)
         jdbc.update("""
                 INSERT INTO job_inbox (job, item_key, item_version, complete, data, enqueued_at)
@@ -139,7 +268,7 @@ class JobStoreContractTest {
         try (OpenChunk chunk = store.openChunk("build", 10, Clock.systemUTC().instant())) {
             assertThat(chunk.taken()).isEqualTo(1);
             assertThat(chunk.items()).isEmpty();
-            store.commitChunk(chunk, "build", run, List.of(), List.of(), List.of());
+            store.commitChunk(chunk, "build", run, List.of(), List.of());
         }
 
         assertThat(inbox("build")).isEmpty();
@@ -153,12 +282,12 @@ class JobStoreContractTest {
         store.offer("prepare", "item-1", "v1", "raw", true);
         long run = store.startRun("prepare", Trigger.MANUAL, "node-1", null);
         Item item = store.claim("prepare", run, 10).items().get(0);
-        store.complete("prepare", run, List.of(new Result(item, Outcome.FAILED, "raw", "no such customer", 0)),
-                List.of("build"), 0);
+        store.declareFeed("build", "prepare");
+        store.complete("prepare", run, List.of(new Result(item, Outcome.FAILED, "raw", "no such customer", 0)), 0);
         store.finishRun(run, RunStatus.FAILED, "1 item failed");
 
         assertThat(states("prepare")).containsExactly("item-1/v1 failed raw");
-        assertThat(inbox("build")).isEmpty();
+        assertThat(waiting("build")).isEmpty();
         assertThat(store.offer("prepare", "item-1", "v1", "raw again", true)).as("offered again").isFalse();
         long second = store.startRun("prepare", Trigger.MANUAL, "node-1", null);
         assertThat(store.claim("prepare", second, 10).items()).isEmpty();
@@ -235,6 +364,13 @@ class JobStoreContractTest {
     private List<String> inbox(String job) throws SQLException {
         return jdbc.query("""
                 SELECT item_key, item_version, data FROM job_inbox WHERE job = ? ORDER BY seq""",
+                rs -> rs.getString(1) + "/" + rs.getString(2) + " " + rs.getString(3), job);
+    }
+
+    /** What waits for the job: its inbox rows and its upstream's done items it has not read. */
+    private List<String> waiting(String job) throws SQLException {
+        return jdbc.query("""
+                SELECT item_key, item_version, data FROM job_waiting WHERE job = ? ORDER BY item_key""",
                 rs -> rs.getString(1) + "/" + rs.getString(2) + " " + rs.getString(3), job);
     }
 

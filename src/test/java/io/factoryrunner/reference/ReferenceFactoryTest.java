@@ -127,7 +127,7 @@ class ReferenceFactoryTest {
                         .contains("\"rows\":2").contains("1,Acme"));
         assertThat(count(ds, "SELECT COUNT(*) FROM factory_error WHERE job = 'prepare'"
                 + " AND message LIKE '%data set empty has no records%'")).isEqualTo(1);
-        assertThat(inbox(ds, "build")).containsExactly("partners");
+        assertThat(waiting(ds, "build")).containsExactly("partners");
     }
 
     @ParameterizedTest
@@ -152,7 +152,7 @@ class ReferenceFactoryTest {
                             .contains("1001 bytes").contains("source.drop.max-size").contains("1000 bytes");
                     assertThat((String) r.get("payload_excerpt")).endsWith("above.csv");
                 });
-        assertThat(inbox(ds, "prepare")).containsExactly("at-limit");
+        assertThat(waiting(ds, "prepare")).containsExactly("at-limit");
     }
 
     @Test
@@ -172,7 +172,7 @@ class ReferenceFactoryTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> count(ds, "SELECT COUNT(*) FROM factory_error"
                 + " WHERE route_id = 'prepare-drop' AND message LIKE '%huge.csv is 3221225472 bytes, more than"
                 + " the 500000 bytes source.drop.max-size allows%'") == 1);
-        assertThat(inbox(ds, "prepare")).isEmpty();
+        assertThat(waiting(ds, "prepare")).isEmpty();
     }
 
     @ParameterizedTest
@@ -194,7 +194,7 @@ class ReferenceFactoryTest {
             assertThat((String) r.get("message")).contains("quoted.csv").contains("800000 bytes")
                     .contains("more than the 1000000 characters an item holds");
         });
-        assertThat(inbox(ds, "prepare")).isEmpty();
+        assertThat(waiting(ds, "prepare")).isEmpty();
     }
 
     @ParameterizedTest
@@ -239,7 +239,7 @@ class ReferenceFactoryTest {
                     assertThat(r.get("job")).isEqualTo("build");
                     assertThat(r.get("exception_class") + " " + r.get("message")).containsIgnoringCase("timeout");
                 });
-        assertThat(inbox(ds, "build")).hasSize(3);
+        assertThat(waiting(ds, "build")).hasSize(3);
     }
 
     @Test
@@ -352,7 +352,7 @@ class ReferenceFactoryTest {
 
         assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
         assertThat(statesOf(ds, "check")).isEqualTo(Map.of("customers-apac", "done", "customers-emea", "done"));
-        assertThat(inbox(ds, "check")).containsExactly("customers-na");
+        assertThat(waiting(ds, "check")).containsExactly("customers-na");
 
         api.stubFor(get(urlPathEqualTo("/api/v1/builds/b-na")).atPriority(1)
                 .willReturn(json(200, "{\"id\": \"b-na\", \"status\": \"complete\", \"quality\": 0.8}")));
@@ -370,7 +370,7 @@ class ReferenceFactoryTest {
         intake(app);
         trigger(app, "prepare", "build", "check");
         DataSource ds = app.database().dataSource();
-        assertThat(inbox(ds, "check")).containsExactly("customers-na");
+        assertThat(waiting(ds, "check")).containsExactly("customers-na");
 
         clock.advance(Duration.ofMinutes(31));
         trigger(app, "check");
@@ -383,7 +383,7 @@ class ReferenceFactoryTest {
                     assertThat((String) r.get("message")).contains("b-na").contains("still running after 30m");
                 });
         assertThat(statesOf(ds, "check")).containsEntry("customers-na", "failed");
-        assertThat(inbox(ds, "check")).isEmpty();
+        assertThat(waiting(ds, "check")).isEmpty();
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -485,7 +485,7 @@ class ReferenceFactoryTest {
         DataSource ds = app.database().dataSource();
 
         assertThat(count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'build'")).as("no build state").isZero();
-        assertThat(inbox(ds, "build")).containsExactlyInAnyOrder("customers-apac", "customers-emea",
+        assertThat(waiting(ds, "build")).containsExactlyInAnyOrder("customers-apac", "customers-emea",
                 "customers-na");
         assertThat(rows(ds, "SELECT category, attempts FROM factory_error")).hasSize(3).allSatisfy(r -> {
             assertThat(r.get("category")).isEqualTo("http_api");
@@ -519,7 +519,7 @@ class ReferenceFactoryTest {
 
         api.verify(0, deleteRequestedFor(urlPathMatching("/api/v1/.*")));
         assertThat(count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'cleanup'")).isZero();
-        assertThat(inbox(ds, "cleanup")).containsExactlyInAnyOrder("customers-apac", "customers-emea",
+        assertThat(waiting(ds, "cleanup")).containsExactlyInAnyOrder("customers-apac", "customers-emea",
                 "customers-na");
     }
 
@@ -646,8 +646,8 @@ class ReferenceFactoryTest {
         return answer;
     }
 
-    static List<String> inbox(DataSource ds, String job) throws Exception {
-        return column(ds, "SELECT item_key FROM job_inbox WHERE job = ? ORDER BY item_key", job);
+    static List<String> waiting(DataSource ds, String job) throws Exception {
+        return column(ds, "SELECT item_key FROM job_waiting WHERE job = ? ORDER BY item_key", job);
     }
 
     static String version(DataSource ds, String job, String key) throws Exception {
