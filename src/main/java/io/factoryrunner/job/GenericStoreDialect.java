@@ -46,6 +46,16 @@ final class GenericStoreDialect implements StoreDialect {
     private static final String MOVE_FEED = """
             UPDATE job_feed SET read_seq = ? WHERE job = ? AND upstream = ?""";
 
+    /** Moves a feed on from where the chunk found it; a count of 0 means another run moved it meanwhile. */
+    private static final String MOVE_FEED_FROM = """
+            UPDATE job_feed SET read_seq = ? WHERE job = ? AND upstream = ? AND read_seq = ?""";
+
+    private static final String COUNT_RUN = """
+            UPDATE job_run
+               SET items_taken = items_taken + ?, items_done = items_done + ?, items_failed = items_failed + ?,
+                   retries = retries + ?, items_kept = items_kept + ?, items_deferred = items_deferred + ?
+             WHERE run_id = ?""";
+
     private static final String ALLOCATE = """
             SELECT last_seq FROM FINAL TABLE (
                 MERGE INTO job_head h
@@ -261,9 +271,34 @@ final class GenericStoreDialect implements StoreDialect {
         return taken;
     }
 
+    /** In steps: the feed numbers, the results in one statement, the feed moved, the run's counts. */
     @Override
-    public Set<ItemKey> finish(Connection c, String job, long runId, List<Result> finished, List<Long> doneSeqs,
-            Instant now) throws SQLException {
+    public Set<ItemKey> write(Connection c, ChunkWrite w) throws SQLException {
+        int done = w.doneCount();
+        long base = done == 0 ? 0 : allocate(c, w.job(), done) - done;
+        List<Long> doneSeqs = w.doneOrdinals().stream().map(n -> n == null ? null : base + n).toList();
+        Set<ItemKey> written = w.claimed() ? finish(c, w.job(), w.runId(), w.finished(), doneSeqs, w.now())
+                : writeFinished(c, w.job(), w.runId(), w.finished(), doneSeqs, w.now());
+        if (w.movesFeed()) {
+            try (PreparedStatement ps = c.prepareStatement(MOVE_FEED_FROM)) {
+                Jdbc.bind(ps, w.feedTo().readTo(), w.job(), w.feedFrom().upstream(), w.feedFrom().readTo());
+                if (ps.executeUpdate() != 1) {
+                    throw new SQLException(StoreDialect.feedMoved(w));
+                }
+            }
+        }
+        int doneWritten = (int) w.finished().stream()
+                .filter(r -> r.done() && written.contains(ItemKey.of(r.item()))).count();
+        try (PreparedStatement ps = c.prepareStatement(COUNT_RUN)) {
+            Jdbc.bind(ps, written.size() + w.deferred() + w.kept(), doneWritten, written.size() - doneWritten,
+                    w.retries(), w.kept(), w.deferred(), w.runId());
+            ps.executeUpdate();
+        }
+        return written;
+    }
+
+    private static Set<ItemKey> finish(Connection c, String job, long runId, List<Result> finished,
+            List<Long> doneSeqs, Instant now) throws SQLException {
         if (finished.isEmpty()) {
             return Set.of();
         }
@@ -280,8 +315,7 @@ final class GenericStoreDialect implements StoreDialect {
         }
     }
 
-    @Override
-    public Set<ItemKey> writeFinished(Connection c, String job, long runId, List<Result> finished,
+    private static Set<ItemKey> writeFinished(Connection c, String job, long runId, List<Result> finished,
             List<Long> doneSeqs, Instant now) throws SQLException {
         if (finished.isEmpty()) {
             return Set.of();
@@ -300,8 +334,8 @@ final class GenericStoreDialect implements StoreDialect {
         }
     }
 
-    @Override
-    public long allocate(Connection c, String job, int count) throws SQLException {
+    /** Adds {@code count} to the job's last feed number and answers the new last one. */
+    private static long allocate(Connection c, String job, int count) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(ALLOCATE)) {
             Jdbc.bind(ps, job, count);
             try (ResultSet rs = ps.executeQuery()) {

@@ -109,12 +109,6 @@ public final class JobStore {
                SET status = ?, ended_at = ?, error_summary = ?
              WHERE run_id = ? AND status = 'running'""";
 
-    private static final String COUNT_RUN = """
-            UPDATE job_run
-               SET items_taken = items_taken + ?, items_done = items_done + ?, items_failed = items_failed + ?,
-                   retries = retries + ?, items_kept = items_kept + ?, items_deferred = items_deferred + ?
-             WHERE run_id = ?""";
-
     private static final String ABANDON_NODE_RUNS = """
             UPDATE job_run
                SET status = 'abandoned', ended_at = ?, error_summary = ?
@@ -142,10 +136,6 @@ public final class JobStore {
 
     private static final String OTHER_FEEDS = """
             DELETE FROM job_feed WHERE job = ? AND (CAST(? AS VARCHAR(100)) IS NULL OR upstream <> ?)""";
-
-    /** Moves a feed on from where the chunk found it; a count of 0 means another run moved it meanwhile. */
-    private static final String MOVE_FEED = """
-            UPDATE job_feed SET read_seq = ? WHERE job = ? AND upstream = ? AND read_seq = ?""";
 
     private static final Jdbc.RowMapper<Feed> FEED = rs -> new Feed(rs.getString(1), rs.getLong(2));
 
@@ -476,21 +466,6 @@ public final class JobStore {
         Connection c = chunk.connection;
         Instant now = now();
         List<Result> finished = results.stream().filter(r -> r.outcome() != Outcome.DEFERRED).toList();
-        Set<ItemKey> written = dialect.writeFinished(c, job, runId, finished, doneSeqs(c, job, finished), now);
-        int done = 0;
-        int failed = 0;
-        for (Result r : finished) {
-            if (!written.contains(ItemKey.of(r.item()))) {
-                // another run wrote this item meanwhile: leave it as it is
-                continue;
-            }
-            if (r.done()) {
-                done++;
-            } else {
-                failed++;
-            }
-        }
-        moveFeed(c, job, chunk.feedFrom, chunk.feedTo);
         List<Result> putBack = new ArrayList<>(results.stream().filter(r -> r.outcome() == Outcome.DEFERRED)
                 .toList());
         int deferred = putBack.size();
@@ -504,43 +479,17 @@ public final class JobStore {
                 defer.executeBatch();
             }
         }
-        try (PreparedStatement ps = c.prepareStatement(COUNT_RUN)) {
-            // as a claim counts: the items this run acted on, not the inbox rows of items acted on before
-            Jdbc.bind(ps, done + failed + deferred + kept.size(), done, failed,
-                    results.stream().mapToInt(Result::retries).sum(), kept.size(), deferred, runId);
-            ps.executeUpdate();
-        }
+        // an item another run wrote meanwhile is left as it is, and not counted: as a claim counts, the items this
+        // run acted on
+        Set<ItemKey> written = dialect.write(c, new StoreDialect.ChunkWrite(job, runId, finished, false,
+                chunk.feedFrom, chunk.feedTo, retries(results), deferred, kept.size(), now));
         c.commit();
         chunk.ended = true;
-        return done + failed + deferred;
+        return written.size() + deferred;
     }
 
-    /**
-     * The feed numbers of the done results, in their order (null for the others): taken from the job's head row,
-     * which this transaction then holds until it commits, so the numbers are committed in the order they are given.
-     */
-    private List<Long> doneSeqs(Connection c, String job, List<Result> finished) throws SQLException {
-        int done = (int) finished.stream().filter(Result::done).count();
-        List<Long> seqs = new ArrayList<>(finished.size());
-        long next = done == 0 ? 0 : dialect.allocate(c, job, done) - done;
-        for (Result r : finished) {
-            seqs.add(r.done() ? ++next : null);
-        }
-        return seqs;
-    }
-
-    /** Moves the job's feed past a chunk taken from it, unless another run moved it meanwhile (then it throws). */
-    private static void moveFeed(Connection c, String job, Feed from, Feed to) throws SQLException {
-        if (from == null || to == null || to.readTo() == from.readTo()) {
-            return;
-        }
-        try (PreparedStatement ps = c.prepareStatement(MOVE_FEED)) {
-            Jdbc.bind(ps, to.readTo(), job, from.upstream(), from.readTo());
-            if (ps.executeUpdate() != 1) {
-                throw new SQLException("The feed of job " + job + " from " + from.upstream()
-                        + " was moved by another run while this chunk ran; the chunk is rolled back");
-            }
-        }
+    private static int retries(List<Result> results) {
+        return results.stream().mapToInt(Result::retries).sum();
     }
 
     /** The parameters of {@link #DEFER} for an item put back: due at once unless it says when. */
@@ -563,36 +512,20 @@ public final class JobStore {
     public int complete(String job, long runId, List<Result> results, int kept) throws SQLException {
         return jdbc.inTransaction(tx -> tx.withConnection(c -> {
             Instant now = now();
-            int written = 0;
-            int done = 0;
-            int failed = 0;
             int deferred = 0;
-            List<Result> finished = results.stream().filter(r -> r.outcome() != Outcome.DEFERRED).toList();
-            Set<ItemKey> owned = dialect.finish(c, job, runId, finished, doneSeqs(c, job, finished), now);
-            for (Result r : finished) {
-                if (!owned.contains(ItemKey.of(r.item()))) {
-                    // the run no longer owns the item (it was declared abandoned): leave it as it is
-                    continue;
-                }
-                written++;
-                if (r.done()) {
-                    done++;
-                } else {
-                    failed++;
-                }
-            }
             for (Result r : results) {
+                // an item the run no longer owns (it was declared abandoned) is left as it is
                 if (r.outcome() != Outcome.DEFERRED
                         || tx.update(DELETE_CLAIMED, job, r.item().key(), r.item().version(), runId) != 1) {
                     continue;
                 }
                 tx.update(DEFER, deferral(job, r, now));
-                written++;
                 deferred++;
             }
-            int retries = results.stream().mapToInt(Result::retries).sum();
-            tx.update(COUNT_RUN, written + kept, done, failed, retries, kept, deferred, runId);
-            return written;
+            List<Result> finished = results.stream().filter(r -> r.outcome() != Outcome.DEFERRED).toList();
+            Set<ItemKey> owned = dialect.write(c, new StoreDialect.ChunkWrite(job, runId, finished, true, null, null,
+                    retries(results), deferred, kept, now));
+            return owned.size() + deferred;
         }));
     }
 

@@ -1,7 +1,6 @@
 package io.factoryrunner.job;
 
 import static io.factoryrunner.job.StoreDialect.column;
-import static io.factoryrunner.job.StoreDialect.itemKeys;
 
 import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.job.JobStore.Claim;
@@ -12,9 +11,9 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,6 +25,13 @@ import java.util.Set;
  * the next chunk can be taken while the previous one commits.
  */
 final class PostgresStoreDialect implements StoreDialect {
+
+    /**
+     * The take walks the inbox index in seq order and stops after a chunk. Without statistics (a new table, a
+     * backlog that arrived since the last ANALYZE) the planner guesses a few rows and would rather read and sort all
+     * the job's waiting rows, once per chunk. Set for the transaction only, in the take's own round trip.
+     */
+    private static final String WALK_INBOX_IN_ORDER = "SET LOCAL enable_sort = off;";
 
     /**
      * Takes the oldest waiting rows of a job (job, available by, limit), skipping those another transaction holds;
@@ -59,6 +65,7 @@ final class PostgresStoreDialect implements StoreDialect {
      * the table.
      */
     private static final String CLAIM = """
+            %s
             WITH taken AS (%s),
             feed AS (SELECT upstream, read_seq FROM job_feed WHERE job = ? ORDER BY upstream LIMIT 1 FOR UPDATE),
             fed AS (%s),
@@ -79,7 +86,7 @@ final class PostgresStoreDialect implements StoreDialect {
             SELECT n.taken, c.item_key, c.item_version, c.data, c.attempts, a.failing_since
               FROM (SELECT COUNT(*) AS taken FROM arrived) n
               LEFT JOIN (claimed c JOIN arrived a ON a.item_key = c.item_key AND a.item_version = c.item_version)
-                ON TRUE""".formatted(TAKE_FROM_INBOX,
+                ON TRUE""".formatted(WALK_INBOX_IN_ORDER, TAKE_FROM_INBOX,
             FED.formatted("(SELECT upstream FROM feed)", "(SELECT read_seq FROM feed)"));
 
     /**
@@ -87,6 +94,7 @@ final class PostgresStoreDialect implements StoreDialect {
      * moves it), answering how many were taken, the feed position after them, and the items not acted on yet.
      */
     private static final String TAKE = """
+            %s
             WITH taken AS (%s),
             fed AS (%s),
             arrived AS (
@@ -99,37 +107,69 @@ final class PostgresStoreDialect implements StoreDialect {
               LEFT JOIN arrived a
                 ON NOT EXISTS (SELECT 1 FROM job_state s
                                 WHERE s.job = ? AND s.item_key = a.item_key AND s.item_version = a.item_version)"""
-            .formatted(TAKE_FROM_INBOX, FED.formatted("?", "?"));
+            .formatted(WALK_INBOX_IN_ORDER, TAKE_FROM_INBOX, FED.formatted("?", "?"));
 
-    /** A chunk's results in one statement; answers the items the run still owned. */
-    private static final String FINISH = """
-            UPDATE job_state s
-               SET status = u.status, data = u.data, error_message = u.error, done_seq = u.done_seq, updated_at = ?,
-                   row_version = s.row_version + 1
-              FROM unnest(?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::bigint[])
-                   AS u(item_key, item_version, status, data, error, done_seq)
-             WHERE s.job = ? AND s.item_key = u.item_key AND s.item_version = u.item_version AND s.run_id = ?
-               AND s.status = 'claimed'
-            RETURNING s.item_key, s.item_version""";
+    /** Numbers a chunk's done items from the job's head row, which the transaction holds until it ends. */
+    private static final String HEAD = """
+            head AS (
+                INSERT INTO job_head (job, last_seq) VALUES (?, ?)
+                ON CONFLICT (job) DO UPDATE SET last_seq = job_head.last_seq + EXCLUDED.last_seq
+                RETURNING last_seq)""";
+
+    /** The run's counts from the items written (and the items put back, the retries), and the feed's move. */
+    private static final String COUNT_AND_MOVE = """
+            moved AS (
+                UPDATE job_feed SET read_seq = ? WHERE job = ? AND upstream = ? AND read_seq = ? RETURNING 1),
+            counted AS (
+                UPDATE job_run
+                   SET items_taken = items_taken + (SELECT COUNT(*) FROM written) + ?,
+                       items_done = items_done + (SELECT COUNT(*) FROM written WHERE status = 'done'),
+                       items_failed = items_failed + (SELECT COUNT(*) FROM written WHERE status = 'failed'),
+                       retries = retries + ?, items_kept = items_kept + ?, items_deferred = items_deferred + ?
+                 WHERE run_id = ?)
+            SELECT item_key, item_version, (SELECT COUNT(*) FROM moved) FROM written
+            UNION ALL
+            SELECT NULL, NULL, (SELECT COUNT(*) FROM moved)""";
 
     /**
-     * One transaction per chunk: the chunk's finished items written at their final status; answers those written
-     * (an item another run wrote meanwhile is left as it is).
+     * The claim path's results in one statement: the run's claimed rows moved to their final status (answering those
+     * the run still owned), numbered, and counted. With no statistics to say otherwise the planner guesses that the
+     * run holds one claimed row and would join the chunk's arrays to it in a nested loop, chunk size squared
+     * comparisons; a hash join is linear whatever the guess (set for this transaction only, in the same round trip).
+     */
+    private static final String FINISH = """
+            SET LOCAL enable_nestloop = off;
+            WITH %s,
+            written AS (
+                UPDATE job_state s
+                   SET status = u.status, data = u.data, error_message = u.error,
+                       done_seq = (SELECT last_seq FROM head) - ? + u.done_n, updated_at = ?,
+                       row_version = s.row_version + 1
+                  FROM unnest(?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::int[])
+                       AS u(item_key, item_version, status, data, error, done_n)
+                 WHERE s.job = ? AND s.item_key = u.item_key AND s.item_version = u.item_version AND s.run_id = ?
+                   AND s.status = 'claimed'
+                RETURNING s.item_key, s.item_version, s.status),
+            %s""".formatted(HEAD, COUNT_AND_MOVE);
+
+    /**
+     * One transaction per chunk: the chunk's finished items inserted at their final status, numbered, the feed moved
+     * and the run counted, in one statement; answers the items written (an item another run wrote meanwhile is left
+     * as it is) and whether the feed moved.
      */
     private static final String WRITE_FINISHED = """
-            INSERT INTO job_state (job, item_key, item_version, status, data, error_message, attempts, run_id,
-                                   created_at, updated_at, row_version, done_seq)
-            SELECT ?, u.item_key, u.item_version, u.status, u.data, u.error, u.attempts, ?, ?, ?, 0, u.done_seq
-              FROM unnest(?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::int[],
-                          ?::bigint[])
-                   AS u(item_key, item_version, status, data, error, attempts, done_seq)
-            ON CONFLICT (job, item_key, item_version) DO NOTHING
-            RETURNING item_key, item_version""";
-
-    private static final String ALLOCATE = """
-            INSERT INTO job_head (job, last_seq) VALUES (?, ?)
-            ON CONFLICT (job) DO UPDATE SET last_seq = job_head.last_seq + EXCLUDED.last_seq
-            RETURNING last_seq""";
+            WITH %s,
+            written AS (
+                INSERT INTO job_state (job, item_key, item_version, status, data, error_message, attempts, run_id,
+                                       created_at, updated_at, row_version, done_seq)
+                SELECT ?, u.item_key, u.item_version, u.status, u.data, u.error, u.attempts, ?, ?, ?, 0,
+                       (SELECT last_seq FROM head) - ? + u.done_n
+                  FROM unnest(?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::varchar[], ?::int[],
+                              ?::int[])
+                       AS u(item_key, item_version, status, data, error, attempts, done_n)
+                ON CONFLICT (job, item_key, item_version) DO NOTHING
+                RETURNING item_key, item_version, status),
+            %s""".formatted(HEAD, COUNT_AND_MOVE);
 
     private static final String ENSURE_FEED = """
             INSERT INTO job_feed (job, upstream, read_seq)
@@ -155,12 +195,11 @@ final class PostgresStoreDialect implements StoreDialect {
     @Override
     public Claim claim(Connection c, String job, long runId, int limit, Instant availableBy, Instant now)
             throws SQLException {
-        walkInboxInOrder(c);
         try (PreparedStatement ps = c.prepareStatement(CLAIM)) {
             Jdbc.bind(ps, job, availableBy, limit, job, limit, job, job, runId, now, now);
             int taken = 0;
             Map<ItemKey, Item> items = new LinkedHashMap<>();
-            try (ResultSet rs = ps.executeQuery()) {
+            try (ResultSet rs = resultSet(ps)) {
                 while (rs.next()) {
                     taken = rs.getInt(1);
                     if (rs.getString(2) != null) {
@@ -176,7 +215,6 @@ final class PostgresStoreDialect implements StoreDialect {
 
     @Override
     public Claim take(Connection c, String job, int limit, Instant availableBy, Feed feed) throws SQLException {
-        walkInboxInOrder(c);
         try (PreparedStatement ps = c.prepareStatement(TAKE)) {
             // no job is named "": a job without a feed reads nothing from it
             Jdbc.bind(ps, job, availableBy, limit, feed == null ? "" : feed.upstream(),
@@ -184,7 +222,7 @@ final class PostgresStoreDialect implements StoreDialect {
             int taken = 0;
             Feed after = feed;
             Map<ItemKey, Item> items = new LinkedHashMap<>();
-            try (ResultSet rs = ps.executeQuery()) {
+            try (ResultSet rs = resultSet(ps)) {
                 while (rs.next()) {
                     taken = rs.getInt(1);
                     long readTo = rs.getLong(2);
@@ -201,70 +239,64 @@ final class PostgresStoreDialect implements StoreDialect {
         }
     }
 
-    /**
-     * The claim walks the inbox index in seq order and stops after a chunk. Without statistics (a new table, a
-     * backlog that arrived since the last ANALYZE) the planner guesses a few rows and would rather read and sort all
-     * the job's waiting rows, once per chunk.
-     */
-    private static void walkInboxInOrder(Connection c) throws SQLException {
-        try (Statement st = c.createStatement()) {
-            st.execute("SET LOCAL enable_sort = off");
-        }
-    }
-
     @Override
-    public Set<ItemKey> finish(Connection c, String job, long runId, List<Result> finished, List<Long> doneSeqs,
-            Instant now) throws SQLException {
-        if (finished.isEmpty()) {
-            return Set.of();
-        }
-        try (Statement st = c.createStatement()) {
-            // with no statistics to say otherwise the planner guesses that the run holds one claimed row and joins
-            // the chunk's arrays to it in a nested loop, chunk size squared comparisons; a hash join is linear
-            // whatever the guess (for this transaction only)
-            st.execute("SET LOCAL enable_nestloop = off");
-        }
-        try (PreparedStatement ps = c.prepareStatement(FINISH)) {
-            Jdbc.bind(ps, now,
+    public Set<ItemKey> write(Connection c, ChunkWrite w) throws SQLException {
+        List<Result> finished = w.finished();
+        int done = w.doneCount();
+        List<Object> params = new ArrayList<>(List.of(w.job(), done));
+        if (w.claimed()) {
+            params.addAll(List.of(done, w.now(),
                     column(c, "varchar", finished, r -> r.item().key()),
                     column(c, "varchar", finished, r -> r.item().version()),
                     column(c, "varchar", finished, StoreDialect::status),
                     column(c, "varchar", finished, Result::data),
                     column(c, "varchar", finished, StoreDialect::error),
-                    c.createArrayOf("bigint", doneSeqs.toArray()),
-                    job, runId);
-            return itemKeys(ps);
-        }
-    }
-
-    @Override
-    public Set<ItemKey> writeFinished(Connection c, String job, long runId, List<Result> finished,
-            List<Long> doneSeqs, Instant now) throws SQLException {
-        if (finished.isEmpty()) {
-            return Set.of();
-        }
-        try (PreparedStatement ps = c.prepareStatement(WRITE_FINISHED)) {
-            Jdbc.bind(ps, job, runId, now, now,
+                    c.createArrayOf("integer", w.doneOrdinals().toArray()),
+                    w.job(), w.runId()));
+        } else {
+            params.addAll(List.of(w.job(), w.runId(), w.now(), w.now(), done,
                     column(c, "varchar", finished, r -> r.item().key()),
                     column(c, "varchar", finished, r -> r.item().version()),
                     column(c, "varchar", finished, StoreDialect::status),
                     column(c, "varchar", finished, Result::data),
                     column(c, "varchar", finished, StoreDialect::error),
                     column(c, "integer", finished, r -> r.item().attempts()),
-                    c.createArrayOf("bigint", doneSeqs.toArray()));
-            return itemKeys(ps);
+                    c.createArrayOf("integer", w.doneOrdinals().toArray())));
+        }
+        // no job is named "": a chunk that does not move the feed moves nothing
+        boolean moves = w.movesFeed();
+        params.addAll(List.of(moves ? w.feedTo().readTo() : 0L, w.job(), moves ? w.feedFrom().upstream() : "",
+                moves ? w.feedFrom().readTo() : 0L,
+                w.deferred() + w.kept(), w.retries(), w.kept(), w.deferred(), w.runId()));
+        try (PreparedStatement ps = c.prepareStatement(w.claimed() ? FINISH : WRITE_FINISHED)) {
+            Jdbc.bind(ps, params.toArray());
+            Set<ItemKey> written = new HashSet<>();
+            boolean feedMoved = false;
+            try (ResultSet rs = resultSet(ps)) {
+                while (rs.next()) {
+                    feedMoved = rs.getInt(3) == 1;
+                    if (rs.getString(1) != null) {
+                        written.add(new ItemKey(rs.getString(1), rs.getString(2)));
+                    }
+                }
+            }
+            if (moves && !feedMoved) {
+                throw new SQLException(StoreDialect.feedMoved(w));
+            }
+            return written;
         }
     }
 
-    @Override
-    public long allocate(Connection c, String job, int count) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(ALLOCATE)) {
-            Jdbc.bind(ps, job, count);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getLong(1);
+    /** Runs a statement that may start with settings, and answers the result set of its query. */
+    private static ResultSet resultSet(PreparedStatement ps) throws SQLException {
+        boolean isResultSet = ps.execute();
+        while (!isResultSet) {
+            if (ps.getUpdateCount() == -1) {
+                throw new SQLException("The statement answered no rows");
             }
+            isResultSet = ps.getMoreResults();
         }
+        return ps.getResultSet();
     }
 
     @Override

@@ -9,6 +9,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -55,24 +56,48 @@ interface StoreDialect {
     Claim take(Connection c, String job, int limit, Instant availableBy, JobStore.Feed feed) throws SQLException;
 
     /**
-     * Moves the run's claimed items to their final status, a done one with its feed number ({@code doneSeqs}, in
-     * the order of {@code finished}); answers those the run still owned.
+     * A chunk's results to write. {@code claimed}: the items are the run's claimed state rows (the claim path),
+     * otherwise they are inserted at their final status (one transaction per chunk), and the job's feed moves from
+     * {@code feedFrom} to {@code feedTo} (both null, or equal, when it does not move). {@code putBack} items went
+     * back to the inbox (counted as taken), {@code deferred} of them deferred by the route and {@code kept} because
+     * their failure could not be recorded.
      */
-    Set<ItemKey> finish(Connection c, String job, long runId, List<Result> finished, List<Long> doneSeqs,
-            Instant now) throws SQLException;
+    record ChunkWrite(String job, long runId, List<Result> finished, boolean claimed, JobStore.Feed feedFrom,
+            JobStore.Feed feedTo, int retries, int deferred, int kept, Instant now) {
+
+        boolean movesFeed() {
+            return feedFrom != null && feedTo != null && feedTo.readTo() != feedFrom.readTo();
+        }
+
+        /** The 1-based position of each done result among the done ones, null for the others. */
+        List<Integer> doneOrdinals() {
+            List<Integer> ordinals = new ArrayList<>(finished.size());
+            int n = 0;
+            for (Result r : finished) {
+                ordinals.add(r.done() ? ++n : null);
+            }
+            return ordinals;
+        }
+
+        int doneCount() {
+            return (int) finished.stream().filter(Result::done).count();
+        }
+    }
 
     /**
-     * Writes taken items at their final status, a done one with its feed number, unless another run wrote them
-     * meanwhile; answers those written.
+     * Writes a chunk's finished items at their final status, each done one numbered for the downstream jobs' feeds
+     * from the job's head row (which the transaction then holds until it ends, so numbers are committed in order),
+     * moves the job's feed, and adds the run's counts: as taken, the items written and those put back; as done and
+     * failed, those written. An item another run wrote meanwhile (or, on the claim path, no longer owned by this
+     * run) is left as it is. Answers the items written; throws when another run moved the feed meanwhile.
      */
-    Set<ItemKey> writeFinished(Connection c, String job, long runId, List<Result> finished, List<Long> doneSeqs,
-            Instant now) throws SQLException;
+    Set<ItemKey> write(Connection c, ChunkWrite write) throws SQLException;
 
-    /**
-     * Adds {@code count} to the job's last feed number and answers the new last one; the transaction holds the job's
-     * head row until it ends.
-     */
-    long allocate(Connection c, String job, int count) throws SQLException;
+    /** The message of the failure to move a feed another run moved meanwhile. */
+    static String feedMoved(ChunkWrite w) {
+        return "The feed of job " + w.job() + " from " + w.feedFrom().upstream()
+                + " was moved by another run while this chunk ran; the chunk is rolled back";
+    }
 
     /** Gives {@code job} a feed from {@code upstream} starting after its latest done item, unless it has one. */
     void ensureFeed(Connection c, String job, String upstream) throws SQLException;

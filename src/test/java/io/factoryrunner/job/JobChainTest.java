@@ -449,7 +449,7 @@ class JobChainTest {
             // the run has processed its chunk and waits on the lock to count it: no exchange in flight
             await().atMost(Duration.ofSeconds(10)).until(() -> Sql.count(ds, "SELECT COUNT(*) FROM"
                     + " pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                    + " AND query LIKE 'UPDATE job_run%'") == 1);
+                    + " AND query LIKE '%UPDATE job_run%'") == 1);
             assertThat(app.context().getInflightRepository().size("build")).isZero();
 
             app.configTable().set("job.build.cron", "0 0 0 1 1 ? 2098", false, "moved", "test");

@@ -256,6 +256,9 @@ class StatusPageBrowserTest {
 
     /** The key of the demo's failed APAC item, shown in the items list of job check. */
     private String failedApacItemKey() {
+        // the job filter's options come with the page's first answer from the API
+        wait.until(ExpectedConditions.presenceOfElementLocated(
+                By.cssSelector("#items .filters [name=job] option[value=check]")));
         new Select(browser.findElement(By.cssSelector("#items .filters [name=job]"))).selectByValue("check");
         new Select(browser.findElement(By.cssSelector("#items .filters [name=status]"))).selectByValue("failed");
         return read(By.cssSelector(FAILED_APAC), e -> e.getDomAttribute("data-key"));
