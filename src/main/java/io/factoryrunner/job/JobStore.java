@@ -331,11 +331,6 @@ public final class JobStore {
         }));
     }
 
-    /** The job's feed, if it has one. */
-    public Optional<Feed> feedOf(String job) throws SQLException {
-        return jdbc.queryFirst(FEED_OF, FEED, job);
-    }
-
     /**
      * Claims up to {@code limit} waiting items for the run, in one transaction: inbox rows first, each deleted from
      * the inbox (a row another claim already deleted is skipped), then the upstream's done items after the job's
