@@ -338,9 +338,40 @@ public final class ErrorRecorder implements FailureRecorder {
         return hasBody ? "POST" : "GET";
     }
 
-    private void store(Failure f) throws SQLException {
+    /** Which task of which process run failed, and what its activity answered when it answered. */
+    public record TaskFailure(String process, long runId, long taskId, String task, String url, Integer httpStatus,
+            String answer, String next) {
+    }
+
+    /** A task's failure as recorded: its row, and its message without the process and task it names. */
+    public record RecordedTaskFailure(long errorId, String message) {
+    }
+
+    /**
+     * Records the failed call of a process's task: one row with the call's HTTP details, under one fingerprint per
+     * process run, so a run is alerted once however many of its branches fail. Throws when the row cannot be written
+     * (the failure is logged then).
+     */
+    public RecordedTaskFailure recordTaskFailure(Exchange exchange, Throwable error, TaskFailure task)
+            throws SQLException {
+        Failure d = describe(exchange, error);
+        String where = "Process " + task.process() + " run " + task.runId() + ", task " + task.taskId() + " ("
+                + task.task() + "): ";
+        String response = d.httpResponse() != null ? d.httpResponse()
+                : excerpt(Secrets.mask(task.answer()), 2000);
+        Integer status = d.httpStatus() != null ? d.httpStatus() : task.httpStatus();
+        String scope = "process " + task.process() + " run " + task.runId();
+        Failure f = new Failure(d.at(), null, "process:" + task.process(), null, null, null, d.category(),
+                d.exceptionClass(), excerpt(where + d.message(), 4000), d.stack(), d.payload(), 1, "POST",
+                Secrets.maskUrl(task.url()), status, response, sha256(scope), excerpt(scope + ": " + d.normalized(),
+                4000), task.next());
+        return new RecordedTaskFailure(store(f), d.message());
+    }
+
+    private long store(Failure f) throws SQLException {
+        long errorId;
         try {
-            long errorId = jdbc.inTransaction(tx -> {
+            errorId = jdbc.inTransaction(tx -> {
                 long id = insertError(tx, f);
                 notify(tx, f, id);
                 return id;
@@ -356,6 +387,7 @@ public final class ErrorRecorder implements FailureRecorder {
             throw e;
         }
         recorded.accept(f.job(), f.category());
+        return errorId;
     }
 
     /**
