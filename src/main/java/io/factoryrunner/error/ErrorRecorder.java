@@ -104,6 +104,9 @@ public final class ErrorRecorder implements FailureRecorder {
                SET last_notified_at = ?
              WHERE fingerprint = ? AND status = 'open' AND (last_notified_at IS NULL OR last_notified_at <= ?)""";
 
+    /** SQLSTATE of a unique constraint violation, the same on PostgreSQL and H2. */
+    private static final String UNIQUE_VIOLATION = "23505";
+
     private static final String RUN_CONFIG = "SELECT config FROM job_run WHERE run_id = ?";
 
     private static final String LAST_GOOD_CONFIG = """
@@ -371,11 +374,7 @@ public final class ErrorRecorder implements FailureRecorder {
     private long store(Failure f) throws SQLException {
         long errorId;
         try {
-            errorId = jdbc.inTransaction(tx -> {
-                long id = insertError(tx, f);
-                notify(tx, f, id);
-                return id;
-            });
+            errorId = write(f);
             LOG.warn("Recorded error {} in {}: {} {}: {}", errorId, f.job() != null ? "job " + f.job()
                     : "route " + f.routeId(), f.category().db(), f.exceptionClass(), f.message());
         } catch (SQLException | RuntimeException e) {
@@ -388,6 +387,30 @@ public final class ErrorRecorder implements FailureRecorder {
         }
         recorded.accept(f.job(), f.category());
         return errorId;
+    }
+
+    /**
+     * The row and its fingerprint in one transaction. Two failures of a new fingerprint at the same moment (parallel
+     * branches of a process) both find no fingerprint and both insert it: the one refused by the key writes again,
+     * and counts on the fingerprint the other opened.
+     */
+    private long write(Failure f) throws SQLException {
+        try {
+            return writeOnce(f);
+        } catch (SQLException e) {
+            if (!UNIQUE_VIOLATION.equals(e.getSQLState())) {
+                throw e;
+            }
+            return writeOnce(f);
+        }
+    }
+
+    private long writeOnce(Failure f) throws SQLException {
+        return jdbc.inTransaction(tx -> {
+            long id = insertError(tx, f);
+            notify(tx, f, id);
+            return id;
+        });
     }
 
     /**

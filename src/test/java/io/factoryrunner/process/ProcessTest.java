@@ -10,6 +10,7 @@ import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
 import static io.factoryrunner.testsupport.Sql.count;
 import static io.factoryrunner.testsupport.Sql.rows;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -18,6 +19,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.stubbing.Scenario;
+import io.factoryrunner.StartupException;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
@@ -26,6 +28,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -33,6 +36,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import javax.sql.DataSource;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -394,6 +398,47 @@ class ProcessTest {
             api.verify(2, postRequestedFor(urlEqualTo("/slow")));
             api.verify(1, postRequestedFor(urlEqualTo("/next")));
             api.verify(1, postRequestedFor(urlEqualTo("/start")));
+        }
+    }
+
+    @Test
+    void a_start_url_that_is_not_a_url_stops_the_start_naming_the_key() throws Exception {
+        FactoryHome home = factory.home(TestDatabase.H2).applicationProperties("""
+                process.orders.start-url = ftp://files.example.com/start
+                process.workers = 0
+                """);
+        assertThatThrownBy(() -> factory.start(home)).isInstanceOfSatisfying(StartupException.class, e ->
+                assertThat(e.getMessage()).contains("Configuration key 'process.orders.start-url' has value"
+                        + " 'ftp://files.example.com/start' that is not an absolute http:// or https:// URL")
+                        .contains("Configuration key 'process.workers' has value '0' that must be at least 1"));
+    }
+
+    @Test
+    void the_demo_process_calls_three_activities_of_which_export_fails() throws Exception {
+        FactoryHome home = factory.home(TestDatabase.H2)
+                .applicationProperties(Files.readString(Path.of("config/application.properties")))
+                .withoutOverride("factory.routes.shipped");
+        int port = home.withHttpServer();
+        base = "http://127.0.0.1:" + port;
+        try (var running = factory.start(home)) {
+            token = Files.readString(factory.dir().resolve("data/admin.token")).trim();
+            assertThat(get("/api/processes").body().get("processes").findValuesAsText("name"))
+                    .containsExactly("demo");
+            long runId = startRun("demo", "{\"key\": \"customer-42\", \"data\": {\"region\": \"EMEA\"},"
+                    + " \"requestor\": \"newcomer\"}");
+            JsonNode run = awaitEnd("demo", runId);
+
+            assertThat(run.at("/run/status").asText()).isEqualTo("done_with_errors");
+            Map<String, JsonNode> tasks = byName(run.get("tasks"));
+            assertThat(tasks).containsOnlyKeys("start", "score", "segment", "export");
+            assertThat(tasks.get("score").get("status").asText()).isEqualTo("done");
+            assertThat(tasks.get("score").at("/output/data/customer").asText()).isEqualTo("customer-42");
+            assertThat(tasks.get("segment").get("status").asText()).isEqualTo("done");
+            assertThat(tasks.get("export").get("status").asText()).isEqualTo("error");
+            assertThat(tasks.get("export").get("httpStatus").asInt()).isEqualTo(500);
+            assertThat(tasks.get("export").get("error").asText()).contains("demo failure");
+            assertThat(count(running.dataSource(), "SELECT COUNT(*) FROM alerts a JOIN factory_error e"
+                    + " ON e.fingerprint = a.fingerprint WHERE e.route_id = 'process:demo'")).isEqualTo(1);
         }
     }
 
