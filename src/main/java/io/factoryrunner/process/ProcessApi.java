@@ -19,7 +19,9 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.apache.camel.Message;
 import org.apache.camel.model.rest.RestDefinition;
@@ -30,6 +32,8 @@ import org.apache.camel.model.rest.RestDefinition;
  */
 public final class ProcessApi implements OperatorApi.Extension {
 
+    /** A process's name as its keys can hold it. */
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_-]{1,100}");
     private static final Set<String> BODY_FIELDS = Set.of("key", "data", "requestor");
     private static final Set<String> RUN_STATUSES = Arrays.stream(ProcessStatus.values()).map(ProcessStatus::db)
             .collect(Collectors.toUnmodifiableSet());
@@ -123,7 +127,7 @@ public final class ProcessApi implements OperatorApi.Extension {
 
     private Process process(Message in) {
         String name = OperatorApi.text(in, "name");
-        return definitions.find(name).orElseThrow(() -> ApiError.notFound("No process named '" + name
+        return (NAME.matcher(name).matches() ? definitions.find(name) : Optional.<Process>empty()).orElseThrow(() -> ApiError.notFound("No process named '" + name
                 + "'; declared: " + definitions.all().stream().map(Process::name).toList()
                 + " (process.<name>.start-url)"));
     }

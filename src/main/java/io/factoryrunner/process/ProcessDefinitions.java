@@ -16,7 +16,7 @@ import org.apache.camel.util.TimeUtils;
  */
 public final class ProcessDefinitions {
 
-    private static final Pattern START_URL = Pattern.compile("process\\.([^.]+)\\.start-url");
+    private static final Pattern START_URL = Pattern.compile("process\\.([A-Za-z0-9_-]{1,100})\\.start-url");
 
     /** A declared process. */
     public record Process(String name, String startUrl, Duration timeout) {

@@ -20,6 +20,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import io.factoryrunner.StartupException;
+import io.factoryrunner.cleanup.Housekeeping;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
@@ -304,7 +305,8 @@ class ProcessTest {
     @EnumSource(TestDatabase.class)
     void unknown_processes_bad_bodies_and_roles_get_clear_answers(TestDatabase db) throws Exception {
         api.stubFor(post("/start").willReturn(okJson("{}")));
-        try (var running = start(db, "process.only.start-url = http://127.0.0.1:{{api.port}}/start\n")) {
+        try (var running = start(db, "process.only.start-url = http://127.0.0.1:{{api.port}}/start\n"
+                + "factory.retention.processes = 0s\n")) {
             Answer unknown = call("POST", "/api/processes/nope/start", "{\"key\": \"k\"}", token);
             assertThat(unknown.status()).isEqualTo(404);
             assertThat(unknown.body().get("error").asText()).contains("nope").contains("only");
@@ -356,6 +358,12 @@ class ProcessTest {
             openapi.get("paths").fieldNames().forEachRemaining(paths::add);
             assertThat(paths).contains("/api/processes", "/api/processes/{name}/start", "/api/processes/{name}/runs",
                     "/api/processes/{name}/runs/{id}");
+
+            // ended runs go with their tasks once past factory.retention.processes
+            Map<String, Long> removed = running.app().context().getRegistry()
+                    .lookupByNameAndType("housekeeping", Housekeeping.class).purge();
+            assertThat(removed).containsEntry("process runs", 3L).containsEntry("process tasks", 3L);
+            assertThat(get("/api/processes/only/runs").body().get("items")).isEmpty();
         }
     }
 
