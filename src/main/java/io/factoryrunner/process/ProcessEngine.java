@@ -199,8 +199,8 @@ public final class ProcessEngine extends ServiceSupport implements StartupListen
         Instant silentSince = store.databaseNow().minus(settings.staleAfter());
         int rescheduled = store.rescheduleRunningOfSilentNodes(silentSince, settings.node());
         if (rescheduled > 0) {
-            LOG.warn("{} process tasks were running on nodes silent for {}; scheduled again", rescheduled,
-                    settings.staleAfter());
+            LOG.warn("{} process tasks were running on nodes silent for {} s (factory.node.stale-after); scheduled"
+                    + " again, their activities are called again", rescheduled, settings.staleAfter().toSeconds());
         }
     }
 
@@ -233,7 +233,8 @@ public final class ProcessEngine extends ServiceSupport implements StartupListen
         Throwable failure = exchange.getException();
         if (failure != null && (stopping || context.isStopping())) {
             LOG.info("Process {} run {}: the call of task {} ({}) was cut off by the stop; it is called again at"
-                    + " the next start", task.process(), task.runId(), task.taskId(), task.name());
+                    + " this node's next start, or by another node once this one has been silent for"
+                    + " factory.node.stale-after", task.process(), task.runId(), task.taskId(), task.name());
             return;
         }
         Integer status = exchange.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class);

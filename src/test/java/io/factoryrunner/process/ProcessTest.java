@@ -100,7 +100,7 @@ class ProcessTest {
         JsonNode[] run = new JsonNode[1];
         await().atMost(Duration.ofSeconds(60)).until(() -> {
             run[0] = get("/api/processes/" + process + "/runs/" + runId).body();
-            return !run[0].at("/run/status").asText().equals("running");
+            return List.of("done", "done_with_errors").contains(run[0].at("/run/status").asText());
         });
         return run[0];
     }
@@ -447,6 +447,42 @@ class ProcessTest {
             assertThat(tasks.get("export").get("error").asText()).contains("demo failure");
             assertThat(count(running.dataSource(), "SELECT COUNT(*) FROM alerts a JOIN factory_error e"
                     + " ON e.fingerprint = a.fingerprint WHERE e.route_id = 'process:demo'")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void a_task_left_running_by_a_node_gone_silent_is_called_again_by_another_node() throws Exception {
+        api.stubFor(post("/start").willReturn(okJson(answer(null, "slow"))));
+        api.stubFor(post("/slow").inScenario("slow").whenScenarioStateIs(Scenario.STARTED)
+                .willSetStateTo("called").willReturn(okJson("{}").withFixedDelay(30_000)));
+        api.stubFor(post("/slow").inScenario("slow").whenScenarioStateIs("called").willReturn(okJson("{}")));
+        String properties = """
+                process.spread.start-url = http://127.0.0.1:{{api.port}}/start
+                process.spread.timeout = 20s
+                factory.node.heartbeat = 500
+                factory.node.stale-after = 3s
+                """;
+        FactoryHome gone = factory.home(TestDatabase.POSTGRESQL).applicationProperties(properties)
+                .property("factory.node.id", "gone");
+        FactoryHome alive = gone.anotherNode(factory.dir().resolve("alive")).applicationProperties(properties)
+                .property("factory.node.id", "alive");
+        base = "http://127.0.0.1:" + gone.withHttpServer();
+        long runId;
+        try (var running = factory.start(gone)) {
+            token = Files.readString(factory.dir().resolve("data/admin.token")).trim();
+            runId = startRun("spread", "{\"key\": \"s\"}");
+            await().atMost(Duration.ofSeconds(60)).until(() -> taskStatus(running.dataSource(), runId, "slow")
+                    .equals("running"));
+        }
+        // node gone does not come back: its task is still running in its name
+        base = "http://127.0.0.1:" + alive.withHttpServer();
+        try (var running = factory.start(alive)) {
+            JsonNode run = awaitEnd("spread", runId);
+            assertThat(run.at("/run/status").asText()).isEqualTo("done");
+            JsonNode slow = byName(run.get("tasks")).get("slow");
+            assertThat(slow.get("node").asText()).isEqualTo("alive");
+            assertThat(slow.get("attempts").asInt()).isEqualTo(2);
+            api.verify(2, postRequestedFor(urlEqualTo("/slow")));
         }
     }
 
