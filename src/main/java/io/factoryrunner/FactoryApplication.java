@@ -1,6 +1,7 @@
 package io.factoryrunner;
 
 import io.factoryrunner.api.ApiTokens;
+import io.factoryrunner.api.Audit;
 import io.factoryrunner.api.OperatorActions;
 import io.factoryrunner.api.OperatorApi;
 import io.factoryrunner.cluster.NodeHeartbeat;
@@ -21,6 +22,10 @@ import io.factoryrunner.job.JobStore;
 import io.factoryrunner.logging.LogFormat;
 import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.page.StatusPage;
+import io.factoryrunner.process.ProcessApi;
+import io.factoryrunner.process.ProcessDefinitions;
+import io.factoryrunner.process.ProcessEngine;
+import io.factoryrunner.process.ProcessStore;
 import io.factoryrunner.routes.JobRoutes;
 import io.factoryrunner.routes.RouteCatalog;
 import io.factoryrunner.routes.RouteCrons;
@@ -91,6 +96,9 @@ public final class FactoryApplication {
     private int sqlAccessPort;
     private Path sqlAccessDir;
     private volatile SqlAccess sqlAccess;
+    private ProcessStore processStore;
+    private ProcessDefinitions processes;
+    private ProcessEngine processEngine;
 
     private FactoryApplication(Path home, Mode mode, Map<String, String> overrides, Clock clock) {
         this.home = home.toAbsolutePath().normalize();
@@ -452,6 +460,7 @@ public final class FactoryApplication {
             } catch (Exception e) {
                 throw new StartupException("Cannot start the configuration watcher: " + e.getMessage(), e);
             }
+            startProcesses(context);
             boolean served = context.getPropertiesComponent().resolveProperty("camel.server.enabled")
                     .map(v -> Boolean.parseBoolean(v.trim())).orElse(false);
             if (served) {
@@ -460,6 +469,25 @@ public final class FactoryApplication {
                 } catch (Exception e) {
                     throw new StartupException("Cannot set up the operator API: " + Secrets.mask(e.getMessage()), e);
                 }
+            }
+        }
+
+        /** The workers that run the processes' tasks, from the start on: a restart resumes the tasks left. */
+        private void startProcesses(CamelContext context) {
+            processStore = new ProcessStore(database.dataSource());
+            processes = new ProcessDefinitions(context.getPropertiesComponent());
+            processEngine = new ProcessEngine(context, processStore, processes, services.errors(),
+                    services.metrics(), clock, new ProcessEngine.Settings(node, database.settings().isExclusive(),
+                            values.integer("process.workers", 8, 1),
+                            values.duration("process.poll-interval", Duration.ofSeconds(1)),
+                            values.duration("factory.node.stale-after", Duration.ofMinutes(1)),
+                            values.integer("process.max-tasks", 1000, 1),
+                            values.string("factory.public-url", "http://localhost:8080")));
+            try {
+                context.addStartupListener(processEngine);
+                context.addService(processEngine, true, true);
+            } catch (Exception e) {
+                throw new StartupException("Cannot start the process workers: " + Secrets.mask(e.getMessage()), e);
             }
         }
 
@@ -480,7 +508,8 @@ public final class FactoryApplication {
                     jobs, jobStore, configTable, apply, context.getPropertiesComponent(),
                     FactoryApplication.this::configReport,
                     context.getExecutorServiceManager().newCachedThreadPool(this, "api-runs"));
-            context.addRoutes(new OperatorApi(tokens, actions));
+            context.addRoutes(new OperatorApi(tokens, actions, List.of(new ProcessApi(processes, processEngine,
+                    processStore, new Audit(database.dataSource(), clock)))));
             context.addRoutes(new StatusPage());
         }
 

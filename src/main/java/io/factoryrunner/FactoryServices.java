@@ -10,6 +10,7 @@ import io.factoryrunner.config.ConfigValues;
 import io.factoryrunner.db.Database;
 import io.factoryrunner.db.Dialect;
 import io.factoryrunner.demo.DemoAnalyticsApi;
+import io.factoryrunner.demo.DemoProcessActivities;
 import io.factoryrunner.error.ErrorRecorder;
 import io.factoryrunner.error.RetryPolicy;
 import io.factoryrunner.health.DatabaseHealthCheck;
@@ -145,6 +146,7 @@ final class FactoryServices {
         if (demo) {
             beans.put("demoAnalytics", new DemoAnalyticsApi(
                     () -> properties.resolveProperty("factory.demo.fail-dataset").orElse("apac").trim()));
+            beans.put("demoProcess", new DemoProcessActivities());
         }
         return services;
     }
@@ -188,5 +190,9 @@ final class FactoryServices {
 
     ErrorRecorder errors() {
         return errors;
+    }
+
+    FactoryMetrics metrics() {
+        return metrics;
     }
 }

@@ -13,6 +13,7 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.apache.camel.Exchange;
@@ -41,16 +42,31 @@ public final class OperatorApi extends RouteBuilder {
 
     private final ApiTokens tokens;
     private final OperatorActions actions;
+    private final List<Extension> extensions;
 
     public OperatorApi(ApiTokens tokens, OperatorActions actions) {
+        this(tokens, actions, List.of());
+    }
+
+    public OperatorApi(ApiTokens tokens, OperatorActions actions, List<Extension> extensions) {
         this.tokens = tokens;
         this.actions = actions;
+        this.extensions = List.copyOf(extensions);
     }
 
     /** One call's handling, given the caller and the request. */
     @FunctionalInterface
-    interface Handler {
+    public interface Handler {
         Object handle(Caller caller, Message in) throws Exception;
+    }
+
+    /**
+     * Calls another package adds under {@code /api}, each through {@link #call}: the same tokens, roles, error body
+     * and contract as the calls of this class.
+     */
+    @FunctionalInterface
+    public interface Extension {
+        void addCalls(OperatorApi api, RestDefinition rest);
     }
 
     @Override
@@ -152,9 +168,12 @@ public final class OperatorApi extends RouteBuilder {
         call(api.get("/audit").description("Actions taken through the API, newest first; filters actor, action"),
                 "api-audit", Role.VIEWER, (c, in) -> actions.queries().audit(optional(in, "actor"),
                         optional(in, "action"), limit(in), longParam(in, "after")));
+
+        extensions.forEach(extension -> extension.addCalls(this, api));
     }
 
-    private void call(RestDefinition verb, String id, Role role, Handler handler) {
+    /** Serves one call: the caller's token must have {@code role}; the handler's answer is the JSON body. */
+    public void call(RestDefinition verb, String id, Role role, Handler handler) {
         verb.id(id).responseMessage().code(400).message("A parameter or the body is malformed").endResponseMessage()
                 .responseMessage().code(401).message("No token, or an unknown one").endResponseMessage()
                 .responseMessage().code(403).message("The token's role does not allow this call").endResponseMessage()
@@ -198,7 +217,7 @@ public final class OperatorApi extends RouteBuilder {
     }
 
     /** A success other than 200 OK. */
-    record Status(int code, Object body, String location) {
+    public record Status(int code, Object body, String location) {
     }
 
     private static Status accepted(Map<String, Object> run) {
@@ -220,7 +239,7 @@ public final class OperatorApi extends RouteBuilder {
         out.setBody(JSON.writeValueAsString(body));
     }
 
-    static String text(Message in, String name) {
+    public static String text(Message in, String name) {
         String value = in.getHeader(name, String.class);
         if (value == null || value.isBlank()) {
             throw ApiError.badRequest("Parameter '" + name + "' is missing");
@@ -228,12 +247,12 @@ public final class OperatorApi extends RouteBuilder {
         return value;
     }
 
-    static String optional(Message in, String name) {
+    public static String optional(Message in, String name) {
         String value = in.getHeader(name, String.class);
         return value == null || value.isBlank() ? null : value.trim();
     }
 
-    static Long longParam(Message in, String name) {
+    public static Long longParam(Message in, String name) {
         String value = optional(in, name);
         if (value == null) {
             return null;
@@ -254,7 +273,7 @@ public final class OperatorApi extends RouteBuilder {
         return value == null ? 0 : value.intValue();
     }
 
-    static int limit(Message in) {
+    public static int limit(Message in) {
         Long limit = longParam(in, "limit");
         if (limit == null) {
             return 50;
@@ -279,7 +298,7 @@ public final class OperatorApi extends RouteBuilder {
     }
 
     /** The JSON object of the body; an empty body is an empty object. */
-    static JsonNode body(Message in) throws JsonProcessingException {
+    public static JsonNode body(Message in) throws JsonProcessingException {
         String text = in.getBody(String.class);
         if (text == null || text.isBlank()) {
             return JSON.createObjectNode();

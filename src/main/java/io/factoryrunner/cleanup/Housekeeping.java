@@ -43,6 +43,12 @@ public final class Housekeeping {
                     "DELETE FROM factory_error WHERE occurred_at < ?"),
             new Purge("resolved failures", "factory.retention.errors", "90d",
                     "DELETE FROM error_fingerprint WHERE status = 'resolved' AND last_seen < ?"),
+            // a run's tasks before the run, which they reference
+            new Purge("process tasks", "factory.retention.processes", "90d", """
+                    DELETE FROM process_task WHERE run_id IN (
+                        SELECT run_id FROM process_run WHERE status <> 'running' AND ended_at < ?)"""),
+            new Purge("process runs", "factory.retention.processes", "90d",
+                    "DELETE FROM process_run WHERE status <> 'running' AND ended_at < ?"),
             new Purge("sent alerts", "factory.retention.alerts", "30d",
                     "DELETE FROM alerts WHERE status = 'sent' AND sent_at < ?"));
 

@@ -1,5 +1,7 @@
 package io.factoryrunner.config;
 
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.text.ParseException;
 import java.util.Locale;
 import java.util.Optional;
@@ -42,6 +44,21 @@ public enum ConfigType {
         Optional<String> problem(String value, int min) {
             String v = value.trim();
             return v.equals("run-once") || v.equals("skip") ? Optional.empty() : Optional.of("must be run-once or skip");
+        }
+    },
+    HTTP_URL {
+        @Override
+        Optional<String> problem(String value, int min) {
+            try {
+                URI uri = new URI(value.trim());
+                String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+                if ((scheme.equals("http") || scheme.equals("https")) && uri.getHost() != null) {
+                    return Optional.empty();
+                }
+            } catch (URISyntaxException e) {
+                // refused below, with the same words as any other URL that is not one
+            }
+            return Optional.of("is not an absolute http:// or https:// URL, such as http://api.example.com/start");
         }
     },
     CRON {

@@ -24,7 +24,9 @@ public final class ConfigValidator {
             new Rule(Pattern.compile(".*\\.cron"), ConfigType.CRON, 0),
             new Rule(Pattern.compile("job\\.[^.]+\\.misfire"), ConfigType.MISFIRE_POLICY, 0),
             new Rule(Pattern.compile(".*\\.(enabled|paused)"), ConfigType.BOOLEAN, 0),
-            new Rule(Pattern.compile(".*\\.(chunk-size|pool-size|max-attempts|limit|batch-size|max-size)"),
+            new Rule(Pattern.compile("process\\.[^.]+\\.start-url"), ConfigType.HTTP_URL, 0),
+            new Rule(Pattern.compile(
+                    ".*\\.(chunk-size|pool-size|max-attempts|limit|batch-size|max-size|workers|max-tasks)"),
                     ConfigType.INTEGER, 1),
             new Rule(Pattern.compile(".*\\.auto-pause-after"), ConfigType.INTEGER, 0),
             new Rule(Pattern.compile(".*\\.(port)"), ConfigType.INTEGER, 0),

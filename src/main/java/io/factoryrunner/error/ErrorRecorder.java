@@ -104,6 +104,9 @@ public final class ErrorRecorder implements FailureRecorder {
                SET last_notified_at = ?
              WHERE fingerprint = ? AND status = 'open' AND (last_notified_at IS NULL OR last_notified_at <= ?)""";
 
+    /** SQLSTATE of a unique constraint violation, the same on PostgreSQL and H2. */
+    private static final String UNIQUE_VIOLATION = "23505";
+
     private static final String RUN_CONFIG = "SELECT config FROM job_run WHERE run_id = ?";
 
     private static final String LAST_GOOD_CONFIG = """
@@ -338,13 +341,40 @@ public final class ErrorRecorder implements FailureRecorder {
         return hasBody ? "POST" : "GET";
     }
 
-    private void store(Failure f) throws SQLException {
+    /** Which task of which process run failed, and what its activity answered when it answered. */
+    public record TaskFailure(String process, long runId, long taskId, String task, String url, Integer httpStatus,
+            String answer, String next) {
+    }
+
+    /** A task's failure as recorded: its row, and its message without the process and task it names. */
+    public record RecordedTaskFailure(long errorId, String message) {
+    }
+
+    /**
+     * Records the failed call of a process's task: one row with the call's HTTP details, under one fingerprint per
+     * process run, so a run is alerted once however many of its branches fail. Throws when the row cannot be written
+     * (the failure is logged then).
+     */
+    public RecordedTaskFailure recordTaskFailure(Exchange exchange, Throwable error, TaskFailure task)
+            throws SQLException {
+        Failure d = describe(exchange, error);
+        String where = "Process " + task.process() + " run " + task.runId() + ", task " + task.taskId() + " ("
+                + task.task() + "): ";
+        String response = d.httpResponse() != null ? d.httpResponse()
+                : excerpt(Secrets.mask(task.answer()), 2000);
+        Integer status = d.httpStatus() != null ? d.httpStatus() : task.httpStatus();
+        String scope = "process " + task.process() + " run " + task.runId();
+        Failure f = new Failure(d.at(), null, "process:" + task.process(), null, null, null, d.category(),
+                d.exceptionClass(), excerpt(where + d.message(), 4000), d.stack(), d.payload(), 1, "POST",
+                Secrets.maskUrl(task.url()), status, response, sha256(scope), excerpt(scope + ": " + d.normalized(),
+                4000), task.next());
+        return new RecordedTaskFailure(store(f), d.message());
+    }
+
+    private long store(Failure f) throws SQLException {
+        long errorId;
         try {
-            long errorId = jdbc.inTransaction(tx -> {
-                long id = insertError(tx, f);
-                notify(tx, f, id);
-                return id;
-            });
+            errorId = write(f);
             LOG.warn("Recorded error {} in {}: {} {}: {}", errorId, f.job() != null ? "job " + f.job()
                     : "route " + f.routeId(), f.category().db(), f.exceptionClass(), f.message());
         } catch (SQLException | RuntimeException e) {
@@ -356,6 +386,31 @@ public final class ErrorRecorder implements FailureRecorder {
             throw e;
         }
         recorded.accept(f.job(), f.category());
+        return errorId;
+    }
+
+    /**
+     * The row and its fingerprint in one transaction. Two failures of a new fingerprint at the same moment (parallel
+     * branches of a process) both find no fingerprint and both insert it: the one refused by the key writes again,
+     * and counts on the fingerprint the other opened.
+     */
+    private long write(Failure f) throws SQLException {
+        try {
+            return writeOnce(f);
+        } catch (SQLException e) {
+            if (!UNIQUE_VIOLATION.equals(e.getSQLState())) {
+                throw e;
+            }
+            return writeOnce(f);
+        }
+    }
+
+    private long writeOnce(Failure f) throws SQLException {
+        return jdbc.inTransaction(tx -> {
+            long id = insertError(tx, f);
+            notify(tx, f, id);
+            return id;
+        });
     }
 
     /**

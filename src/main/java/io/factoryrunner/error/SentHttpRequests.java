@@ -4,7 +4,9 @@ import io.factoryrunner.job.CurrentItem;
 import io.factoryrunner.logging.Secrets;
 import java.io.IOException;
 import java.net.URISyntaxException;
+import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import org.apache.camel.component.http.HttpClientConfigurer;
 import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
@@ -17,7 +19,8 @@ import org.apache.hc.core5.util.Timeout;
  * a {@code toD} to an HTTP URL is sent to an endpoint of the host alone, with its path and query in headers that are
  * removed once the call has failed. So the request's method and URL (credentials masked) are added to the exception
  * as a suppressed {@link Request}, where {@link ErrorRecorder} finds them. It also gives the calls of a job's items
- * the job's own response timeout ({@code job.<name>.http.response-timeout}), whichever endpoint sends them.
+ * the job's own response timeout ({@code job.<name>.http.response-timeout}), whichever endpoint sends them, and a
+ * call made through {@link #withResponseTimeout} the timeout it was given (a process's {@code process.<name>.timeout}).
  */
 public final class SentHttpRequests implements HttpClientConfigurer {
 
@@ -42,13 +45,26 @@ public final class SentHttpRequests implements HttpClientConfigurer {
         }
     }
 
+    private static final ThreadLocal<Duration> RESPONSE_TIMEOUT = new ThreadLocal<>();
+
+    /** Runs {@code call}, whose HTTP requests are sent on this thread, with a response timeout of its own. */
+    public static <T> T withResponseTimeout(Duration timeout, Callable<T> call) throws Exception {
+        RESPONSE_TIMEOUT.set(timeout);
+        try {
+            return call.call();
+        } finally {
+            RESPONSE_TIMEOUT.remove();
+        }
+    }
+
     @Override
     public void configureHttpClient(HttpClientBuilder builder) {
         builder.addExecInterceptorFirst("factory-sent-request", (request, scope, chain) -> {
-            // a job's own response timeout, for the calls its items make (the client's is the factory's)
-            CurrentItem.httpResponseTimeout().ifPresent(timeout -> scope.clientContext.setRequestConfig(
-                    RequestConfig.copy(scope.clientContext.getRequestConfig())
-                            .setResponseTimeout(Timeout.ofMilliseconds(timeout.toMillis())).build()));
+            // a job's or a call's own response timeout (the client's is the factory's)
+            Optional.ofNullable(RESPONSE_TIMEOUT.get()).or(CurrentItem::httpResponseTimeout)
+                    .ifPresent(timeout -> scope.clientContext.setRequestConfig(
+                            RequestConfig.copy(scope.clientContext.getRequestConfig())
+                                    .setResponseTimeout(Timeout.ofMilliseconds(timeout.toMillis())).build()));
             try {
                 return chain.proceed(request, scope);
             } catch (IOException e) {

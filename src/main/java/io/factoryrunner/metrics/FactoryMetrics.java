@@ -17,7 +17,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The factory's own metrics, scraped at {@code /observe/metrics}: runs by job and status, the items a run ended with
- * by outcome, run durations (a histogram), and recorded errors by category. Names start with {@code factory_}.
+ * by outcome, run durations (a histogram), recorded errors by category, and process tasks ended by status. Names start with {@code factory_}.
  */
 public final class FactoryMetrics implements RunListener {
 
@@ -66,6 +66,12 @@ public final class FactoryMetrics implements RunListener {
     public void errorRecorded(String job, ErrorCategory category) {
         Counter.builder("factory.errors").description("Errors recorded in factory_error, by job and category")
                 .tag("job", job == null ? "" : job).tag("category", category.db()).register(registry).increment();
+    }
+
+    /** Counts a process's task that ended: {@code done} or {@code error}. */
+    public void processTaskEnded(String process, String status) {
+        Counter.builder("factory.process.tasks").description("Process tasks ended, by process and status")
+                .tag("process", process).tag("status", status).register(registry).increment();
     }
 
     /** How long one item took through its job's route. */
