@@ -102,6 +102,11 @@ final class FactoryServices {
         public void jobBlocked(String job, JobStore.RunningRun run) {
             listeners.forEach(listener -> listener.jobBlocked(job, run));
         }
+
+        @Override
+        public void runTakenOver(String job, JobStore.RunningRun run) {
+            listeners.forEach(listener -> listener.runTakenOver(job, run));
+        }
     }
 
     /** The factory's item headers (FactoryJob, FactoryItemKey, ...) are its own: never sent to an HTTP API. */

@@ -190,6 +190,31 @@ public final class RunAlerts implements RunListener {
         }
     }
 
+    /** One alert per lost node (per time it fell silent), whichever of its runs a node took over first. */
+    @Override
+    public void runTakenOver(String job, JobStore.RunningRun run) {
+        String key = "node-lost:" + run.node() + ":" + (run.nodeLastSeen() == null ? run.startedAt()
+                : run.nodeLastSeen());
+        try {
+            if (jdbc.queryFirst(ALERTED, COUNT, key).orElseThrow() > 0) {
+                return;
+            }
+            Map<String, Object> values = new LinkedHashMap<>();
+            values.put("factory", properties.resolveProperty("camel.main.name").orElse("factory-runner"));
+            values.put("job", job);
+            values.put("run", run.runId());
+            values.put("node", run.node());
+            values.put("this_node", properties.resolveProperty("factory.node.id").orElse("this node"));
+            values.put("started_at", run.startedAt());
+            values.put("last_seen", run.nodeLastSeen() == null ? "never" : run.nodeLastSeen());
+            values.put("silent_for", TimeUtils.printDuration(run.silentFor().toMillis()));
+            outbox.enqueue(AlertKind.NODE_LOST, job, key, values);
+        } catch (SQLException e) {
+            LOG.error("Job {}: cannot write the alert that node {} was lost: {}", job, run.node(),
+                    Secrets.mask(e.getMessage()));
+        }
+    }
+
     /** What to do once this writes to the configuration table (apply it without waiting for the next poll). */
     public void afterConfigurationWritten(Runnable action) {
         configurationWritten = action;

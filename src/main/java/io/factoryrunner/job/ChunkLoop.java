@@ -71,11 +71,13 @@ final class ChunkLoop {
     private final Supplier<ExecutorService> claims;
     private final BooleanSupplier runAllowed;
     private final ItemRunner items;
+    /** The pool a chunk's items run on at once; null when they run one after the other on the run's thread. */
+    private final Supplier<ExecutorService> itemPool;
     /** The items of this loop's run written so far. */
     private Tally counted = Tally.NONE;
 
     ChunkLoop(JobStore store, JobEndpoint endpoint, Clock clock, Supplier<ExecutorService> claims,
-            BooleanSupplier runAllowed, ItemRunner items) {
+            Supplier<ExecutorService> itemPool, BooleanSupplier runAllowed, ItemRunner items) {
         this.store = store;
         this.job = endpoint.getJob();
         this.chunk = endpoint.getChunkSize();
@@ -85,6 +87,7 @@ final class ChunkLoop {
         this.claims = claims;
         this.runAllowed = runAllowed;
         this.items = items;
+        this.itemPool = itemPool;
     }
 
     /**
@@ -128,19 +131,15 @@ final class ChunkLoop {
                         continue;
                     }
                 }
+                List<JobStore.Result> ran = runItems(runId, taken);
+                if (ran == null) {
+                    // stopping: nothing of this chunk is committed; its items stay claimed for the next run
+                    return Tally.stopped("stopped during the run; " + taken.size()
+                            + " claimed items left for the next run");
+                }
                 List<JobStore.Result> results = new ArrayList<>(taken.size());
                 int kept = 0;
-                for (JobStore.Item item : taken) {
-                    if (!runAllowed.getAsBoolean()) {
-                        // stopping: nothing of this chunk is committed; its items stay claimed for the next run
-                        return Tally.stopped("stopped during the run; " + taken.size()
-                                + " claimed items left for the next run");
-                    }
-                    JobStore.Result result = items.run(runId, item);
-                    if (result == ItemOutcomes.INTERRUPTED) {
-                        return Tally.stopped("stopped during an item's retry wait; " + taken.size()
-                                + " claimed items left for the next run");
-                    }
+                for (JobStore.Result result : ran) {
                     if (result != null) {
                         results.add(result);
                     } else {
@@ -170,6 +169,56 @@ final class ChunkLoop {
         return counted;
     }
 
+    private List<JobStore.Result> runItems(long runId, List<JobStore.Item> chunkItems) {
+        return runItems(runId, chunkItems, () -> true);
+    }
+
+    /**
+     * Sends a chunk's items through the route, {@code concurrency} at a time, each while the run is allowed and
+     * {@code goOn} holds: their results in the items' order (null for an item whose failure could not be
+     * recorded), or null when the run is stopping (or {@code goOn} failed) and the chunk must not be committed.
+     */
+    private List<JobStore.Result> runItems(long runId, List<JobStore.Item> chunkItems, BooleanSupplier goOn) {
+        ExecutorService pool = itemPool.get();
+        if (pool == null || chunkItems.size() < 2) {
+            List<JobStore.Result> results = new ArrayList<>(chunkItems.size());
+            for (JobStore.Item item : chunkItems) {
+                if (!goOn.getAsBoolean() || !runAllowed.getAsBoolean()) {
+                    return null;
+                }
+                JobStore.Result result = items.run(runId, item);
+                if (result == ItemOutcomes.INTERRUPTED) {
+                    return null;
+                }
+                results.add(result);
+            }
+            return results;
+        }
+        List<CompletableFuture<JobStore.Result>> running = new ArrayList<>(chunkItems.size());
+        try {
+            for (JobStore.Item item : chunkItems) {
+                running.add(CompletableFuture.supplyAsync(() -> goOn.getAsBoolean() && runAllowed.getAsBoolean()
+                        ? items.run(runId, item) : ItemOutcomes.INTERRUPTED, pool));
+            }
+        } catch (RejectedExecutionException stopping) {
+            // the pool is gone: the route is stopping
+            running.forEach(f -> f.cancel(false));
+            CompletableFuture.allOf(running.toArray(CompletableFuture[]::new)).exceptionally(ignored -> null).join();
+            return null;
+        }
+        // every item of the chunk ends before the chunk is written or dropped
+        CompletableFuture.allOf(running.toArray(CompletableFuture[]::new)).exceptionally(ignored -> null).join();
+        List<JobStore.Result> results = new ArrayList<>(chunkItems.size());
+        for (CompletableFuture<JobStore.Result> f : running) {
+            JobStore.Result result = f.join();
+            if (result == ItemOutcomes.INTERRUPTED) {
+                return null;
+            }
+            results.add(result);
+        }
+        return results;
+    }
+
     /**
      * The inbox's chunks, each in one transaction: taken, run, and its results written and committed together. A
      * chunk's commit goes on the claim thread while the next chunk is taken and run, so the database writes one
@@ -196,27 +245,28 @@ final class ChunkLoop {
                     }
                     List<JobStore.Result> results = new ArrayList<>(open.items().size());
                     List<JobStore.Item> kept = new ArrayList<>();
-                    for (JobStore.Item item : open.items()) {
-                        if (committing != null && committing.isCompletedExceptionally()) {
-                            // the chunk before failed to commit: run no more items on top of it; this throws its
-                            // failure, and this chunk is rolled back
+                    CompletableFuture<Tally> before = committing;
+                    // the chunk before failed to commit: run no more items on top of it (its failure is thrown
+                    // below, and this chunk is rolled back)
+                    List<JobStore.Result> ran = runItems(runId, open.items(),
+                            () -> before == null || !before.isCompletedExceptionally());
+                    if (ran == null && before != null && before.isCompletedExceptionally()) {
+                        join(before);
+                    }
+                    if (ran == null) {
+                        if (committing != null) {
                             join(committing);
+                            committing = null;
                         }
-                        JobStore.Result result = runAllowed.getAsBoolean() ? items.run(runId, item)
-                                : ItemOutcomes.INTERRUPTED;
-                        if (result == ItemOutcomes.INTERRUPTED) {
-                            if (committing != null) {
-                                join(committing);
-                                committing = null;
-                            }
-                            return Tally.stopped("stopped during the run; the chunk's " + open.items().size()
-                                    + " items are waiting again");
-                        }
-                        if (result == null) {
+                        return Tally.stopped("stopped during the run; the chunk's " + open.items().size()
+                                + " items are waiting again");
+                    }
+                    for (int i = 0; i < ran.size(); i++) {
+                        if (ran.get(i) == null) {
                             // the failure could not be recorded: the item goes back to the inbox
-                            kept.add(item);
+                            kept.add(open.items().get(i));
                         } else {
-                            results.add(result);
+                            results.add(ran.get(i));
                         }
                     }
                     if (committing != null) {

@@ -54,7 +54,7 @@ final class GenericStoreDialect implements StoreDialect {
             UPDATE job_run
                SET items_taken = items_taken + ?, items_done = items_done + ?, items_failed = items_failed + ?,
                    retries = retries + ?, items_kept = items_kept + ?, items_deferred = items_deferred + ?
-             WHERE run_id = ?""";
+             WHERE run_id = ? AND status = 'running'""";
 
     private static final String ALLOCATE = """
             SELECT last_seq FROM FINAL TABLE (
@@ -292,7 +292,9 @@ final class GenericStoreDialect implements StoreDialect {
         try (PreparedStatement ps = c.prepareStatement(COUNT_RUN)) {
             Jdbc.bind(ps, written.size() + w.deferred() + w.kept(), doneWritten, written.size() - doneWritten,
                     w.retries(), w.kept(), w.deferred(), w.runId());
-            ps.executeUpdate();
+            if (ps.executeUpdate() != 1) {
+                throw new SQLException(StoreDialect.runTakenOver(w));
+            }
         }
         return written;
     }

@@ -54,6 +54,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
     private ExecutorService catchUp;
     /** Claims the next chunk while the current one commits. */
     private ExecutorService claims;
+    /** The pool a chunk's items go through the route on, with concurrency above 1; null otherwise. */
+    private ExecutorService items;
     private volatile Future<?> missedFiresChecked = CompletableFuture.completedFuture(null);
 
     JobConsumer(JobEndpoint endpoint, Processor processor) {
@@ -75,6 +77,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
         getEndpoint().getComponent().registry().register(this);
         claims = getEndpoint().getCamelContext().getExecutorServiceManager()
                 .newSingleThreadExecutor(this, "claim-" + job());
+        if (getEndpoint().getConcurrency() > 1) {
+            items = getEndpoint().getCamelContext().getExecutorServiceManager()
+                    .newFixedThreadPool(this, "items-" + job(), getEndpoint().getConcurrency());
+        }
         super.doStart();
         scheduled = true;
         // a job that has not fired yet is healthy: Camel's consumer check would report a daily job down ("has not
@@ -139,6 +145,11 @@ public final class JobConsumer extends ScheduledPollConsumer {
             // a claim under way ends; its items stay claimed for the next run
             getEndpoint().getCamelContext().getExecutorServiceManager().shutdown(claims);
             claims = null;
+        }
+        if (items != null) {
+            // items under way end; the chunk is not committed and its items wait for the next run
+            getEndpoint().getCamelContext().getExecutorServiceManager().shutdown(items);
+            items = null;
         }
         getEndpoint().getComponent().registry().unregister(this);
     }
@@ -254,6 +265,12 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 .filter(v -> !v.isEmpty()).orElse("1m")));
         JobRegistry registry = getEndpoint().getComponent().registry();
         Optional<JobStore.RunningRun> holder = store().runningRun(job());
+        Optional<Duration> nodeTimeout = clusterNodeTimeout();
+        if (holder.isPresent() && nodeTimeout.isPresent() && holder.get().silentFor().compareTo(nodeTimeout.get()) > 0
+                && takeOver(holder.get())) {
+            registry.unblocked(job());
+            return;
+        }
         if (holder.isEmpty() || holder.get().silentFor().compareTo(staleAfter) <= 0) {
             registry.unblocked(job());
             return;
@@ -270,11 +287,42 @@ public final class JobConsumer extends ScheduledPollConsumer {
         }
     }
 
+    /** In a cluster, how long a node may be silent before another declares it lost; empty outside a cluster. */
+    private Optional<Duration> clusterNodeTimeout() {
+        var properties = getEndpoint().getCamelContext().getPropertiesComponent();
+        if (!properties.resolveProperty("factory.cluster.enabled").map(v -> Boolean.parseBoolean(v.trim()))
+                .orElse(false)) {
+            return Optional.empty();
+        }
+        return Optional.of(Duration.ofMillis(TimeUtils.toMilliSeconds(properties
+                .resolveProperty("factory.cluster.node-timeout").map(String::trim).filter(v -> !v.isEmpty())
+                .orElse("30s"))));
+    }
+
+    /**
+     * Declares the lost node's run abandoned: the job's next fire (on any node) starts a run that takes the lost
+     * run's claimed items back. Told once to the listeners.
+     */
+    private boolean takeOver(JobStore.RunningRun run) throws SQLException {
+        String node = getEndpoint().getComponent().node();
+        if (!store().abandonLostRun(run, node)) {
+            return false;
+        }
+        LOG.warn("Job {}: node {} has not been seen for {}, longer than factory.cluster.node-timeout; run {} it held"
+                + " is declared abandoned and the job's next run takes its items back", job(), run.node(),
+                TimeUtils.printDuration(run.silentFor().toMillis()), run.runId());
+        RunListener listener = getEndpoint().getComponent().getRunListener();
+        if (listener != null) {
+            listener.runTakenOver(job(), run);
+        }
+        return true;
+    }
+
     private void execute(long runId, String note) {
         RunStatus status;
         String summary;
-        ChunkLoop loop = new ChunkLoop(store(), getEndpoint(), clock, () -> claims, this::isRunAllowed,
-                this::process);
+        ChunkLoop loop = new ChunkLoop(store(), getEndpoint(), clock, () -> claims, () -> items,
+                this::isRunAllowed, this::process);
         try {
             ChunkLoop.Tally tally = loop.run(runId);
             if (tally.stopped() != null) {

@@ -28,6 +28,10 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
     private String upstream;
     @UriParam(label = "consumer", defaultValue = "100", description = "Items claimed and committed together.")
     private int chunkSize = 100;
+    @UriParam(label = "consumer", defaultValue = "1", description = "How many items of a chunk go through the route"
+            + " at once, on a pool of the job's own; results are still committed per chunk. 1 runs them one after"
+            + " the other, for a route that must stay serial.")
+    private int concurrency = 1;
     @UriParam(label = "consumer", description = "A Quartz cron expression the job runs on (spaces may be written as"
             + " +); without it the job runs every minute (the delay option, 60000 for a job). Fires missed while"
             + " the factory was down are caught up once, as the property job.NAME.misfire says.")
@@ -122,6 +126,19 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
             throw new IllegalArgumentException("chunkSize of job " + job + " must be at least 1, not " + chunkSize);
         }
         this.chunkSize = chunkSize;
+    }
+
+    public int getConcurrency() {
+        return concurrency;
+    }
+
+    /** How many items of a chunk go through the route at once. */
+    public void setConcurrency(int concurrency) {
+        if (concurrency < 1) {
+            throw new IllegalArgumentException("concurrency of job " + job + " must be at least 1, not "
+                    + concurrency);
+        }
+        this.concurrency = concurrency;
     }
 
     public String getTransaction() {

@@ -114,6 +114,12 @@ public final class JobStore {
                SET status = 'abandoned', ended_at = ?, error_summary = ?
              WHERE status = 'running' AND node = ?""";
 
+    /** A run of a lost node, unless it ended meanwhile. */
+    private static final String ABANDON_LOST_RUN = """
+            UPDATE job_run
+               SET status = 'abandoned', ended_at = ?, error_summary = ?
+             WHERE run_id = ? AND status = 'running'""";
+
     private static final String ABANDON_ALL_RUNS = """
             UPDATE job_run
                SET status = 'abandoned', ended_at = ?, error_summary = ?
@@ -290,6 +296,16 @@ public final class JobStore {
     public int abandonRunsOf(String node) throws SQLException {
         return jdbc.update(ABANDON_NODE_RUNS, now(),
                 "the node stopped while the run was going; its claimed items went to the next run", node);
+    }
+
+    /**
+     * Declares the run of a node that has fallen silent abandoned, so that the job runs again (its next run takes back
+     * the items the lost run claimed); false when the run ended meanwhile.
+     */
+    public boolean abandonLostRun(RunningRun run, String byNode) throws SQLException {
+        return jdbc.update(ABANDON_LOST_RUN, now(), cut("node " + run.node() + " was lost (not seen for "
+                + run.silentFor().toSeconds() + " s); node " + byNode + " took its run over", 2000),
+                run.runId()) == 1;
     }
 
     /** Gives the run the items earlier runs of the job claimed and never finished. Returns how many. */

@@ -126,10 +126,11 @@ final class PostgresStoreDialect implements StoreDialect {
                        items_done = items_done + (SELECT COUNT(*) FROM written WHERE status = 'done'),
                        items_failed = items_failed + (SELECT COUNT(*) FROM written WHERE status = 'failed'),
                        retries = retries + ?, items_kept = items_kept + ?, items_deferred = items_deferred + ?
-                 WHERE run_id = ?)
-            SELECT item_key, item_version, (SELECT COUNT(*) FROM moved) FROM written
+                 WHERE run_id = ? AND status = 'running'
+                RETURNING 1)
+            SELECT item_key, item_version, (SELECT COUNT(*) FROM moved), (SELECT COUNT(*) FROM counted) FROM written
             UNION ALL
-            SELECT NULL, NULL, (SELECT COUNT(*) FROM moved)""";
+            SELECT NULL, NULL, (SELECT COUNT(*) FROM moved), (SELECT COUNT(*) FROM counted)""";
 
     /**
      * The claim path's results in one statement: the run's claimed rows moved to their final status (answering those
@@ -272,13 +273,18 @@ final class PostgresStoreDialect implements StoreDialect {
             Jdbc.bind(ps, params.toArray());
             Set<ItemKey> written = new HashSet<>();
             boolean feedMoved = false;
+            boolean counted = false;
             try (ResultSet rs = resultSet(ps)) {
                 while (rs.next()) {
                     feedMoved = rs.getInt(3) == 1;
+                    counted = rs.getInt(4) == 1;
                     if (rs.getString(1) != null) {
                         written.add(new ItemKey(rs.getString(1), rs.getString(2)));
                     }
                 }
+            }
+            if (!counted) {
+                throw new SQLException(StoreDialect.runTakenOver(w));
             }
             if (moves && !feedMoved) {
                 throw new SQLException(StoreDialect.feedMoved(w));

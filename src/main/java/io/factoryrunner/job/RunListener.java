@@ -11,4 +11,11 @@ public interface RunListener {
      */
     default void jobBlocked(String job, JobStore.RunningRun run) {
     }
+
+    /**
+     * In a cluster, this node declared the run of a node silent for longer than {@code factory.cluster.node-timeout}
+     * abandoned, so that the job runs again here or elsewhere.
+     */
+    default void runTakenOver(String job, JobStore.RunningRun run) {
+    }
 }

@@ -1,6 +1,7 @@
 package io.factoryrunner.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.factoryrunner.FactoryApplication;
@@ -17,6 +18,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
@@ -704,6 +706,107 @@ class JobChainTest {
                     .satisfies(r -> assertThat(r.get("message")).isEqualTo("Job shape (dataFormat=json): the data of"
                             + " item item-1 version v1 is JSON but neither an object nor an array"));
         }
+    }
+
+    /**
+     * In a cluster, a run of a node silent for longer than factory.cluster.node-timeout is declared abandoned by the
+     * node whose fire it blocks: one alert names the lost node, the job's next run takes back the items the lost run
+     * had claimed, and a late write of the lost run is refused without changing anything.
+     */
+    @Test
+    void a_run_of_a_lost_node_is_taken_over_and_its_late_writes_are_refused() throws Exception {
+        FactoryHome home = factory.home(TestDatabase.POSTGRESQL).property("factory.cluster.enabled", "true")
+                .property("factory.cluster.node-timeout", "30s");
+        var app = factory.start(home).app();
+        DataSource ds = app.database().dataSource();
+        JobStore store = app.jobStore();
+        for (int i = 1; i <= 3; i++) {
+            store.offer("prepare", "item-" + i, "v1", "d" + i, true);
+        }
+        Timestamp hourAgo = Timestamp.from(Instant.now().minus(Duration.ofHours(1)));
+        Sql.execute(ds, "INSERT INTO job_run (job, trigger_kind, node, status, started_at)"
+                + " VALUES ('prepare', 'schedule', 'node-b', 'running', ?)", hourAgo);
+        long lost = Sql.count(ds, "SELECT MAX(run_id) FROM job_run WHERE node = 'node-b'");
+        Sql.execute(ds, "INSERT INTO factory_node (node, started_at, last_seen_at) VALUES ('node-b', ?, ?)", hourAgo,
+                hourAgo);
+        // node-b claimed two items, then fell silent
+        List<JobStore.Item> claimedByLost = store.claim("prepare", lost, 2).items();
+        assertThat(claimedByLost).hasSize(2);
+
+        assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).as("the fire the lost run blocks").isEqualTo(-1);
+        assertThat(Sql.rows(ds, "SELECT status FROM job_run WHERE run_id = " + lost)).singleElement()
+                .satisfies(r -> assertThat(r.get("status")).isEqualTo("abandoned"));
+        assertThat(Sql.rows(ds, "SELECT subject FROM alerts WHERE kind = 'node_lost'")).singleElement()
+                .satisfies(r -> assertThat((String) r.get("subject")).contains("node-b").contains("prepare"));
+
+        assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isPositive();
+        assertThat(states(ds, "prepare")).extracting(State::key, State::status).containsExactly(
+                Tuple.tuple("item-1", "done"), Tuple.tuple("item-2", "done"), Tuple.tuple("item-3", "done"));
+
+        // node-b comes back and writes its chunk: refused, nothing changed
+        assertThatThrownBy(() -> store.complete("prepare", lost, List.of(new JobStore.Result(claimedByLost.get(0),
+                JobStore.Outcome.FAILED, "late", "late failure", 0)), 0))
+                .isInstanceOf(SQLException.class).hasMessageContaining("no longer running");
+        assertThat(states(ds, "prepare")).extracting(State::status).containsOnly("done");
+        assertThat(Sql.count(ds, "SELECT COUNT(*) FROM alerts WHERE kind = 'node_lost'")).isEqualTo(1);
+    }
+
+    static final String PARALLEL = """
+            - route:
+                id: fetch
+                from:
+                  uri: "job:fetch"
+                  parameters:
+                    cron: "0 0 0 1 1 ? 2099"
+                    chunkSize: 10
+                    concurrency: 4
+                    transaction: "{{job.fetch.transaction}}"
+                  steps:
+                    - bean:
+                        beanType: "io.factoryrunner.job.Overlap"
+                        method: "enter"
+                    - delay:
+                        constant: 100
+                    - setBody:
+                        simple: "${body}-fetched"
+                    - bean:
+                        beanType: "io.factoryrunner.job.Overlap"
+                        method: "leave"
+            - route:
+                id: keep
+                from:
+                  uri: "job:keep"
+                  parameters:
+                    upstream: fetch
+                    cron: "0 0 0 1 1 ? 2099"
+                  steps:
+                    - log: "${body}"
+            """;
+
+    /**
+     * With concurrency 4, a chunk's items go through the route four at a time; the run's counts stay exact and every
+     * item is handed on once, with either transaction.
+     */
+    @ParameterizedTest
+    @CsvSource({"H2,claim", "H2,chunk", "POSTGRESQL,claim", "POSTGRESQL,chunk"})
+    void items_of_a_chunk_go_through_the_route_at_once_with_exact_counts(TestDatabase db, String transaction)
+            throws Exception {
+        Overlap.reset();
+        var app = factory.start(factory.home(db).property("job.fetch.transaction", transaction)
+                .route("parallel.camel.yaml", PARALLEL)).app();
+        for (int i = 1; i <= 40; i++) {
+            app.jobStore().offer("fetch", String.format("item-%02d", i), "v1", "d" + i, true);
+        }
+        assertThat(app.jobs().trigger("fetch", Trigger.MANUAL)).isPositive();
+        assertThat(app.jobs().trigger("keep", Trigger.MANUAL)).isPositive();
+
+        DataSource ds = app.database().dataSource();
+        assertThat(Overlap.MOST.get()).as("items in the route at once").isBetween(2, 4);
+        assertThat(runs(ds, "fetch")).containsExactly("succeeded/manual 40/40/0");
+        assertThat(runs(ds, "keep")).containsExactly("succeeded/manual 40/40/0");
+        assertThat(states(ds, "keep")).hasSize(40).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"));
+        assertThat(Sql.rows(ds, "SELECT data FROM job_state WHERE job = 'keep' AND item_key = 'item-07'"))
+                .singleElement().satisfies(r -> assertThat(r.get("data")).isEqualTo("d7-fetched"));
     }
 
     /** Camel makes an endpoint for every URI naming a job; one without the upstream changes nothing of the job. */
