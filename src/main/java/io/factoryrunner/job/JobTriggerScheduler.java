@@ -26,14 +26,23 @@ public final class JobTriggerScheduler extends QuartzScheduledPollConsumerSchedu
     /** Beyond Quartz's misfire threshold (60 s), a stored trigger's due fire is one no node took. */
     private static final long OVERDUE_MS = 60_000;
 
+    /** Whether the last start found the cluster keeping this job's schedule, and kept its trigger. */
+    private volatile boolean keptClusterSchedule;
+
     @Override
     protected void doStart() throws Exception {
         if (getQuartzScheduler() == null) {
             setQuartzScheduler(getCamelContext().getComponent("quartz", QuartzComponent.class).getScheduler());
         }
         Scheduler quartz = getQuartzScheduler();
-        if (!quartz.getMetaData().isJobStoreClustered() || getTriggerId() == null
-                || !removedIfStale(quartz, new TriggerKey(getTriggerId(), getTriggerGroup()))) {
+        keptClusterSchedule = false;
+        if (!quartz.getMetaData().isJobStoreClustered() || getTriggerId() == null) {
+            super.doStart();
+            return;
+        }
+        TriggerKey key = new TriggerKey(getTriggerId(), getTriggerGroup());
+        if (!removedIfStale(quartz, key)) {
+            keptClusterSchedule = quartz.getTrigger(key) != null;
             super.doStart();
             return;
         }
@@ -47,6 +56,14 @@ public final class JobTriggerScheduler extends QuartzScheduledPollConsumerSchedu
         } finally {
             setTriggerParameters(given);
         }
+    }
+
+    /**
+     * True when this job's trigger was stored by the cluster, due within Quartz's misfire threshold, and kept: the
+     * other nodes are running the job's schedule, so a node that joins them has no missed fires to catch up.
+     */
+    public boolean keptClusterSchedule() {
+        return keptClusterSchedule;
     }
 
     private boolean removedIfStale(Scheduler quartz, TriggerKey key) throws Exception {
