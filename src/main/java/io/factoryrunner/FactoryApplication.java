@@ -5,6 +5,8 @@ import io.factoryrunner.api.Audit;
 import io.factoryrunner.api.OperatorActions;
 import io.factoryrunner.api.OperatorApi;
 import io.factoryrunner.cluster.NodeHeartbeat;
+import io.factoryrunner.cluster.QuartzCluster;
+import io.factoryrunner.cluster.StoredTriggers;
 import io.factoryrunner.config.ConfigFiles;
 import io.factoryrunner.config.ConfigReport;
 import io.factoryrunner.config.ConfigTable;
@@ -14,6 +16,7 @@ import io.factoryrunner.config.ConfigValues;
 import io.factoryrunner.config.ConfigWatcher;
 import io.factoryrunner.db.Database;
 import io.factoryrunner.db.DatabaseSettings;
+import io.factoryrunner.db.Dialect;
 import io.factoryrunner.db.JobStateViews;
 import io.factoryrunner.db.SqlAccess;
 import io.factoryrunner.demo.DemoApiKey;
@@ -29,6 +32,7 @@ import io.factoryrunner.process.ProcessStore;
 import io.factoryrunner.routes.JobRoutes;
 import io.factoryrunner.routes.RouteCatalog;
 import io.factoryrunner.routes.RouteCrons;
+import io.factoryrunner.support.FactoryVersion;
 import io.factoryrunner.support.HomeFiles;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -52,7 +56,10 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.function.Consumer;
 import org.apache.camel.CamelContext;
+import org.apache.camel.ExtendedStartupListener;
+import org.apache.camel.component.quartz.QuartzComponent;
 import org.apache.camel.main.BaseMainSupport;
 import org.apache.camel.main.Main;
 import org.apache.camel.main.MainListenerSupport;
@@ -90,6 +97,7 @@ public final class FactoryApplication {
     private int pendingMigrations;
     private volatile CompletableFuture<Database> opening;
     private boolean demo;
+    private boolean cluster;
     private JobStore jobStore;
     private final JobRegistry jobs = new JobRegistry();
     private String node;
@@ -274,6 +282,7 @@ public final class FactoryApplication {
                 throw new StartupException(e.getMessage());
             }
             demo = values.bool("factory.demo.enabled", false);
+            cluster = values.bool("factory.cluster.enabled", false);
             node = values.optional("factory.node.id").orElseGet(FactoryApplication::hostName);
             FactoryServices.bindHttpHeaderFilter(context.getRegistry());
             // camel-micrometer-prometheus serves the registry it finds under this name, the factory's metrics with it
@@ -296,7 +305,32 @@ public final class FactoryApplication {
             databaseSettings = new DatabaseSettings(url, values.string("factory.db.user", "sa"),
                     values.string("factory.db.password", ""), values.integer("factory.db.pool-size", 10, 1),
                     values.duration("factory.db.connect-timeout", Duration.ofSeconds(10)));
+            if (cluster) {
+                refuseClusterOffPostgres(url);
+            }
             return mode == Mode.VALIDATE ? withoutWrites(databaseSettings) : databaseSettings;
+        }
+
+        /**
+         * Nodes share their schedule and their work through one database server: the embedded H2 database is one
+         * process's alone, and Quartz's clustered job store is set up for PostgreSQL only.
+         */
+        private void refuseClusterOffPostgres(String url) {
+            boolean postgres;
+            try {
+                postgres = Dialect.fromUrl(url) == Dialect.POSTGRESQL;
+            } catch (IllegalArgumentException e) {
+                // the database's own check names what is wrong with the URL
+                return;
+            }
+            if (!postgres) {
+                throw new StartupException("Configuration key 'factory.cluster.enabled' is true, but a cluster needs"
+                        + " PostgreSQL and factory.db.url is " + Secrets.maskUrl(url) + ": nodes share their"
+                        + " schedule and their work through one PostgreSQL database (factory.db.url ="
+                        + " jdbc:postgresql://...), and an H2 database is opened by one process only. Set"
+                        + " factory.db.url to the PostgreSQL database every node uses, or factory.cluster.enabled ="
+                        + " false to run one node");
+            }
         }
 
         /** The route files Camel reads: the shipped ones chosen by configuration, and the operator's. */
@@ -381,6 +415,18 @@ public final class FactoryApplication {
                 JobStateViews.refresh(database.dataSource(), declaredJobs);
             }
             services.registerHealthChecks(context);
+            if (mode == Mode.RUN && cluster) {
+                QuartzCluster.configure(context.getComponent("quartz", QuartzComponent.class), database.dataSource(),
+                        node, values.duration("factory.cluster.checkin-interval", Duration.ofMillis(7500)), 10);
+                addStartupListener(context, started -> {
+                    // once every route has stored its trigger, those of jobs no route declares any more go
+                    try {
+                        StoredTriggers.removeUnowned(started);
+                    } catch (Exception e) {
+                        LOG.warn("Cannot look for stored triggers no route owns: {}", Secrets.mask(e.getMessage()));
+                    }
+                });
+            }
             if (mode == Mode.RUN) {
                 startWatchers(context);
             }
@@ -453,7 +499,7 @@ public final class FactoryApplication {
                 }
             });
             try {
-                context.addService(new NodeHeartbeat(context, database.dataSource(), node,
+                context.addService(new NodeHeartbeat(context, database.dataSource(), node, FactoryVersion.get(),
                         values.duration("factory.node.heartbeat", Duration.ofSeconds(5))), true, true);
                 context.addService(configWatcher, true, true);
                 context.addService(services.overdueJobs(), true, true);
@@ -527,6 +573,24 @@ public final class FactoryApplication {
             return problem.message() + ". It comes from the configuration table; fix it with UPDATE factory_config"
                     + " SET config_value = '<a valid value>' WHERE config_key = '" + key + "'; or remove the row to use"
                     + " the file's or default value: DELETE FROM factory_config WHERE config_key = '" + key + "'";
+        }
+
+        private void addStartupListener(CamelContext context, Consumer<CamelContext> work) {
+            try {
+                context.addStartupListener(new ExtendedStartupListener() {
+                    @Override
+                    public void onCamelContextStarted(CamelContext started, boolean alreadyStarted) {
+                        // the routes have started; the work waits for the context to be fully started
+                    }
+
+                    @Override
+                    public void onCamelContextFullyStarted(CamelContext started, boolean alreadyStarted) {
+                        work.accept(started);
+                    }
+                });
+            } catch (Exception e) {
+                throw new StartupException("Cannot set up the clustered schedule: " + e.getMessage(), e);
+            }
         }
 
         @Override

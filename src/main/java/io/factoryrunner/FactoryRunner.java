@@ -41,6 +41,7 @@ public final class FactoryRunner {
             http://localhost:<camel.server.port>; --token T or FACTORY_TOKEN, default data/admin.token; --json prints
             the API's answer as JSON):
               jobs                         every job: chain, schedule, last run, item counts
+              nodes                        the nodes sharing the database: status, heartbeat, version, runs
               runs [--job J] [--status S]  the latest runs (--limit N, --since 2026-01-31T00:00:00Z)
               errors [--status S]          error fingerprints (open, acknowledged, resolved)
               item JOB KEY                 one item's story across the jobs

@@ -110,6 +110,26 @@ class ValidateCommandTest {
     }
 
     @Test
+    void validate_refuses_a_cluster_on_the_embedded_h2_database_naming_the_setting() {
+        FactoryHome home = home().property("factory.cluster.enabled", "true");
+
+        CommandRun r = validate(home);
+
+        assertThat(r.code()).isEqualTo(FactoryRunner.FAILED);
+        assertThat(r.out()).isEmpty();
+        assertThat(r.err()).startsWith("Invalid: Configuration key 'factory.cluster.enabled' is true, but a cluster"
+                + " needs PostgreSQL and factory.db.url is jdbc:h2:file:").contains("factory.cluster.enabled = false");
+    }
+
+    @Test
+    void validate_accepts_a_cluster_on_postgresql() {
+        CommandRun r = validate(factory.home(TestDatabase.POSTGRESQL).property("factory.cluster.enabled", "true"));
+
+        assertThat(r.err()).isEmpty();
+        assertThat(r.code()).isZero();
+    }
+
+    @Test
     void a_query_file_that_is_not_there_is_refused_naming_the_key_and_where_it_was_looked_for() {
         FactoryHome home = home().property("source.sql.query-file", "file:config/sql/source.sql");
         CommandRun r = validate(home);

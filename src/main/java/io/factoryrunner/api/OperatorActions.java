@@ -5,6 +5,7 @@ import io.factoryrunner.api.ApiTokens.Caller;
 import io.factoryrunner.api.ApiTokens.Role;
 import io.factoryrunner.api.OperatorQueries.Fingerprint;
 import io.factoryrunner.api.OperatorQueries.ItemState;
+import io.factoryrunner.api.OperatorQueries.Node;
 import io.factoryrunner.api.OperatorQueries.Page;
 import io.factoryrunner.api.OperatorQueries.Run;
 import io.factoryrunner.config.ConfigReport;
@@ -37,6 +38,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 import javax.sql.DataSource;
 import org.apache.camel.spi.PropertiesComponent;
+import org.apache.camel.util.TimeUtils;
 import org.quartz.CronExpression;
 
 /** What the operator API does: the answers it builds from the tables, and the actions it takes, each audited. */
@@ -88,6 +90,13 @@ public final class OperatorActions {
     @FunctionalInterface
     public interface ConfigurationApplier {
         Map<String, String> apply();
+    }
+
+    /** The nodes sharing the database; silent ones are those not seen for {@code factory.node.stale-after}. */
+    public List<Node> nodes() throws SQLException {
+        Duration staleAfter = Duration.ofMillis(TimeUtils.toMilliSeconds(properties.resolveProperty(
+                "factory.node.stale-after").map(String::trim).filter(v -> !v.isEmpty()).orElse("1m")));
+        return queries.nodes(staleAfter);
     }
 
     public OperatorQueries queries() {

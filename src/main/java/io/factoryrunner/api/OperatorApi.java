@@ -165,6 +165,10 @@ public final class OperatorApi extends RouteBuilder {
         call(api.delete("/tokens/{name}").description("Revokes a token"), "api-token-revoke", Role.ADMIN,
                 (c, in) -> actions.revokeToken(c, text(in, "name")));
 
+        call(api.get("/nodes").description("The nodes sharing the database: up or silent (by the database's clock),"
+                + " last heartbeat, version, start, clock offset and the runs each has going"),
+                "api-nodes", Role.VIEWER, (c, in) -> Map.of("nodes", actions.nodes()));
+
         call(api.get("/audit").description("Actions taken through the API, newest first; filters actor, action"),
                 "api-audit", Role.VIEWER, (c, in) -> actions.queries().audit(optional(in, "actor"),
                         optional(in, "action"), limit(in), longParam(in, "after")));

@@ -50,6 +50,7 @@ public final class OperatorCommand {
     private static Map<String, String> commands() {
         Map<String, String> c = new LinkedHashMap<>();
         c.put("jobs", "every job: chain, schedule, last run, item counts");
+        c.put("nodes", "the nodes sharing the database: status, last heartbeat, version, runs going");
         c.put("runs", "the latest runs [--job JOB] [--status STATUS] [--limit N]");
         c.put("errors", "open and acknowledged error fingerprints [--status STATUS] [--job JOB]");
         c.put("item", "JOB KEY: one item's story across the jobs");
@@ -128,6 +129,14 @@ public final class OperatorCommand {
                         col("DEFERRED", "/items/deferred"), col("CLAIMED", "/items/claimed"),
                         col("DONE", "/items/done"), col("FAILED", "/items/failed"))));
             }
+            case "nodes" -> {
+                args(command, words, 0);
+                return new Call("GET", "/api/nodes", null, a -> table(withRunsGoing(a.get("nodes")), List.of(
+                        col("NODE", "/node"), col("STATUS", "/status"), col("LAST SEEN", "/lastSeenAt"),
+                        col("SILENT (S)", "/silentForSeconds"), col("VERSION", "/version"),
+                        col("STARTED", "/startedAt"), col("CLOCK OFFSET (MS)", "/clockOffsetMs"),
+                        col("RUNNING", "/runsGoing"))));
+            }
             case "runs" -> {
                 args(command, words, 0);
                 return new Call("GET", "/api/runs" + query(options, "job", "status", "limit", "since"), null,
@@ -193,6 +202,20 @@ public final class OperatorCommand {
             }
             default -> throw new UsageException("Unknown command '" + command + "'");
         }
+    }
+
+    /** Each node with its runs going as one cell: {@code build#41 check#57}. */
+    private static JsonNode withRunsGoing(JsonNode nodes) {
+        if (nodes == null) {
+            return null;
+        }
+        JsonNode copy = nodes.deepCopy();
+        copy.forEach(node -> {
+            List<String> runs = new ArrayList<>();
+            node.path("running").forEach(r -> runs.add(r.path("job").asText() + "#" + r.path("runId").asText()));
+            ((ObjectNode) node).put("runsGoing", String.join(" ", runs));
+        });
+        return copy;
     }
 
     private static void args(String command, List<String> words, int count) {

@@ -5,6 +5,7 @@ import io.factoryrunner.db.Jdbc;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -52,6 +53,19 @@ public final class OperatorQueries {
     public record Alert(long alertId, Instant createdAt, String kind, String job, String fingerprint,
             String recipients, String subject, String status, int attempts, Instant nextAttemptAt, Instant sentAt,
             String lastError) {
+    }
+
+    /** A run going on a node. */
+    public record NodeRun(long runId, String job, Instant startedAt) {
+    }
+
+    /**
+     * A node that shares the database: when it started, the version it runs, when it was last seen and how long ago
+     * (by the database's clock, which every node's heartbeat is stamped with), its clock's distance from the
+     * database's, and the runs it has going.
+     */
+    public record Node(String node, String status, Instant startedAt, Instant lastSeenAt, long silentForSeconds,
+            String version, Long clockOffsetMs, List<NodeRun> running) {
     }
 
     public record AuditEntry(long auditId, Instant at, String actor, String action, String target, String note,
@@ -362,6 +376,27 @@ public final class OperatorQueries {
 
     public Optional<Alert> alert(long id) throws SQLException {
         return jdbc.queryFirst("SELECT " + ALERT_COLUMNS + " FROM alerts WHERE alert_id = ?", ALERT, id);
+    }
+
+    /**
+     * Every node that has written a heartbeat, by name: {@code up}, or {@code silent} once not seen for
+     * {@code staleAfter}.
+     */
+    public List<Node> nodes(Duration staleAfter) throws SQLException {
+        Map<String, List<NodeRun>> running = new LinkedHashMap<>();
+        jdbc.query("SELECT run_id, job, node, started_at FROM job_run WHERE status = 'running' ORDER BY run_id",
+                rs -> running.computeIfAbsent(rs.getString("node"), n -> new ArrayList<>()).add(new NodeRun(
+                        rs.getLong("run_id"), rs.getString("job"), Jdbc.instant(rs, "started_at"))));
+        return jdbc.query("""
+                SELECT node, started_at, last_seen_at, version, clock_offset_ms, CURRENT_TIMESTAMP AS db_now
+                  FROM factory_node ORDER BY node""", rs -> {
+                    Duration silent = Duration.between(Jdbc.instant(rs, "last_seen_at"), Jdbc.instant(rs, "db_now"));
+                    String node = rs.getString("node");
+                    return new Node(node, silent.compareTo(staleAfter) > 0 ? "silent" : "up",
+                            Jdbc.instant(rs, "started_at"), Jdbc.instant(rs, "last_seen_at"),
+                            Math.max(0, silent.toSeconds()), rs.getString("version"),
+                            nullableLong(rs, "clock_offset_ms"), List.copyOf(running.getOrDefault(node, List.of())));
+                });
     }
 
     public Page<AuditEntry> audit(String actor, String action, int limit, Long after) throws SQLException {

@@ -17,6 +17,9 @@ import org.apache.camel.support.DefaultComponent;
 @Component("job")
 public final class JobComponent extends DefaultComponent {
 
+    /** The Quartz trigger group of the jobs' triggers; a job's trigger is named after the job. */
+    public static final String TRIGGER_GROUP = "factory-jobs";
+
     private final JobStore store;
     private final JobRegistry registry;
     private final String node;
@@ -44,11 +47,12 @@ public final class JobComponent extends DefaultComponent {
         JobEndpoint endpoint = new JobEndpoint(uri, this, remaining);
         String cron = Objects.toString(parameters.remove("cron"), "").trim();
         if (!cron.isEmpty()) {
-            // the job fires on a Quartz trigger of its own name, instead of polling
-            parameters.put("scheduler", "quartz");
+            // the job fires on a Quartz trigger of its own name, instead of polling; a scheduler of its own per
+            // endpoint, which replaces a trigger stored by a clustered job store when it no longer fits
+            parameters.put("scheduler", new JobTriggerScheduler());
             parameters.put("scheduler.cron", cron);
             parameters.put("scheduler.triggerId", remaining);
-            parameters.put("scheduler.triggerGroup", "factory-jobs");
+            parameters.put("scheduler.triggerGroup", TRIGGER_GROUP);
             endpoint.setCron(cron.replace('+', ' '));
         }
         setProperties(endpoint, parameters);

@@ -86,7 +86,11 @@ public final class JobConsumer extends ScheduledPollConsumer {
         // a job that has not fired yet is healthy: Camel's consumer check would report a daily job down ("has not
         // yet polled") until its first fire
         forceConsumerAsReady();
-        if (getEndpoint().getCron() != null && getEndpoint().getComponent().registry().firstStartOf(job())) {
+        // a node joining a cluster that runs the job's schedule has missed nothing: the other nodes took the fires
+        boolean clusterKeptSchedule = getScheduler() instanceof JobTriggerScheduler trigger
+                && trigger.keptClusterSchedule();
+        if (getEndpoint().getCron() != null && getEndpoint().getComponent().registry().firstStartOf(job())
+                && !clusterKeptSchedule) {
             catchUp = getEndpoint().getCamelContext().getExecutorServiceManager()
                     .newSingleThreadExecutor(this, "catch-up-" + job());
             missedFiresChecked = catchUp.submit(this::catchUpMissedFires);

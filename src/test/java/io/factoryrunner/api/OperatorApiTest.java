@@ -297,7 +297,7 @@ class OperatorApiTest {
                     "/api/errors/{fingerprint}", "/api/errors/{fingerprint}/acknowledge",
                     "/api/errors/{fingerprint}/resolve", "/api/errors/{fingerprint}/redrive", "/api/alerts",
                     "/api/alerts/{id}/resend", "/api/config", "/api/config/{key}", "/api/tokens",
-                    "/api/tokens/{name}", "/api/audit", "/api/processes", "/api/processes/{name}/start",
+                    "/api/tokens/{name}", "/api/nodes", "/api/audit", "/api/processes", "/api/processes/{name}/start",
                     "/api/processes/{name}/runs", "/api/processes/{name}/runs/{id}");
             assertThat(openapi.at("/paths/~1api~1jobs~1{job}~1trigger/post/responses").has("409")).isTrue();
         }
@@ -357,6 +357,14 @@ class OperatorApiTest {
             int waiting = lines.get(0).indexOf("WAITING");
             assertThat(lines.stream().filter(l -> l.startsWith("prepare")).findFirst().orElseThrow()
                     .substring(waiting)).startsWith("1 ");
+
+            Output nodes = cli("nodes");
+            assertThat(nodes.code()).as(nodes.err()).isZero();
+            List<String> nodeLines = nodes.out().lines().toList();
+            assertThat(nodeLines.get(0)).startsWith("NODE").contains("STATUS").contains("LAST SEEN")
+                    .contains("VERSION").contains("RUNNING");
+            assertThat(nodeLines).hasSize(2);
+            assertThat(nodeLines.get(1).split("\\s+")).startsWith(running.app().node(), "up");
 
             Output triggered = cli("trigger", "prepare");
             assertThat(triggered.out()).matches("(?s)Run \\d+ of job prepare started\\s*");
