@@ -81,8 +81,8 @@ public final class ConcurrencyBenchmark {
                     double limit = concurrency * 1000.0 / latency;
                     rows.add(String.format(Locale.ROOT, "%11d %10.0f %10.0f %9.0f%%", concurrency, perSecond, limit,
                             100 * perSecond / limit));
-                    System.out.printf(Locale.ROOT, "concurrency %d: %d items in %.2f s, %.0f items/s (limit %.0f)%n",
-                            concurrency, items, seconds, perSecond, limit);
+                    System.out.printf(Locale.ROOT, "concurrency %d (chunkSize %d): %d items in %.2f s, %.0f items/s"
+                            + " (limit %.0f)%n", concurrency, chunkSize(concurrency), items, seconds, perSecond, limit);
                 } finally {
                     app.stop();
                 }
@@ -94,6 +94,15 @@ public final class ConcurrencyBenchmark {
         rows.forEach(System.out::println);
         System.out.printf(Locale.ROOT, "target: at least 80%% of the limit at concurrency 16%nload average at the end:"
                 + " %s%n", PipelineBenchmark.loadAverage());
+    }
+
+    /**
+     * At least 100 and eight rounds of the pool, in whole rounds: a chunk's items all end before it is written, so a
+     * last round with fewer items than the pool leaves threads idle.
+     */
+    static int chunkSize(int concurrency) {
+        int size = Math.max(100, 8 * concurrency);
+        return (size + concurrency - 1) / concurrency * concurrency;
     }
 
     private static FactoryApplication start(Path home, int port, int concurrency) throws Exception {
@@ -112,7 +121,7 @@ public final class ConcurrencyBenchmark {
                             name: Content-Type
                             constant: application/json
                         - to: "http://localhost:%d/score?httpMethod=POST"
-                """.formatted(NEVER, Math.max(100, concurrency * 4), concurrency, port));
+                """.formatted(NEVER, chunkSize(concurrency), concurrency, port));
         Map<String, String> overrides = new LinkedHashMap<>();
         overrides.put("camel.server.enabled", "false");
         overrides.put("camel.management.enabled", "false");
