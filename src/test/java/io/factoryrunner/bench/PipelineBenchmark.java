@@ -219,10 +219,12 @@ public final class PipelineBenchmark {
             System.out.printf(Locale.ROOT, "offered %d items to %s (not measured): %.2f s%n", settings.items(),
                     JOBS.get(0), seconds(t));
             double[] perJob = new double[JOBS.size()];
+            server.resetStatements(url);
             double elapsed = pass(factory, "item-", settings.items(), perJob);
             double handoffs = (double) settings.items() * JOBS.size() / elapsed;
             System.out.printf(Locale.ROOT, "six-job pass over %d items: %.3f s (%s)%n", settings.items(), elapsed,
                     perJobText(perJob));
+            server.printStatements(url);
             System.out.printf(Locale.ROOT, "item hand-offs/s: %.0f%n", handoffs);
             Throughput answer = new Throughput(server.name(), transaction, chunk, handoffs,
                     rawCommitsPerSecond(url, server));
@@ -548,8 +550,44 @@ public final class PipelineBenchmark {
         /** PostgreSQL as in production: every commit waits for its WAL to be flushed to disk. */
         static Server startPostgres() throws IOException {
             EmbeddedPostgres pg = EmbeddedPostgres.builder().setServerConfig("fsync", "on")
-                    .setServerConfig("synchronous_commit", "on").start();
+                    .setServerConfig("synchronous_commit", "on")
+                    .setServerConfig("shared_preload_libraries", "pg_stat_statements").start();
             return new Server(pg, Files.createTempDirectory("pipeline-bench-"));
+        }
+
+        /** Forgets the statements timed so far (PostgreSQL: pg_stat_statements). */
+        void resetStatements(String url) throws SQLException {
+            if (postgres()) {
+                try (Connection c = DriverManager.getConnection(url, user(), password());
+                        Statement s = c.createStatement()) {
+                    s.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+                    s.execute("SELECT pg_stat_statements_reset()");
+                }
+            }
+        }
+
+        /**
+         * Where the server's time went since the reset: the statements of the database by total time, with calls,
+         * mean time and rows (PostgreSQL: pg_stat_statements; commits are not statements there).
+         */
+        void printStatements(String url) throws SQLException {
+            if (!postgres()) {
+                return;
+            }
+            try (Connection c = DriverManager.getConnection(url, user(), password());
+                    Statement s = c.createStatement();
+                    ResultSet rs = s.executeQuery("""
+                            SELECT calls, total_exec_time + total_plan_time, rows, query FROM pg_stat_statements
+                             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                             ORDER BY 2 DESC LIMIT 8""")) {
+                System.out.println("  server time by statement (pg_stat_statements, plan and execution):");
+                while (rs.next()) {
+                    String query = rs.getString(4).replaceAll("\\s+", " ").trim();
+                    System.out.printf(Locale.ROOT, "  %7d calls %9.1f ms %7.3f ms/call %8d rows  %s%n", rs.getLong(1),
+                            rs.getDouble(2), rs.getDouble(2) / Math.max(1, rs.getLong(1)), rs.getLong(3),
+                            query.length() > 90 ? query.substring(0, 90) + "..." : query);
+                }
+            }
         }
 
         static Server startH2() throws IOException {
