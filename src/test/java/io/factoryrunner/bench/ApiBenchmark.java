@@ -199,9 +199,16 @@ public final class ApiBenchmark {
                 "SELECT * FROM job_run ORDER BY run_id DESC LIMIT 51",
                 "SELECT * FROM job_state WHERE job = 'build' AND status = 'failed' ORDER BY item_key, item_version"
                         + " LIMIT 51",
+                // the inbox's status has the state's type, so that PostgreSQL merges the two primary keys in order
                 "SELECT * FROM (SELECT job, item_key, item_version, status FROM job_state UNION ALL"
-                        + " SELECT job, item_key, item_version, 'waiting' FROM job_inbox) i WHERE job = 'build'"
-                        + " ORDER BY item_key, item_version LIMIT 51",
+                        + " SELECT job, item_key, item_version, CAST('waiting' AS VARCHAR(20)) FROM job_inbox) i"
+                        + " WHERE job = 'build' ORDER BY item_key, item_version LIMIT 51",
+                "(SELECT * FROM job_run WHERE job = 'build' ORDER BY job DESC, run_id DESC LIMIT 40) UNION ALL"
+                        + " (SELECT * FROM job_run WHERE job = 'check' ORDER BY job DESC, run_id DESC LIMIT 40)",
+                "SELECT f.fingerprint, (SELECT e.message FROM factory_error e WHERE e.error_id = (SELECT"
+                        + " MAX(e2.error_id) FROM factory_error e2 WHERE e2.fingerprint = f.fingerprint)) AS sample"
+                        + " FROM error_fingerprint f WHERE f.status = 'open' ORDER BY f.last_seen DESC,"
+                        + " f.fingerprint DESC LIMIT 51",
                 "SELECT * FROM job_state WHERE job IN ('prepare', 'build') AND item_key = 'item-5'",
                 "SELECT * FROM factory_error WHERE item_key = 'item-5' ORDER BY error_id DESC LIMIT 200");
         try (Connection c = app.database().dataSource().getConnection(); Statement s = c.createStatement()) {
