@@ -189,6 +189,7 @@ function renderJobs(jobs) {
 // not jump back to the first page every few seconds.
 const LISTS = {
   errors: {
+    byJob: true,
     path: (f) => '/api/errors' + query({ status: f.status, job: f.job }),
     row: (f) => el('tr', {
       'data-fingerprint': f.fingerprint, className: 'clickable', onclick: () => openError(f.fingerprint),
@@ -206,6 +207,7 @@ const LISTS = {
           'POST', '/api/errors/' + enc(f.fingerprint) + '/redrive')) : null)),
   },
   runs: {
+    byJob: true,
     path: (f) => '/api/runs' + query({ job: f.job, status: f.status }),
     row: (r) => el('tr', { 'data-run': r.runId, className: 'clickable', onclick: () => openRun(r.runId) },
       el('td', { className: 'num' }, r.runId), el('td', null, r.job), el('td', null, badge(r.status)),
@@ -215,6 +217,7 @@ const LISTS = {
       el('td', { className: 'message', title: r.summary || '' }, short(r.summary, 100))),
   },
   items: {
+    byJob: true,
     path: (f) => f.job ? '/api/items/' + enc(f.job) + query({ status: f.status, key: f.key }) : null,
     row: (i) => el('tr', {
       'data-key': i.key, 'data-status': i.status, className: 'clickable', onclick: () => openItem(i.job, i.key),
@@ -226,6 +229,20 @@ const LISTS = {
       el('td', { className: 'act-col' }, canAct() && i.status === 'failed' ? actionButton('Redrive', 'Put item '
         + i.key + ' (version ' + i.version + ') back into job ' + i.job + '?', 'POST', '/api/items/' + enc(i.job)
         + '/' + enc(i.key) + '/redrive' + query({ version: i.version })) : null)),
+  },
+  // the outbox: a pending alert is resent now, a sent one is queued again as a new alert
+  alerts: {
+    path: (f) => '/api/alerts' + query({ status: f.status }),
+    row: (a) => el('tr', { 'data-alert': a.alertId, 'data-status': a.status },
+      el('td', { className: 'num' }, a.alertId), el('td', null, time(a.createdAt)), el('td', null, a.kind),
+      el('td', null, a.job || '-'), el('td', { className: 'message' }, short(a.subject, 120)),
+      el('td', null, badge(a.status)), el('td', { className: 'num' }, a.attempts),
+      el('td', null, time(a.status === 'sent' ? a.sentAt : a.nextAttemptAt)),
+      el('td', { className: 'message bad', title: a.lastError || '' }, short(a.lastError, 100)),
+      el('td', { className: 'act-col' }, canAct() ? actionButton('Resend', a.status === 'sent'
+        ? 'Mail alert ' + a.alertId + ' (' + short(a.subject, 80) + ') again, as a new alert?'
+        : 'Send alert ' + a.alertId + ' (' + short(a.subject, 80) + ') now, without waiting for its next attempt?',
+      'POST', '/api/alerts/' + enc(a.alertId) + '/resend') : null)),
   },
 };
 
@@ -268,16 +285,6 @@ function replaceRows(section, rows) {
   body.dataset.shown = html;
   body.replaceChildren(...(rows.length ? rows : [el('tr', { className: 'empty' },
     el('td', { colspan: $(section + ' thead tr').children.length }, 'none'))]));
-}
-
-// ---- alerts
-
-function renderAlerts(alerts) {
-  replaceRows('#alerts', alerts.map((a) => el('tr', { 'data-alert': a.alertId },
-    el('td', { className: 'num' }, a.alertId), el('td', null, time(a.createdAt)), el('td', null, a.kind),
-    el('td', null, a.job || '-'), el('td', { className: 'message' }, short(a.subject, 120)),
-    el('td', { className: 'num' }, a.attempts), el('td', null, time(a.nextAttemptAt)),
-    el('td', { className: 'message bad' }, short(a.lastError, 100)))));
 }
 
 // ---- stories
@@ -389,15 +396,17 @@ function shown(e) {
 async function refresh() {
   if (!sessionStorage.getItem(TOKEN)) return;
   try {
-    const [jobs, alerts] = await Promise.all([
-      api('GET', '/api/jobs?runs=' + TIMELINE),
-      api('GET', '/api/alerts?status=pending&limit=' + PAGE),
-    ]);
+    // The first answer about the jobs fills the job choices that the lists filtered by job read: those lists wait
+    // for it once. From then on every call of a refresh goes at once, and the refresh takes as long as its slowest.
+    const names = Object.keys(LISTS);
+    const waitForJobs = !state.jobs.length;
+    const load = (which) => Promise.all(which.map((name) => loadList(name, false)));
+    const [jobs] = await Promise.all([api('GET', '/api/jobs?runs=' + TIMELINE),
+      load(waitForJobs ? names.filter((name) => !LISTS[name].byJob) : names)]);
     state.jobs = jobs.jobs;
     fillJobChoices();
     renderJobs(jobs.jobs);
-    renderAlerts(alerts.items);
-    await Promise.all(Object.keys(LISTS).map((name) => loadList(name, false)));
+    if (waitForJobs) await load(names.filter((name) => LISTS[name].byJob));
     $('#refreshed').textContent = 'updated ' + new Date().toLocaleTimeString();
     $('#refreshed').classList.remove('stale');
   } catch (e) {

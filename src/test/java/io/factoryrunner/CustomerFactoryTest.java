@@ -176,7 +176,7 @@ class CustomerFactoryTest {
                 false);
         assertThat(code).isEqualTo(FactoryRunner.OK);
         assertThat(out.toString(StandardCharsets.UTF_8).lines()).hasSize(2).first().isEqualTo("Configuration valid."
-                + " Routes (6): digest, housekeeping, notify, orders, orders-intake, ship");
+                + " Routes (7): analytics-call, digest, housekeeping, notify, orders, orders-intake, ship");
         assertThat(out.toString(StandardCharsets.UTF_8).lines().skip(1)).singleElement()
                 .satisfies(line -> assertThat(line).startsWith("Database: "));
 

@@ -14,6 +14,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -56,6 +57,43 @@ class DatabaseOutageTest {
                 assertThat(customerName(app)).isEqualTo("ACME");
             }
         }
+    }
+
+    @Test
+    void the_operator_api_answers_503_with_its_error_body_while_the_database_is_down() throws Exception {
+        try (EmbeddedPostgres server = EmbeddedPostgres.builder().start()) {
+            FactoryHome home = factory.home(TestDatabase.H2)
+                    .property("factory.db.url", server.getJdbcUrl("postgres", "postgres"))
+                    .property("factory.db.user", "postgres")
+                    .property("factory.db.password", "")
+                    // how long a call waits for a connection before it gives up
+                    .property("factory.db.connect-timeout", "3s");
+            int port = home.withHttpServer();
+            try (var running = factory.start(home)) {
+                String token = Files.readString(dir.resolve("data/admin.token")).trim();
+                assertThat(api(port, "/api/runs", token).statusCode()).isEqualTo(200);
+
+                server.close();
+
+                await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
+                    HttpResponse<String> answer = api(port, "/api/runs", token);
+                    assertThat(answer.statusCode()).isEqualTo(503);
+                    assertThat(answer.headers().firstValue("Content-Type")).hasValue("application/json");
+                    JsonNode body = new ObjectMapper().readTree(answer.body());
+                    assertThat(body.path("error").asText()).isEqualTo("The database does not answer; try again"
+                            + " shortly");
+                    assertThat(body.has("detail")).isTrue();
+                });
+                // a call that needs the token checked against the table answers the same
+                assertThat(api(port, "/api/jobs", "fr_not-seen-before").statusCode()).isEqualTo(503);
+            }
+        }
+    }
+
+    private static HttpResponse<String> api(int port, String path, String token) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + path))
+                .header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(30)).build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     private static String customerName(FactoryApplication app) {

@@ -60,8 +60,8 @@ class PackagedJarIT {
         Result r = runJar("validate");
         assertThat(r.code()).as(r.output()).isZero();
         assertThat(r.output()).isEqualTo("""
-                Configuration valid. Routes (11): build, check, cleanup, digest, housekeeping, notify, prepare, \
-                prepare-drop, prepare-intake, process, ready
+                Configuration valid. Routes (12): analytics-call, build, check, cleanup, digest, housekeeping, notify, \
+                prepare, prepare-drop, prepare-intake, process, ready
                 Database: %s does not exist yet; the first start creates it
                 """.formatted(DatabaseSettings.embeddedUrl(home.toRealPath().resolve("data"))));
     }

@@ -198,7 +198,7 @@ class ValidateCommandTest {
         Map<String, String> before = files(dir);
         CommandRun r = validate(home);
         assertThat(r.code()).isEqualTo(FactoryRunner.OK);
-        assertThat(r.out()).isEqualTo("Configuration valid. Routes (4): digest, fine, housekeeping, notify\n"
+        assertThat(r.out()).isEqualTo("Configuration valid. Routes (5): analytics-call, digest, fine, housekeeping, notify\n"
                 + "Database: " + DatabaseSettings.embeddedUrl(dir.resolve("data"))
                 + " does not exist yet; the first start creates it\n");
         assertThat(files(dir)).isEqualTo(before);
@@ -243,7 +243,7 @@ class ValidateCommandTest {
         int logged = CapturedLog.text().length();
         CommandRun r = execute("validate", "--home", dir.toString());
         assertThat(r.code()).isEqualTo(FactoryRunner.OK);
-        assertThat(r.out()).isEqualTo("Configuration valid. Routes (4): digest, fine, housekeeping, notify\n"
+        assertThat(r.out()).isEqualTo("Configuration valid. Routes (5): analytics-call, digest, fine, housekeeping, notify\n"
                 + "Database: " + DatabaseSettings.embeddedUrl(dir.resolve("data"))
                 + " does not exist yet; the first start creates it\n");
         assertThat(r.err()).isEmpty();

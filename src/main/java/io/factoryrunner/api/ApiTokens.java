@@ -144,7 +144,9 @@ public final class ApiTokens {
 
     /**
      * On the first start (no token at all), creates the admin token, writes it to {@code file} readable by its owner
-     * only, and says where it is. Returns whether it made one.
+     * only, and says where it is. Returns whether it made one. A file system without POSIX permissions (a Windows
+     * drive, a FAT stick, a zip file system) cannot be told who may read the file: it is written with that file
+     * system's default access, and the log says so, with what to do about it.
      */
     public boolean createFirstAdminToken(Path file) throws SQLException, IOException {
         if (jdbc.queryFirst("SELECT 1 FROM api_token", rs -> true).isPresent()) {
@@ -153,17 +155,36 @@ public final class ApiTokens {
         String secret = create("admin", Role.ADMIN, "first start");
         Files.createDirectories(file.toAbsolutePath().getParent());
         Files.deleteIfExists(file);
-        try {
-            Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        } catch (UnsupportedOperationException notPosix) {
-            Files.createFile(file);
-        }
+        boolean ownerOnly = createOwnerOnly(file);
         Files.writeString(file, secret + System.lineSeparator(), StandardCharsets.UTF_8);
         // shown once on the console, never in the log files: the file keeps it for the command line
         System.out.println("Admin API token (shown once; also in " + file + "): " + secret);
-        LOG.warn("No API token existed: created the admin token, written to {} (readable by its owner only)."
-                + " Use it as 'Authorization: Bearer <token>', and create others with: token create NAME ROLE", file);
+        String access = ownerOnly ? "readable by its owner only"
+                : "its file system has no POSIX permissions, so whoever may read that folder may read the token:"
+                        + " keep the folder to the factory's user, or delete the file once the token is kept elsewhere";
+        LOG.warn("No API token existed: created the admin token, written to {} ({})."
+                + " Use it as 'Authorization: Bearer <token>', and create others with: token create NAME ROLE", file,
+                access);
         return true;
+    }
+
+    /**
+     * Creates the file readable and writable by its owner only where the file system has POSIX permissions; elsewhere
+     * with the file system's default access. Some file systems without them accept the permissions and ignore them (a
+     * zip file system does), so the file system is asked first. Returns whether the file is its owner's only.
+     */
+    private static boolean createOwnerOnly(Path file) throws IOException {
+        if (file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            try {
+                Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(
+                        "rw-------")));
+                return true;
+            } catch (UnsupportedOperationException notPosix) {
+                // a file system that says it has them, and yet not for new files
+            }
+        }
+        Files.createFile(file);
+        return false;
     }
 
     static String hash(String secret) {

@@ -111,24 +111,33 @@ public final class OperatorActions {
             throw ApiError.badRequest("Parameter 'runs' must be between 0 and " + MAX_RECENT_RUNS + "; got "
                     + recentRuns);
         }
-        List<Map<String, Object>> answer = describe(jobs.inChainOrder());
-        if (recentRuns > 0) {
-            for (Map<String, Object> j : answer) {
-                j.put("recentRuns", queries.recentRuns((String) j.get("name"), recentRuns));
+        List<String> names = jobs.inChainOrder();
+        if (recentRuns == 0) {
+            return describe(names, queries.lastRuns(names));
+        }
+        // the latest of a job's recent runs is its last run: one statement reads both
+        Map<String, List<Run>> recent = queries.recentRuns(names, recentRuns);
+        Map<String, Run> lastRuns = new LinkedHashMap<>();
+        recent.forEach((job, runs) -> {
+            if (!runs.isEmpty()) {
+                lastRuns.put(job, runs.get(0));
             }
+        });
+        List<Map<String, Object>> answer = describe(names, lastRuns);
+        for (Map<String, Object> j : answer) {
+            j.put("recentRuns", recent.get((String) j.get("name")));
         }
         return answer;
     }
 
     public Map<String, Object> job(String job) throws SQLException {
         requireJob(job);
-        return describe(List.of(job)).get(0);
+        return describe(List.of(job), queries.lastRuns(List.of(job))).get(0);
     }
 
-    /** The jobs as the overview shows them, read in a few statements whatever their number. */
-    private List<Map<String, Object>> describe(List<String> names) throws SQLException {
+    /** The jobs as the overview shows them, with their last runs, read in a few statements whatever their number. */
+    private List<Map<String, Object>> describe(List<String> names, Map<String, Run> lastRuns) throws SQLException {
         DoneCounts.Snapshot done = doneCounts.get();
-        Map<String, Run> lastRuns = queries.lastRuns(names);
         Map<String, Map<String, Long>> live = queries.liveCounts(names);
         List<Map<String, Object>> answer = new ArrayList<>();
         for (String job : names) {

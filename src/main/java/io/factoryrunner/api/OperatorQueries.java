@@ -91,13 +91,16 @@ public final class OperatorQueries {
             CAST(NULL AS TIMESTAMP WITH TIME ZONE) AS available_at, error_message""";
 
     /**
-     * Items waiting for a job (in its inbox, or done upstream and not read yet from its feed), as rows of the same
-     * shape as the state's (the first parameter is now).
+     * Items waiting for a job (in its inbox, or done upstream and not read yet from its feed: the view job_waiting),
+     * as rows of the same shape as the state's (the first parameter is now). Every column has the type of the
+     * state's: PostgreSQL flattens a UNION ALL of the two into one append only when no column needs a conversion (a
+     * text status against the state's VARCHAR did), and only then reads a job's first page of items as a merge of
+     * the keys, in order, stopping after a page.
      */
     private static final String INBOX_ITEMS = """
             SELECT job, item_key, item_version,
-                   CASE WHEN available_at IS NOT NULL AND available_at > ? THEN 'deferred' ELSE 'waiting' END
-                       AS status,
+                   CAST(CASE WHEN available_at IS NOT NULL AND available_at > ? THEN 'deferred' ELSE 'waiting' END
+                       AS VARCHAR(20)) AS status,
                    attempts, CAST(NULL AS BIGINT) AS run_id, enqueued_at AS created_at, enqueued_at AS updated_at,
                    available_at, CAST(NULL AS VARCHAR(2000)) AS error_message
               FROM job_waiting""";
@@ -222,10 +225,24 @@ public final class OperatorQueries {
         return runs;
     }
 
-    /** A job's latest runs, newest first, read through the index on (job, run_id). */
-    public List<Run> recentRuns(String job, int limit) throws SQLException {
-        return jdbc.query("SELECT " + RUN_COLUMNS + " FROM job_run WHERE job = ? ORDER BY job DESC, run_id DESC LIMIT "
-                + limit, RUN, job);
+    /**
+     * The latest runs of each job, newest first, in one statement: a subquery per job, each read through the index on
+     * (job, run_id) and stopping after {@code limit} runs, as {@link #lastRuns} does for one.
+     */
+    public Map<String, List<Run>> recentRuns(List<String> jobs, int limit) throws SQLException {
+        Map<String, List<Run>> runs = new LinkedHashMap<>();
+        jobs.forEach(job -> runs.put(job, new ArrayList<>()));
+        if (jobs.isEmpty()) {
+            return runs;
+        }
+        String one = "(SELECT " + RUN_COLUMNS + " FROM job_run WHERE job = ? ORDER BY job DESC, run_id DESC LIMIT "
+                + limit + ")";
+        List<Run> rows = new ArrayList<>(jdbc.query(String.join(" UNION ALL ", Collections.nCopies(jobs.size(),
+                one)), RUN, jobs.toArray()));
+        // a union answers its parts in no promised order
+        rows.sort(Comparator.comparingLong(Run::runId).reversed());
+        rows.forEach(r -> runs.get(r.job()).add(r));
+        return runs;
     }
 
     public Page<Run> runs(String job, String status, Instant since, int limit, Long after) throws SQLException {

@@ -250,7 +250,10 @@ public final class ErrorRecorder implements FailureRecorder {
                 String response = Secrets.mask(h.getResponseBody());
                 httpResponse = excerpt(response, 2000);
                 httpMethod = sentMethod(exchange, h.getUri());
-                message = "HTTP " + h.getStatusCode() + " from " + httpUrl + ": " + excerpt(response, 500);
+                if (!(main instanceof FactoryException)) {
+                    // a route's own error (a refusal read as a job initialization error) says it in its own words
+                    message = "HTTP " + h.getStatusCode() + " from " + httpUrl + ": " + excerpt(response, 500);
+                }
                 break;
             }
         }

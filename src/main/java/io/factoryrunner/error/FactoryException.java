@@ -18,6 +18,12 @@ public class FactoryException extends RuntimeException {
         this.category = category;
     }
 
+    /** A failure caused by another: an HTTP answer that the factory reads as this category, for example. */
+    public FactoryException(ErrorCategory category, String message, Throwable cause) {
+        super(message, cause);
+        this.category = category;
+    }
+
     public ErrorCategory category() {
         return category;
     }

@@ -51,7 +51,7 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
  * The status page in a real browser (the machine's headless Chromium) against the shipped demo: it shows the demo's
- * failed APAC build, and an operator acknowledges and redrives from it while a viewer cannot.
+ * failed APAC build, and an operator acknowledges, redrives and resends an alert from it while a viewer cannot.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -62,6 +62,7 @@ class StatusPageBrowserTest {
     static final String INSTALL = "apt-get install -y chromium chromium-driver";
 
     GreenMail smtp;
+    ServerSetup smtpSetup;
     FactoryHome.Running factory;
     WebDriver browser;
     WebDriverWait wait;
@@ -80,7 +81,8 @@ class StatusPageBrowserTest {
         assumeTrue(installed, "The status page's browser tests need Chromium; skipped. Install it: " + INSTALL);
 
         int smtpPort = FactoryHome.freePort();
-        smtp = new GreenMail(new ServerSetup(smtpPort, "127.0.0.1", ServerSetup.PROTOCOL_SMTP));
+        smtpSetup = new ServerSetup(smtpPort, "127.0.0.1", ServerSetup.PROTOCOL_SMTP);
+        smtp = new GreenMail(smtpSetup);
         smtp.start();
         FactoryHome home = new FactoryHome(dir, TestDatabase.H2)
                 .applicationProperties(Files.readString(Path.of("config/application.properties")))
@@ -88,7 +90,9 @@ class StatusPageBrowserTest {
                 .property("factory.db.h2-tcp-port", "0")
                 .property("factory.mail.host", "127.0.0.1")
                 .property("factory.mail.port", String.valueOf(smtpPort))
-                .property("factory.alerts.to", "ops@example.com");
+                .property("factory.alerts.to", "ops@example.com")
+                // an alert the mail server refused waits an hour for its next attempt: only a resend sends it sooner
+                .property("factory.alerts.retry-delay", "1h");
         base = "http://127.0.0.1:" + home.withHttpServer();
         factory = home.start();
         admin = Files.readString(dir.resolve("data/admin.token")).trim();
@@ -216,6 +220,34 @@ class StatusPageBrowserTest {
 
     @Test
     @Order(6)
+    void resending_an_alert_the_mail_server_refused_on_the_page_mails_it_at_once() throws Exception {
+        long mailed = wait.until(d -> alert("SELECT MIN(alert_id) FROM alerts WHERE status = 'sent'"));
+        smtp.stop();
+        long refused = call("POST", "/api/alerts/" + mailed + "/resend", "{}", admin).get("alertId").asLong();
+        wait.until(d -> alert("SELECT alert_id FROM alerts WHERE alert_id = ? AND status = 'pending'"
+                + " AND last_error IS NOT NULL", refused));
+        smtp = new GreenMail(smtpSetup);
+        smtp.start();
+        signIn(admin);
+        String row = "#alerts tr[data-alert='" + refused + "']";
+        assertThat(read(By.cssSelector(row + " td.message.bad"), WebElement::getText)).isNotBlank();
+        screenshot("status-page-alerts.png");
+
+        click(By.cssSelector(row + " button[data-action=resend]"));
+        confirm("mail server back");
+
+        wait.until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector("#answer.ok"), "pending"));
+        wait.until(d -> alert("SELECT alert_id FROM alerts WHERE alert_id = ? AND status = 'sent'", refused));
+        String subject = jdbc().queryFirst("SELECT subject FROM alerts WHERE alert_id = ?", rs -> rs.getString(1),
+                refused).orElseThrow();
+        assertThat(smtp.getReceivedMessages()).extracting(m -> m.getSubject()).contains(subject);
+        assertThat(jdbc().queryFirst("SELECT note FROM factory_audit WHERE action = 'resend' AND target = ?",
+                rs -> rs.getString(1), "alert " + refused)).hasValue("mail server back");
+        assertNoConsoleError();
+    }
+
+    @Test
+    @Order(7)
     void a_viewer_sees_no_action_and_the_server_refuses_one_made_with_its_token() throws Exception {
         JsonNode created = call("POST", "/api/tokens", "{\"name\": \"wall-screen\", \"role\": \"viewer\"}", admin);
         String viewer = created.get("token").asText();
@@ -227,7 +259,10 @@ class StatusPageBrowserTest {
         wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#errors tr[data-fingerprint]")));
         new Select(browser.findElement(By.cssSelector("#items .filters [name=job]"))).selectByValue("check");
         wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#items tr[data-key]")));
-        // an operator sees Trigger and Pause on every job, Resolve and Redrive on the error: a viewer none of them
+        new Select(browser.findElement(By.cssSelector("#alerts .filters [name=status]"))).selectByValue("");
+        wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#alerts tr[data-alert]")));
+        // an operator sees Trigger and Pause on every job, Resolve and Redrive on the error, Resend on an alert: a
+        // viewer none of them
         assertThat(browser.findElements(By.cssSelector("button.act"))).isEmpty();
         assertNoConsoleError();
 
@@ -307,6 +342,15 @@ class StatusPageBrowserTest {
         try {
             return jdbc().queryFirst("SELECT COUNT(*) FROM error_fingerprint WHERE job = ? AND status = ?",
                     rs -> rs.getLong(1), job, status).orElse(0L);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The id the query answers, or null (a wait goes on) when it finds none. */
+    private Long alert(String sql, Object... args) {
+        try {
+            return jdbc().queryFirst(sql, rs -> rs.getObject(1) == null ? null : rs.getLong(1), args).orElse(null);
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** The README's first command: the shipped configuration, in demo mode, runs the whole factory by itself. */
 class DemoModeTest {
 
-    static final List<String> FRAMEWORK = List.of("digest", "housekeeping", "notify");
+    static final List<String> FRAMEWORK = List.of("analytics-call", "digest", "housekeeping", "notify");
     static final List<String> REFERENCE_FACTORY = List.of("build", "check", "cleanup", "prepare", "prepare-drop",
             "prepare-intake", "process", "ready");
 
