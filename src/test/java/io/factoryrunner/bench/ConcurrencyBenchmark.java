@@ -34,26 +34,11 @@ public final class ConcurrencyBenchmark {
 
     public static void main(String[] args) throws Exception {
         ((LoggerContext) LoggerFactory.getILoggerFactory()).getLogger("ROOT").setLevel(Level.WARN);
-        Map<String, String> settings = new LinkedHashMap<>(Map.of("N", "2000", "LATENCY", "50",
-                "CONCURRENCY", "1,4,16,64"));
-        for (String key : List.copyOf(settings.keySet())) {
-            String env = System.getenv(key);
-            if (env != null && !env.isBlank()) {
-                settings.put(key, env.trim());
-            }
-        }
-        for (String arg : args) {
-            int eq = arg.indexOf('=');
-            if (eq < 1 || !settings.containsKey(arg.substring(0, eq).toUpperCase(Locale.ROOT))) {
-                throw new IllegalArgumentException("Arguments are KEY=value (N, LATENCY, CONCURRENCY), not '" + arg
-                        + "'");
-            }
-            settings.put(arg.substring(0, eq).toUpperCase(Locale.ROOT), arg.substring(eq + 1).trim());
-        }
-        int items = Integer.parseInt(settings.get("N"));
-        int latency = Integer.parseInt(settings.get("LATENCY"));
+        BenchSettings settings = BenchSettings.read(args, "N", "2000", "LATENCY", "50", "CONCURRENCY", "1,4,16,64");
+        int items = settings.number("N");
+        int latency = settings.number("LATENCY");
         List<Integer> levels = new ArrayList<>();
-        for (String c : settings.get("CONCURRENCY").split(",")) {
+        for (String c : settings.text("CONCURRENCY").split(",")) {
             levels.add(Integer.parseInt(c.trim()));
         }
         System.out.printf(Locale.ROOT, "Concurrency benchmark: N=%d items, a stand-in API answering in %d ms,"
