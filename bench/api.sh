@@ -10,14 +10,4 @@
 #   RUNS=100000 STATES=1000000 ERRORS=10000 CLIENTS=20 SECONDS=30 DB=both (or h2, postgresql)
 #
 # Target: p99 under 100 ms for each endpoint.
-set -euo pipefail
-export LC_ALL=C
-
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-
-mvn -q -B test-compile
-mvn -q -B dependency:build-classpath -Dmdep.outputFile=target/bench-classpath.txt -Dmdep.includeScope=test
-
-read -r -a JAVA_ARGS <<< "${JAVA_OPTS:-}"
-exec java "${JAVA_ARGS[@]}" -cp "target/test-classes:target/classes:$(cat target/bench-classpath.txt)" \
-    io.factoryrunner.bench.ApiBenchmark "$@"
+exec "$(dirname "${BASH_SOURCE[0]}")/run-java.sh" ApiBenchmark "$@"

@@ -20,14 +20,4 @@
 #   JAVA_OPTS=...    JVM options
 #
 # Targets: hand-offs/s >= 5 x raw commits/s on PostgreSQL; pass with BIG finished items <= 1.5 x pass with 1,000.
-set -euo pipefail
-export LC_ALL=C
-
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-
-mvn -q -B test-compile
-mvn -q -B dependency:build-classpath -Dmdep.outputFile=target/bench-classpath.txt -Dmdep.includeScope=test
-
-read -r -a JAVA_ARGS <<< "${JAVA_OPTS:-}"
-exec java "${JAVA_ARGS[@]}" -cp "target/test-classes:target/classes:$(cat target/bench-classpath.txt)" \
-    io.factoryrunner.bench.PipelineBenchmark "$@"
+exec "$(dirname "${BASH_SOURCE[0]}")/run-java.sh" PipelineBenchmark "$@"

@@ -9,6 +9,7 @@ import io.factoryrunner.FactoryRunner;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.ThreeJobChain;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
@@ -34,48 +35,6 @@ class OperatorApiTest {
     static final ObjectMapper JSON = new ObjectMapper();
     static final HttpClient HTTP = HttpClient.newHttpClient();
 
-    static final String CHAIN = """
-            - route:
-                id: prepare
-                from:
-                  uri: "job:prepare"
-                  parameters:
-                    cron: "0 0 0 1 1 ? 2099"
-                  steps:
-                    - setBody:
-                        simple: "${body}-prepared"
-            - route:
-                id: build
-                from:
-                  uri: "job:build"
-                  parameters:
-                    upstream: prepare
-                    cron: "0 0 0 1 1 ? 2099"
-                  steps:
-                    - choice:
-                        when:
-                          - simple: "${properties:test.down:false} == 'true'"
-                            steps:
-                              - throwException:
-                                  exceptionType: "java.lang.IllegalStateException"
-                                  message: "analytics API down"
-                          - simple: "${header.FactoryItemKey} == '${properties:test.fail-key}'"
-                            steps:
-                              - throwException:
-                                  exceptionType: "java.lang.IllegalStateException"
-                                  message: "refused ${header.FactoryItemKey}"
-                    - setBody:
-                        simple: "${body}-built"
-            - route:
-                id: check
-                from:
-                  uri: "job:check"
-                  parameters:
-                    upstream: build
-                    cron: "0 0 0 1 1 ? 2099"
-                  steps:
-                    - log: "checked ${body}"
-            """;
 
     record Answer(int status, JsonNode body, HttpResponse<String> raw) {
     }
@@ -121,8 +80,7 @@ class OperatorApiTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void an_operator_follows_a_failed_item_redrives_it_and_sees_it_through(TestDatabase db) throws Exception {
-        FactoryHome home = factory.home(db).applicationProperties("test.fail-key = b\n")
-                .route("chain.camel.yaml", CHAIN);
+        FactoryHome home = ThreeJobChain.on(factory.home(db), "test.fail-key = b\n");
         int port = home.withHttpServer();
         base = "http://127.0.0.1:" + port;
         try (var running = factory.start(home)) {
@@ -240,8 +198,7 @@ class OperatorApiTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void roles_bad_parameters_and_secrets_get_clear_answers(TestDatabase db) throws Exception {
-        FactoryHome home = factory.home(db).applicationProperties("test.fail-key = none\n")
-                .route("chain.camel.yaml", CHAIN);
+        FactoryHome home = ThreeJobChain.on(factory.home(db), "");
         int port = home.withHttpServer();
         base = "http://127.0.0.1:" + port;
         try (var running = factory.start(home)) {
@@ -305,10 +262,7 @@ class OperatorApiTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void fifty_items_failed_by_an_outage_are_redriven_by_their_fingerprint(TestDatabase db) throws Exception {
-        FactoryHome home = factory.home(db).applicationProperties("""
-                test.fail-key = none
-                test.down = true
-                """).route("chain.camel.yaml", CHAIN);
+        FactoryHome home = ThreeJobChain.on(factory.home(db), "test.down = true\n");
         int port = home.withHttpServer();
         base = "http://127.0.0.1:" + port;
         try (var running = factory.start(home)) {
@@ -341,8 +295,7 @@ class OperatorApiTest {
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void the_command_line_asks_the_running_factory(TestDatabase db) throws Exception {
-        FactoryHome home = factory.home(db).applicationProperties("test.fail-key = none\n")
-                .route("chain.camel.yaml", CHAIN);
+        FactoryHome home = ThreeJobChain.on(factory.home(db), "");
         int port = home.withHttpServer();
         base = "http://127.0.0.1:" + port;
         try (var running = factory.start(home)) {

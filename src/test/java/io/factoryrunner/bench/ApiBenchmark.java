@@ -37,31 +37,12 @@ public final class ApiBenchmark {
     static final List<String> JOBS = PipelineBenchmark.JOBS;
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> settings = new LinkedHashMap<>(Map.of("RUNS", "100000", "STATES", "1000000",
-                "ERRORS", "10000", "CLIENTS", "20", "SECONDS", "30", "DB", "both"));
-        settings.replaceAll((k, v) -> System.getenv().getOrDefault(k, v));
-        for (String arg : args) {
-            String[] kv = arg.split("=", 2);
-            if (kv.length != 2 || !settings.containsKey(kv[0])) {
-                throw new IllegalArgumentException("Arguments are KEY=value, KEY one of " + settings.keySet());
-            }
-            settings.put(kv[0], kv[1]);
-        }
+        BenchSettings settings = BenchSettings.read(args, "RUNS", "100000", "STATES", "1000000", "ERRORS", "10000",
+                "CLIENTS", "20", "SECONDS", "30", "DB", "both");
         PipelineBenchmark.quietLogging();
         System.out.println("Operator API benchmark " + settings + ", " + Runtime.getRuntime().availableProcessors()
                 + " cores, load average " + PipelineBenchmark.loadAverage());
-        String db = settings.get("DB");
-        List<String> lines = new ArrayList<>();
-        if (db.equals("both") || db.equals("h2")) {
-            try (PipelineBenchmark.Server server = PipelineBenchmark.Server.startH2()) {
-                lines.addAll(measure(server, settings));
-            }
-        }
-        if (db.equals("both") || db.equals("postgresql")) {
-            try (PipelineBenchmark.Server server = PipelineBenchmark.Server.startPostgres()) {
-                lines.addAll(measure(server, settings));
-            }
-        }
+        List<String> lines = settings.onEachDatabase(server -> measure(server, settings));
         System.out.println();
         System.out.println(String.format(Locale.ROOT, "%-11s %-34s %9s %9s %9s  %s", "database", "endpoint",
                 "req/s", "p50 ms", "p99 ms", "p99 < 100 ms"));
@@ -72,8 +53,11 @@ public final class ApiBenchmark {
     /** A started factory with the six-job chain and its HTTP server, on a database filled with a history. */
     record SeededFactory(FactoryApplication app, String base, String token) implements AutoCloseable {
 
-        static SeededFactory start(PipelineBenchmark.Server server, int runs, int states, int errors)
-                throws Exception {
+        /** On a database of its own, with the history that RUNS, STATES and ERRORS say. */
+        static SeededFactory start(PipelineBenchmark.Server server, BenchSettings settings) throws Exception {
+            int runs = settings.number("RUNS");
+            int states = settings.number("STATES");
+            int errors = settings.number("ERRORS");
             Path home = server.home("api");
             String url = server.newDatabase("api");
             int port;
@@ -127,14 +111,11 @@ public final class ApiBenchmark {
         }
     }
 
-    private static List<String> measure(PipelineBenchmark.Server server, Map<String, String> settings)
-            throws Exception {
-        int runs = Integer.parseInt(settings.get("RUNS"));
-        int states = Integer.parseInt(settings.get("STATES"));
-        int errors = Integer.parseInt(settings.get("ERRORS"));
-        int clients = Integer.parseInt(settings.get("CLIENTS"));
-        int seconds = Integer.parseInt(settings.get("SECONDS"));
-        try (SeededFactory factory = SeededFactory.start(server, runs, states, errors)) {
+    private static List<String> measure(PipelineBenchmark.Server server, BenchSettings settings) throws Exception {
+        int states = settings.number("STATES");
+        int clients = settings.number("CLIENTS");
+        int seconds = settings.number("SECONDS");
+        try (SeededFactory factory = SeededFactory.start(server, settings)) {
             if (Boolean.parseBoolean(System.getenv().getOrDefault("EXPLAIN", "false"))) {
                 explain(factory.app(), server.postgres());
             }

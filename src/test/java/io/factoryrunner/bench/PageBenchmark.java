@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -28,30 +27,11 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 public final class PageBenchmark {
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> settings = new LinkedHashMap<>(Map.of("RUNS", "100000", "STATES", "1000000",
-                "ERRORS", "10000", "LOADS", "10", "DB", "both"));
-        settings.replaceAll((k, v) -> System.getenv().getOrDefault(k, v));
-        for (String arg : args) {
-            String[] kv = arg.split("=", 2);
-            if (kv.length != 2 || !settings.containsKey(kv[0])) {
-                throw new IllegalArgumentException("Arguments are KEY=value, KEY one of " + settings.keySet());
-            }
-            settings.put(kv[0], kv[1]);
-        }
+        BenchSettings settings = BenchSettings.read(args, "RUNS", "100000", "STATES", "1000000", "ERRORS", "10000",
+                "LOADS", "10", "DB", "both");
         PipelineBenchmark.quietLogging();
         System.out.println("Status page benchmark " + settings + ", load average " + PipelineBenchmark.loadAverage());
-        List<String> lines = new ArrayList<>();
-        String db = settings.get("DB");
-        if (db.equals("both") || db.equals("h2")) {
-            try (PipelineBenchmark.Server server = PipelineBenchmark.Server.startH2()) {
-                lines.add(measure(server, settings));
-            }
-        }
-        if (db.equals("both") || db.equals("postgresql")) {
-            try (PipelineBenchmark.Server server = PipelineBenchmark.Server.startPostgres()) {
-                lines.add(measure(server, settings));
-            }
-        }
+        List<String> lines = settings.onEachDatabase(server -> List.of(measure(server, settings)));
         System.out.println();
         System.out.println(String.format(Locale.ROOT, "%-11s %14s %14s %18s %18s", "database", "complete p50",
                 "complete max", "server/refresh p50", "server/refresh max"));
@@ -59,11 +39,9 @@ public final class PageBenchmark {
         System.out.println("load average at the end " + PipelineBenchmark.loadAverage());
     }
 
-    private static String measure(PipelineBenchmark.Server server, Map<String, String> settings) throws Exception {
-        int loads = Integer.parseInt(settings.get("LOADS"));
-        try (ApiBenchmark.SeededFactory factory = ApiBenchmark.SeededFactory.start(server,
-                Integer.parseInt(settings.get("RUNS")), Integer.parseInt(settings.get("STATES")),
-                Integer.parseInt(settings.get("ERRORS")))) {
+    private static String measure(PipelineBenchmark.Server server, BenchSettings settings) throws Exception {
+        int loads = settings.number("LOADS");
+        try (ApiBenchmark.SeededFactory factory = ApiBenchmark.SeededFactory.start(server, settings)) {
             ChromeDriver browser = browser(Files.createTempDirectory("page-bench-"));
             try {
                 WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(60), Duration.ofMillis(10));

@@ -8,6 +8,7 @@ import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.Sql;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.ThreeJobChain;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.net.URI;
@@ -33,6 +34,7 @@ import javax.sql.DataSource;
 import org.apache.camel.Consumer;
 import org.apache.camel.support.service.ServiceSupport;
 import org.assertj.core.groups.Tuple;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -43,63 +45,16 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 class JobChainTest {
 
-    static final String CHAIN = """
-            - route:
-                id: prepare
-                from:
-                  uri: "job:prepare"
-                  parameters:
-                    cron: "{{job.prepare.cron}}"
-                    chunkSize: "{{job.prepare.chunk-size}}"
-                  steps:
-                    - setBody:
-                        simple: "${body}-prepared"
-            - route:
-                id: build
-                from:
-                  uri: "job:build"
-                  parameters:
-                    upstream: prepare
-                    cron: "{{job.build.cron}}"
-                    chunkSize: "{{job.build.chunk-size}}"
-                    transaction: "{{job.build.transaction}}"
-                  steps:
-                    - bean:
-                        beanType: "io.factoryrunner.job.Gate"
-                        method: "pass"
-                    - choice:
-                        when:
-                          - simple: "${header.FactoryItemKey} == '${properties:test.fail-key}'"
-                            steps:
-                              - throwException:
-                                  exceptionType: "java.lang.IllegalStateException"
-                                  message: "refused ${header.FactoryItemKey}"
-                    - setBody:
-                        simple: "${body}-built"
-            - route:
-                id: check
-                from:
-                  uri: "job:check"
-                  parameters:
-                    upstream: build
-                    cron: "{{job.check.cron}}"
-                  steps:
-                    - setBody:
-                        simple: "${body}-checked"
-            """;
-
     @RegisterExtension
-    final FactoryExtension factory = new FactoryExtension().settings(home -> home.applicationProperties("""
-            job.prepare.cron = 0 0 0 1 1 ? 2099
-            job.build.cron = 0 0 0 1 1 ? 2099
-            job.check.cron = 0 0 0 1 1 ? 2099
+    final FactoryExtension factory = new FactoryExtension().settings(home -> ThreeJobChain.on(home, """
             job.prepare.chunk-size = 3
             job.build.chunk-size = 2
             job.build.transaction = chunk
-            test.fail-key = none
-            """).route("chain.camel.yaml", CHAIN));
+            """));
 
+    // the gate is in the shared chain that other test classes run too: none of them finds it holding a key
     @BeforeEach
+    @AfterEach
     void openGate() {
         Gate.reset("");
     }
