@@ -3,6 +3,7 @@ package io.factoryrunner;
 import io.factoryrunner.api.ApiTokens;
 import io.factoryrunner.api.OperatorActions;
 import io.factoryrunner.api.OperatorApi;
+import io.factoryrunner.api.ProgramApi;
 import io.factoryrunner.cluster.NodeHeartbeat;
 import io.factoryrunner.config.ConfigFiles;
 import io.factoryrunner.config.ConfigReport;
@@ -21,7 +22,9 @@ import io.factoryrunner.job.JobStore;
 import io.factoryrunner.logging.LogFormat;
 import io.factoryrunner.logging.Secrets;
 import io.factoryrunner.page.StatusPage;
+import io.factoryrunner.program.Programs;
 import io.factoryrunner.routes.JobRoutes;
+import io.factoryrunner.routes.ProgramRoutes;
 import io.factoryrunner.routes.RouteCatalog;
 import io.factoryrunner.routes.RouteCrons;
 import io.factoryrunner.support.HomeFiles;
@@ -48,6 +51,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.apache.camel.CamelContext;
+import org.apache.camel.ExtendedStartupListener;
 import org.apache.camel.main.BaseMainSupport;
 import org.apache.camel.main.Main;
 import org.apache.camel.main.MainListenerSupport;
@@ -91,6 +95,7 @@ public final class FactoryApplication {
     private int sqlAccessPort;
     private Path sqlAccessDir;
     private volatile SqlAccess sqlAccess;
+    private Programs programs;
 
     private FactoryApplication(Path home, Mode mode, Map<String, String> overrides, Clock clock) {
         this.home = home.toAbsolutePath().normalize();
@@ -192,6 +197,11 @@ public final class FactoryApplication {
 
     public JobStore jobStore() {
         return jobStore;
+    }
+
+    /** The programs: submit, start and cancel them, and the program jobs the routes declare. */
+    public Programs programs() {
+        return programs;
     }
 
     public String node() {
@@ -352,6 +362,7 @@ public final class FactoryApplication {
             }
             services = FactoryServices.create(db, context, configTable, jobs, clock, home, values, node, demo, meters);
             jobStore = services.jobStore();
+            programs = services.programs();
             return db;
         }
 
@@ -363,6 +374,7 @@ public final class FactoryApplication {
             addConfigurationTable(context.getPropertiesComponent());
             checkConfiguration(context);
             Set<String> declaredJobs = JobRoutes.declared(context, catalog);
+            services.programs().jobs().declare(ProgramRoutes.declared(context, catalog));
             services.bindTo(context);
             if (demo) {
                 LOG.warn("DEMO MODE (factory.demo.enabled = true): demo tables and a stand-in analytics API on"
@@ -449,6 +461,19 @@ public final class FactoryApplication {
                         values.duration("factory.node.heartbeat", Duration.ofSeconds(5))), true, true);
                 context.addService(configWatcher, true, true);
                 context.addService(services.overdueJobs(), true, true);
+                // programs run once every route has started: a step needs its job's route
+                context.addStartupListener(new ExtendedStartupListener() {
+                    @Override
+                    public void onCamelContextStarted(CamelContext started, boolean alreadyStarted) {
+                        // the routes are not started yet
+                    }
+
+                    @Override
+                    public void onCamelContextFullyStarted(CamelContext started, boolean alreadyStarted)
+                            throws Exception {
+                        started.addService(services.programExecutor(), true, true);
+                    }
+                });
             } catch (Exception e) {
                 throw new StartupException("Cannot start the configuration watcher: " + e.getMessage(), e);
             }
@@ -480,7 +505,8 @@ public final class FactoryApplication {
                     jobs, jobStore, configTable, apply, context.getPropertiesComponent(),
                     FactoryApplication.this::configReport,
                     context.getExecutorServiceManager().newCachedThreadPool(this, "api-runs"));
-            context.addRoutes(new OperatorApi(tokens, actions));
+            context.addRoutes(new OperatorApi(tokens, actions, new ProgramApi(database.dataSource(), clock,
+                    services.programs())));
             context.addRoutes(new StatusPage());
         }
 

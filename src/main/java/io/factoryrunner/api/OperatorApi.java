@@ -41,10 +41,16 @@ public final class OperatorApi extends RouteBuilder {
 
     private final ApiTokens tokens;
     private final OperatorActions actions;
+    private final ProgramApi programs;
 
     public OperatorApi(ApiTokens tokens, OperatorActions actions) {
+        this(tokens, actions, null);
+    }
+
+    public OperatorApi(ApiTokens tokens, OperatorActions actions, ProgramApi programs) {
         this.tokens = tokens;
         this.actions = actions;
+        this.programs = programs;
     }
 
     /** One call's handling, given the caller and the request. */
@@ -152,13 +158,18 @@ public final class OperatorApi extends RouteBuilder {
         call(api.get("/audit").description("Actions taken through the API, newest first; filters actor, action"),
                 "api-audit", Role.VIEWER, (c, in) -> actions.queries().audit(optional(in, "actor"),
                         optional(in, "action"), limit(in), longParam(in, "after")));
+
+        if (programs != null) {
+            programs.addTo(api, this::call);
+        }
     }
 
     private void call(RestDefinition verb, String id, Role role, Handler handler) {
         verb.id(id).responseMessage().code(400).message("A parameter or the body is malformed").endResponseMessage()
                 .responseMessage().code(401).message("No token, or an unknown one").endResponseMessage()
                 .responseMessage().code(403).message("The token's role does not allow this call").endResponseMessage()
-                .responseMessage().code(404).message("No such job, run, item, error or alert").endResponseMessage()
+                .responseMessage().code(404).message("No such job, run, item, error, alert or program")
+                .endResponseMessage()
                 .responseMessage().code(409).message("The target is not in a state this action takes")
                 .endResponseMessage()
                 .responseMessage().code(503).message("The database does not answer").endResponseMessage()
