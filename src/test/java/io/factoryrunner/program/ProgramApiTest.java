@@ -116,7 +116,7 @@ class ProgramApiTest {
         try (var running = start(db)) {
             Answer unknown = api.post("/api/programs", "{\"jobs\": [\"collect\", \"send_report\", \"nope\"]}");
             assertThat(unknown.status()).isEqualTo(400);
-            assertThat(unknown.error()).contains("'send_report', 'nope'").contains("collect, pager, refuse, slow");
+            assertThat(unknown.error()).contains("'send_report', 'nope'").contains("busy, collect, pager, refuse, slow, spawn");
             assertThat(unknown.body().at("/detail/unknownJobs").findValuesAsText("")).isEmpty();
             assertThat(unknown.body().at("/detail/unknownJobs/0").asText()).isEqualTo("send_report");
 
@@ -192,11 +192,13 @@ class ProgramApiTest {
     void the_job_library_lists_each_program_job_with_its_file_and_description(TestDatabase db) throws Exception {
         try (var running = start(db)) {
             JsonNode jobs = api.get("/api/program-jobs").body().get("jobs");
-            assertThat(jobs.findValuesAsText("name")).containsExactly("collect", "pager", "refuse", "slow");
-            assertThat(jobs.get(0).get("file").asText()).isEqualTo("config/routes/programs.camel.yaml");
-            assertThat(jobs.get(0).get("route").asText()).isEqualTo("program-collect");
-            assertThat(jobs.get(0).get("description").asText()).contains("argument tag");
-            assertThat(jobs.get(0).get("running").asBoolean()).isTrue();
+            assertThat(jobs.findValuesAsText("name")).containsExactly("busy", "collect", "pager", "refuse", "slow",
+                    "spawn");
+            JsonNode collect = jobs.get(1);
+            assertThat(collect.get("file").asText()).isEqualTo("config/routes/programs.camel.yaml");
+            assertThat(collect.get("route").asText()).isEqualTo("program-collect");
+            assertThat(collect.get("description").asText()).contains("argument tag");
+            assertThat(collect.get("running").asBoolean()).isTrue();
             JsonNode openapi = api.get("/api/openapi.json").body();
             assertThat(openapi.at("/paths").has("/api/programs")).isTrue();
             assertThat(openapi.at("/paths").has("/api/programs/{runId}/cancel")).isTrue();

@@ -6,7 +6,8 @@ final class ProgramRoutes {
     /**
      * collect appends its tag to the result; pager reads pages from its job data's currentPage to totalPages, storing
      * each page read, and fails once (retryable) at the program data's failAt on its first attempt; refuse fails for
-     * good; slow waits for the program data's waitMs.
+     * good; slow waits for the program data's waitMs; busy always fails with a ConcurrentModificationException (retryable
+     * when program.retry.exceptions lists it); spawn submits a program of one collect and leaves its run id.
      */
     static final String JOBS = """
             - route:
@@ -61,6 +62,24 @@ final class ProgramRoutes {
                         simple: "${exchangeProperty.FactoryProgramData[waitMs]}"
                     - setBody:
                         simple: "${body}|slow"
+            - route:
+                id: program-busy
+                from:
+                  uri: "program:busy"
+                  steps:
+                    - throwException:
+                        exceptionType: "java.util.ConcurrentModificationException"
+                        message: "ledger locked by another writer"
+            - route:
+                id: program-spawn
+                from:
+                  uri: "program:spawn"
+                  steps:
+                    - setBody:
+                        constant: '{"steps": [["collect", {"tag": "spawned"}]], "programData": {"from": "spawn"}}'
+                    - bean:
+                        ref: programs
+                        method: submit
             """;
 
     private ProgramRoutes() {
