@@ -101,7 +101,8 @@ public final class ProgramStore {
     private static final String RELEASE_OF_NODE = RELEASE_ALL + " AND claimed_by = ?";
 
     private static final String RELEASE_OF_SILENT_NODES = RELEASE_ALL + """
-             AND claimed_by IN (SELECT node FROM factory_node WHERE last_seen_at < CURRENT_TIMESTAMP - ? * INTERVAL '1' SECOND)
+             AND claimed_by IN (SELECT node FROM factory_node
+                                 WHERE last_seen_at < CURRENT_TIMESTAMP - ? * INTERVAL '1' SECOND)
                AND claimed_by <> ?""";
 
     private static final String EXECUTE = """
@@ -228,7 +229,7 @@ public final class ProgramStore {
         return jdbc.update(WRITE_JOB_DATA, jobDataJson, clock.instant(), id, node) == 1;
     }
 
-    /** Gives a program back, due at {@code at}, without counting an attempt (the factory stops, the job's route is away). */
+    /** Gives a program back, due at {@code at}, with no attempt counted (a stop; the job's route is away). */
     boolean release(long id, String node, Instant at) throws SQLException {
         return jdbc.update(RELEASE, at, clock.instant(), id, node) == 1;
     }

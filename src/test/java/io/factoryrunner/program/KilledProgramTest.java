@@ -50,7 +50,11 @@ class KilledProgramTest {
                   steps:
                     - delay:
                         constant: "60"
-                    - to: "sql:INSERT INTO witness (run_id, step) VALUES (:#${header.FactoryProgramRunId}, :#${header.FactoryProgramStep})?dataSource=#dataSource"
+                    - to:
+                        uri: "sql:INSERT INTO witness (run_id, step) VALUES (:#${header.FactoryProgramRunId},\
+                          :#${header.FactoryProgramStep})"
+                        parameters:
+                          dataSource: "#dataSource"
                     - log: "worked ${header.FactoryProgramRunId} step ${header.FactoryProgramStep}"
             """;
 

@@ -116,7 +116,8 @@ class ProgramApiTest {
         try (var running = start(db)) {
             Answer unknown = api.post("/api/programs", "{\"jobs\": [\"collect\", \"send_report\", \"nope\"]}");
             assertThat(unknown.status()).isEqualTo(400);
-            assertThat(unknown.error()).contains("'send_report', 'nope'").contains("busy, collect, pager, refuse, slow, spawn");
+            assertThat(unknown.error()).contains("'send_report', 'nope'")
+                    .contains("busy, collect, pager, refuse, slow, spawn");
             assertThat(unknown.body().at("/detail/unknownJobs").findValuesAsText("")).isEmpty();
             assertThat(unknown.body().at("/detail/unknownJobs/0").asText()).isEqualTo("send_report");
 

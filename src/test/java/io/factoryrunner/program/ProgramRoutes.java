@@ -6,8 +6,8 @@ final class ProgramRoutes {
     /**
      * collect appends its tag to the result; pager reads pages from its job data's currentPage to totalPages, storing
      * each page read, and fails once (retryable) at the program data's failAt on its first attempt; refuse fails for
-     * good; slow waits for the program data's waitMs; busy always fails with a ConcurrentModificationException (retryable
-     * when program.retry.exceptions lists it); spawn submits a program of one collect and leaves its run id.
+     * good; slow waits for the program data's waitMs; busy always fails with a ConcurrentModificationException
+     * (retryable when program.retry.exceptions lists it); spawn submits a program of one collect and leaves its run id.
      */
     static final String JOBS = """
             - route:
@@ -28,13 +28,15 @@ final class ProgramRoutes {
                   steps:
                     - loop:
                         doWhile: true
-                        simple: "${exchangeProperty.FactoryJobData[currentPage]} < ${exchangeProperty.FactoryJobData[totalPages]}"
+                        simple: "${exchangeProperty.FactoryJobData[currentPage]}
+                          < ${exchangeProperty.FactoryJobData[totalPages]}"
                         steps:
                           - setHeader:
                               name: page
                               simple: "${exchangeProperty.FactoryJobData[currentPage]}++"
                           - filter:
-                              simple: "${header.page} == ${exchangeProperty.FactoryProgramData[failAt]} && ${header.FactoryProgramAttempt} == 1"
+                              simple: "${header.page} == ${exchangeProperty.FactoryProgramData[failAt]}
+                                && ${header.FactoryProgramAttempt} == 1"
                               steps:
                                 - throwException:
                                     exceptionType: "io.factoryrunner.error.RetryableException"

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -257,6 +258,26 @@ class ProgramRunTest {
             assertThat(spawned.at("/program/result").asText()).isEqualTo("|collect:spawned");
             assertThat(spawned.at("/program/programData/from").asText()).isEqualTo("spawn");
             assertThat(spawned.at("/program/submittedBy").asText()).isEqualTo("program " + parent);
+        }
+    }
+
+    @Test
+    void on_a_shared_database_the_programs_of_a_silent_node_are_taken_over_at_their_step() throws Exception {
+        try (var running = start(factory.home(TestDatabase.POSTGRESQL).property("factory.node.stale-after", "2s"))) {
+            // what a node that died in the middle of a program's second step leaves behind
+            Sql.execute(running.dataSource(), "INSERT INTO factory_node (node, started_at, last_seen_at)"
+                    + " VALUES ('ghost', CURRENT_TIMESTAMP - INTERVAL '1 hour',"
+                    + " CURRENT_TIMESTAMP - INTERVAL '10 minutes')");
+            Sql.execute(running.dataSource(), """
+                    INSERT INTO program (run_id, program_data, jobs, step_arguments, job_data, step, last_result,
+                                         status, next_attempt_at, claimed_by, claimed_at)
+                    VALUES ('00000000-0000-4000-8000-000000000001', '{}', '["collect", "collect", "collect"]',
+                            '[{"tag": "a"}, {"tag": "b"}, {"tag": "c"}]', '[{}, {}, {}]', 1, '"|collect:a"',
+                            'running', CURRENT_TIMESTAMP, 'ghost', CURRENT_TIMESTAMP - INTERVAL '10 minutes')""");
+            JsonNode done = api.awaitStatus("00000000-0000-4000-8000-000000000001", "finished");
+            assertThat(done.at("/program/result").asText()).isEqualTo("|collect:a|collect:b|collect:c");
+            assertThat(events(done)).containsExactly("1:collect:1:succeeded", "2:collect:1:succeeded");
+            assertThat(done.at("/events/0/node").asText()).isEqualTo(running.app().node());
         }
     }
 
