@@ -10,9 +10,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.BlockingDeque;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Semaphore;
+import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.apache.camel.CamelContext;
@@ -25,9 +28,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs the programs of the database queue: a dispatcher claims due programs for as many workers as are free
- * ({@code program.workers}), and each worker runs its program's steps in order, committing each step's completion
- * with the program's advance to the next step. A program whose step failed with a retryable error goes back to the
+ * Runs the programs of the database queue: a dispatcher claims due programs ahead of the workers
+ * ({@code program.workers} threads), each worker runs one step of a ready program at a time and hands its success to
+ * the {@link StepCommits committer}, which commits the step's completion with the program's advance to its next step
+ * and only then makes the program ready again. A program whose step failed with a retryable error goes back to the
  * queue, due after a backoff; any other failure ends it with an error row and its alert. Programs a stop or a crash
  * left running are due again at the next start, at the step they were on.
  */
@@ -64,7 +68,14 @@ public final class ProgramExecutor extends ServiceSupport {
     private volatile boolean stopping;
     private ExecutorService dispatcher;
     private ExecutorService workers;
-    private Semaphore free;
+    private ExecutorService committer;
+    private StepCommits commits;
+    /** Programs claimed for this node's workers, in the order they were due. */
+    private final BlockingDeque<Program> ready = new LinkedBlockingDeque<>();
+    /** Programs claimed and not yet ended here: queued, or being run by a worker. */
+    private final AtomicInteger held = new AtomicInteger();
+    private int most;
+    private int low;
     private Duration pollInterval;
     private Instant nextSweep = Instant.EPOCH;
 
@@ -101,9 +112,18 @@ public final class ProgramExecutor extends ServiceSupport {
         }
         int size = settings.workers();
         pollInterval = settings.pollInterval();
+        // up to sixteen programs a worker held (ready, being run, or being committed), claimed again when the ready
+        // ones are as few as the workers: a worker whose program's step is being committed runs another program's
+        most = size * 16;
+        low = size;
         stopping = false;
-        free = new Semaphore(size);
+        commits = new StepCommits(store, node);
+        committer = context.getExecutorServiceManager().newSingleThreadExecutor(this, "program-commits");
+        committer.execute(commits::run);
         workers = context.getExecutorServiceManager().newFixedThreadPool(this, "program-worker", size);
+        for (int i = 0; i < size; i++) {
+            workers.execute(this::work);
+        }
         dispatcher = context.getExecutorServiceManager().newSingleThreadExecutor(this, "program-dispatcher");
         dispatcher.execute(this::dispatch);
         LOG.info("Programs: {} workers on node {}", size, node);
@@ -122,40 +142,74 @@ public final class ProgramExecutor extends ServiceSupport {
             context.getExecutorServiceManager().shutdownGraceful(workers);
             workers = null;
         }
+        if (committer != null) {
+            // the steps the workers handed in are committed first
+            commits.stop();
+            context.getExecutorServiceManager().shutdownGraceful(committer);
+            committer = null;
+        }
+        // claimed, not begun: due again at once, here or on another node
+        for (Program p = ready.poll(); p != null; p = ready.poll()) {
+            try {
+                store.release(p.id, node, clock.instant());
+            } catch (SQLException | RuntimeException e) {
+                LOG.warn("Program {}: cannot give it back at the stop ({}); the next start does",
+                        p.runId, Secrets.mask(e.getMessage()));
+            }
+            held.decrementAndGet();
+        }
     }
 
+    /** Claims due programs while the workers' queue runs low, as many as fill it. */
     private void dispatch() {
         while (!stopping()) {
+            int room = most - held.get();
+            if (room > 0 && ready.size() <= low) {
+                try {
+                    giveBackOrphans();
+                    sweepSilentNodes();
+                    if (!stopping()) {
+                        List<Program> due = store.claim(node, room);
+                        held.addAndGet(due.size());
+                        ready.addAll(due);
+                    }
+                } catch (SQLException | RuntimeException e) {
+                    LOG.warn("Programs: cannot claim due programs: {}", Secrets.mask(e.getMessage()));
+                }
+            }
+            // a full batch: the workers wake the dispatcher when the queue runs low; none or a part: nothing more is
+            // due now, and a submit wakes it, or the poll interval
+            if (!awaitWake()) {
+                return;
+            }
+        }
+    }
+
+    /**
+     * A worker: runs one step of the next ready program, hands its success to the committer and goes on with another
+     * program while it is committed; the program is ready again for its next step once the commit is made, so no
+     * program's step begins before the one before it is committed.
+     */
+    private void work() {
+        while (!stopping()) {
+            Program p;
             try {
-                free.acquire();
+                p = ready.pollFirst(pollInterval.toMillis(), TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
             }
-            int permits = 1 + free.drainPermits();
-            List<Program> claimed = List.of();
-            try {
-                giveBackOrphans();
-                sweepSilentNodes();
-                if (!stopping()) {
-                    claimed = store.claim(node, permits);
-                }
-            } catch (SQLException | RuntimeException e) {
-                LOG.warn("Programs: cannot claim due programs: {}", Secrets.mask(e.getMessage()));
+            if (p != null && !step(p)) {
+                let(p);
             }
-            free.release(permits - claimed.size());
-            for (Program p : claimed) {
-                workers.execute(() -> {
-                    try {
-                        run(p);
-                    } finally {
-                        free.release();
-                    }
-                });
-            }
-            if (claimed.size() < permits && !awaitWake()) {
-                return;
-            }
+        }
+    }
+
+    /** The program is no longer held by this node's workers (it ended, waits for a retry, or was given back). */
+    private void let(Program p) {
+        held.decrementAndGet();
+        if (ready.size() <= low) {
+            wake();
         }
     }
 
@@ -204,37 +258,37 @@ public final class ProgramExecutor extends ServiceSupport {
         }
     }
 
-    /** Runs the program's steps until it ends, waits for a retry, is stopped, or the factory stops. */
-    private void run(Program p) {
+    /** Runs the program's step; true when its success went to the committer, which holds the program from then on. */
+    private boolean step(Program p) {
         try {
-            while (true) {
-                if (stopping()) {
-                    store.release(p.id, node, clock.instant());
-                    return;
-                }
-                Optional<ProgramConsumer> consumer = jobs.consumer(p.job());
-                if (consumer.isEmpty()) {
-                    if (jobs.isDeclared(p.job())) {
-                        // its route is stopped or being created again: the step waits, no attempt counted
-                        store.release(p.id, node, clock.instant().plus(pollInterval));
-                        return;
-                    }
-                    noRoute(p);
-                    return;
-                }
-                if (runStep(consumer.get(), p) != ProgramStore.Next.CONTINUE) {
-                    return;
-                }
+            if (stopping()) {
+                store.release(p.id, node, clock.instant());
+                return false;
             }
+            Optional<ProgramConsumer> consumer = jobs.consumer(p.job());
+            if (consumer.isEmpty()) {
+                if (jobs.isDeclared(p.job())) {
+                    // its route is stopped or being created again: the step waits, no attempt counted
+                    store.release(p.id, node, clock.instant().plus(pollInterval));
+                    return false;
+                }
+                noRoute(p);
+                return false;
+            }
+            return runStep(consumer.get(), p);
         } catch (SQLException | RuntimeException e) {
-            LOG.error("Program {} step {}: its outcome could not be recorded ({}); it is given back to the queue once"
-                    + " the database answers, and the step runs again", p.runId, p.step, Secrets.mask(e.getMessage()),
-                    e);
-            orphans.add(p.id);
+            lost(p, e);
+            return false;
         }
     }
 
-    private ProgramStore.Next runStep(ProgramConsumer consumer, Program p) throws SQLException {
+    private void lost(Program p, Exception e) {
+        LOG.error("Program {} step {}: its outcome could not be recorded ({}); it is given back to the queue once"
+                + " the database answers, and the step runs again", p.runId, p.step, Secrets.mask(e.getMessage()), e);
+        orphans.add(p.id);
+    }
+
+    private boolean runStep(ProgramConsumer consumer, Program p) throws SQLException {
         StepContext step = new StepContext(p, store, node);
         Instant started = clock.instant();
         long t0 = System.nanoTime();
@@ -251,22 +305,34 @@ public final class ProgramExecutor extends ServiceSupport {
                 }
             }
             if (error == null) {
-                ProgramStore.Next next = store.stepDone(p, event(p, step, "succeeded", started, ms, null), result,
-                        node);
-                listener.stepEnded(p.job(), "succeeded");
-                if (next == ProgramStore.Next.CONTINUE) {
-                    p.step++;
-                    p.retryCount = 0;
-                    p.lastResult = ProgramJson.read(result);
-                } else if (next == ProgramStore.Next.STOPPED) {
-                    LOG.info("Program {} stopped after step {} ({}): cancelled, or errored_at set", p.runId, p.step,
-                            p.job());
-                }
-                return next;
+                String done = result;
+                commits.handIn(new ProgramStore.Done(p, event(p, step, "succeeded", started, ms, null), result),
+                        next -> committed(p, next, done), e -> {
+                            lost(p, e);
+                            let(p);
+                        });
+                return true;
             }
             failed(p, step, run.exchange(), error, started, ms);
-            return ProgramStore.Next.STOPPED;
+            return false;
         });
+    }
+
+    /** On the committer's thread: the step is committed; the program is ready for its next step, or let go. */
+    private void committed(Program p, ProgramStore.Next next, String result) {
+        listener.stepEnded(p.job(), "succeeded");
+        if (next == ProgramStore.Next.CONTINUE) {
+            p.step++;
+            p.retryCount = 0;
+            p.lastResult = ProgramJson.read(result);
+            // ahead of the programs not begun: a program under way ends sooner
+            ready.offerFirst(p);
+            return;
+        }
+        if (next == ProgramStore.Next.STOPPED) {
+            LOG.info("Program {} stopped after step {} ({}): cancelled, or errored_at set", p.runId, p.step, p.job());
+        }
+        let(p);
     }
 
     private void failed(Program p, StepContext step, Exchange exchange, Throwable failure, Instant started, long ms)
