@@ -15,6 +15,8 @@ final class Program {
     int step;
     int retryCount;
     Object lastResult;
+    /** When the program's row was last seen neither cancelled nor errored (System.nanoTime): its claim or last commit. */
+    long checkedAt = System.nanoTime();
 
     Program(long id, String runId, Map<String, Object> programData, List<String> jobs,
             List<Map<String, Object>> arguments, List<Map<String, Object>> jobData, int step, int retryCount,

@@ -51,6 +51,12 @@ public final class ProgramExecutor extends ServiceSupport {
         void stepEnded(String job, String outcome);
     }
 
+    /**
+     * A program that waited longer than this in the workers' queue since its claim or its last commit (which both see
+     * a cancel and a hand-set errored_at) is read again before its step: none of its steps starts long after either.
+     */
+    private static final Duration RECHECK_AFTER = Duration.ofMillis(50);
+
     private final CamelContext context;
     private final ProgramStore store;
     private final ProgramJobs jobs;
@@ -265,6 +271,11 @@ public final class ProgramExecutor extends ServiceSupport {
                 store.release(p.id, node, clock.instant());
                 return false;
             }
+            if (System.nanoTime() - p.checkedAt > RECHECK_AFTER.toNanos() && store.stopIfEnded(p.id, node)) {
+                LOG.info("Program {} stopped before step {} ({}): cancelled, or errored_at set", p.runId, p.step,
+                        p.job());
+                return false;
+            }
             Optional<ProgramConsumer> consumer = jobs.consumer(p.job());
             if (consumer.isEmpty()) {
                 if (jobs.isDeclared(p.job())) {
@@ -325,6 +336,7 @@ public final class ProgramExecutor extends ServiceSupport {
             p.step++;
             p.retryCount = 0;
             p.lastResult = ProgramJson.read(result);
+            p.checkedAt = System.nanoTime();
             // ahead of the programs not begun: a program under way ends sooner
             ready.offerFirst(p);
             return;

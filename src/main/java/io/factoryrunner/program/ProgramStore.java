@@ -126,6 +126,13 @@ public final class ProgramStore {
                                        duration_ms, exception_class, error_message)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""";
 
+    private static final String STOP_IF_ENDED = """
+            UPDATE program
+               SET status = CASE WHEN errored_at IS NOT NULL THEN 'errored' ELSE 'cancelled' END, claimed_by = NULL,
+                   updated_at = ?
+             WHERE id = ? AND claimed_by = ? AND status = 'running'
+               AND (errored_at IS NOT NULL OR cancelled_at IS NOT NULL)""";
+
     private static final String WRITE_JOB_DATA = """
             UPDATE program SET job_data = ?, updated_at = ? WHERE id = ? AND claimed_by = ? AND status = 'running'""";
 
@@ -311,6 +318,14 @@ public final class ProgramStore {
     private static void insertEvent(Jdbc tx, long programId, StepRecord e) throws SQLException {
         tx.update(INSERT_EVENT, programId, e.step(), e.job(), e.attempt(), e.outcome(), e.argumentsJson(),
                 e.jobDataJson(), e.node(), e.startedAt(), e.durationMs(), e.exceptionClass(), e.errorMessage());
+    }
+
+    /**
+     * Lets go of a program this node holds that was cancelled, or errored by hand, since it was claimed or its last
+     * step committed: its status says so from now on. False when it is neither (or no longer this node's).
+     */
+    boolean stopIfEnded(long id, String node) throws SQLException {
+        return jdbc.update(STOP_IF_ENDED, clock.instant(), id, node) == 1;
     }
 
     /** Writes a running program's job data now; false when the node no longer holds it. */

@@ -175,6 +175,28 @@ class ProgramRunTest {
 
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
+    void a_program_cancelled_while_claimed_and_waiting_for_a_worker_runs_no_step(TestDatabase db) throws Exception {
+        try (var running = start(factory.home(db).property("program.workers", "1"))) {
+            String busy = api.submit("{\"jobs\": [\"slow\"], \"programData\": {\"waitMs\": 2000}}");
+            api.awaitStatus(busy, "running");
+            String queued = api.submit("{\"jobs\": [\"collect\", \"collect\"]}");
+            // claimed for this node's only worker, which is busy with the slow step
+            await().atMost(Duration.ofSeconds(30)).until(() -> Sql.count(running.dataSource(),
+                    "SELECT COUNT(*) FROM program WHERE run_id = ? AND claimed_by IS NOT NULL", queued) == 1);
+            assertThat(api.post("/api/programs/" + queued + "/cancel", null).status()).isEqualTo(200);
+
+            api.awaitStatus(busy, "finished");
+            await().atMost(Duration.ofSeconds(30)).until(() -> Sql.count(running.dataSource(),
+                    "SELECT COUNT(*) FROM program WHERE run_id = ? AND status = 'cancelled' AND claimed_by IS NULL",
+                    queued) == 1);
+            JsonNode cancelled = api.program(queued);
+            assertThat(events(cancelled)).isEmpty();
+            assertThat(steps(cancelled)).containsExactly("collect:skipped", "collect:skipped");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
     void errored_at_set_by_hand_stops_a_program_before_its_next_step(TestDatabase db) throws Exception {
         try (var running = start(factory.home(db).property("program.retry.backoff", "1s"))) {
             String running1 = api.submit("{\"jobs\": [\"slow\", \"collect\", \"collect\"],"
