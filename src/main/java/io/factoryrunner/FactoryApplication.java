@@ -4,6 +4,7 @@ import io.factoryrunner.api.ApiTokens;
 import io.factoryrunner.api.Audit;
 import io.factoryrunner.api.OperatorActions;
 import io.factoryrunner.api.OperatorApi;
+import io.factoryrunner.api.ProgramApi;
 import io.factoryrunner.cluster.NodeHeartbeat;
 import io.factoryrunner.cluster.QuartzCluster;
 import io.factoryrunner.cluster.StoredTriggers;
@@ -29,7 +30,9 @@ import io.factoryrunner.process.ProcessApi;
 import io.factoryrunner.process.ProcessDefinitions;
 import io.factoryrunner.process.ProcessEngine;
 import io.factoryrunner.process.ProcessStore;
+import io.factoryrunner.program.Programs;
 import io.factoryrunner.routes.JobRoutes;
+import io.factoryrunner.routes.ProgramRoutes;
 import io.factoryrunner.routes.RouteCatalog;
 import io.factoryrunner.routes.RouteCrons;
 import io.factoryrunner.support.FactoryVersion;
@@ -107,6 +110,7 @@ public final class FactoryApplication {
     private ProcessStore processStore;
     private ProcessDefinitions processes;
     private ProcessEngine processEngine;
+    private Programs programs;
 
     private FactoryApplication(Path home, Mode mode, Map<String, String> overrides, Clock clock) {
         this.home = home.toAbsolutePath().normalize();
@@ -208,6 +212,11 @@ public final class FactoryApplication {
 
     public JobStore jobStore() {
         return jobStore;
+    }
+
+    /** The programs: submit, start and cancel them, and the program jobs the routes declare. */
+    public Programs programs() {
+        return programs;
     }
 
     public String node() {
@@ -394,6 +403,7 @@ public final class FactoryApplication {
             }
             services = FactoryServices.create(db, context, configTable, jobs, clock, home, values, node, demo, meters);
             jobStore = services.jobStore();
+            programs = services.programs();
             return db;
         }
 
@@ -405,6 +415,7 @@ public final class FactoryApplication {
             addConfigurationTable(context.getPropertiesComponent());
             checkConfiguration(context);
             Set<String> declaredJobs = JobRoutes.declared(context, catalog);
+            services.programs().jobs().declare(ProgramRoutes.declared(context, catalog));
             services.bindTo(context);
             if (demo) {
                 LOG.warn("DEMO MODE (factory.demo.enabled = true): demo tables and a stand-in analytics API on"
@@ -503,6 +514,19 @@ public final class FactoryApplication {
                         values.duration("factory.node.heartbeat", Duration.ofSeconds(5))), true, true);
                 context.addService(configWatcher, true, true);
                 context.addService(services.overdueJobs(), true, true);
+                // programs run once every route has started: a step needs its job's route
+                context.addStartupListener(new ExtendedStartupListener() {
+                    @Override
+                    public void onCamelContextStarted(CamelContext started, boolean alreadyStarted) {
+                        // the routes are not started yet
+                    }
+
+                    @Override
+                    public void onCamelContextFullyStarted(CamelContext started, boolean alreadyStarted)
+                            throws Exception {
+                        started.addService(services.programExecutor(), true, true);
+                    }
+                });
             } catch (Exception e) {
                 throw new StartupException("Cannot start the configuration watcher: " + e.getMessage(), e);
             }
@@ -555,7 +579,8 @@ public final class FactoryApplication {
                     FactoryApplication.this::configReport,
                     context.getExecutorServiceManager().newCachedThreadPool(this, "api-runs"));
             context.addRoutes(new OperatorApi(tokens, actions, List.of(new ProcessApi(processes, processEngine,
-                    processStore, new Audit(database.dataSource(), clock)))));
+                    processStore, new Audit(database.dataSource(), clock)),
+                    new ProgramApi(database.dataSource(), clock, services.programs()))));
             context.addRoutes(new StatusPage());
         }
 

@@ -26,6 +26,12 @@ import io.factoryrunner.job.RunStatus;
 import io.factoryrunner.metrics.AlertOutboxGauges;
 import io.factoryrunner.metrics.FactoryMetrics;
 import io.factoryrunner.metrics.ItemDurations;
+import io.factoryrunner.program.JobData;
+import io.factoryrunner.program.ProgramComponent;
+import io.factoryrunner.program.ProgramExecutor;
+import io.factoryrunner.program.ProgramJobs;
+import io.factoryrunner.program.ProgramStore;
+import io.factoryrunner.program.Programs;
 import io.factoryrunner.reference.AnalyticsCalls;
 import io.factoryrunner.reference.Datasets;
 import io.factoryrunner.reference.FactoryTime;
@@ -62,11 +68,15 @@ final class FactoryServices {
     private final ErrorRecorder errors;
     private final FactoryMetrics metrics;
     private final OverdueJobs overdueJobs;
+    private final Programs programs;
+    private final ProgramComponent programComponent;
+    private final ProgramExecutor programExecutor;
     private final Map<String, Object> beans = new LinkedHashMap<>();
 
     private FactoryServices(Database database, ConfigTable configTable, Clock clock, JobRegistry jobs,
             JobStore jobStore, JobComponent jobComponent, RunAlerts runAlerts, ErrorRecorder errors,
-            FactoryMetrics metrics, OverdueJobs overdueJobs) {
+            FactoryMetrics metrics, OverdueJobs overdueJobs, Programs programs, ProgramComponent programComponent,
+            ProgramExecutor programExecutor) {
         this.database = database;
         this.configTable = configTable;
         this.clock = clock;
@@ -77,6 +87,9 @@ final class FactoryServices {
         this.errors = errors;
         this.metrics = metrics;
         this.overdueJobs = overdueJobs;
+        this.programs = programs;
+        this.programComponent = programComponent;
+        this.programExecutor = programExecutor;
     }
 
     /** Every listener told of each run's end, in order; one that throws does not keep it from the others. */
@@ -134,8 +147,16 @@ final class FactoryServices {
         OverdueJobs overdueJobs = new OverdueJobs(context, db.dataSource(), clock, jobs, outbox,
                 values.duration("factory.overdue.check-interval", Duration.ofSeconds(30)));
 
+        ProgramJobs programJobs = new ProgramJobs();
+        Programs programs = new Programs(new ProgramStore(db.dataSource(), clock, db.dialect() == Dialect.POSTGRESQL),
+                programJobs);
+        ProgramExecutor programExecutor = new ProgramExecutor(context, programs.store(), programJobs, node, clock,
+                db.settings().isExclusive(), errors::recordProgramFailure, metrics::programStep);
+        programs.afterSubmitted(programExecutor::wake);
+
         FactoryServices services = new FactoryServices(db, configTable, clock, jobs, jobStore, jobComponent,
-                runAlerts, errors, metrics, overdueJobs);
+                runAlerts, errors, metrics, overdueJobs, programs, new ProgramComponent(programJobs),
+                programExecutor);
         Map<String, Object> beans = services.beans;
         beans.put("factoryErrors", errors);
         beans.put("factoryRetry", new RetryPolicy(properties));
@@ -148,6 +169,8 @@ final class FactoryServices {
         beans.put("outputWriter", new OutputWriter(context));
         beans.put("housekeeping", new Housekeeping(db.dataSource(), clock, properties, outbox, home));
         beans.put("analyticsCalls", new AnalyticsCalls());
+        beans.put("programs", programs);
+        beans.put("jobData", new JobData());
         if (demo) {
             beans.put("demoAnalytics", new DemoAnalyticsApi(
                     () -> properties.resolveProperty("factory.demo.fail-dataset").orElse("apac").trim()));
@@ -164,6 +187,7 @@ final class FactoryServices {
         registry.bind("configTable", configTable);
         registry.bind("clock", clock);
         context.addComponent("job", jobComponent);
+        context.addComponent("program", programComponent);
         beans.forEach(registry::bind);
         registry.bind("jobs", jobs);
         registry.bind("jobStore", jobStore);
@@ -187,6 +211,15 @@ final class FactoryServices {
 
     JobStore jobStore() {
         return jobStore;
+    }
+
+    Programs programs() {
+        return programs;
+    }
+
+    /** Runs the submitted programs, from the database queue, as long as the factory does. */
+    ProgramExecutor programExecutor() {
+        return programExecutor;
     }
 
     RunAlerts runAlerts() {

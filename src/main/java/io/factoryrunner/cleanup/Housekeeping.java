@@ -21,8 +21,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Removes what the factory leaves behind, by retention: finished state records, ended runs, old errors and resolved
- * fingerprints, sent alerts, and processed drop files. Nothing a job still needs is touched: claimed items, waiting
- * (inbox) items, running runs, open failures and unsent alerts stay whatever their age.
+ * fingerprints, sent alerts, ended programs with their events, and processed drop files. Nothing a job still needs is
+ * touched: claimed items, waiting (inbox) items, running runs, open failures, unsent alerts and programs that have not
+ * ended stay whatever their age.
  */
 public final class Housekeeping {
 
@@ -50,7 +51,15 @@ public final class Housekeeping {
             new Purge("process runs", "factory.retention.processes", "90d",
                     "DELETE FROM process_run WHERE status <> 'running' AND ended_at < ?"),
             new Purge("sent alerts", "factory.retention.alerts", "30d",
-                    "DELETE FROM alerts WHERE status = 'sent' AND sent_at < ?"));
+                    "DELETE FROM alerts WHERE status = 'sent' AND sent_at < ?"),
+            // a program's events before the program: they have no foreign key to cascade from
+            new Purge("program events", "factory.retention.programs", "30d", """
+                    DELETE FROM program_event WHERE program_id IN (
+                        SELECT id FROM program
+                         WHERE status <> 'running' AND COALESCE(finished_at, errored_at, cancelled_at) < ?)"""),
+            new Purge("programs", "factory.retention.programs", "30d", """
+                    DELETE FROM program
+                     WHERE status <> 'running' AND COALESCE(finished_at, errored_at, cancelled_at) < ?"""));
 
     private final Jdbc jdbc;
     private final Clock clock;

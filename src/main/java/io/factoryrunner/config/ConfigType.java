@@ -61,6 +61,28 @@ public enum ConfigType {
             return Optional.of("is not an absolute http:// or https:// URL, such as http://api.example.com/start");
         }
     },
+    /** Comma-separated names of exception classes on the class path. */
+    EXCEPTION_CLASSES {
+        @Override
+        Optional<String> problem(String value, int min) {
+            for (String name : value.split(",")) {
+                String className = name.trim();
+                if (className.isEmpty()) {
+                    continue;
+                }
+                try {
+                    Class<?> type = Class.forName(className, false, ConfigType.class.getClassLoader());
+                    if (!Throwable.class.isAssignableFrom(type)) {
+                        return Optional.of("names " + className + ", which is not an exception class");
+                    }
+                } catch (ClassNotFoundException | LinkageError e) {
+                    return Optional.of("names " + className + ", a class that is not on the class path (give"
+                            + " exception classes by their full name, separated by commas)");
+                }
+            }
+            return Optional.empty();
+        }
+    },
     CRON {
         @Override
         Optional<String> problem(String value, int min) {

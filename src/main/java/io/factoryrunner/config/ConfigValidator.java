@@ -28,6 +28,8 @@ public final class ConfigValidator {
             new Rule(Pattern.compile(
                     ".*\\.(chunk-size|pool-size|max-attempts|limit|batch-size|max-size|workers|max-tasks)"),
                     ConfigType.INTEGER, 1),
+            new Rule(Pattern.compile(".*\\.(max-)?backoff"), ConfigType.DURATION, 0),
+            new Rule(Pattern.compile(".*\\.retry\\.exceptions"), ConfigType.EXCEPTION_CLASSES, 0),
             new Rule(Pattern.compile(".*\\.auto-pause-after"), ConfigType.INTEGER, 0),
             new Rule(Pattern.compile(".*\\.(port)"), ConfigType.INTEGER, 0),
             new Rule(Pattern.compile(".*\\.(timeout|interval|retention|delay|deadline|heartbeat)"), ConfigType.DURATION, 0),

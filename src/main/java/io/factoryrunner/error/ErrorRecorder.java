@@ -221,6 +221,19 @@ public final class ErrorRecorder implements FailureRecorder {
 
     private static final Pattern JOB_KEY = Pattern.compile("job\\.([^.]+)\\..+");
 
+    /**
+     * Records the failure that ended a program at a step of program job {@code job}: the row names the job and the
+     * route, and {@code next} (the program, and how to submit it again) stands in the mail for an item's redrive.
+     */
+    public void recordProgramFailure(Exchange exchange, Throwable error, String job, String next)
+            throws SQLException {
+        Failure f = describe(exchange, error);
+        store(new Failure(f.at(), job, f.routeId(), null, null, null, f.category(), f.exceptionClass(), f.message(),
+                f.stack(), f.payload(), f.attempts(), f.httpMethod(), f.httpUrl(), f.httpStatus(), f.httpResponse(),
+                sha256(job + "|" + f.category() + "|" + f.exceptionClass() + "|" + f.normalized()), f.normalized(),
+                next));
+    }
+
     @Override
     public boolean isTransient(Throwable error) {
         return ErrorClassifier.isTransient(error);

@@ -74,6 +74,12 @@ public final class FactoryMetrics implements RunListener {
                 .tag("process", process).tag("status", status).register(registry).increment();
     }
 
+    /** Counts a program step's attempt that ended: {@code succeeded}, {@code retrying} or {@code failed}. */
+    public void programStep(String job, String outcome) {
+        Counter.builder("factory.program.steps").description("Program steps ended, by program job and outcome")
+                .tag("job", job).tag("outcome", outcome).register(registry).increment();
+    }
+
     /** How long one item took through its job's route. */
     void itemDone(String job, Duration took) {
         Timer.builder("factory.item.duration").description("How long an item took through its job's route, by job")
