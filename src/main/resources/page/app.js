@@ -79,7 +79,10 @@ function time(iso) {
 
 function duration(run) {
   if (!run || !run.startedAt) return '';
-  const ms = (run.endedAt ? new Date(run.endedAt) : new Date()) - new Date(run.startedAt);
+  return millis((run.endedAt ? new Date(run.endedAt) : new Date()) - new Date(run.startedAt));
+}
+
+function millis(ms) {
   if (ms < 1000) return ms + ' ms';
   if (ms < 60000) return (ms / 1000).toFixed(1) + ' s';
   return Math.floor(ms / 60000) + ' m ' + Math.round((ms % 60000) / 1000) + ' s';
@@ -114,7 +117,7 @@ function confirmAction(question) {
   });
 }
 
-async function act(question, method, path, withNote) {
+async function act(question, method, path, withNote, after) {
   const answer = await confirmAction(question);
   if (!answer) return;
   try {
@@ -125,11 +128,13 @@ async function act(question, method, path, withNote) {
       e.body && e.body.detail);
   }
   refresh();
+  if (after) after();
 }
 
-const actionButton = (label, question, method, path, withNote = true) => el('button', {
+// after: what to do once the API answered, say show a story again with what changed
+const actionButton = (label, question, method, path, withNote = true, after = null) => el('button', {
   type: 'button', className: 'act', 'data-action': label.toLowerCase(),
-  onclick: (event) => { event.stopPropagation(); act(question, method, path, withNote); },
+  onclick: (event) => { event.stopPropagation(); act(question, method, path, withNote, after); },
 }, label);
 
 // ---- jobs and their timeline
@@ -215,6 +220,19 @@ const LISTS = {
       el('td', { className: 'num' }, r.itemsTaken), el('td', { className: 'num' }, r.itemsDone),
       el('td', { className: 'num' + (r.itemsFailed ? ' bad' : '') }, r.itemsFailed),
       el('td', { className: 'message', title: r.summary || '' }, short(r.summary, 100))),
+  },
+  // programs, newest first: the step a program is at, or how it ended
+  programs: {
+    path: (f) => '/api/programs' + query({ status: f.status }),
+    row: (p) => el('tr', {
+      'data-program': p.runId, 'data-status': p.status, className: 'clickable', onclick: () => openProgram(p.runId),
+    },
+      el('td', null, el('code', { title: p.runId }, p.runId.slice(0, 8))), el('td', null, badge(p.status)),
+      el('td', { className: 'step' }, programStep(p)),
+      el('td', { className: 'num' + (p.stepRetryCount ? ' bad' : '') }, p.stepRetryCount),
+      el('td', null, time(p.createdAt)), el('td', null, p.submittedBy || '-'),
+      el('td', { className: 'message bad', title: p.errorMessage || '' }, short(p.errorMessage, 120)),
+      el('td', { className: 'act-col' }, cancelProgram(p))),
   },
   items: {
     byJob: true,
@@ -369,6 +387,74 @@ function openItem(job, key) {
           + enc(key) + '/redrive' + query({ version: step.version }))] : null,
         step.error ? el('div', { className: 'message bad' }, step.error) : null))),
       el('h3', null, 'Errors'), ...occurrences(answer.errors),
+    ];
+  });
+}
+
+const PROGRAM_ENDED = ['finished', 'errored', 'cancelled'];
+
+// "build_report 2 of 3": the step a program is at (a finished program has gone past its last)
+function programStep(p) {
+  const steps = p.jobs.length;
+  if (p.step >= steps) return el('span', { className: 'muted' }, 'all ' + steps + ' done');
+  return [el('strong', null, p.jobs[p.step]), ' ', el('span', { className: 'muted' }, (p.step + 1) + ' of ' + steps)];
+}
+
+function cancelProgram(p, after) {
+  if (!canAct() || PROGRAM_ENDED.includes(p.status)) return null;
+  return actionButton('Cancel', 'Cancel program ' + p.runId + ' (' + p.jobs.join(' → ') + ', at step '
+    + Math.min(p.step + 1, p.jobs.length) + ')? No step starts from now on; a step under way ends.', 'POST',
+  '/api/programs/' + enc(p.runId) + '/cancel', true, after);
+}
+
+const jsonCode = (value) => blank(value) ? null : el('code', null, JSON.stringify(value));
+
+function openProgram(runId) {
+  openStory('Program ' + runId.slice(0, 8), async () => {
+    const answer = await api('GET', '/api/programs/' + enc(runId));
+    const p = answer.program;
+    const attempts = (step) => answer.events.filter((e) => e.step === step);
+    return [
+      el('dl', { className: 'facts' }, field('run id', el('code', null, p.runId)),
+        field('status', [badge(p.status), ' ', cancelProgram(p, () => openProgram(runId))]),
+        field('step', programStep(p)), field('retries of the step', p.stepRetryCount),
+        field('submitted', [time(p.createdAt), ' by ', p.submittedBy || '-']),
+        p.status === 'waiting' ? field('next attempt', time(p.nextAttemptAt)) : null,
+        p.claimedBy ? field('node', p.claimedBy) : null,
+        p.finishedAt ? field('finished', time(p.finishedAt)) : null,
+        p.erroredAt ? field('errored', time(p.erroredAt)) : null,
+        p.cancelledAt ? field('cancelled', time(p.cancelledAt)) : null,
+        p.errorMessage ? field('error', el('span', { className: 'bad' }, p.errorMessage)) : null,
+        field('program data', jsonCode(p.programData))),
+      el('h3', null, 'Steps'),
+      el('div', { className: 'scroll' }, el('table', { className: 'steps' },
+        el('thead', null, el('tr', null, ['#', 'Job', 'Status', 'Arguments', 'Job data', 'Attempts', 'Duration',
+          'Error'].map((h) => el('th', null, h)))),
+        el('tbody', null, answer.steps.map((s) => {
+          const tries = attempts(s.step);
+          const last = tries[tries.length - 1];
+          return el('tr', { 'data-step': s.step, 'data-job': s.job, 'data-status': s.status },
+            el('td', { className: 'num' }, s.step + 1), el('td', null, el('strong', null, s.job)),
+            el('td', null, badge(s.status)), el('td', { className: 'arguments' }, jsonCode(s.arguments)),
+            el('td', { className: 'arguments' }, jsonCode(s.jobData)), el('td', { className: 'num' }, tries.length),
+            el('td', { className: 'num' }, tries.length ? millis(tries.reduce((sum, e) => sum + e.durationMs, 0))
+              : ''),
+            el('td', { className: 'message bad', title: last && last.exception || '' },
+              last && last.error ? last.error : ''));
+        })))),
+      el('h3', null, 'Attempts'),
+      answer.events.length ? el('div', { className: 'scroll' }, el('table', { className: 'attempts' },
+        el('thead', null, el('tr', null, ['#', 'Job', 'Attempt', 'Outcome', 'Node', 'Started', 'Duration', 'Error']
+          .map((h) => el('th', null, h)))),
+        el('tbody', null, answer.events.map((e) => el('tr', { 'data-step': e.step, 'data-outcome': e.outcome },
+          el('td', { className: 'num' }, e.step + 1), el('td', null, e.job), el('td', { className: 'num' }, e.attempt),
+          el('td', null, badge(e.outcome)), el('td', null, e.node || '-'), el('td', null, time(e.startedAt)),
+          el('td', { className: 'num' }, millis(e.durationMs)),
+          el('td', { className: 'message bad', title: e.exception || '' }, e.error || ''))))))
+        : el('p', { className: 'muted' }, 'No step has run.'),
+      p.result !== null && p.result !== undefined ? el('details', null, el('summary', null,
+        'result of the last job'), el('pre', null, typeof p.result === 'string' ? p.result
+        : JSON.stringify(p.result, null, 2))) : null,
     ];
   });
 }

@@ -1,5 +1,6 @@
 package io.factoryrunner.page;
 
+import static org.assertj.core.api.Assertions.as;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -23,6 +24,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.function.Function;
 import java.util.logging.Level;
+import org.assertj.core.api.InstanceOfAssertFactories;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -51,7 +53,8 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
  * The status page in a real browser (the machine's headless Chromium) against the shipped demo: it shows the demo's
- * failed APAC build, and an operator acknowledges, redrives and resends an alert from it while a viewer cannot.
+ * failed APAC build and the programs submitted to it, and an operator acknowledges, redrives, resends an alert and
+ * cancels a program from it while a viewer cannot.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -248,10 +251,126 @@ class StatusPageBrowserTest {
 
     @Test
     @Order(7)
+    void the_programs_panel_shows_where_each_program_stands_and_its_story_shows_every_step() throws Exception {
+        String finished = runId(call("POST", "/api/programs", """
+                {"jobs": ["fetch_orders", "build_report", "send_report"],
+                 "programData": {"customer": "acme", "recipient": "ops@example.com"},
+                 "jobData": {"fetch_orders": {"currentPage": 0, "totalPages": 2}}}""", admin));
+        // without a recipient send_report ends the program with an error
+        String errored = runId(call("POST", "/api/programs", """
+                {"steps": [["fetch_orders"], ["build_report", {"title": "Q3"}], ["send_report"]],
+                 "programData": {"customer": "globex"}}""", admin));
+        // added without starting: it stays in flight until started or cancelled
+        String held = runId(call("POST", "/api/programs", "{\"jobs\": [\"fetch_orders\", \"send_report\"],"
+                + " \"start\": false}", admin));
+        signIn(admin);
+
+        assertThat(read(By.cssSelector(program(finished) + "[data-status=finished] td.step"), WebElement::getText))
+                .isEqualTo("all 3 done");
+        assertThat(read(By.cssSelector(program(errored) + "[data-status=errored] td.message"), WebElement::getText))
+                .endsWith("no recipient in the program data (programData.recipient)");
+        assertThat(read(By.cssSelector(program(errored) + " td.step"), WebElement::getText))
+                .isEqualTo("send_report 3 of 3");
+        assertThat(read(By.cssSelector(program(held) + "[data-status=added] td.step"), WebElement::getText))
+                .isEqualTo("fetch_orders 1 of 2");
+        assertThat(read(By.cssSelector(program(held) + " td code"), WebElement::getText))
+                .isEqualTo(held.substring(0, 8));
+        // only a program that has not ended can be cancelled
+        wait.until(ExpectedConditions.presenceOfElementLocated(
+                By.cssSelector(program(held) + " button[data-action=cancel]")));
+        assertThat(browser.findElements(By.cssSelector(program(finished) + " button, " + program(errored)
+                + " button"))).isEmpty();
+        screenshot("status-page-programs.png");
+
+        programStatusFilter("errored");
+        // read inside the wait: a refresh may redraw the rows between reading and checking them
+        wait.until(d -> {
+            List<String> shown = d.findElements(By.cssSelector("#programs tr[data-program]")).stream()
+                    .map(row -> row.getDomAttribute("data-status")).toList();
+            return d.findElements(By.cssSelector(program(finished))).isEmpty()
+                    && !d.findElements(By.cssSelector(program(errored))).isEmpty()
+                    && shown.stream().allMatch("errored"::equals);
+        });
+
+        click(By.cssSelector(program(errored) + " td"));
+        String step = "#story[open] table.steps tr[data-step='%d']";
+        assertThat(read(By.cssSelector(step.formatted(0) + " .badge"), WebElement::getText)).isEqualTo("done");
+        assertThat(read(By.cssSelector(step.formatted(1)), WebElement::getText))
+                .contains("build_report").contains("done").contains("{\"title\":\"Q3\"}");
+        assertThat(read(By.cssSelector(step.formatted(2) + " .badge"), WebElement::getText)).isEqualTo("failed");
+        assertThat(read(By.cssSelector(step.formatted(2) + " td.message"), WebElement::getText))
+                .endsWith("no recipient in the program data (programData.recipient)");
+        assertThat(read(By.cssSelector(step.formatted(2) + " td:nth-child(7)"), WebElement::getText))
+                .matches("[0-9.]+ m?s");
+        assertThat(browser.findElements(By.cssSelector("#story table.attempts tr[data-outcome]")))
+                .extracting(row -> row.getDomAttribute("data-outcome"))
+                .containsExactly("succeeded", "succeeded", "failed");
+        assertThat(browser.findElements(By.cssSelector("#story button[data-action=cancel]"))).isEmpty();
+        screenshot("status-page-program.png");
+        browser.findElement(By.cssSelector("#story .close")).click();
+        programStatusFilter("");
+        assertNoConsoleError();
+    }
+
+    @Test
+    @Order(8)
+    void cancelling_a_program_on_the_page_ends_it_in_the_database() throws Exception {
+        String held = runId(call("POST", "/api/programs", "{\"jobs\": [\"fetch_orders\"], \"start\": false}",
+                admin));
+        signIn(admin);
+        programStatusFilter("");
+
+        click(By.cssSelector(program(held) + " button[data-action=cancel]"));
+        confirm("customer withdrew");
+
+        wait.until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector("#answer.ok"), "cancelled"));
+        wait.until(d -> "cancelled".equals(programColumn("status", held)));
+        assertThat(programColumn("cancelled_at", held)).isNotNull();
+        assertThat(jdbc().queryFirst("SELECT note FROM factory_audit WHERE action = 'program-cancel' AND target = ?",
+                rs -> rs.getString(1), "program " + held)).hasValue("customer withdrew");
+        assertThat(read(By.cssSelector(program(held) + " .badge"), WebElement::getText)).isEqualTo("cancelled");
+        wait.until(d -> d.findElements(By.cssSelector(program(held) + " button")).isEmpty());
+        assertNoConsoleError();
+    }
+
+    @Test
+    @Order(9)
+    void cancelling_a_program_that_ended_meanwhile_shows_the_refusal_and_its_story_then_shows_it_ended()
+            throws Exception {
+        String held = runId(call("POST", "/api/programs", "{\"jobs\": [\"fetch_orders\"], \"start\": false}",
+                admin));
+        signIn(admin);
+        programStatusFilter("");
+        click(By.cssSelector(program(held) + " td"));
+        wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector(
+                "#story[open] dl.facts button[data-action=cancel]")));
+
+        // someone else cancels it first
+        call("POST", "/api/programs/" + held + "/cancel", "{}", admin);
+        click(By.cssSelector("#story dl.facts button[data-action=cancel]"));
+        confirm("too late");
+
+        wait.until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector("#answer.failed"), "409"));
+        assertThat(browser.findElement(By.id("answer")).getText()).contains("has ended (cancelled)");
+        // the story is shown again, as the program now stands
+        wait.until(d -> d.findElements(By.cssSelector("#story[open] dl.facts button[data-action=cancel]")).isEmpty()
+                && "cancelled".equals(d.findElement(By.cssSelector("#story[open] dl.facts .badge")).getText()));
+        browser.findElement(By.cssSelector("#story .close")).click();
+        // the browser logs the refused call itself; nothing else
+        assertThat(consoleErrors()).singleElement(as(InstanceOfAssertFactories.STRING))
+                .contains("/api/programs/" + held + "/cancel").contains("409");
+    }
+
+    @Test
+    @Order(10)
     void a_viewer_sees_no_action_and_the_server_refuses_one_made_with_its_token() throws Exception {
         JsonNode created = call("POST", "/api/tokens", "{\"name\": \"wall-screen\", \"role\": \"viewer\"}", admin);
         String viewer = created.get("token").asText();
+        // a program in flight, which an operator could cancel
+        String held = runId(call("POST", "/api/programs", "{\"jobs\": [\"fetch_orders\"], \"start\": false}",
+                admin));
         signIn(viewer);
+        programStatusFilter("");
 
         wait.until(ExpectedConditions.textToBe(By.id("who"), "wall-screen (viewer)"));
         wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#jobs tr[data-job=check] .tick")));
@@ -261,8 +380,9 @@ class StatusPageBrowserTest {
         wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#items tr[data-key]")));
         new Select(browser.findElement(By.cssSelector("#alerts .filters [name=status]"))).selectByValue("");
         wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#alerts tr[data-alert]")));
-        // an operator sees Trigger and Pause on every job, Resolve and Redrive on the error, Resend on an alert: a
-        // viewer none of them
+        wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector(program(held) + "[data-status=added]")));
+        // an operator sees Trigger and Pause on every job, Resolve and Redrive on the error, Resend on an alert,
+        // Cancel on a program in flight: a viewer none of them
         assertThat(browser.findElements(By.cssSelector("button.act"))).isEmpty();
         assertNoConsoleError();
 
@@ -319,9 +439,13 @@ class StatusPageBrowserTest {
     }
 
     private void assertNoConsoleError() {
-        List<String> errors = browser.manage().logs().get(LogType.BROWSER).getAll().stream()
+        assertThat(consoleErrors()).as("the browser's console").isEmpty();
+    }
+
+    /** The warnings and errors the browser's console logged since the last look. */
+    private List<String> consoleErrors() {
+        return browser.manage().logs().get(LogType.BROWSER).getAll().stream()
                 .filter(e -> e.getLevel().intValue() >= Level.WARNING.intValue()).map(LogEntry::getMessage).toList();
-        assertThat(errors).as("the browser's console").isEmpty();
     }
 
     private Object script(String script) {
@@ -345,6 +469,31 @@ class StatusPageBrowserTest {
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** The row of a program in the programs panel. */
+    private static String program(String runId) {
+        return "#programs tr[data-program='" + runId + "']";
+    }
+
+    private static String runId(JsonNode submitted) {
+        return submitted.get("runId").asText();
+    }
+
+    /** One column of a program's row. */
+    private Object programColumn(String column, String runId) {
+        try {
+            return jdbc().queryFirst("SELECT " + column + " FROM program WHERE run_id = ?", rs -> rs.getObject(1),
+                    runId).orElse(null);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Chooses a status in the programs panel (the browser may restore the last choice when the page reloads). */
+    private void programStatusFilter(String status) {
+        new Select(wait.until(ExpectedConditions.visibilityOfElementLocated(
+                By.cssSelector("#programs .filters [name=status]")))).selectByValue(status);
     }
 
     /** The id the query answers, or null (a wait goes on) when it finds none. */
