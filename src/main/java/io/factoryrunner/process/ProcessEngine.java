@@ -152,7 +152,8 @@ public final class ProcessEngine extends ServiceSupport implements StartupListen
             try {
                 rescheduleTasksOfSilentNodes();
                 int free = settings.workers() - busy.get();
-                if (free > 0) {
+                // a factory that is stopping claims no new task: the routes and the HTTP client are going away
+                if (free > 0 && !context.isStopping()) {
                     List<Claimed> claimed = store.claim(free, settings.node(), clock.instant());
                     for (Claimed task : claimed) {
                         busy.incrementAndGet();
