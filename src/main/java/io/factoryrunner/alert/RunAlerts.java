@@ -175,15 +175,7 @@ public final class RunAlerts implements RunListener {
             if (jdbc.queryFirst(ALERTED, COUNT, key).orElseThrow() > 0) {
                 return;
             }
-            Map<String, Object> values = new LinkedHashMap<>();
-            values.put("factory", properties.resolveProperty("camel.main.name").orElse("factory-runner"));
-            values.put("job", job);
-            values.put("run", run.runId());
-            values.put("node", run.node());
-            values.put("started_at", run.startedAt());
-            values.put("last_seen", run.nodeLastSeen() == null ? "never" : run.nodeLastSeen());
-            values.put("silent_for", TimeUtils.printDuration(run.silentFor().toMillis()));
-            outbox.enqueue(AlertKind.JOB_BLOCKED, job, key, values);
+            outbox.enqueue(AlertKind.JOB_BLOCKED, job, key, silentNodeValues(job, run));
         } catch (SQLException e) {
             LOG.error("Job {}: cannot write the alert that run {} of node {} blocks it: {}", job, run.runId(),
                     run.node(), Secrets.mask(e.getMessage()));
@@ -199,20 +191,26 @@ public final class RunAlerts implements RunListener {
             if (jdbc.queryFirst(ALERTED, COUNT, key).orElseThrow() > 0) {
                 return;
             }
-            Map<String, Object> values = new LinkedHashMap<>();
-            values.put("factory", properties.resolveProperty("camel.main.name").orElse("factory-runner"));
-            values.put("job", job);
-            values.put("run", run.runId());
-            values.put("node", run.node());
+            Map<String, Object> values = silentNodeValues(job, run);
             values.put("this_node", properties.resolveProperty("factory.node.id").orElse("this node"));
-            values.put("started_at", run.startedAt());
-            values.put("last_seen", run.nodeLastSeen() == null ? "never" : run.nodeLastSeen());
-            values.put("silent_for", TimeUtils.printDuration(run.silentFor().toMillis()));
             outbox.enqueue(AlertKind.NODE_LOST, job, key, values);
         } catch (SQLException e) {
             LOG.error("Job {}: cannot write the alert that node {} was lost: {}", job, run.node(),
                     Secrets.mask(e.getMessage()));
         }
+    }
+
+    /** The values of an alert about a run held by a silent node: the run, its node, and since when it is silent. */
+    private Map<String, Object> silentNodeValues(String job, JobStore.RunningRun run) {
+        Map<String, Object> values = new LinkedHashMap<>();
+        values.put("factory", properties.resolveProperty("camel.main.name").orElse("factory-runner"));
+        values.put("job", job);
+        values.put("run", run.runId());
+        values.put("node", run.node());
+        values.put("started_at", run.startedAt());
+        values.put("last_seen", run.nodeLastSeen() == null ? "never" : run.nodeLastSeen());
+        values.put("silent_for", TimeUtils.printDuration(run.silentFor().toMillis()));
+        return values;
     }
 
     /** What to do once this writes to the configuration table (apply it without waiting for the next poll). */

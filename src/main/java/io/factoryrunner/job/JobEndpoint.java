@@ -1,5 +1,6 @@
 package io.factoryrunner.job;
 
+import io.factoryrunner.support.EndpointNames;
 import java.util.Optional;
 import org.apache.camel.Category;
 import org.apache.camel.Consumer;
@@ -92,15 +93,7 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
 
     /** The job an endpoint URI names ({@code job:build?upstream=prepare} names build), if it is a job URI. */
     public static Optional<String> jobNameOf(String uri) {
-        if (uri == null || !uri.startsWith("job:")) {
-            return Optional.empty();
-        }
-        String rest = uri.substring("job:".length());
-        if (rest.startsWith("//")) {
-            rest = rest.substring(2);
-        }
-        int query = rest.indexOf('?');
-        return Optional.of(query < 0 ? rest : rest.substring(0, query)).filter(name -> !name.isBlank());
+        return EndpointNames.nameOf("job", uri);
     }
 
     public String getJob() {

@@ -1,5 +1,6 @@
 package io.factoryrunner.program;
 
+import io.factoryrunner.support.EndpointNames;
 import java.util.Optional;
 import org.apache.camel.Category;
 import org.apache.camel.Consumer;
@@ -52,15 +53,7 @@ public final class ProgramEndpoint extends DefaultEndpoint {
 
     /** The program job an endpoint URI names ({@code program:send_report?description=...} names send_report). */
     public static Optional<String> jobNameOf(String uri) {
-        if (uri == null || !uri.startsWith("program:")) {
-            return Optional.empty();
-        }
-        String rest = uri.substring("program:".length());
-        if (rest.startsWith("//")) {
-            rest = rest.substring(2);
-        }
-        int query = rest.indexOf('?');
-        return Optional.of(query < 0 ? rest : rest.substring(0, query)).filter(name -> !name.isBlank());
+        return EndpointNames.nameOf("program", uri);
     }
 
     public String getJob() {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.factoryrunner.program.ProgramEndpoint;
 import java.util.Map;
 import org.apache.camel.CatalogCamelContext;
 import org.apache.camel.ResolveEndpointFailedException;
@@ -116,6 +117,25 @@ class JobComponentTest {
         assertThatThrownBy(() -> context.getEndpoint("job:build?dataFormat=xml"))
                 .isInstanceOf(ResolveEndpointFailedException.class).rootCause()
                 .hasMessage("dataFormat of job build must be text or json, not 'xml'");
+    }
+
+    @Test
+    void a_job_runs_its_items_one_at_a_time_unless_given_a_concurrency_of_at_least_one() {
+        assertThat(context.getEndpoint("job:build", JobEndpoint.class).getConcurrency()).isEqualTo(1);
+        assertThat(context.getEndpoint("job:fetch?concurrency=8", JobEndpoint.class).getConcurrency()).isEqualTo(8);
+        assertThatThrownBy(() -> context.getEndpoint("job:score?concurrency=0"))
+                .isInstanceOf(ResolveEndpointFailedException.class).rootCause()
+                .hasMessage("concurrency of job score must be at least 1, not 0");
+    }
+
+    @Test
+    void endpoint_uris_name_their_job_or_program_job() {
+        assertThat(JobEndpoint.jobNameOf("job:build?upstream=prepare")).contains("build");
+        assertThat(JobEndpoint.jobNameOf("job://build")).contains("build");
+        assertThat(JobEndpoint.jobNameOf("quartz:build")).isEmpty();
+        assertThat(JobEndpoint.jobNameOf("job:?chunkSize=7")).isEmpty();
+        assertThat(ProgramEndpoint.jobNameOf("program:send_report?description=x"))
+                .contains("send_report");
     }
 
     @Test
