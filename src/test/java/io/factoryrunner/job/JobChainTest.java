@@ -764,6 +764,83 @@ class JobChainTest {
                 .singleElement().satisfies(r -> assertThat(r.get("data")).isEqualTo("d7-fetched"));
     }
 
+    static final String SHARED = """
+            - route:
+                id: share
+                from:
+                  uri: "job:share"
+                  parameters:
+                    cron: "{{job.share.cron}}"
+                    chunkSize: 5
+                    maxRuns: 2
+                  steps:
+                    - bean:
+                        beanType: "io.factoryrunner.job.HeldRuns"
+                        method: "enter"
+                    - setBody:
+                        simple: "${body}-shared"
+            - route:
+                id: keep
+                from:
+                  uri: "job:keep"
+                  parameters:
+                    upstream: share
+                    cron: "0 0 0 1 1 ? 2099"
+                  steps:
+                    - log: "${body}"
+            """;
+
+    /**
+     * With maxRuns 2, a fire while the job's run is held starts a second run on the same node, which takes the next
+     * items; a third start is skipped naming maxRuns; every item is acted on once, each run's counts are its own, and
+     * the downstream job takes each item once.
+     */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void fires_of_a_job_with_max_runs_two_run_at_once_on_one_node_sharing_its_items(TestDatabase db)
+            throws Exception {
+        HeldRuns.reset();
+        try {
+            var app = factory.start(factory.home(db).property("job.share.cron", "* * * * * ?")
+                    .route("shared.camel.yaml", SHARED)).app();
+            DataSource ds = app.database().dataSource();
+            for (int i = 1; i <= 40; i++) {
+                app.jobStore().offer("share", String.format("item-%02d", i), "v1", "d" + i, true);
+            }
+            // two fires a second apart, each run held at its first item
+            await().atMost(Duration.ofSeconds(60)).until(() -> HeldRuns.RUNS.size() == 2);
+            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_run WHERE job = 'share' AND status = 'running'"))
+                    .isEqualTo(2);
+            assertThat(app.jobs().trigger("share", Trigger.MANUAL)).isEqualTo(-1);
+            assertThat(Sql.column(ds, "SELECT error_summary FROM job_run WHERE job = 'share' AND status = 'skipped'"))
+                    .contains("2 runs of share were still going (maxRuns = 2)");
+            HeldRuns.release.countDown();
+
+            await().atMost(Duration.ofSeconds(60)).until(() -> Sql.count(ds, "SELECT COUNT(*) FROM job_state"
+                    + " WHERE job = 'share' AND status = 'done'") == 40 && Sql.count(ds, "SELECT COUNT(*) FROM job_run"
+                    + " WHERE job = 'share' AND status = 'running'") == 0);
+            assertThat(app.jobs().trigger("keep", Trigger.MANUAL)).isPositive();
+
+            List<Map<String, Object>> worked = Sql.rows(ds, "SELECT r.run_id, r.items_taken, r.items_done,"
+                    + " (SELECT COUNT(*) FROM job_state s WHERE s.job = 'share' AND s.run_id = r.run_id) AS rows_of_run"
+                    + " FROM job_run r WHERE r.job = 'share' AND r.items_taken > 0");
+            assertThat(worked).as("runs that took items").extracting(r -> ((Number) r.get("run_id")).longValue())
+                    .containsAll(HeldRuns.RUNS);
+            assertThat(worked).allSatisfy(r -> {
+                assertThat(((Number) r.get("items_done")).longValue()).as("run " + r.get("run_id"))
+                        .isEqualTo(((Number) r.get("items_taken")).longValue())
+                        .isEqualTo(((Number) r.get("rows_of_run")).longValue());
+            });
+            assertThat(worked.stream().mapToLong(r -> ((Number) r.get("items_done")).longValue()).sum())
+                    .isEqualTo(40);
+            assertThat(states(ds, "keep")).hasSize(40).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"))
+                    .extracting(State::data).doesNotHaveDuplicates().contains("d7-shared");
+            assertThat(runs(ds, "keep")).containsExactly("succeeded/manual 40/40/0");
+        } finally {
+            HeldRuns.release.countDown();
+        }
+    }
+
     /** Camel makes an endpoint for every URI naming a job; one without the upstream changes nothing of the job. */
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
