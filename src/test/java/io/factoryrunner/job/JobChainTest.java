@@ -706,6 +706,95 @@ class JobChainTest {
         assertThat(Sql.count(ds, "SELECT COUNT(*) FROM alerts WHERE kind = 'node_lost'")).isEqualTo(1);
     }
 
+    static final String POOL = """
+            - route:
+                id: pool
+                from:
+                  uri: "job:pool"
+                  parameters:
+                    cron: "0 0 0 1 1 ? 2099"
+                    maxRuns: "{{job.pool.max-runs}}"
+                  steps:
+                    - setBody:
+                        simple: "${body}-pooled"
+            """;
+
+    /** Node {@code node}'s run of job pool, going since an hour ago, with {@code claims} items claimed. */
+    private static long runOf(DataSource ds, JobStore store, String node, int claims) throws Exception {
+        Timestamp hourAgo = Timestamp.from(Instant.now().minus(Duration.ofHours(1)));
+        Sql.execute(ds, "INSERT INTO job_run (job, trigger_kind, node, status, started_at)"
+                + " VALUES ('pool', 'schedule', ?, 'running', ?)", node, hourAgo);
+        long run = Sql.count(ds, "SELECT MAX(run_id) FROM job_run WHERE node = ?", node);
+        assertThat(store.claim("pool", run, claims).items()).hasSize(claims);
+        return run;
+    }
+
+    /**
+     * With maxRuns 2, a fire skipped while a lost node's run and a live node's run are going declares the lost one
+     * abandoned and leaves the live one alone: the next run takes back the lost run's items and never the live
+     * run's.
+     */
+    @Test
+    void a_lost_nodes_run_beside_a_live_nodes_run_is_taken_over_without_touching_the_live_runs_items()
+            throws Exception {
+        FactoryHome home = factory.home(TestDatabase.POSTGRESQL).property("factory.cluster.enabled", "true")
+                .property("factory.cluster.node-timeout", "30s").property("job.pool.max-runs", "2")
+                .route("pool.camel.yaml", POOL);
+        var app = factory.start(home).app();
+        DataSource ds = app.database().dataSource();
+        for (int i = 1; i <= 6; i++) {
+            app.jobStore().offer("pool", "item-" + i, "v1", "d" + i, true);
+        }
+        Timestamp hourAgo = Timestamp.from(Instant.now().minus(Duration.ofHours(1)));
+        Sql.execute(ds, "INSERT INTO factory_node (node, started_at, last_seen_at) VALUES ('node-b', ?, ?)",
+                hourAgo, hourAgo);
+        Sql.execute(ds, "INSERT INTO factory_node (node, started_at, last_seen_at) VALUES ('node-c', ?,"
+                + " CURRENT_TIMESTAMP)", hourAgo);
+        long lost = runOf(ds, app.jobStore(), "node-b", 2);
+        long live = runOf(ds, app.jobStore(), "node-c", 2);
+
+        assertThat(app.jobs().trigger("pool", Trigger.MANUAL)).as("the fire the two runs hold").isEqualTo(-1);
+        assertThat(Sql.rows(ds, "SELECT run_id, status FROM job_run WHERE run_id IN (?, ?) ORDER BY run_id", lost,
+                live)).extracting(r -> r.get("status")).containsExactly("abandoned", "running");
+        assertThat(Sql.column(ds, "SELECT subject FROM alerts WHERE kind = 'node_lost'")).singleElement()
+                .satisfies(subject -> assertThat(subject).contains("node-b").doesNotContain("node-c"));
+
+        long next = app.jobs().trigger("pool", Trigger.MANUAL);
+        assertThat(next).isPositive();
+        assertThat(Sql.rows(ds, "SELECT status, run_id FROM job_state WHERE job = 'pool' ORDER BY item_key"))
+                .extracting(r -> r.get("status") + " " + (((Number) r.get("run_id")).longValue() == live ? "live"
+                        : ((Number) r.get("run_id")).longValue() == next ? "next" : "other"))
+                .containsExactlyInAnyOrder("done next", "done next", "done next", "done next", "claimed live",
+                        "claimed live");
+        assertThat(runs(ds, "pool")).contains("succeeded/manual 4/4/0");
+    }
+
+    /**
+     * With room for another run, a run starts beside a lost node's run at once, declaring that one abandoned first,
+     * and takes its items back.
+     */
+    @Test
+    void a_run_started_beside_a_lost_nodes_run_takes_it_over_and_does_its_items() throws Exception {
+        FactoryHome home = factory.home(TestDatabase.POSTGRESQL).property("factory.cluster.enabled", "true")
+                .property("factory.cluster.node-timeout", "30s").property("job.pool.max-runs", "3")
+                .route("pool.camel.yaml", POOL);
+        var app = factory.start(home).app();
+        DataSource ds = app.database().dataSource();
+        for (int i = 1; i <= 6; i++) {
+            app.jobStore().offer("pool", "item-" + i, "v1", "d" + i, true);
+        }
+        Timestamp hourAgo = Timestamp.from(Instant.now().minus(Duration.ofHours(1)));
+        Sql.execute(ds, "INSERT INTO factory_node (node, started_at, last_seen_at) VALUES ('node-b', ?, ?)",
+                hourAgo, hourAgo);
+        long lost = runOf(ds, app.jobStore(), "node-b", 2);
+
+        assertThat(app.jobs().trigger("pool", Trigger.MANUAL)).isPositive();
+        assertThat(Sql.column(ds, "SELECT status FROM job_run WHERE run_id = ?", lost)).containsExactly("abandoned");
+        assertThat(Sql.count(ds, "SELECT COUNT(*) FROM alerts WHERE kind = 'node_lost'")).isEqualTo(1);
+        assertThat(states(ds, "pool")).hasSize(6).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"));
+        assertThat(runs(ds, "pool")).containsExactly("abandoned/schedule 0/0/0", "succeeded/manual 6/6/0");
+    }
+
     static final String PARALLEL = """
             - route:
                 id: fetch
