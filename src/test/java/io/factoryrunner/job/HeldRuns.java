@@ -9,10 +9,10 @@ import org.apache.camel.Exchange;
 /** A step tests put in a job route to hold every item until the test lets them go, noting the runs they came in. */
 public class HeldRuns {
 
-    static final Set<Long> RUNS = ConcurrentHashMap.newKeySet();
-    static volatile CountDownLatch release = new CountDownLatch(1);
+    public static final Set<Long> RUNS = ConcurrentHashMap.newKeySet();
+    public static volatile CountDownLatch release = new CountDownLatch(1);
 
-    static void reset() {
+    public static void reset() {
         RUNS.clear();
         release = new CountDownLatch(1);
     }
