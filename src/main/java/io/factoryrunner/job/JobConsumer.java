@@ -330,13 +330,12 @@ public final class JobConsumer extends ScheduledPollConsumer {
 
     /** How often a node looks for runs of this job to join: in a cluster, when the job allows several runs. */
     private Optional<Duration> joinInterval() {
-        var properties = getEndpoint().getCamelContext().getPropertiesComponent();
         if (getEndpoint().getMaxRuns() == 1 || clusterNodeTimeout().isEmpty()) {
             return Optional.empty();
         }
-        return Optional.of(Duration.ofMillis(TimeUtils.toMilliSeconds(properties
-                .resolveProperty("factory.cluster.join-interval").map(String::trim).filter(v -> !v.isEmpty())
-                .orElse("5s"))));
+        return Optional.of(Duration.ofMillis(TimeUtils.toMilliSeconds(getEndpoint().getCamelContext()
+                .getPropertiesComponent().resolveProperty("factory.cluster.join-interval").map(String::trim)
+                .filter(v -> !v.isEmpty()).orElse("5s"))));
     }
 
     /**
@@ -377,9 +376,16 @@ public final class JobConsumer extends ScheduledPollConsumer {
      * A run just started beside others of the job: those of nodes lost in a cluster are declared abandoned first, so
      * that its take-back of unfinished items gets theirs (it never gets the items of a run still going).
      */
-    private void takeOverLostRuns(long runId) throws SQLException {
-        if (clusterNodeTimeout().isPresent()) {
+    private void takeOverLostRuns(long runId) {
+        if (clusterNodeTimeout().isEmpty()) {
+            return;
+        }
+        try {
             takeOverLostRuns(store().runningRuns(job()), runId);
+        } catch (SQLException e) {
+            // the run goes on without their items; a later run or a skipped fire looks again
+            LOG.warn("Job {} run {}: cannot look for runs of lost nodes beside it: {}", job(), runId,
+                    Secrets.mask(e.getMessage()));
         }
     }
 

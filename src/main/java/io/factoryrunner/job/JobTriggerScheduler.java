@@ -14,10 +14,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * camel-quartz's scheduler of a job's trigger, which lets the fires of a job with {@code maxRuns} above 1 overlap on
- * one node, and on a clustered (JDBC) job store first removes a stored trigger that no longer fits. In memory a trigger lives as long as its route; in the database it outlives the route and
- * every node, and camel-quartz would keep it: a changed cron rescheduled from the stored trigger's old start fires at
- * once as a misfire, and a trigger that no node has advanced (the whole cluster was down) fires its missed slot on
- * top of the factory's own catch-up ({@code job.<name>.misfire}). Such a trigger is made afresh instead.
+ * one node, and on a clustered (JDBC) job store first removes a stored trigger that no longer fits. In memory a
+ * trigger lives as long as its route; in the database it outlives the route and every node, and camel-quartz would
+ * keep it: a changed cron rescheduled from the stored trigger's old start fires at once as a misfire, and a trigger
+ * that no node has advanced (the whole cluster was down) fires its missed slot on top of the factory's own catch-up
+ * ({@code job.<name>.misfire}). Such a trigger is made afresh instead.
  *
  * <p>camel-quartz's job holds a fire while the job's previous fire runs (Quartz's
  * {@code DisallowConcurrentExecution}). On one node a job with {@code maxRuns} above 1 is given a job class without
