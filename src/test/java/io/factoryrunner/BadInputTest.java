@@ -104,6 +104,44 @@ class BadInputTest {
     }
 
     @Test
+    void max_runs_below_one_stops_the_start_and_validate_naming_the_option_and_the_route() {
+        FactoryHome home = home().route("ship.camel.yaml", """
+                - route:
+                    id: ship
+                    from:
+                      uri: "job:ship"
+                      parameters:
+                        maxRuns: "0"
+                      steps:
+                        - log: "ship"
+                """);
+        assertThat(startFails(home).getMessage()).isEqualTo("Route 'ship' in config/routes/ship.camel.yaml: maxRuns"
+                + " of job ship must be at least 1, not 0");
+        CommandRun r = validate(home);
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("Route 'ship' in config/routes/ship.camel.yaml: maxRuns of job ship must be at"
+                + " least 1, not 0");
+    }
+
+    @Test
+    void several_runs_of_a_job_committing_a_chunk_at_once_stop_the_start_naming_both_options_and_the_route() {
+        FactoryHome home = home().route("load.camel.yaml", """
+                - route:
+                    id: load
+                    from:
+                      uri: "job:load"
+                      parameters:
+                        maxRuns: "3"
+                        transaction: chunk
+                      steps:
+                        - log: "load"
+                """);
+        assertThat(startFails(home).getMessage()).isEqualTo("Route 'load' in config/routes/load.camel.yaml: maxRuns 3"
+                + " of job load needs transaction claim, not chunk: runs that share a job's items take them through"
+                + " claims committed apart; set transaction: claim, or maxRuns: 1");
+    }
+
+    @Test
     void malformed_yaml_names_the_file_and_line() {
         FactoryHome home = home().route("broken.camel.yaml", """
                 - route:

@@ -192,10 +192,14 @@ public final class OperatorActions {
         if (!jobs.names().contains(job)) {
             throw ApiError.conflict("Job '" + job + "' is not running (its route is stopped)", null);
         }
-        Optional<JobStore.RunningRun> going = store.runningRun(job);
-        if (going.isPresent()) {
-            throw ApiError.conflict("A run of job '" + job + "' is going: run " + going.get().runId(),
-                    Map.of("runId", going.get().runId(), "node", going.get().node()));
+        int maxRuns = jobs.endpoint(job).map(JobEndpoint::getMaxRuns).orElse(1);
+        List<JobStore.RunningRun> going = store.runningRuns(job);
+        if (going.size() >= maxRuns) {
+            JobStore.RunningRun first = going.get(0);
+            throw ApiError.conflict(maxRuns == 1 ? "A run of job '" + job + "' is going: run " + first.runId()
+                    : going.size() + " runs of job '" + job + "' are going (maxRuns = " + maxRuns + "): runs "
+                            + going.stream().map(r -> String.valueOf(r.runId())).toList(),
+                    Map.of("runId", first.runId(), "node", first.node()));
         }
         long runId;
         try {
@@ -206,10 +210,11 @@ public final class OperatorActions {
             throw new ApiError(503, "The run of job '" + job + "' did not begin within 30 s");
         }
         if (runId < 0) {
-            Optional<JobStore.RunningRun> now = store.runningRun(job);
+            Optional<JobStore.RunningRun> now = store.runningRuns(job).stream().findFirst();
             audit.record(caller.name(), "trigger", "job " + job, null, "not started");
             throw ApiError.conflict("Job '" + job + "' did not start a run: " + (paused(job) ? "it is paused"
-                    : now.map(r -> "a run is going: run " + r.runId()).orElse("a run was going")),
+                    : now.map(r -> JobStore.runsGoing(job, maxRuns) + ": run " + r.runId())
+                            .orElse(JobStore.runsGoing(job, maxRuns))),
                     now.map(r -> Map.<String, Object>of("runId", r.runId())).orElse(null));
         }
         audit.record(caller.name(), "trigger", "job " + job, null, "run " + runId);

@@ -64,6 +64,13 @@ final class GenericStoreDialect implements StoreDialect {
                  WHEN MATCHED THEN UPDATE SET last_seq = h.last_seq + u.n
                  WHEN NOT MATCHED THEN INSERT (job, last_seq) VALUES (u.job, u.n))""";
 
+    private static final String ENSURE_HEAD = """
+            INSERT INTO job_head (job, last_seq)
+            SELECT CAST(? AS VARCHAR(100)), 0 FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM job_head WHERE job = ?)""";
+
+    /** SQLSTATE of a unique constraint violation. */
+    private static final String UNIQUE_VIOLATION = "23505";
+
     private static final String ENSURE_FEED = """
             INSERT INTO job_feed (job, upstream, read_seq)
             SELECT CAST(? AS VARCHAR(100)), CAST(? AS VARCHAR(100)),
@@ -238,34 +245,44 @@ final class GenericStoreDialect implements StoreDialect {
 
     /**
      * Deletes up to {@code limit} waiting items from the inbox, oldest first; answers those this transaction took.
-     * The select does not lock (H2 would read and lock every waiting row of the job): the delete takes each row.
+     * The select does not lock (H2 would read and lock every waiting row of the job): the delete takes each row. Rows
+     * another run's claim took meanwhile count 0; the next ones are read then, so that runs sharing the inbox take a
+     * chunk each instead of one finding it empty.
      */
     private static List<Item> takeFromInbox(Connection c, String job, int limit, Instant availableBy)
             throws SQLException {
-        List<Item> waiting = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement(NEXT_IN_INBOX)) {
-            Jdbc.bind(ps, job, availableBy, limit);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    waiting.add(new Item(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4),
-                            Jdbc.instant(rs, 5)));
-                }
-            }
-        }
-        if (waiting.isEmpty()) {
-            return waiting;
-        }
         List<Item> taken = new ArrayList<>();
-        try (PreparedStatement take = c.prepareStatement(TAKE_FROM_INBOX)) {
-            for (Item item : waiting) {
-                Jdbc.bind(take, job, item.key(), item.version());
-                take.addBatch();
-            }
-            int[] deleted = take.executeBatch();
-            for (int i = 0; i < waiting.size(); i++) {
-                if (deleted[i] == 1) {
-                    taken.add(waiting.get(i));
+        while (taken.size() < limit) {
+            List<Item> waiting = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(NEXT_IN_INBOX)) {
+                Jdbc.bind(ps, job, availableBy, limit - taken.size());
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        waiting.add(new Item(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4),
+                                Jdbc.instant(rs, 5)));
+                    }
                 }
+            }
+            if (waiting.isEmpty()) {
+                break;
+            }
+            int lost = 0;
+            try (PreparedStatement take = c.prepareStatement(TAKE_FROM_INBOX)) {
+                for (Item item : waiting) {
+                    Jdbc.bind(take, job, item.key(), item.version());
+                    take.addBatch();
+                }
+                int[] deleted = take.executeBatch();
+                for (int i = 0; i < waiting.size(); i++) {
+                    if (deleted[i] == 1) {
+                        taken.add(waiting.get(i));
+                    } else {
+                        lost++;
+                    }
+                }
+            }
+            if (lost == 0) {
+                break;
             }
         }
         return taken;
@@ -343,6 +360,19 @@ final class GenericStoreDialect implements StoreDialect {
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 return rs.getLong(1);
+            }
+        }
+    }
+
+    @Override
+    public void ensureHead(Connection c, String job) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(ENSURE_HEAD)) {
+            Jdbc.bind(ps, job, job);
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            // another run of the job inserted it at the same instant: it is there
+            if (!UNIQUE_VIOLATION.equals(e.getSQLState())) {
+                throw e;
             }
         }
     }

@@ -46,16 +46,22 @@ public final class JobComponent extends DefaultComponent {
         }
         JobEndpoint endpoint = new JobEndpoint(uri, this, remaining);
         String cron = Objects.toString(parameters.remove("cron"), "").trim();
+        JobTriggerScheduler trigger = null;
         if (!cron.isEmpty()) {
             // the job fires on a Quartz trigger of its own name, instead of polling; a scheduler of its own per
             // endpoint, which replaces a trigger stored by a clustered job store when it no longer fits
-            parameters.put("scheduler", new JobTriggerScheduler());
+            trigger = new JobTriggerScheduler();
+            parameters.put("scheduler", trigger);
             parameters.put("scheduler.cron", cron);
             parameters.put("scheduler.triggerId", remaining);
             parameters.put("scheduler.triggerGroup", TRIGGER_GROUP);
             endpoint.setCron(cron.replace('+', ' '));
         }
         setProperties(endpoint, parameters);
+        endpoint.checkOptions();
+        if (trigger != null) {
+            trigger.setOverlappingFires(endpoint.getMaxRuns() > 1);
+        }
         return endpoint;
     }
 

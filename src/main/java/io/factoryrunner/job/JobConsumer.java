@@ -8,13 +8,16 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongConsumer;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
@@ -28,7 +31,9 @@ import org.slf4j.MDC;
  * Runs a job: on each fire it opens a run, has {@link ChunkLoop} take the run's items in chunks, sends each item
  * through the route as one exchange, and ends the run. What an exchange comes to (done, failed, deferred, put back
  * for a later run) is {@link ItemOutcomes}'s to say; fires missed while the factory was down are counted by
- * {@link MissedFires}.
+ * {@link MissedFires}. Up to the endpoint's {@code maxRuns} runs of the job go at once, on all nodes together; in a
+ * cluster, where Quartz hands a job's fires to one node, a node with no run of the job joins the runs going elsewhere
+ * while items wait for them.
  */
 public final class JobConsumer extends ScheduledPollConsumer {
 
@@ -44,7 +49,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
     private static final Logger LOG = LoggerFactory.getLogger(JobConsumer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final AtomicBoolean running = new AtomicBoolean();
+    /** The runs of this job going in this process. */
+    private final AtomicInteger running = new AtomicInteger();
     private Clock clock;
     private ItemOutcomes outcomes;
     /** {@code job.<name>.http.response-timeout}, read at each run's start; null when the job has none. */
@@ -52,8 +58,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
     /** Whether the Quartz trigger was scheduled: a consumer created but never started has none to unschedule. */
     private volatile boolean scheduled;
     private ExecutorService catchUp;
-    /** Claims the next chunk while the current one commits. */
+    /** Claims each run's next chunk while its current one commits. */
     private ExecutorService claims;
+    /** In a cluster, looks for runs of the job on other nodes to join, and runs the joined run; null otherwise. */
+    private ScheduledExecutorService joining;
     /** The pool a chunk's items go through the route on, with concurrency above 1; null otherwise. */
     private ExecutorService items;
     private volatile Future<?> missedFiresChecked = CompletableFuture.completedFuture(null);
@@ -75,11 +83,22 @@ public final class JobConsumer extends ScheduledPollConsumer {
         getEndpoint().getComponent().registry().declare(job(), getEndpoint().getUpstream());
         declareFeed();
         getEndpoint().getComponent().registry().register(this);
-        claims = getEndpoint().getCamelContext().getExecutorServiceManager()
-                .newSingleThreadExecutor(this, "claim-" + job());
+        int maxRuns = getEndpoint().getMaxRuns();
+        claims = maxRuns == 1 ? getEndpoint().getCamelContext().getExecutorServiceManager()
+                .newSingleThreadExecutor(this, "claim-" + job())
+                : getEndpoint().getCamelContext().getExecutorServiceManager()
+                        .newFixedThreadPool(this, "claim-" + job(), maxRuns);
         if (getEndpoint().getConcurrency() > 1) {
+            // each run of the job on this node has concurrency items in the route at once
             items = getEndpoint().getCamelContext().getExecutorServiceManager()
-                    .newFixedThreadPool(this, "items-" + job(), getEndpoint().getConcurrency());
+                    .newFixedThreadPool(this, "items-" + job(), getEndpoint().getConcurrency() * maxRuns);
+        }
+        Optional<Duration> joinEvery = joinInterval();
+        if (joinEvery.isPresent()) {
+            joining = getEndpoint().getCamelContext().getExecutorServiceManager()
+                    .newSingleThreadScheduledExecutor(this, "join-" + job());
+            long every = joinEvery.get().toMillis();
+            joining.scheduleWithFixedDelay(this::joinRunsGoing, every, every, TimeUnit.MILLISECONDS);
         }
         super.doStart();
         scheduled = true;
@@ -139,6 +158,11 @@ public final class JobConsumer extends ScheduledPollConsumer {
             getEndpoint().getCamelContext().getExecutorServiceManager().shutdownNow(catchUp);
             catchUp = null;
         }
+        if (joining != null) {
+            // no more looks; a joined run under way ends as the route stops, like a fired one
+            getEndpoint().getCamelContext().getExecutorServiceManager().shutdown(joining);
+            joining = null;
+        }
         // camel-quartz's scheduler fails with a NullPointerException when asked to unschedule a trigger it never
         // made (validate creates the routes and starts none; a start that failed stops the routes it did not start)
         if (scheduled) {
@@ -193,7 +217,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
 
     /** Whether a run of this job is going in this process. */
     public boolean isRunning() {
-        return running.get();
+        return running.get() > 0;
     }
 
     /** One run; returns its id, or -1 when the fire was skipped (paused, or another run going). */
@@ -212,16 +236,26 @@ public final class JobConsumer extends ScheduledPollConsumer {
 
     private long runOnce(Trigger trigger, String note, LongConsumer started) {
         String node = getEndpoint().getComponent().node();
+        int maxRuns = getEndpoint().getMaxRuns();
+        boolean join = trigger == Trigger.JOIN;
         try {
             if (isPaused()) {
+                if (join) {
+                    return -1;
+                }
                 // one skipped run counts the fires of the whole pause
                 store().recordSkipped(job(), trigger, node, "paused (job." + job() + ".paused = true)");
                 LOG.debug("Job {} is paused (job.{}.paused); fire ignored", job(), job());
                 return -1;
             }
-            if (!running.compareAndSet(false, true)) {
-                store().recordSkipped(job(), trigger, node, "a run of " + job() + " was still going");
-                LOG.info("Job {}: fire skipped, a run is still going", job());
+            // a node joins only while it has no run of the job going
+            if (join && !running.compareAndSet(0, 1)) {
+                return -1;
+            }
+            if (!join && running.incrementAndGet() > maxRuns) {
+                running.decrementAndGet();
+                store().recordSkipped(job(), trigger, node, JobStore.runsGoing(job(), maxRuns));
+                LOG.info("Job {}: fire skipped, {}", job(), JobStore.runsGoing(job(), maxRuns));
                 return -1;
             }
         } catch (SQLException e) {
@@ -241,13 +275,23 @@ public final class JobConsumer extends ScheduledPollConsumer {
             httpResponseTimeout = getEndpoint().getCamelContext().getPropertiesComponent()
                     .resolveProperty("job." + job() + ".http.response-timeout").map(String::trim)
                     .filter(v -> !v.isEmpty()).map(v -> Duration.ofMillis(TimeUtils.toMilliSeconds(v))).orElse(null);
-            long runId = store().startRun(job(), trigger, node, configSnapshot());
+            long runId = join ? store().joinRun(job(), node, configSnapshot(), maxRuns)
+                    : store().startRun(job(), trigger, node, configSnapshot(), maxRuns);
             if (runId < 0) {
-                LOG.info("Job {}: fire skipped, a run is going on another node", job());
-                lookForSilentNode();
+                if (!join) {
+                    LOG.info("Job {}: fire skipped, {}", job(), JobStore.runsGoing(job(), maxRuns));
+                    lookForSilentNode();
+                }
                 return -1;
             }
             getEndpoint().getComponent().registry().unblocked(job());
+            if (join) {
+                LOG.info("Job {}: run {} joins the runs of the job going on other nodes, to share their items", job(),
+                        runId);
+            }
+            if (maxRuns > 1) {
+                takeOverLostRuns(runId);
+            }
             started.accept(runId);
             execute(runId, note);
             return runId;
@@ -255,31 +299,68 @@ public final class JobConsumer extends ScheduledPollConsumer {
             LOG.error("Job {}: run could not be recorded: {}", job(), Secrets.mask(e.getMessage()));
             return -1;
         } finally {
-            running.set(false);
+            running.decrementAndGet();
         }
     }
 
     /**
-     * A run that holds the job while its node has been silent for {@code factory.node.stale-after} (by the database's
-     * clock) blocks the job on every node until someone acts: say so once, and show it in health.
+     * In a cluster, every {@code factory.cluster.join-interval}: while items wait for the job and another node's runs
+     * of it are going, fewer than {@code maxRuns}, a node with none of its own starts one beside them (trigger
+     * {@code join}), on this thread. Quartz hands a job's fires to one node, mostly the one that fired it last; this
+     * is what spreads a job's runs over the nodes.
+     */
+    private void joinRunsGoing() {
+        try {
+            if (running.get() > 0 || !isRunAllowed() || isPaused()) {
+                return;
+            }
+            String node = getEndpoint().getComponent().node();
+            List<JobStore.RunningRun> going = store().runningRuns(job());
+            if (going.isEmpty() || going.size() >= getEndpoint().getMaxRuns()
+                    || going.stream().anyMatch(r -> r.node().equals(node))
+                    || !store().hasWaiting(job(), clock.instant())) {
+                return;
+            }
+            runOnce(Trigger.JOIN);
+        } catch (SQLException | RuntimeException e) {
+            // a throw would end the looks for good
+            LOG.warn("Job {}: cannot look for runs to join: {}", job(), Secrets.mask(e.getMessage()));
+        }
+    }
+
+    /** How often a node looks for runs of this job to join: in a cluster, when the job allows several runs. */
+    private Optional<Duration> joinInterval() {
+        if (getEndpoint().getMaxRuns() == 1 || clusterNodeTimeout().isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(Duration.ofMillis(TimeUtils.toMilliSeconds(getEndpoint().getCamelContext()
+                .getPropertiesComponent().resolveProperty("factory.cluster.join-interval").map(String::trim)
+                .filter(v -> !v.isEmpty()).orElse("5s"))));
+    }
+
+    /**
+     * A fire skipped because runs hold every place of the job: a run whose node has been silent for longer than
+     * {@code factory.cluster.node-timeout} is declared lost (in a cluster); otherwise one whose node has been silent
+     * for {@code factory.node.stale-after} (by the database's clock) blocks the job on every node until someone acts:
+     * say so once, and show it in health.
      */
     private void lookForSilentNode() throws SQLException {
         Duration staleAfter = Duration.ofMillis(TimeUtils.toMilliSeconds(getEndpoint().getCamelContext()
                 .getPropertiesComponent().resolveProperty("factory.node.stale-after").map(String::trim)
                 .filter(v -> !v.isEmpty()).orElse("1m")));
         JobRegistry registry = getEndpoint().getComponent().registry();
-        Optional<JobStore.RunningRun> holder = store().runningRun(job());
-        Optional<Duration> nodeTimeout = clusterNodeTimeout();
-        if (holder.isPresent() && nodeTimeout.isPresent() && holder.get().silentFor().compareTo(nodeTimeout.get()) > 0
-                && takeOver(holder.get())) {
+        List<JobStore.RunningRun> going = store().runningRuns(job());
+        if (takeOverLostRuns(going, -1)) {
             registry.unblocked(job());
             return;
         }
-        if (holder.isEmpty() || holder.get().silentFor().compareTo(staleAfter) <= 0) {
+        Optional<JobStore.RunningRun> silent = going.stream()
+                .filter(r -> r.silentFor().compareTo(staleAfter) > 0).findFirst();
+        if (silent.isEmpty()) {
             registry.unblocked(job());
             return;
         }
-        JobStore.RunningRun run = holder.get();
+        JobStore.RunningRun run = silent.get();
         if (registry.blockedBy(job(), run)) {
             LOG.warn("Job {} is blocked: run {} of node {} is still marked running, and that node has not been seen"
                     + " for {}; mark the run abandoned once the node is known to be gone", job(), run.runId(),
@@ -289,6 +370,36 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 listener.jobBlocked(job(), run);
             }
         }
+    }
+
+    /**
+     * A run just started beside others of the job: those of nodes lost in a cluster are declared abandoned first, so
+     * that its take-back of unfinished items gets theirs (it never gets the items of a run still going).
+     */
+    private void takeOverLostRuns(long runId) {
+        if (clusterNodeTimeout().isEmpty()) {
+            return;
+        }
+        try {
+            takeOverLostRuns(store().runningRuns(job()), runId);
+        } catch (SQLException e) {
+            // the run goes on without their items; a later run or a skipped fire looks again
+            LOG.warn("Job {} run {}: cannot look for runs of lost nodes beside it: {}", job(), runId,
+                    Secrets.mask(e.getMessage()));
+        }
+    }
+
+    /** In a cluster, declares lost each of {@code going} but {@code except} whose node is silent past node-timeout. */
+    private boolean takeOverLostRuns(List<JobStore.RunningRun> going, long except) throws SQLException {
+        Optional<Duration> nodeTimeout = clusterNodeTimeout();
+        boolean tookOver = false;
+        for (JobStore.RunningRun run : going) {
+            if (nodeTimeout.isPresent() && run.runId() != except
+                    && run.silentFor().compareTo(nodeTimeout.get()) > 0 && takeOver(run)) {
+                tookOver = true;
+            }
+        }
+        return tookOver;
     }
 
     /** In a cluster, how long a node may be silent before another declares it lost; empty outside a cluster. */

@@ -33,6 +33,12 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
             + " at once, on a pool of the job's own; results are still committed per chunk. 1 runs them one after"
             + " the other, for a route that must stay serial.")
     private int concurrency = 1;
+    @UriParam(label = "consumer", defaultValue = "1", description = "How many runs of the job may go at once, on all"
+            + " the nodes of the database together; their claims share the job's waiting items and never take the"
+            + " same one. A fire or trigger that finds that many going is recorded as a skipped run. In a cluster, a"
+            + " node with no run of the job joins a run another node started while items wait. Above 1 it needs"
+            + " transaction claim.")
+    private int maxRuns = 1;
     @UriParam(label = "consumer", description = "A Quartz cron expression the job runs on (spaces may be written as"
             + " +); without it the job runs every minute (the delay option, 60000 for a job). Fires missed while"
             + " the factory was down are caught up once, as the property job.NAME.misfire says.")
@@ -132,6 +138,32 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
                     + concurrency);
         }
         this.concurrency = concurrency;
+    }
+
+    public int getMaxRuns() {
+        return maxRuns;
+    }
+
+    /** How many runs of the job may go at once, across every node of the database. */
+    public void setMaxRuns(int maxRuns) {
+        if (maxRuns < 1) {
+            throw new IllegalArgumentException("maxRuns of job " + job + " must be at least 1, not " + maxRuns);
+        }
+        this.maxRuns = maxRuns;
+    }
+
+    /**
+     * Refuses options that cannot go together: runs of a job that share its items need their claims committed
+     * apart from their results. In a chunk's own transaction the upstream's done items are read from one position
+     * that only the chunk's commit moves, so a second run would take the same items, run them through the route
+     * too, and fail at its commit.
+     */
+    void checkOptions() {
+        if (maxRuns > 1 && isChunkTransaction()) {
+            throw new IllegalArgumentException("maxRuns " + maxRuns + " of job " + job + " needs transaction claim,"
+                    + " not chunk: runs that share a job's items take them through claims committed apart; set"
+                    + " transaction: claim, or maxRuns: 1");
+        }
     }
 
     public String getTransaction() {

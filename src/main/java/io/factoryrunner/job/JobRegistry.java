@@ -56,8 +56,7 @@ public final class JobRegistry {
     public Map<String, JobStore.RunningRun> stillBlocked(JobStore store) {
         for (Map.Entry<String, JobStore.RunningRun> e : Map.copyOf(blocked).entrySet()) {
             try {
-                Optional<JobStore.RunningRun> now = store.runningRun(e.getKey());
-                if (now.isEmpty() || now.get().runId() != e.getValue().runId()) {
+                if (store.runningRuns(e.getKey()).stream().noneMatch(r -> r.runId() == e.getValue().runId())) {
                     blocked.remove(e.getKey(), e.getValue());
                 }
             } catch (SQLException unknown) {

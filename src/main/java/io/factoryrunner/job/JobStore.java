@@ -8,7 +8,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -17,6 +16,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Predicate;
 import javax.sql.DataSource;
 
 /**
@@ -75,9 +75,6 @@ public final class JobStore {
         }
     }
 
-    /** SQLSTATE of a unique constraint violation, the same on PostgreSQL and H2. */
-    private static final String UNIQUE_VIOLATION = "23505";
-
     private static final String INSERT_RUN = """
             INSERT INTO job_run (job, trigger_kind, node, status, started_at, config)
             VALUES (?, ?, ?, 'running', ?, ?)""";
@@ -93,16 +90,33 @@ public final class JobStore {
              WHERE run_id = (SELECT MAX(run_id) FROM job_run WHERE job = ?)
                AND status = 'skipped' AND error_summary = ?""";
 
-    /** The job's running run, with when its node was last seen and the database's time now. */
-    private static final String RUNNING_RUN = """
+    /** The job's running runs, every node's, oldest first, with when each one's node was last seen and the time now. */
+    private static final String RUNNING_RUNS = """
             SELECT r.run_id, r.node, r.started_at, n.last_seen_at, CURRENT_TIMESTAMP
               FROM job_run r LEFT JOIN factory_node n ON n.node = r.node
              WHERE r.job = ? AND r.status = 'running'
-             ORDER BY r.run_id
-             LIMIT 1""";
+             ORDER BY r.run_id""";
 
-    private static final String RUNNING_ELSEWHERE = """
-            SELECT COUNT(*) FROM job_run WHERE status = 'running' AND job = ?""";
+    /**
+     * Holds the job's row of {@code job_head} until the transaction ends: runs of the job start one after the other,
+     * each counting those that have started.
+     */
+    private static final String LOCK_HEAD = """
+            SELECT last_seq FROM job_head WHERE job = ? FOR UPDATE""";
+
+    /** The nodes of the job's running runs, one row per run. */
+    private static final String RUNNING_NODES = """
+            SELECT node FROM job_run WHERE job = ? AND status = 'running'""";
+
+    /** Whether items wait for the job: in its inbox, or done by its upstream after its feed's position. */
+    private static final String WAITING = """
+            SELECT CASE WHEN EXISTS (
+                       SELECT 1 FROM job_inbox
+                        WHERE job = ? AND complete = TRUE AND (available_at IS NULL OR available_at <= ?))
+                     OR EXISTS (
+                       SELECT 1 FROM job_feed f JOIN job_state s ON s.job = f.upstream AND s.done_seq > f.read_seq
+                        WHERE f.job = ?)
+                   THEN 1 ELSE 0 END""";
 
     private static final String FINISH_RUN = """
             UPDATE job_run
@@ -125,10 +139,16 @@ public final class JobStore {
                SET status = 'abandoned', ended_at = ?, error_summary = ?
              WHERE status = 'running'""";
 
+    /**
+     * The claimed items of the job's runs that are no longer running (ended, abandoned, declared lost), given to a
+     * run; the items of the job's other running runs stay theirs. The run taking them is running itself.
+     */
     private static final String RECLAIM = """
             UPDATE job_state
                SET run_id = ?, attempts = attempts + 1, updated_at = ?, row_version = row_version + 1
-             WHERE job = ? AND status = 'claimed' AND (run_id IS NULL OR run_id <> ?)""";
+             WHERE job = ? AND status = 'claimed'
+               AND (run_id IS NULL
+                    OR run_id NOT IN (SELECT r.run_id FROM job_run r WHERE r.job = ? AND r.status = 'running'))""";
 
     private static final String CLAIMED_BY_RUN = """
             SELECT item_key, item_version, data, attempts
@@ -214,37 +234,66 @@ public final class JobStore {
 
     /** Starts a run unless one of the job is going; returns the run id, or -1 after recording a skipped run. */
     public long startRun(String job, Trigger trigger, String node, String config) throws SQLException {
-        // only the look for a running run is tried again on a lost connection: an insert whose answer was lost may
-        // have been committed, and trying it again would find its own run and leave it running for ever
-        boolean busy = LostConnections.retryOnce(dataSource, () -> runningElsewhere(job));
-        if (busy) {
-            insertSkipped(job, trigger, node, "a run of " + job + " was still going");
-            return -1;
-        }
-        try {
-            return jdbc.withConnection(c -> {
-                try (PreparedStatement ps = c.prepareStatement(INSERT_RUN, Statement.RETURN_GENERATED_KEYS)) {
-                    Jdbc.bind(ps, job, trigger.db(), node, now(), config);
-                    ps.executeUpdate();
-                    try (ResultSet keys = ps.getGeneratedKeys()) {
-                        keys.next();
-                        return keys.getLong(1);
-                    }
-                }
-            });
-        } catch (SQLException e) {
-            if (!UNIQUE_VIOLATION.equals(e.getSQLState())) {
-                throw e;
-            }
-            // another node opened a run of the job between the check and the insert (PostgreSQL's
-            // job_run_one_running index)
-            insertSkipped(job, trigger, node, "a run of " + job + " was still going");
-            return -1;
-        }
+        return startRun(job, trigger, node, config, 1);
     }
 
-    private boolean runningElsewhere(String job) throws SQLException {
-        return jdbc.queryFirst(RUNNING_ELSEWHERE, COUNT, job).orElse(0) > 0;
+    /**
+     * Starts a run unless {@code maxRuns} runs of the job are going, on any node; returns the run id, or -1 after
+     * recording a skipped run whose reason names maxRuns. The runs are counted under the job's row of
+     * {@code job_head}, which the starting transaction holds, so runs that start at the same instant on several
+     * nodes count each other.
+     */
+    public long startRun(String job, Trigger trigger, String node, String config, int maxRuns) throws SQLException {
+        long runId = openRun(job, trigger, node, config, going -> going.size() < maxRuns);
+        if (runId < 0) {
+            insertSkipped(job, trigger, node, runsGoing(job, maxRuns));
+        }
+        return runId;
+    }
+
+    /**
+     * Starts a run that joins the job's runs going on other nodes, sharing their waiting items: only while at least
+     * one is going, fewer than {@code maxRuns} are, and none of them is this node's. Returns the run id, or -1
+     * (recording nothing) when the job has no run to join or no room for another.
+     */
+    public long joinRun(String job, String node, String config, int maxRuns) throws SQLException {
+        return openRun(job, Trigger.JOIN, node, config,
+                going -> !going.isEmpty() && going.size() < maxRuns && !going.contains(node));
+    }
+
+    /**
+     * The reason of a fire skipped because {@code maxRuns} runs of the job were going: {@code a run of build was
+     * still going (maxRuns = 1)}, {@code 2 runs of build were still going (maxRuns = 2)}.
+     */
+    public static String runsGoing(String job, int maxRuns) {
+        return (maxRuns == 1 ? "a run of " + job + " was" : maxRuns + " runs of " + job + " were")
+                + " still going (maxRuns = " + maxRuns + ")";
+    }
+
+    /**
+     * Inserts a running run when {@code room} allows it, given the nodes of the job's running runs (one per run),
+     * counted under the lock of the job's head row; -1 when it does not.
+     */
+    private long openRun(String job, Trigger trigger, String node, String config, Predicate<List<String>> room)
+            throws SQLException {
+        // only the head row's insert is tried again on a lost connection: a run whose commit's answer was lost may
+        // have been committed, and trying it again would count it and leave it running for ever
+        LostConnections.retryOnce(dataSource, () -> jdbc.withConnection(c -> {
+            dialect.ensureHead(c, job);
+            return null;
+        }));
+        return jdbc.inTransaction(tx -> {
+            tx.query(LOCK_HEAD, rs -> rs.getLong(1), job);
+            if (!room.test(tx.query(RUNNING_NODES, DATA, job))) {
+                return -1L;
+            }
+            return tx.insertReturningKey(INSERT_RUN, job, trigger.db(), node, now(), config);
+        });
+    }
+
+    /** Whether items available at {@code availableBy} wait for the job, in its inbox or from its upstream. */
+    public boolean hasWaiting(String job, Instant availableBy) throws SQLException {
+        return jdbc.queryFirst(WAITING, COUNT, job, availableBy, job).orElse(0) == 1;
     }
 
     /** Records a fire that was skipped before it reached the database guard (a run is going in this process). */
@@ -271,11 +320,11 @@ public final class JobStore {
     }
 
     /**
-     * The job's running run, if any, with how long its node has been silent by the database's clock (since its last
-     * heartbeat, or since the run started when the node never wrote one).
+     * The job's running runs on every node, oldest first, each with how long its node has been silent by the
+     * database's clock (since its last heartbeat, or since the run started when the node never wrote one).
      */
-    public Optional<RunningRun> runningRun(String job) throws SQLException {
-        return jdbc.queryFirst(RUNNING_RUN, RUNNING, job);
+    public List<RunningRun> runningRuns(String job) throws SQLException {
+        return jdbc.query(RUNNING_RUNS, RUNNING, job);
     }
 
     /** When the job last started a run (or skipped one), if ever. */
@@ -308,9 +357,12 @@ public final class JobStore {
                 run.runId()) == 1;
     }
 
-    /** Gives the run the items earlier runs of the job claimed and never finished. Returns how many. */
+    /**
+     * Gives the run the items that runs of the job no longer running claimed and never finished; those of its other
+     * running runs stay theirs. Returns how many.
+     */
     public int reclaim(String job, long runId) throws SQLException {
-        return LostConnections.retryOnce(dataSource, () -> jdbc.update(RECLAIM, runId, now(), job, runId));
+        return LostConnections.retryOnce(dataSource, () -> jdbc.update(RECLAIM, runId, now(), job, job));
     }
 
     /**

@@ -13,11 +13,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * camel-quartz's scheduler of a job's trigger, which on a clustered (JDBC) job store first removes a stored trigger
- * that no longer fits. In memory a trigger lives as long as its route; in the database it outlives the route and
- * every node, and camel-quartz would keep it: a changed cron rescheduled from the stored trigger's old start fires at
- * once as a misfire, and a trigger that no node has advanced (the whole cluster was down) fires its missed slot on
- * top of the factory's own catch-up ({@code job.<name>.misfire}). Such a trigger is made afresh instead.
+ * camel-quartz's scheduler of a job's trigger, which lets the fires of a job with {@code maxRuns} above 1 overlap on
+ * one node, and on a clustered (JDBC) job store first removes a stored trigger that no longer fits. In memory a
+ * trigger lives as long as its route; in the database it outlives the route and every node, and camel-quartz would
+ * keep it: a changed cron rescheduled from the stored trigger's old start fires at once as a misfire, and a trigger
+ * that no node has advanced (the whole cluster was down) fires its missed slot on top of the factory's own catch-up
+ * ({@code job.<name>.misfire}). Such a trigger is made afresh instead.
+ *
+ * <p>camel-quartz's job holds a fire while the job's previous fire runs (Quartz's
+ * {@code DisallowConcurrentExecution}). On one node a job with {@code maxRuns} above 1 is given a job class without
+ * it, so that a fire during a long run starts another run. A cluster keeps the hold: Quartz gives a trigger's fires to
+ * the node that fired it last, so overlapping fires would all run on one node; the other nodes join the fire's run
+ * instead (see {@link JobConsumer}).
  */
 public final class JobTriggerScheduler extends QuartzScheduledPollConsumerScheduler {
 
@@ -29,6 +36,14 @@ public final class JobTriggerScheduler extends QuartzScheduledPollConsumerSchedu
     /** Whether the last start found the cluster keeping this job's schedule, and kept its trigger. */
     private volatile boolean keptClusterSchedule;
 
+    /** Whether a fire may start while the job's previous fire still runs (on one node). */
+    private boolean overlappingFires;
+
+    /** Lets a fire start while the job's previous fire still runs, on a job store that is not clustered. */
+    public void setOverlappingFires(boolean overlappingFires) {
+        this.overlappingFires = overlappingFires;
+    }
+
     @Override
     protected void doStart() throws Exception {
         if (getQuartzScheduler() == null) {
@@ -37,6 +52,13 @@ public final class JobTriggerScheduler extends QuartzScheduledPollConsumerSchedu
         Scheduler quartz = getQuartzScheduler();
         keptClusterSchedule = false;
         if (!quartz.getMetaData().isJobStoreClustered() || getTriggerId() == null) {
+            if (overlappingFires) {
+                // camel-quartz binds these to the job it builds
+                Map<String, Object> job = getJobParameters() == null ? new HashMap<>()
+                        : new HashMap<>(getJobParameters());
+                job.put("jobClass", OverlappingFiresJob.class);
+                setJobParameters(job);
+            }
             super.doStart();
             return;
         }

@@ -178,6 +178,9 @@ final class PostgresStoreDialect implements StoreDialect {
                 RETURNING item_key, item_version, status),
             %s""".formatted(HEAD, COUNT_AND_MOVE);
 
+    private static final String ENSURE_HEAD = """
+            INSERT INTO job_head (job, last_seq) VALUES (?, 0) ON CONFLICT (job) DO NOTHING""";
+
     private static final String ENSURE_FEED = """
             INSERT INTO job_feed (job, upstream, read_seq)
             SELECT ?, ?, COALESCE((SELECT last_seq FROM job_head WHERE job = ?), 0)
@@ -309,6 +312,14 @@ final class PostgresStoreDialect implements StoreDialect {
             isResultSet = ps.getMoreResults();
         }
         return ps.getResultSet();
+    }
+
+    @Override
+    public void ensureHead(Connection c, String job) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(ENSURE_HEAD)) {
+            Jdbc.bind(ps, job);
+            ps.executeUpdate();
+        }
     }
 
     @Override

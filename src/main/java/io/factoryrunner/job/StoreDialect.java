@@ -109,6 +109,9 @@ interface StoreDialect {
                 + " was moved by another run while this chunk ran; the chunk is rolled back";
     }
 
+    /** Gives the job its row of {@code job_head} (no done item numbered yet) unless it has one; never fails for it. */
+    void ensureHead(Connection c, String job) throws SQLException;
+
     /** Gives {@code job} a feed from {@code upstream} starting after its latest done item, unless it has one. */
     void ensureFeed(Connection c, String job, String upstream) throws SQLException;
 

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.factoryrunner.FactoryRunner;
+import io.factoryrunner.job.HeldRuns;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
@@ -22,6 +23,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -358,6 +360,52 @@ class OperatorApiTest {
         int code = FactoryRunner.execute(all.toArray(String[]::new),
                 new PrintStream(out, true), new PrintStream(err, true));
         return new Output(code, out.toString(), err.toString());
+    }
+
+    static final String SHARED = """
+            - route:
+                id: share
+                from:
+                  uri: "job:share"
+                  parameters:
+                    cron: "0 0 0 1 1 ? 2099"
+                    chunkSize: 1
+                    maxRuns: 2
+                  steps:
+                    - bean:
+                        beanType: "io.factoryrunner.job.HeldRuns"
+                        method: "enter"
+            """;
+
+    @Test
+    void a_trigger_starts_a_second_run_of_a_job_with_max_runs_two_and_a_third_is_refused_naming_it()
+            throws Exception {
+        FactoryHome home = factory.home(TestDatabase.H2).route("shared.camel.yaml", SHARED);
+        int port = home.withHttpServer();
+        base = "http://127.0.0.1:" + port;
+        HeldRuns.reset();
+        try (var running = factory.start(home)) {
+            token = Files.readString(dir.resolve("data/admin.token")).trim();
+            running.app().jobStore().offer("share", "item-1", "v1", "d1", true);
+            running.app().jobStore().offer("share", "item-2", "v1", "d2", true);
+
+            for (int runs = 1; runs <= 2; runs++) {
+                Answer started = post("/api/jobs/share/trigger", null);
+                assertThat(started.status()).as(started.raw().body()).isEqualTo(202);
+                int held = runs;
+                await().atMost(Duration.ofSeconds(60)).until(() -> HeldRuns.RUNS.size() == held);
+            }
+            Answer refused = post("/api/jobs/share/trigger", null);
+            assertThat(refused.status()).isEqualTo(409);
+            assertThat(refused.body().get("error").asText()).startsWith("2 runs of job 'share' are going"
+                    + " (maxRuns = 2): runs [");
+            HeldRuns.release.countDown();
+            for (long run : HeldRuns.RUNS) {
+                await().atMost(Duration.ofSeconds(60)).until(() -> runStatus(run).equals("succeeded"));
+            }
+        } finally {
+            HeldRuns.release.countDown();
+        }
     }
 
     private static void assertBadRequest(Answer answer, String named) {

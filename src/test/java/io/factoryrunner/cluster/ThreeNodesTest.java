@@ -7,17 +7,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.factoryrunner.FactoryRunner;
-import io.factoryrunner.testsupport.FactoryHome;
-import io.factoryrunner.testsupport.TestDatabase;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
+import io.factoryrunner.testsupport.ClusterNodes;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Timestamp;
@@ -26,13 +16,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.postgresql.ds.PGSimpleDataSource;
 
 /**
  * Three nodes, each the factory's command line in a JVM of its own, on one real PostgreSQL with
@@ -57,40 +44,36 @@ class ThreeNodesTest {
     @TempDir
     Path dir;
 
-    final List<Node> nodes = new ArrayList<>();
+    private ClusterNodes cluster;
 
     @AfterEach
     void stopNodes() throws InterruptedException {
-        for (Node node : nodes) {
-            node.process().destroy();
-        }
-        for (Node node : nodes) {
-            if (!node.process().waitFor(60, TimeUnit.SECONDS)) {
-                node.process().destroyForcibly();
-            }
+        if (cluster != null) {
+            cluster.close();
         }
     }
 
     @Test
     void each_fire_of_a_job_runs_once_across_three_nodes_and_no_node_records_a_skipped_run() throws Exception {
-        String url = TestDatabase.POSTGRESQL.newDatabase(dir);
+        cluster = new ClusterNodes(dir);
+        List<ClusterNodes.Node> nodes = new ArrayList<>();
         for (String name : List.of("node-1", "node-2", "node-3")) {
-            nodes.add(Node.start(dir.resolve(name), name, url));
+            nodes.add(cluster.start(name, Map.of("tick.camel.yaml", TICK), "job.tick.cron = * * * * * ?\n"));
             if (nodes.size() == 1) {
                 // the first node makes the admin token; the others find one and make none
-                Path token = dir.resolve("node-1/data/admin.token");
+                Path token = cluster.home("node-1").resolve("data/admin.token");
                 await().atMost(Duration.ofSeconds(90)).until(() -> Files.exists(token));
             }
         }
-        DataSource ds = dataSource(url);
+        DataSource ds = cluster.dataSource();
         await().atMost(Duration.ofSeconds(90)).until(() -> count(ds,
                 "SELECT COUNT(*) FROM qrtz_scheduler_state") == 3);
-        Instant from = databaseNow(ds);
+        Instant from = cluster.databaseNow();
 
         // about 30 fires with all three nodes up
         await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofSeconds(1))
-                .until(() -> Duration.between(from, databaseNow(ds)).toSeconds() >= 30);
-        Instant to = databaseNow(ds);
+                .until(() -> Duration.between(from, cluster.databaseNow()).toSeconds() >= 30);
+        Instant to = cluster.databaseNow();
 
         List<Map<String, Object>> runs = rows(ds, """
                 SELECT run_id, node, status, started_at FROM job_run
@@ -112,8 +95,8 @@ class ThreeNodesTest {
         assertThat(runs.stream().map(r -> r.get("node")).distinct()).as("nodes that ran the job: " + seen)
                 .isNotEmpty().allSatisfy(n -> assertThat(n).isIn("node-1", "node-2", "node-3"));
 
-        JsonNode answer = JSON.readTree(get(nodes.get(1).port(), "/api/nodes",
-                Files.readString(dir.resolve("node-1/data/admin.token")).trim()));
+        JsonNode answer = JSON.readTree(nodes.get(1).get("/api/nodes",
+                Files.readString(cluster.home("node-1").resolve("data/admin.token")).trim()));
         assertThat(answer.get("nodes")).extracting(n -> n.get("node").asText() + " " + n.get("status").asText())
                 .containsExactly("node-1 up", "node-2 up", "node-3 up");
         answer.get("nodes").forEach(n -> {
@@ -122,65 +105,5 @@ class ThreeNodesTest {
             assertThat(n.get("startedAt").asText()).isNotBlank();
             assertThat(n.get("clockOffsetMs").asLong()).isBetween(-1000L, 1000L);
         });
-    }
-
-    private static Instant databaseNow(DataSource ds) throws Exception {
-        return ((Timestamp) rows(ds, "SELECT CURRENT_TIMESTAMP AS now").get(0).get("now")).toInstant();
-    }
-
-    private static DataSource dataSource(String url) {
-        PGSimpleDataSource ds = new PGSimpleDataSource();
-        ds.setUrl(url);
-        ds.setUser(TestDatabase.POSTGRESQL.user());
-        ds.setPassword(TestDatabase.POSTGRESQL.password());
-        return ds;
-    }
-
-    private static String get(int port, String path, String token) throws Exception {
-        HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + port + path)).header("Authorization", "Bearer " + token).build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-        return response.body();
-    }
-
-    /** A node: the factory's command line in a JVM of its own, on a home of its own, its output kept. */
-    private record Node(Process process, int port, List<String> lines) {
-
-        static Node start(Path home, String name, String url) throws IOException {
-            int port = FactoryHome.freePort();
-            Files.createDirectories(home.resolve("config/routes"));
-            Files.writeString(home.resolve("config/routes/tick.camel.yaml"), TICK);
-            Files.writeString(home.resolve("config/application.properties"), """
-                    factory.cluster.enabled = true
-                    factory.node.id = %s
-                    factory.db.url = %s
-                    factory.db.user = %s
-                    factory.routes.shipped = framework/**
-                    camel.server.port = %d
-                    factory.node.heartbeat = 1s
-                    job.tick.cron = * * * * * ?
-                    """.formatted(name, url, TestDatabase.POSTGRESQL.user(), port));
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            ProcessBuilder builder = new ProcessBuilder(List.of(java, "-Xmx256m", "-cp",
-                    System.getProperty("java.class.path"), FactoryRunner.class.getName(), "run", "--home",
-                    home.toString())).directory(home.toFile()).redirectErrorStream(true);
-            builder.environment().put("FACTORY_DB_PASSWORD", TestDatabase.POSTGRESQL.password());
-            Process process = builder.start();
-            List<String> lines = new CopyOnWriteArrayList<>();
-            Thread reader = new Thread(() -> {
-                try (BufferedReader in = new BufferedReader(
-                        new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String line = in.readLine(); line != null; line = in.readLine()) {
-                        lines.add(line);
-                    }
-                } catch (IOException closed) {
-                    // the process ended
-                }
-            }, name + "-output");
-            reader.setDaemon(true);
-            reader.start();
-            return new Node(process, port, lines);
-        }
     }
 }

@@ -706,6 +706,95 @@ class JobChainTest {
         assertThat(Sql.count(ds, "SELECT COUNT(*) FROM alerts WHERE kind = 'node_lost'")).isEqualTo(1);
     }
 
+    static final String POOL = """
+            - route:
+                id: pool
+                from:
+                  uri: "job:pool"
+                  parameters:
+                    cron: "0 0 0 1 1 ? 2099"
+                    maxRuns: "{{job.pool.max-runs}}"
+                  steps:
+                    - setBody:
+                        simple: "${body}-pooled"
+            """;
+
+    /** Node {@code node}'s run of job pool, going since an hour ago, with {@code claims} items claimed. */
+    private static long runOf(DataSource ds, JobStore store, String node, int claims) throws Exception {
+        Timestamp hourAgo = Timestamp.from(Instant.now().minus(Duration.ofHours(1)));
+        Sql.execute(ds, "INSERT INTO job_run (job, trigger_kind, node, status, started_at)"
+                + " VALUES ('pool', 'schedule', ?, 'running', ?)", node, hourAgo);
+        long run = Sql.count(ds, "SELECT MAX(run_id) FROM job_run WHERE node = ?", node);
+        assertThat(store.claim("pool", run, claims).items()).hasSize(claims);
+        return run;
+    }
+
+    /**
+     * With maxRuns 2, a fire skipped while a lost node's run and a live node's run are going declares the lost one
+     * abandoned and leaves the live one alone: the next run takes back the lost run's items and never the live
+     * run's.
+     */
+    @Test
+    void a_lost_nodes_run_beside_a_live_nodes_run_is_taken_over_without_touching_the_live_runs_items()
+            throws Exception {
+        FactoryHome home = factory.home(TestDatabase.POSTGRESQL).property("factory.cluster.enabled", "true")
+                .property("factory.cluster.node-timeout", "30s").property("job.pool.max-runs", "2")
+                .route("pool.camel.yaml", POOL);
+        var app = factory.start(home).app();
+        DataSource ds = app.database().dataSource();
+        for (int i = 1; i <= 6; i++) {
+            app.jobStore().offer("pool", "item-" + i, "v1", "d" + i, true);
+        }
+        Timestamp hourAgo = Timestamp.from(Instant.now().minus(Duration.ofHours(1)));
+        Sql.execute(ds, "INSERT INTO factory_node (node, started_at, last_seen_at) VALUES ('node-b', ?, ?)",
+                hourAgo, hourAgo);
+        Sql.execute(ds, "INSERT INTO factory_node (node, started_at, last_seen_at) VALUES ('node-c', ?,"
+                + " CURRENT_TIMESTAMP)", hourAgo);
+        long lost = runOf(ds, app.jobStore(), "node-b", 2);
+        long live = runOf(ds, app.jobStore(), "node-c", 2);
+
+        assertThat(app.jobs().trigger("pool", Trigger.MANUAL)).as("the fire the two runs hold").isEqualTo(-1);
+        assertThat(Sql.rows(ds, "SELECT run_id, status FROM job_run WHERE run_id IN (?, ?) ORDER BY run_id", lost,
+                live)).extracting(r -> r.get("status")).containsExactly("abandoned", "running");
+        assertThat(Sql.column(ds, "SELECT subject FROM alerts WHERE kind = 'node_lost'")).singleElement()
+                .satisfies(subject -> assertThat(subject).contains("node-b").doesNotContain("node-c"));
+
+        long next = app.jobs().trigger("pool", Trigger.MANUAL);
+        assertThat(next).isPositive();
+        assertThat(Sql.rows(ds, "SELECT status, run_id FROM job_state WHERE job = 'pool' ORDER BY item_key"))
+                .extracting(r -> r.get("status") + " " + (((Number) r.get("run_id")).longValue() == live ? "live"
+                        : ((Number) r.get("run_id")).longValue() == next ? "next" : "other"))
+                .containsExactlyInAnyOrder("done next", "done next", "done next", "done next", "claimed live",
+                        "claimed live");
+        assertThat(runs(ds, "pool")).contains("succeeded/manual 4/4/0");
+    }
+
+    /**
+     * With room for another run, a run starts beside a lost node's run at once, declaring that one abandoned first,
+     * and takes its items back.
+     */
+    @Test
+    void a_run_started_beside_a_lost_nodes_run_takes_it_over_and_does_its_items() throws Exception {
+        FactoryHome home = factory.home(TestDatabase.POSTGRESQL).property("factory.cluster.enabled", "true")
+                .property("factory.cluster.node-timeout", "30s").property("job.pool.max-runs", "3")
+                .route("pool.camel.yaml", POOL);
+        var app = factory.start(home).app();
+        DataSource ds = app.database().dataSource();
+        for (int i = 1; i <= 6; i++) {
+            app.jobStore().offer("pool", "item-" + i, "v1", "d" + i, true);
+        }
+        Timestamp hourAgo = Timestamp.from(Instant.now().minus(Duration.ofHours(1)));
+        Sql.execute(ds, "INSERT INTO factory_node (node, started_at, last_seen_at) VALUES ('node-b', ?, ?)",
+                hourAgo, hourAgo);
+        long lost = runOf(ds, app.jobStore(), "node-b", 2);
+
+        assertThat(app.jobs().trigger("pool", Trigger.MANUAL)).isPositive();
+        assertThat(Sql.column(ds, "SELECT status FROM job_run WHERE run_id = ?", lost)).containsExactly("abandoned");
+        assertThat(Sql.count(ds, "SELECT COUNT(*) FROM alerts WHERE kind = 'node_lost'")).isEqualTo(1);
+        assertThat(states(ds, "pool")).hasSize(6).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"));
+        assertThat(runs(ds, "pool")).containsExactly("abandoned/schedule 0/0/0", "succeeded/manual 6/6/0");
+    }
+
     static final String PARALLEL = """
             - route:
                 id: fetch
@@ -762,6 +851,83 @@ class JobChainTest {
         assertThat(states(ds, "keep")).hasSize(40).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"));
         assertThat(Sql.rows(ds, "SELECT data FROM job_state WHERE job = 'keep' AND item_key = 'item-07'"))
                 .singleElement().satisfies(r -> assertThat(r.get("data")).isEqualTo("d7-fetched"));
+    }
+
+    static final String SHARED = """
+            - route:
+                id: share
+                from:
+                  uri: "job:share"
+                  parameters:
+                    cron: "{{job.share.cron}}"
+                    chunkSize: 5
+                    maxRuns: 2
+                  steps:
+                    - bean:
+                        beanType: "io.factoryrunner.job.HeldRuns"
+                        method: "enter"
+                    - setBody:
+                        simple: "${body}-shared"
+            - route:
+                id: keep
+                from:
+                  uri: "job:keep"
+                  parameters:
+                    upstream: share
+                    cron: "0 0 0 1 1 ? 2099"
+                  steps:
+                    - log: "${body}"
+            """;
+
+    /**
+     * With maxRuns 2, a fire while the job's run is held starts a second run on the same node, which takes the next
+     * items; a third start is skipped naming maxRuns; every item is acted on once, each run's counts are its own, and
+     * the downstream job takes each item once.
+     */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void fires_of_a_job_with_max_runs_two_run_at_once_on_one_node_sharing_its_items(TestDatabase db)
+            throws Exception {
+        HeldRuns.reset();
+        try {
+            var app = factory.start(factory.home(db).property("job.share.cron", "* * * * * ?")
+                    .route("shared.camel.yaml", SHARED)).app();
+            DataSource ds = app.database().dataSource();
+            for (int i = 1; i <= 40; i++) {
+                app.jobStore().offer("share", String.format("item-%02d", i), "v1", "d" + i, true);
+            }
+            // two fires a second apart, each run held at its first item
+            await().atMost(Duration.ofSeconds(60)).until(() -> HeldRuns.RUNS.size() == 2);
+            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_run WHERE job = 'share' AND status = 'running'"))
+                    .isEqualTo(2);
+            assertThat(app.jobs().trigger("share", Trigger.MANUAL)).isEqualTo(-1);
+            assertThat(Sql.column(ds, "SELECT error_summary FROM job_run WHERE job = 'share' AND status = 'skipped'"))
+                    .contains("2 runs of share were still going (maxRuns = 2)");
+            HeldRuns.release.countDown();
+
+            await().atMost(Duration.ofSeconds(60)).until(() -> Sql.count(ds, "SELECT COUNT(*) FROM job_state"
+                    + " WHERE job = 'share' AND status = 'done'") == 40 && Sql.count(ds, "SELECT COUNT(*) FROM job_run"
+                    + " WHERE job = 'share' AND status = 'running'") == 0);
+            assertThat(app.jobs().trigger("keep", Trigger.MANUAL)).isPositive();
+
+            List<Map<String, Object>> worked = Sql.rows(ds, "SELECT r.run_id, r.items_taken, r.items_done,"
+                    + " (SELECT COUNT(*) FROM job_state s WHERE s.job = 'share' AND s.run_id = r.run_id) AS rows_of_run"
+                    + " FROM job_run r WHERE r.job = 'share' AND r.items_taken > 0");
+            assertThat(worked).as("runs that took items").extracting(r -> ((Number) r.get("run_id")).longValue())
+                    .containsAll(HeldRuns.RUNS);
+            assertThat(worked).allSatisfy(r -> {
+                assertThat(((Number) r.get("items_done")).longValue()).as("run " + r.get("run_id"))
+                        .isEqualTo(((Number) r.get("items_taken")).longValue())
+                        .isEqualTo(((Number) r.get("rows_of_run")).longValue());
+            });
+            assertThat(worked.stream().mapToLong(r -> ((Number) r.get("items_done")).longValue()).sum())
+                    .isEqualTo(40);
+            assertThat(states(ds, "keep")).hasSize(40).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"))
+                    .extracting(State::data).doesNotHaveDuplicates().contains("d7-shared");
+            assertThat(runs(ds, "keep")).containsExactly("succeeded/manual 40/40/0");
+        } finally {
+            HeldRuns.release.countDown();
+        }
     }
 
     /** Camel makes an endpoint for every URI naming a job; one without the upstream changes nothing of the job. */

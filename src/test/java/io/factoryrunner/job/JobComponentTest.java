@@ -129,6 +129,25 @@ class JobComponentTest {
     }
 
     @Test
+    void a_job_allows_one_run_at_once_unless_given_max_runs_of_at_least_one() {
+        assertThat(context.getEndpoint("job:build", JobEndpoint.class).getMaxRuns()).isEqualTo(1);
+        assertThat(context.getEndpoint("job:fetch?maxRuns=3", JobEndpoint.class).getMaxRuns()).isEqualTo(3);
+        assertThatThrownBy(() -> context.getEndpoint("job:score?maxRuns=0"))
+                .isInstanceOf(ResolveEndpointFailedException.class).rootCause()
+                .hasMessage("maxRuns of job score must be at least 1, not 0");
+    }
+
+    @Test
+    void several_runs_of_a_job_need_the_claim_transaction() {
+        assertThat(context.getEndpoint("job:fetch?maxRuns=2&transaction=claim", JobEndpoint.class).getMaxRuns())
+                .isEqualTo(2);
+        assertThatThrownBy(() -> context.getEndpoint("job:load?maxRuns=2&transaction=chunk"))
+                .isInstanceOf(ResolveEndpointFailedException.class).rootCause()
+                .hasMessage("maxRuns 2 of job load needs transaction claim, not chunk: runs that share a job's items"
+                        + " take them through claims committed apart; set transaction: claim, or maxRuns: 1");
+    }
+
+    @Test
     void endpoint_uris_name_their_job_or_program_job() {
         assertThat(JobEndpoint.jobNameOf("job:build?upstream=prepare")).contains("build");
         assertThat(JobEndpoint.jobNameOf("job://build")).contains("build");

@@ -2,6 +2,7 @@ package io.factoryrunner.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import io.factoryrunner.db.Database;
 import io.factoryrunner.db.DatabaseSettings;
@@ -13,7 +14,9 @@ import io.factoryrunner.job.JobStore.Outcome;
 import io.factoryrunner.job.JobStore.Result;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.nio.file.Path;
+import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,6 +26,7 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -341,6 +345,197 @@ class JobStoreContractTest {
         }
         assertThat(inbox("prepare")).isEmpty();
         assertThat(states("prepare")).hasSize(offered);
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void two_runs_of_a_job_going_at_once_share_its_inbox_and_its_feed_without_taking_an_item_twice(TestDatabase db)
+            throws Exception {
+        open(db);
+        store.declareFeed("build", "prepare");
+        List<String> upstream = new ArrayList<>();
+        for (int i = 1; i <= 200; i++) {
+            upstream.add(String.format("item-%03d", i));
+        }
+        finish("prepare", upstream, List.of());
+        for (int i = 201; i <= 300; i++) {
+            store.offer("build", String.format("item-%03d", i), "v1", "offered", true);
+        }
+        long first = store.startRun("build", Trigger.SCHEDULE, "node-1", null, 2);
+        long second = store.startRun("build", Trigger.SCHEDULE, "node-2", null, 2);
+        assertThat(List.of(first, second)).allSatisfy(run -> assertThat(run).isPositive());
+
+        // both runs have claimed a chunk before either goes on: their claims and commits interleave from there
+        CyclicBarrier together = new CyclicBarrier(2);
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            Future<List<String>> byFirst = pool.submit(workAll("build", first, together));
+            Future<List<String>> bySecond = pool.submit(workAll("build", second, together));
+            List<String> claimed = new ArrayList<>(byFirst.get());
+            claimed.addAll(bySecond.get());
+
+            assertThat(claimed).doesNotHaveDuplicates().hasSize(300);
+            assertThat(counts(first)).isEqualTo("taken " + byFirst.get().size() + ", done " + byFirst.get().size()
+                    + ", failed 0");
+            assertThat(counts(second)).isEqualTo("taken " + bySecond.get().size() + ", done "
+                    + bySecond.get().size() + ", failed 0");
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(waiting("build")).isEmpty();
+        assertThat(states("build")).hasSize(300).allSatisfy(state -> assertThat(state).contains(" done "));
+    }
+
+    /**
+     * Claims chunks of 7 for the run and finishes them until nothing waits for the job; meets the other run at
+     * {@code together} after its first claim. The keys it claimed.
+     */
+    private Callable<List<String>> workAll(String job, long runId, CyclicBarrier together) {
+        return () -> {
+            List<String> keys = new ArrayList<>();
+            boolean first = true;
+            while (true) {
+                Claim claim = store.claim(job, runId, 7);
+                if (first) {
+                    together.await();
+                    first = false;
+                }
+                if (claim.taken() == 0) {
+                    return keys;
+                }
+                claim.items().forEach(item -> keys.add(item.key()));
+                assertThat(store.complete(job, runId, done(claim.items()), 0)).isEqualTo(claim.items().size());
+            }
+        };
+    }
+
+    /**
+     * A claim that meets the inbox rows another run's claim is taking goes on to the next ones: PostgreSQL skips the
+     * locked rows, H2 waits for them and reads on past those the other claim took.
+     */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_claim_beside_another_runs_claim_takes_the_next_waiting_items(TestDatabase db) throws Exception {
+        open(db);
+        for (int i = 1; i <= 20; i++) {
+            store.offer("prepare", String.format("item-%02d", i), "v1", "d" + i, true);
+        }
+        long run = store.startRun("prepare", Trigger.SCHEDULE, "node-1", null, 2);
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try (Connection other = database.dataSource().getConnection()) {
+            // the other run's claim has taken the seven oldest rows and not committed yet
+            other.setAutoCommit(false);
+            try (Statement s = other.createStatement()) {
+                s.executeUpdate("DELETE FROM job_inbox WHERE job = 'prepare' AND item_key <= 'item-07'");
+            }
+            Future<Claim> claim = pool.submit(() -> store.claim("prepare", run, 7));
+            String waitingOnLock = db == TestDatabase.H2
+                    ? "SELECT COUNT(*) FROM INFORMATION_SCHEMA.SESSIONS WHERE BLOCKER_ID IS NOT NULL"
+                    : "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            + " AND datname = current_database()";
+            await().atMost(Duration.ofSeconds(30)).until(() -> claim.isDone()
+                    || jdbc.queryFirst(waitingOnLock, rs -> rs.getInt(1)).orElse(0) > 0);
+            other.commit();
+
+            assertThat(claim.get(30, TimeUnit.SECONDS).items()).extracting(Item::key).containsExactly("item-08",
+                    "item-09", "item-10", "item-11", "item-12", "item-13", "item-14");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void starts_of_a_job_at_the_same_instant_open_no_more_runs_than_its_max_runs(TestDatabase db) throws Exception {
+        open(db);
+        int nodes = 5;
+        int rounds = 8;
+        ExecutorService pool = Executors.newFixedThreadPool(nodes);
+        try {
+            for (int round = 0; round < rounds; round++) {
+                CyclicBarrier together = new CyclicBarrier(nodes);
+                List<Future<Long>> starts = new ArrayList<>();
+                for (int n = 0; n < nodes; n++) {
+                    String node = "node-" + n;
+                    starts.add(pool.submit(() -> {
+                        together.await();
+                        return store.startRun("prepare", Trigger.SCHEDULE, node, null, 2);
+                    }));
+                }
+                List<Long> opened = new ArrayList<>();
+                for (Future<Long> start : starts) {
+                    long run = start.get(30, TimeUnit.SECONDS);
+                    if (run >= 0) {
+                        opened.add(run);
+                    }
+                }
+                assertThat(opened).as("runs opened in round " + round).hasSize(2);
+                for (long run : opened) {
+                    store.finishRun(run, RunStatus.SUCCEEDED, null);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(jdbc.query("SELECT error_summary, fires_skipped FROM job_run WHERE job = 'prepare'"
+                + " AND status = 'skipped'", rs -> rs.getString(1) + " x" + rs.getInt(2)))
+                .as("consecutive skips for the same reason share a row").isNotEmpty()
+                .allSatisfy(row -> assertThat(row).startsWith("2 runs of prepare were still going (maxRuns = 2)"));
+        assertThat(jdbc.queryFirst("SELECT SUM(fires_skipped) FROM job_run WHERE job = 'prepare'"
+                + " AND status = 'skipped'", rs -> rs.getInt(1)).orElseThrow()).isEqualTo(rounds * (nodes - 2));
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_run_takes_back_the_items_of_runs_that_ended_but_never_those_of_a_run_still_going(TestDatabase db)
+            throws Exception {
+        open(db);
+        for (int i = 1; i <= 6; i++) {
+            store.offer("prepare", "item-" + i, "v1", "d" + i, true);
+        }
+        long ended = store.startRun("prepare", Trigger.SCHEDULE, "node-1", null, 2);
+        List<Item> ofEnded = store.claim("prepare", ended, 2).items();
+        long going = store.startRun("prepare", Trigger.SCHEDULE, "node-2", null, 2);
+        List<Item> ofGoing = store.claim("prepare", going, 2).items();
+        // node-1's run stopped with two items claimed
+        store.finishRun(ended, RunStatus.ABANDONED, "node-1 stopped");
+
+        long next = store.startRun("prepare", Trigger.SCHEDULE, "node-3", null, 2);
+        assertThat(next).isPositive();
+        assertThat(store.reclaim("prepare", next)).isEqualTo(2);
+
+        assertThat(store.claimedBy("prepare", next, 10)).extracting(Item::key)
+                .containsExactlyInAnyOrderElementsOf(ofEnded.stream().map(Item::key).toList());
+        assertThat(store.claimedBy("prepare", going, 10)).extracting(Item::key)
+                .containsExactlyInAnyOrderElementsOf(ofGoing.stream().map(Item::key).toList());
+        assertThat(store.complete("prepare", going, done(ofGoing), 0)).as("the run still going owns its items")
+                .isEqualTo(2);
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_node_joins_the_runs_of_other_nodes_only_while_one_is_going_and_room_is_left(TestDatabase db)
+            throws Exception {
+        open(db);
+        store.declareFeed("build", "prepare");
+        assertThat(store.hasWaiting("prepare", Clock.systemUTC().instant())).isFalse();
+        store.offer("prepare", "item-1", "v1", "d1", true);
+        assertThat(store.hasWaiting("prepare", Clock.systemUTC().instant())).isTrue();
+        assertThat(store.joinRun("prepare", "node-2", null, 2)).as("no run to join").isEqualTo(-1);
+
+        long fired = store.startRun("prepare", Trigger.SCHEDULE, "node-1", null, 2);
+        assertThat(store.joinRun("prepare", "node-1", null, 2)).as("the node of the run going").isEqualTo(-1);
+        long joined = store.joinRun("prepare", "node-2", null, 2);
+        assertThat(joined).isPositive();
+        assertThat(store.joinRun("prepare", "node-3", null, 2)).as("no room left").isEqualTo(-1);
+        assertThat(jdbc.query("SELECT node, trigger_kind, status FROM job_run WHERE job = 'prepare' ORDER BY run_id",
+                rs -> rs.getString(1) + " " + rs.getString(2) + " " + rs.getString(3)))
+                .as("a join that found no room records nothing")
+                .containsExactly("node-1 schedule running", "node-2 join running");
+
+        store.complete("prepare", fired, done(store.claim("prepare", fired, 10).items()), 0);
+        assertThat(store.hasWaiting("prepare", Clock.systemUTC().instant())).isFalse();
+        assertThat(store.hasWaiting("build", Clock.systemUTC().instant())).as("fed by prepare").isTrue();
     }
 
     /** Claims small chunks for the run until the inbox is empty; the keys it claimed. */
