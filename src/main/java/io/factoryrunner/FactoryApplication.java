@@ -566,9 +566,11 @@ public final class FactoryApplication {
                 throws Exception {
             ApiTokens tokens = new ApiTokens(database.dataSource(), clock);
             tokens.createFirstAdminToken(home.resolve(values.string("factory.data-dir", "data")).resolve("admin.token"));
-            OperatorActions.ConfigurationApplier apply = () -> {
+            OperatorActions.ConfigurationApplier apply = write -> {
                 try {
-                    return watcher.poll();
+                    return watcher.writeAndPoll(write);
+                } catch (SQLException e) {
+                    throw e;
                 } catch (Exception e) {
                     throw new IllegalStateException("The configuration was written but could not be applied: "
                             + Secrets.mask(e.getMessage()), e);

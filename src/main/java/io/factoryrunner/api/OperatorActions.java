@@ -11,6 +11,7 @@ import io.factoryrunner.api.OperatorQueries.Run;
 import io.factoryrunner.config.ConfigReport;
 import io.factoryrunner.config.ConfigTable;
 import io.factoryrunner.config.ConfigValidator;
+import io.factoryrunner.config.ConfigWatcher;
 import io.factoryrunner.db.Dialect;
 import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.job.JobEndpoint;
@@ -86,10 +87,13 @@ public final class OperatorActions {
         this.clock = clock;
     }
 
-    /** Applies what was written to the configuration table at once; answers the values refused (key to reason). */
+    /**
+     * Writes to the configuration table and applies what was written at once, with no other reading of the table
+     * between the two; answers the values refused (key to reason).
+     */
     @FunctionalInterface
     public interface ConfigurationApplier {
-        Map<String, String> apply();
+        Map<String, String> apply(ConfigWatcher.TableWrite write) throws SQLException;
     }
 
     /** The nodes sharing the database; silent ones are those not seen for {@code factory.node.stale-after}. */
@@ -226,9 +230,8 @@ public final class OperatorActions {
 
     public Map<String, Object> pause(Caller caller, String job, boolean pause, String note) throws SQLException {
         requireJob(job);
-        configTable.set("job." + job + ".paused", String.valueOf(pause), false,
-                (pause ? "paused" : "resumed") + " through the API by " + caller.name(), caller.name());
-        applyConfiguration.apply();
+        applyConfiguration.apply(() -> configTable.set("job." + job + ".paused", String.valueOf(pause), false,
+                (pause ? "paused" : "resumed") + " through the API by " + caller.name(), caller.name()));
         audit.record(caller.name(), pause ? "pause" : "resume", "job " + job, note, "job." + job + ".paused = "
                 + pause);
         return Map.of("job", job, "paused", pause);
@@ -411,9 +414,8 @@ public final class OperatorActions {
         if (secret) {
             Secrets.register(text);
         }
-        configTable.set(key, text, secret, description == null || description.isNull() ? null
-                : description.asText(), caller.name());
-        String refused = applyConfiguration.apply().get(key);
+        String refused = applyConfiguration.apply(() -> configTable.set(key, text, secret,
+                description == null || description.isNull() ? null : description.asText(), caller.name())).get(key);
         if (refused != null) {
             audit.record(caller.name(), "config", "key " + key, null, "refused by the running factory");
             throw ApiError.badRequest("Configuration key '" + key + "': the running factory refused the value"

@@ -65,6 +65,21 @@ public final class ConfigWatcher extends PeriodicService {
         }
     }
 
+    /** A write to the configuration table. */
+    @FunctionalInterface
+    public interface TableWrite {
+        void write() throws Exception;
+    }
+
+    /**
+     * Makes {@code write} and applies it at once, answering the values this refused (key to the reason). No periodic
+     * poll comes between the two, so the refusal of the value written is answered here and not taken by that poll.
+     */
+    public synchronized Map<String, String> writeAndPoll(TableWrite write) throws Exception {
+        write.write();
+        return poll();
+    }
+
     /**
      * Reads the table once and applies what changed; returns the values refused by this poll (key to the reason): a
      * value of the wrong type, or one a route that uses it cannot be created with.
