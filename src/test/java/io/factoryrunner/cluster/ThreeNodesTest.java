@@ -7,17 +7,12 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.factoryrunner.FactoryRunner;
-import io.factoryrunner.testsupport.FactoryHome;
+import io.factoryrunner.testsupport.ChildFactory;
 import io.factoryrunner.testsupport.TestDatabase;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Timestamp;
@@ -26,8 +21,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -57,17 +50,12 @@ class ThreeNodesTest {
     @TempDir
     Path dir;
 
-    final List<Node> nodes = new ArrayList<>();
+    final List<ChildFactory> nodes = new ArrayList<>();
 
     @AfterEach
     void stopNodes() throws InterruptedException {
-        for (Node node : nodes) {
-            node.process().destroy();
-        }
-        for (Node node : nodes) {
-            if (!node.process().waitFor(60, TimeUnit.SECONDS)) {
-                node.process().destroyForcibly();
-            }
+        for (ChildFactory node : nodes) {
+            node.close();
         }
     }
 
@@ -75,7 +63,8 @@ class ThreeNodesTest {
     void each_fire_of_a_job_runs_once_across_three_nodes_and_no_node_records_a_skipped_run() throws Exception {
         String url = TestDatabase.POSTGRESQL.newDatabase(dir);
         for (String name : List.of("node-1", "node-2", "node-3")) {
-            nodes.add(Node.start(dir.resolve(name), name, url));
+            nodes.add(ChildFactory.node(dir.resolve(name), name, url, Map.of("tick.camel.yaml", TICK),
+                    "job.tick.cron = * * * * * ?\n"));
             if (nodes.size() == 1) {
                 // the first node makes the admin token; the others find one and make none
                 Path token = dir.resolve("node-1/data/admin.token");
@@ -142,45 +131,5 @@ class ThreeNodesTest {
                 HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         return response.body();
-    }
-
-    /** A node: the factory's command line in a JVM of its own, on a home of its own, its output kept. */
-    private record Node(Process process, int port, List<String> lines) {
-
-        static Node start(Path home, String name, String url) throws IOException {
-            int port = FactoryHome.freePort();
-            Files.createDirectories(home.resolve("config/routes"));
-            Files.writeString(home.resolve("config/routes/tick.camel.yaml"), TICK);
-            Files.writeString(home.resolve("config/application.properties"), """
-                    factory.cluster.enabled = true
-                    factory.node.id = %s
-                    factory.db.url = %s
-                    factory.db.user = %s
-                    factory.routes.shipped = framework/**
-                    camel.server.port = %d
-                    factory.node.heartbeat = 1s
-                    job.tick.cron = * * * * * ?
-                    """.formatted(name, url, TestDatabase.POSTGRESQL.user(), port));
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            ProcessBuilder builder = new ProcessBuilder(List.of(java, "-Xmx256m", "-cp",
-                    System.getProperty("java.class.path"), FactoryRunner.class.getName(), "run", "--home",
-                    home.toString())).directory(home.toFile()).redirectErrorStream(true);
-            builder.environment().put("FACTORY_DB_PASSWORD", TestDatabase.POSTGRESQL.password());
-            Process process = builder.start();
-            List<String> lines = new CopyOnWriteArrayList<>();
-            Thread reader = new Thread(() -> {
-                try (BufferedReader in = new BufferedReader(
-                        new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String line = in.readLine(); line != null; line = in.readLine()) {
-                        lines.add(line);
-                    }
-                } catch (IOException closed) {
-                    // the process ended
-                }
-            }, name + "-output");
-            reader.setDaemon(true);
-            reader.start();
-            return new Node(process, port, lines);
-        }
     }
 }

@@ -3,19 +3,12 @@ package io.factoryrunner.job;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.factoryrunner.FactoryRunner;
 import io.factoryrunner.db.DatabaseSettings;
+import io.factoryrunner.testsupport.ChildFactory;
 import io.factoryrunner.testsupport.Sql;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
@@ -99,11 +92,11 @@ class KilledProcessTest {
                 job.record.cron = 0/2 * * * * ?
                 """.formatted(CHUNK, transaction));
 
-        Factory first = Factory.start(home);
+        ChildFactory first = ChildFactory.start(home);
         // kill in the middle of a chunk, past the first few chunks
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(10))
-                .until(() -> first.worked() >= 5 * CHUNK + 3);
-        int workedBeforeKill = first.worked();
+                .until(() -> first.count(" - worked item-") >= 5 * CHUNK + 3);
+        long workedBeforeKill = first.count(" - worked item-");
         first.kill();
 
         DataSource ds = database(home);
@@ -112,15 +105,15 @@ class KilledProcessTest {
         // chunks need not end at multiples of the chunk size)
         assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'work' AND status = 'done'"))
                 .as("items done before the kill (%d worked)", workedBeforeKill)
-                .isGreaterThanOrEqualTo((long) workedBeforeKill - CHUNK);
+                .isGreaterThanOrEqualTo(workedBeforeKill - CHUNK);
         assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_run WHERE job = 'work' AND status = 'running'"))
                 .isEqualTo(1);
         long recordedBeforeKill = Sql.count(ds,
                 "SELECT COUNT(*) FROM job_state WHERE job = 'record' AND status = 'done'");
 
-        Factory second = Factory.start(home);
+        ChildFactory second = ChildFactory.start(home);
         // a run's line is logged once its last chunk is committed
-        await().atMost(Duration.ofSeconds(90)).until(() -> second.doneBy("record") >= ITEMS - recordedBeforeKill);
+        await().atMost(Duration.ofSeconds(90)).until(() -> doneBy(second, "record") >= ITEMS - recordedBeforeKill);
         second.stop();
 
         assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'work' AND status = 'done'"))
@@ -141,63 +134,18 @@ class KilledProcessTest {
                 .allSatisfy(r -> assertThat(r.get("data")).isEqualTo("x-worked-recorded"));
     }
 
+    /** Items done by the runs of the job that ended in the process, from their log lines. */
+    private static long doneBy(ChildFactory factory, String job) {
+        Pattern run = Pattern.compile("Job " + job + " run \\d+: (\\d+) items done");
+        return factory.lines().stream().map(run::matcher).filter(Matcher::find)
+                .mapToLong(m -> Long.parseLong(m.group(1))).sum();
+    }
+
     private static DataSource database(Path home) {
         JdbcDataSource ds = new JdbcDataSource();
         ds.setURL(DatabaseSettings.embeddedUrl(home.resolve("data")));
         ds.setUser("sa");
         ds.setPassword("");
         return ds;
-    }
-
-    /** The factory's command line in a process of its own, its output kept line by line. */
-    private record Factory(Process process, List<String> lines) {
-
-        static Factory start(Path home) throws Exception {
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            Process process = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
-                    FactoryRunner.class.getName(), "run", "--home", home.toString()))
-                    .directory(home.toFile()).redirectErrorStream(true).start();
-            List<String> lines = new CopyOnWriteArrayList<>();
-            Thread reader = new Thread(() -> {
-                try (BufferedReader in = new BufferedReader(
-                        new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String line = in.readLine(); line != null; line = in.readLine()) {
-                        lines.add(line);
-                    }
-                } catch (IOException closed) {
-                    // the process ended
-                }
-            }, "factory-output");
-            reader.setDaemon(true);
-            reader.start();
-            return new Factory(process, lines);
-        }
-
-        /** Items done by the runs of the job that ended in this process, from their log lines. */
-        long doneBy(String job) {
-            Pattern run = Pattern.compile("Job " + job + " run \\d+: (\\d+) items done");
-            return lines.stream().map(run::matcher).filter(Matcher::find)
-                    .mapToLong(m -> Long.parseLong(m.group(1))).sum();
-        }
-
-        int worked() {
-            return (int) lines.stream().filter(l -> l.contains(" - worked item-")).count();
-        }
-
-        String output() {
-            return String.join("\n", lines);
-        }
-
-        /** What {@code kill -9} does: no shutdown hook, no clean close of the database. */
-        void kill() throws InterruptedException {
-            process.destroyForcibly();
-            assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        }
-
-        /** A normal stop (SIGTERM): Camel shuts down and the database is closed. */
-        void stop() throws InterruptedException {
-            process.destroy();
-            assertThat(process.waitFor(60, TimeUnit.SECONDS)).as(output()).isTrue();
-        }
     }
 }
