@@ -326,7 +326,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         RunStatus status;
         String summary;
         ChunkLoop loop = new ChunkLoop(store(), getEndpoint(), clock, () -> claims, () -> items,
-                this::isRunAllowed, this::process);
+                this::isRunAllowed, clusterNodeTimeout().map(t -> t.dividedBy(2)).orElse(null), this::process);
         try {
             ChunkLoop.Tally tally = loop.run(runId);
             if (tally.stopped() != null) {
@@ -349,6 +349,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 LOG.info("Job {} run {}: {} items done, {} failed, {} left for the next run", job(), runId,
                         tally.done(), tally.failed(), tally.deferred());
             }
+        } catch (RunTakenOver e) {
+            // no failure of the job: the run's end is recorded already, by the node that took it over
+            LOG.warn("{}", e.getMessage());
+            return;
         } catch (SQLException | RuntimeException e) {
             LOG.error("Job {} run {} failed: {}", job(), runId, Secrets.mask(e.getMessage()), e);
             status = RunStatus.FAILED;

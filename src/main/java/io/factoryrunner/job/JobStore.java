@@ -101,6 +101,9 @@ public final class JobStore {
              ORDER BY r.run_id
              LIMIT 1""";
 
+    private static final String RUN_STATUS = """
+            SELECT status FROM job_run WHERE run_id = ?""";
+
     private static final String RUNNING_ELSEWHERE = """
             SELECT COUNT(*) FROM job_run WHERE status = 'running' AND job = ?""";
 
@@ -276,6 +279,12 @@ public final class JobStore {
      */
     public Optional<RunningRun> runningRun(String job) throws SQLException {
         return jdbc.queryFirst(RUNNING_RUN, RUNNING, job);
+    }
+
+    /** Whether the run is still marked running: false once another node declared it abandoned. */
+    public boolean isRunning(long runId) throws SQLException {
+        return LostConnections.retryOnce(dataSource, () -> jdbc.queryFirst(RUN_STATUS, DATA, runId)
+                .map(RunStatus.RUNNING.db()::equals).orElse(false));
     }
 
     /** When the job last started a run (or skipped one), if ever. */

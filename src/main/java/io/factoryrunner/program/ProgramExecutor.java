@@ -53,7 +53,8 @@ public final class ProgramExecutor extends ServiceSupport {
 
     /**
      * A program that waited longer than this in the workers' queue since its claim or its last commit (which both see
-     * a cancel and a hand-set errored_at) is read again before its step: none of its steps starts long after either.
+     * a cancel, a hand-set errored_at and that the node holds it) is read again before its step: none of its steps
+     * starts long after either, nor on a node that was frozen while another took the program over.
      */
     private static final Duration RECHECK_AFTER = Duration.ofMillis(50);
 
@@ -271,9 +272,17 @@ public final class ProgramExecutor extends ServiceSupport {
                 store.release(p.id, node, clock.instant());
                 return false;
             }
-            if (System.nanoTime() - p.checkedAt > RECHECK_AFTER.toNanos() && store.stopIfEnded(p.id, node)) {
+            ProgramStore.Hold hold = System.nanoTime() - p.checkedAt > RECHECK_AFTER.toNanos()
+                    ? store.holdOf(p.id, node) : ProgramStore.Hold.HELD;
+            if (hold == ProgramStore.Hold.STOPPED) {
                 LOG.info("Program {} stopped before step {} ({}): cancelled, or errored_at set", p.runId, p.step,
                         p.job());
+                return false;
+            }
+            if (hold == ProgramStore.Hold.LOST) {
+                // this node was silent (frozen) past factory.node.stale-after: another node runs the program now
+                LOG.warn("Program {} is no longer this node's (another node took it over while this one was silent);"
+                        + " its step {} ({}) does not run here", p.runId, p.step, p.job());
                 return false;
             }
             Optional<ProgramConsumer> consumer = jobs.consumer(p.job());
