@@ -229,15 +229,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
             return -1;
         }
         try {
-            Unfinished late = getEndpoint().getComponent().registry().unfinished(job());
-            if (late != null) {
-                store().finishRun(late.runId(), late.status(), JobStore.cut((late.summary() == null ? ""
-                        : late.summary() + "; ") + "its end was recorded late: the database could not be written"
-                        + " when the run ended", 2000));
-                getEndpoint().getComponent().registry().recorded(job(), late);
-                LOG.info("Job {}: run {} recorded as {} now that the database answers", job(), late.runId(),
-                        late.status().db());
-            }
+            getEndpoint().getComponent().registry().recordLate(job(), store());
             httpResponseTimeout = getEndpoint().getCamelContext().getPropertiesComponent()
                     .resolveProperty("job." + job() + ".http.response-timeout").map(String::trim)
                     .filter(v -> !v.isEmpty()).map(v -> Duration.ofMillis(TimeUtils.toMilliSeconds(v))).orElse(null);
@@ -261,7 +253,9 @@ public final class JobConsumer extends ScheduledPollConsumer {
 
     /**
      * A run that holds the job while its node has been silent for {@code factory.node.stale-after} (by the database's
-     * clock) blocks the job on every node until someone acts: say so once, and show it in health.
+     * clock) blocks the job on every node until someone acts: say so once, and show it in health. In a cluster, a run
+     * of a node silent for {@code factory.cluster.node-timeout} is taken over instead. Silence counts only while this
+     * node could see the database itself: right after an outage every node's heartbeat is old.
      */
     private void lookForSilentNode() throws SQLException {
         Duration staleAfter = Duration.ofMillis(TimeUtils.toMilliSeconds(getEndpoint().getCamelContext()
@@ -271,11 +265,12 @@ public final class JobConsumer extends ScheduledPollConsumer {
         Optional<JobStore.RunningRun> holder = store().runningRun(job());
         Optional<Duration> nodeTimeout = clusterNodeTimeout();
         if (holder.isPresent() && nodeTimeout.isPresent() && holder.get().silentFor().compareTo(nodeTimeout.get()) > 0
-                && takeOver(holder.get())) {
+                && getEndpoint().getComponent().seenDatabaseFor(nodeTimeout.get()) && takeOver(holder.get())) {
             registry.unblocked(job());
             return;
         }
-        if (holder.isEmpty() || holder.get().silentFor().compareTo(staleAfter) <= 0) {
+        if (holder.isEmpty() || holder.get().silentFor().compareTo(staleAfter) <= 0
+                || !getEndpoint().getComponent().seenDatabaseFor(staleAfter)) {
             registry.unblocked(job());
             return;
         }
@@ -372,7 +367,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
         }
     }
 
-    /** A run whose end could not be written (the database failed); written at the job's next fire. */
+    /**
+     * A run whose end could not be written (the database failed); written once the heartbeat finds the database
+     * back, or at the job's next fire.
+     */
     record Unfinished(long runId, RunStatus status, String summary) {
     }
 

@@ -1,5 +1,6 @@
 package io.factoryrunner.program;
 
+import io.factoryrunner.cluster.DatabaseSight;
 import io.factoryrunner.error.RetryableException;
 import io.factoryrunner.logging.Secrets;
 import java.sql.SQLException;
@@ -65,6 +66,7 @@ public final class ProgramExecutor extends ServiceSupport {
     private final String node;
     private final Clock clock;
     private final boolean exclusive;
+    private final DatabaseSight sight;
     private final Failures failures;
     private final StepListener listener;
     /** Programs whose outcome could not be written (the database failed): given back as soon as it answers. */
@@ -87,7 +89,7 @@ public final class ProgramExecutor extends ServiceSupport {
     private Instant nextSweep = Instant.EPOCH;
 
     public ProgramExecutor(CamelContext context, ProgramStore store, ProgramJobs jobs, String node, Clock clock,
-            boolean exclusive, Failures failures, StepListener listener) {
+            boolean exclusive, DatabaseSight sight, Failures failures, StepListener listener) {
         this.context = context;
         this.store = store;
         this.jobs = jobs;
@@ -95,6 +97,7 @@ public final class ProgramExecutor extends ServiceSupport {
         this.node = node;
         this.clock = clock;
         this.exclusive = exclusive;
+        this.sight = sight;
         this.failures = failures;
         this.listener = listener;
     }
@@ -258,6 +261,10 @@ public final class ProgramExecutor extends ServiceSupport {
         }
         Duration staleAfter = settings.staleAfter();
         nextSweep = clock.instant().plus(staleAfter.dividedBy(2));
+        if (!sight.seenFor(staleAfter)) {
+            // back from a database outage: every node's heartbeat is old, and the others are reconnecting too
+            return;
+        }
         int released = store.releaseOfSilentNodes(staleAfter, node);
         if (released > 0) {
             LOG.warn("{} programs held by nodes not seen for {} are due again at the step they were on", released,
