@@ -98,12 +98,12 @@ class DatabaseRestartTest {
 
     /**
      * The items and steps that meet the outage are tried again: a job's at its next run, after a second; a program
-     * step's, as a step's failure on the database is declared retryable. A node is lost after 8 s of silence.
+     * step's, as a step's failure on the database is declared retryable. A node is lost after 10 s of silence.
      */
     static final String SETTINGS = """
             factory.cluster.checkin-interval = 1000
-            factory.cluster.node-timeout = 8s
-            factory.node.stale-after = 8s
+            factory.cluster.node-timeout = 10s
+            factory.node.stale-after = 10s
             factory.db.connect-timeout = 3s
             program.workers = 2
             program.poll-interval = 200
@@ -185,7 +185,7 @@ class DatabaseRestartTest {
         Instant stopped = Instant.now();
         await().atMost(Duration.ofSeconds(60)).until(() -> nodes.stream().allMatch(n -> n.count("Cannot write node "
                 + n.name()) > heartbeatFailures.get(n.name())) && Duration.between(stopped, Instant.now()).toSeconds()
-                > 10);
+                > 12);
         server = start(data, port);
         Instant restarted = databaseNow(ds);
 
