@@ -511,7 +511,8 @@ public final class FactoryApplication {
             });
             try {
                 context.addService(new NodeHeartbeat(context, database.dataSource(), node, FactoryVersion.get(),
-                        values.duration("factory.node.heartbeat", Duration.ofSeconds(5))), true, true);
+                        values.duration("factory.node.heartbeat", Duration.ofSeconds(5)), services.databaseSight()),
+                        true, true);
                 context.addService(configWatcher, true, true);
                 context.addService(services.overdueJobs(), true, true);
                 // programs run once every route has started: a step needs its job's route
@@ -552,7 +553,7 @@ public final class FactoryApplication {
                             values.duration("process.poll-interval", Duration.ofSeconds(1)),
                             values.duration("factory.node.stale-after", Duration.ofMinutes(1)),
                             values.integer("process.max-tasks", 1000, 1),
-                            values.string("factory.public-url", "http://localhost:8080")));
+                            values.string("factory.public-url", "http://localhost:8080")), services.databaseSight());
             try {
                 context.addStartupListener(processEngine);
                 context.addService(processEngine, true, true);

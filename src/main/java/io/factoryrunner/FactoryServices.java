@@ -5,6 +5,7 @@ import io.factoryrunner.alert.AlertTemplates;
 import io.factoryrunner.alert.Notifier;
 import io.factoryrunner.alert.RunAlerts;
 import io.factoryrunner.cleanup.Housekeeping;
+import io.factoryrunner.cluster.DatabaseSight;
 import io.factoryrunner.config.ConfigTable;
 import io.factoryrunner.config.ConfigValues;
 import io.factoryrunner.db.Database;
@@ -71,12 +72,13 @@ final class FactoryServices {
     private final Programs programs;
     private final ProgramComponent programComponent;
     private final ProgramExecutor programExecutor;
+    private final DatabaseSight databaseSight;
     private final Map<String, Object> beans = new LinkedHashMap<>();
 
     private FactoryServices(Database database, ConfigTable configTable, Clock clock, JobRegistry jobs,
             JobStore jobStore, JobComponent jobComponent, RunAlerts runAlerts, ErrorRecorder errors,
             FactoryMetrics metrics, OverdueJobs overdueJobs, Programs programs, ProgramComponent programComponent,
-            ProgramExecutor programExecutor) {
+            ProgramExecutor programExecutor, DatabaseSight databaseSight) {
         this.database = database;
         this.configTable = configTable;
         this.clock = clock;
@@ -90,6 +92,7 @@ final class FactoryServices {
         this.programs = programs;
         this.programComponent = programComponent;
         this.programExecutor = programExecutor;
+        this.databaseSight = databaseSight;
     }
 
     /** Every listener told of each run's end, in order; one that throws does not keep it from the others. */
@@ -134,6 +137,11 @@ final class FactoryServices {
         PropertiesComponent properties = context.getPropertiesComponent();
         JobStore jobStore = new JobStore(db.dataSource(), clock, db.dialect() == Dialect.POSTGRESQL);
         JobComponent jobComponent = new JobComponent(jobStore, jobs, node);
+        // written by the node's heartbeat; read before a node judges another silent
+        DatabaseSight sight = new DatabaseSight();
+        jobComponent.setDatabaseSight(sight);
+        // a run cut off by an outage is closed as soon as the database is back, not at its job's next fire here
+        sight.whenBack(() -> jobs.recordLateEnds(jobStore));
         AlertOutbox outbox = new AlertOutbox(db.dataSource(), clock,
                 new AlertTemplates(home.resolve(values.string("factory.alerts.templates", "config/mail"))),
                 properties);
@@ -151,12 +159,12 @@ final class FactoryServices {
         Programs programs = new Programs(new ProgramStore(db.dataSource(), clock, db.dialect() == Dialect.POSTGRESQL),
                 programJobs);
         ProgramExecutor programExecutor = new ProgramExecutor(context, programs.store(), programJobs, node, clock,
-                db.settings().isExclusive(), errors::recordProgramFailure, metrics::programStep);
+                db.settings().isExclusive(), sight, errors::recordProgramFailure, metrics::programStep);
         programs.afterSubmitted(programExecutor::wake);
 
         FactoryServices services = new FactoryServices(db, configTable, clock, jobs, jobStore, jobComponent,
                 runAlerts, errors, metrics, overdueJobs, programs, new ProgramComponent(programJobs),
-                programExecutor);
+                programExecutor, sight);
         Map<String, Object> beans = services.beans;
         beans.put("factoryErrors", errors);
         beans.put("factoryRetry", new RetryPolicy(properties));
@@ -220,6 +228,11 @@ final class FactoryServices {
     /** Runs the submitted programs, from the database queue, as long as the factory does. */
     ProgramExecutor programExecutor() {
         return programExecutor;
+    }
+
+    /** Whether this node has been seeing the database without a break, as its heartbeat tells. */
+    DatabaseSight databaseSight() {
+        return databaseSight;
     }
 
     RunAlerts runAlerts() {

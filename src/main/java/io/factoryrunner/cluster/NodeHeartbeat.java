@@ -42,14 +42,16 @@ public final class NodeHeartbeat extends PeriodicService {
     private final Jdbc jdbc;
     private final String node;
     private final String version;
+    private final DatabaseSight sight;
     private boolean clockOff;
 
     public NodeHeartbeat(CamelContext context, DataSource dataSource, String node, String version,
-            Duration interval) {
+            Duration interval, DatabaseSight sight) {
         super(context, "node-heartbeat", interval);
         this.jdbc = Jdbc.of(dataSource);
         this.node = node;
         this.version = version;
+        this.sight = sight;
     }
 
     @Override
@@ -66,7 +68,9 @@ public final class NodeHeartbeat extends PeriodicService {
     protected void runOnce() {
         try {
             beat();
+            sight.seen();
         } catch (SQLException e) {
+            sight.lost();
             LOG.warn("Cannot write node {}'s heartbeat: {}", node, Secrets.mask(e.getMessage()));
         }
     }

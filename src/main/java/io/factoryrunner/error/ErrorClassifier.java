@@ -17,7 +17,7 @@ import org.apache.camel.http.base.HttpOperationFailedException;
 
 /**
  * Sorts failures: into the seed's categories, and into transient (worth a retry: connection refused, timeouts,
- * HTTP 5xx and 429, SQL deadlocks and lock timeouts) and permanent (HTTP 4xx, malformed answers, constraint
+ * HTTP 5xx and 429, SQL deadlocks and lock timeouts, a database connection lost or ended by a restart) and permanent (HTTP 4xx, malformed answers, constraint
  * violations, everything else).
  */
 public final class ErrorClassifier {
@@ -80,10 +80,14 @@ public final class ErrorClassifier {
         return false;
     }
 
-    /** Deadlocks and serialization failures (class 40), lock timeouts (PostgreSQL 55P03, H2 HYT00). */
+    /**
+     * Deadlocks and serialization failures (class 40), lock timeouts (PostgreSQL 55P03, H2 HYT00), a lost connection
+     * (class 08) and a session the server ended (PostgreSQL 57P01 to 57P03: a shutdown or restart, a crash, not
+     * accepting connections yet), as the database layer's LostConnections reads them.
+     */
     private static boolean isTransientSqlState(String state) {
         return state != null && (state.startsWith("40") || state.equals("55P03") || state.equals("HYT00")
-                || state.startsWith("08"));
+                || state.startsWith("08") || state.equals("57P01") || state.equals("57P02") || state.equals("57P03"));
     }
 
     /** The wait an HTTP 429 or 503 asked for with Retry-After (seconds), if it did. */

@@ -2,6 +2,7 @@ package io.factoryrunner.job;
 
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -75,9 +76,18 @@ final class ChunkLoop {
     private final Supplier<ExecutorService> itemPool;
     /** The items of this loop's run written so far. */
     private Tally counted = Tally.NONE;
+    /**
+     * How long the run may go without being seen running before an item asks the database whether it still is (in a
+     * cluster, half the node timeout); null outside a cluster, where no other node takes a run over.
+     */
+    private final Duration holdCheck;
+    /** When the run was last seen running ({@link System#nanoTime}): its start, a chunk written, a look. */
+    private volatile long seenRunning;
+    /** Set once the database said another node took the run over. */
+    private volatile boolean takenOver;
 
     ChunkLoop(JobStore store, JobEndpoint endpoint, Clock clock, Supplier<ExecutorService> claims,
-            Supplier<ExecutorService> itemPool, BooleanSupplier runAllowed, ItemRunner items) {
+            Supplier<ExecutorService> itemPool, BooleanSupplier runAllowed, Duration holdCheck, ItemRunner items) {
         this.store = store;
         this.job = endpoint.getJob();
         this.chunk = endpoint.getChunkSize();
@@ -88,6 +98,7 @@ final class ChunkLoop {
         this.runAllowed = runAllowed;
         this.items = items;
         this.itemPool = itemPool;
+        this.holdCheck = holdCheck;
     }
 
     /**
@@ -95,6 +106,7 @@ final class ChunkLoop {
      * and {@link #counted()} then tells what was written before it.
      */
     Tally run(long runId) throws SQLException {
+        seenRunning = System.nanoTime();
         CompletableFuture<JobStore.Claim> nextClaim = null;
         try {
             // a downstream job declared since the last run reads what this run finishes
@@ -132,6 +144,9 @@ final class ChunkLoop {
                     }
                 }
                 List<JobStore.Result> ran = runItems(runId, taken);
+                if (ran == null && takenOver) {
+                    throw new RunTakenOver(job, runId);
+                }
                 if (ran == null) {
                     // stopping: nothing of this chunk is committed; its items stay claimed for the next run
                     return Tally.stopped("stopped during the run; " + taken.size()
@@ -153,6 +168,7 @@ final class ChunkLoop {
                     nextClaim = claimAhead(runId, runStart);
                 }
                 store.complete(job, runId, results, kept);
+                seenRunning = System.nanoTime();
                 counted = counted.plus(Tally.of(results, kept));
             }
             return counted;
@@ -169,6 +185,38 @@ final class ChunkLoop {
         return counted;
     }
 
+    /**
+     * Whether the run still holds its job. A node frozen past {@code factory.cluster.node-timeout} (a long GC pause,
+     * SIGSTOP) may have had its run taken over by another node meanwhile, which now runs the same items: once the run
+     * has not been seen running for {@link #holdCheck}, the next item asks the database before it goes through the
+     * route (one look for all the chunk's items), so a node that comes back runs none of them again. The item under
+     * way when the node froze ends; the chunk's write is refused in any case.
+     */
+    private boolean holds(long runId) {
+        if (holdCheck == null || !takenOver && System.nanoTime() - seenRunning <= holdCheck.toNanos()) {
+            return true;
+        }
+        synchronized (this) {
+            if (takenOver || System.nanoTime() - seenRunning <= holdCheck.toNanos()) {
+                return !takenOver;
+            }
+            try {
+                if (store.isRunning(runId)) {
+                    seenRunning = System.nanoTime();
+                    return true;
+                }
+            } catch (SQLException e) {
+                // the database does not answer: the item goes on, and the chunk's write tells whether the run holds
+                return true;
+            }
+            takenOver = true;
+            LOG.warn("Job {} run {}: this node was silent for {} ms and another node declared the run abandoned;"
+                    + " no more of its items go through the route", job, runId,
+                    (System.nanoTime() - seenRunning) / 1_000_000);
+            return false;
+        }
+    }
+
     private List<JobStore.Result> runItems(long runId, List<JobStore.Item> chunkItems) {
         return runItems(runId, chunkItems, () -> true);
     }
@@ -183,7 +231,7 @@ final class ChunkLoop {
         if (pool == null || chunkItems.size() < 2) {
             List<JobStore.Result> results = new ArrayList<>(chunkItems.size());
             for (JobStore.Item item : chunkItems) {
-                if (!goOn.getAsBoolean() || !runAllowed.getAsBoolean()) {
+                if (!goOn.getAsBoolean() || !runAllowed.getAsBoolean() || !holds(runId)) {
                     return null;
                 }
                 JobStore.Result result = items.run(runId, item);
@@ -198,7 +246,7 @@ final class ChunkLoop {
         try {
             for (JobStore.Item item : chunkItems) {
                 running.add(CompletableFuture.supplyAsync(() -> goOn.getAsBoolean() && runAllowed.getAsBoolean()
-                        ? items.run(runId, item) : ItemOutcomes.INTERRUPTED, pool));
+                        && holds(runId) ? items.run(runId, item) : ItemOutcomes.INTERRUPTED, pool));
             }
         } catch (RejectedExecutionException stopping) {
             // the pool is gone: the route is stopping
@@ -258,6 +306,9 @@ final class ChunkLoop {
                             join(committing);
                             committing = null;
                         }
+                        if (takenOver) {
+                            throw new RunTakenOver(job, runId);
+                        }
                         return Tally.stopped("stopped during the run; the chunk's " + open.items().size()
                                 + " items are waiting again");
                     }
@@ -304,6 +355,7 @@ final class ChunkLoop {
         Supplier<Tally> commit = () -> {
             try (open) {
                 store.commitChunk(open, job, runId, results, kept);
+                seenRunning = System.nanoTime();
                 return Tally.of(results, kept.size());
             } catch (SQLException e) {
                 throw new CompletionException(e);

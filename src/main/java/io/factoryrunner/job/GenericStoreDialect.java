@@ -310,7 +310,7 @@ final class GenericStoreDialect implements StoreDialect {
             Jdbc.bind(ps, written.size() + w.deferred() + w.kept(), doneWritten, written.size() - doneWritten,
                     w.retries(), w.kept(), w.deferred(), w.runId());
             if (ps.executeUpdate() != 1) {
-                throw new SQLException(StoreDialect.runTakenOver(w));
+                throw StoreDialect.runTakenOver(w);
             }
         }
         return written;

@@ -1,6 +1,8 @@
 package io.factoryrunner.job;
 
+import io.factoryrunner.cluster.DatabaseSight;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import org.apache.camel.Endpoint;
@@ -29,6 +31,8 @@ public final class JobComponent extends DefaultComponent {
     @Metadata(label = "advanced", description = "Told when a run ends and when a job is blocked by a run of a silent"
             + " node.")
     private RunListener runListener;
+    /** Whether this node has been seeing the database for a while; null (always) where no heartbeat tells. */
+    private DatabaseSight databaseSight;
     @Metadata(label = "advanced", description = "The clock runs and retries are reckoned in; default the bean named"
             + " clock, else the system clock (UTC).")
     private Clock clock;
@@ -100,6 +104,15 @@ public final class JobComponent extends DefaultComponent {
 
     public RunListener getRunListener() {
         return runListener;
+    }
+
+    public void setDatabaseSight(DatabaseSight databaseSight) {
+        this.databaseSight = databaseSight;
+    }
+
+    /** Whether this node has seen the database without a break for longer than {@code span}. */
+    boolean seenDatabaseFor(Duration span) {
+        return databaseSight == null || databaseSight.seenFor(span);
     }
 
     JobStore store() {

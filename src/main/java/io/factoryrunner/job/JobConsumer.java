@@ -263,15 +263,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
             return -1;
         }
         try {
-            Unfinished late = getEndpoint().getComponent().registry().unfinished(job());
-            if (late != null) {
-                store().finishRun(late.runId(), late.status(), JobStore.cut((late.summary() == null ? ""
-                        : late.summary() + "; ") + "its end was recorded late: the database could not be written"
-                        + " when the run ended", 2000));
-                getEndpoint().getComponent().registry().recorded(job(), late);
-                LOG.info("Job {}: run {} recorded as {} now that the database answers", job(), late.runId(),
-                        late.status().db());
-            }
+            getEndpoint().getComponent().registry().recordLate(job(), store());
             httpResponseTimeout = getEndpoint().getCamelContext().getPropertiesComponent()
                     .resolveProperty("job." + job() + ".http.response-timeout").map(String::trim)
                     .filter(v -> !v.isEmpty()).map(v -> Duration.ofMillis(TimeUtils.toMilliSeconds(v))).orElse(null);
@@ -342,7 +334,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
      * A fire skipped because runs hold every place of the job: a run whose node has been silent for longer than
      * {@code factory.cluster.node-timeout} is declared lost (in a cluster); otherwise one whose node has been silent
      * for {@code factory.node.stale-after} (by the database's clock) blocks the job on every node until someone acts:
-     * say so once, and show it in health.
+     * say so once, and show it in health. Silence counts only while this node could see the database itself: right
+     * after an outage every node's heartbeat is old.
      */
     private void lookForSilentNode() throws SQLException {
         Duration staleAfter = Duration.ofMillis(TimeUtils.toMilliSeconds(getEndpoint().getCamelContext()
@@ -356,7 +349,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         }
         Optional<JobStore.RunningRun> silent = going.stream()
                 .filter(r -> r.silentFor().compareTo(staleAfter) > 0).findFirst();
-        if (silent.isEmpty()) {
+        if (silent.isEmpty() || !getEndpoint().getComponent().seenDatabaseFor(staleAfter)) {
             registry.unblocked(job());
             return;
         }
@@ -395,7 +388,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
         boolean tookOver = false;
         for (JobStore.RunningRun run : going) {
             if (nodeTimeout.isPresent() && run.runId() != except
-                    && run.silentFor().compareTo(nodeTimeout.get()) > 0 && takeOver(run)) {
+                    && run.silentFor().compareTo(nodeTimeout.get()) > 0
+                    && getEndpoint().getComponent().seenDatabaseFor(nodeTimeout.get()) && takeOver(run)) {
                 tookOver = true;
             }
         }
@@ -437,7 +431,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         RunStatus status;
         String summary;
         ChunkLoop loop = new ChunkLoop(store(), getEndpoint(), clock, () -> claims, () -> items,
-                this::isRunAllowed, this::process);
+                this::isRunAllowed, clusterNodeTimeout().map(t -> t.dividedBy(2)).orElse(null), this::process);
         try {
             ChunkLoop.Tally tally = loop.run(runId);
             if (tally.stopped() != null) {
@@ -460,6 +454,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 LOG.info("Job {} run {}: {} items done, {} failed, {} left for the next run", job(), runId,
                         tally.done(), tally.failed(), tally.deferred());
             }
+        } catch (RunTakenOver e) {
+            // no failure of the job: the run's end is recorded already, by the node that took it over
+            LOG.warn("{}", e.getMessage());
+            return;
         } catch (SQLException | RuntimeException e) {
             LOG.error("Job {} run {} failed: {}", job(), runId, Secrets.mask(e.getMessage()), e);
             status = RunStatus.FAILED;
@@ -479,7 +477,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
         }
     }
 
-    /** A run whose end could not be written (the database failed); written at the job's next fire. */
+    /**
+     * A run whose end could not be written (the database failed); written once the heartbeat finds the database
+     * back, or at the job's next fire.
+     */
     record Unfinished(long runId, RunStatus status, String summary) {
     }
 

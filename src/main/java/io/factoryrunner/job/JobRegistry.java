@@ -1,5 +1,6 @@
 package io.factoryrunner.job;
 
+import io.factoryrunner.logging.Secrets;
 import java.sql.SQLException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -12,9 +13,13 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** The jobs of this factory by name: who feeds whom, and a handle to run each by hand. */
 public final class JobRegistry {
+
+    private static final Logger LOG = LoggerFactory.getLogger(JobRegistry.class);
 
     private final Map<String, JobConsumer> jobs = new ConcurrentHashMap<>();
     /**
@@ -26,8 +31,8 @@ public final class JobRegistry {
     private final Set<String> misfireChecked = ConcurrentHashMap.newKeySet();
 
     /**
-     * Runs whose end could not be written (the database failed), by job: written at the job's next fire, also
-     * when the job's route was recreated in between.
+     * Runs whose end could not be written (the database failed), by job: written as soon as the node's heartbeat
+     * finds the database back, or at the job's next fire, also when the job's route was recreated in between.
      */
     private final Map<String, JobConsumer.Unfinished> unfinished = new ConcurrentHashMap<>();
 
@@ -70,12 +75,41 @@ public final class JobRegistry {
         unfinished.put(job, run);
     }
 
-    JobConsumer.Unfinished unfinished(String job) {
-        return unfinished.get(job);
+    /**
+     * Writes the end of the job's run that could not be written when it ended, if there is one; it stays for the next
+     * try when the database still refuses.
+     */
+    void recordLate(String job, JobStore store) throws SQLException {
+        JobConsumer.Unfinished late = unfinished.remove(job);
+        if (late == null) {
+            return;
+        }
+        try {
+            store.finishRun(late.runId(), late.status(), JobStore.cut((late.summary() == null ? ""
+                    : late.summary() + "; ") + "its end was recorded late: the database could not be written when"
+                    + " the run ended", 2000));
+        } catch (SQLException | RuntimeException e) {
+            unfinished.putIfAbsent(job, late);
+            throw e;
+        }
+        LOG.info("Job {}: run {} recorded as {} now that the database answers", job, late.runId(),
+                late.status().db());
     }
 
-    void recorded(String job, JobConsumer.Unfinished run) {
-        unfinished.remove(job, run);
+    /**
+     * Writes the ends of every run whose end could not be written, now that the database answers again: such a run
+     * is closed at once, not at its job's next fire on this node (in a cluster the other nodes skip their fires of
+     * the job while it is marked running, and the next fire may go to any of them).
+     */
+    public void recordLateEnds(JobStore store) {
+        for (String job : Set.copyOf(unfinished.keySet())) {
+            try {
+                recordLate(job, store);
+            } catch (SQLException e) {
+                LOG.warn("Job {}: the end of its last run still cannot be written ({}); tried again at its next fire",
+                        job, Secrets.mask(e.getMessage()));
+            }
+        }
     }
 
     /** True the first time it is asked for a job: missed fires are looked for once, when the factory starts. */

@@ -117,6 +117,8 @@ public final class JobStore {
                        SELECT 1 FROM job_feed f JOIN job_state s ON s.job = f.upstream AND s.done_seq > f.read_seq
                         WHERE f.job = ?)
                    THEN 1 ELSE 0 END""";
+    private static final String RUN_STATUS = """
+            SELECT status FROM job_run WHERE run_id = ?""";
 
     private static final String FINISH_RUN = """
             UPDATE job_run
@@ -325,6 +327,12 @@ public final class JobStore {
      */
     public List<RunningRun> runningRuns(String job) throws SQLException {
         return jdbc.query(RUNNING_RUNS, RUNNING, job);
+    }
+
+    /** Whether the run is still marked running: false once another node declared it abandoned. */
+    public boolean isRunning(long runId) throws SQLException {
+        return LostConnections.retryOnce(dataSource, () -> jdbc.queryFirst(RUN_STATUS, DATA, runId)
+                .map(RunStatus.RUNNING.db()::equals).orElse(false));
     }
 
     /** When the job last started a run (or skipped one), if ever. */

@@ -293,7 +293,7 @@ final class PostgresStoreDialect implements StoreDialect {
                 }
             }
             if (!counted) {
-                throw new SQLException(StoreDialect.runTakenOver(w));
+                throw StoreDialect.runTakenOver(w);
             }
             if (moves && !feedMoved) {
                 throw new SQLException(StoreDialect.feedMoved(w));

@@ -95,12 +95,11 @@ interface StoreDialect {
     Set<ItemKey> write(Connection c, ChunkWrite write) throws SQLException;
 
     /**
-     * The message of the failure to count a chunk in a run that is no longer running: another node declared it
-     * abandoned (its node had fallen silent) and took its items over.
+     * The failure to count a chunk in a run that is no longer running: another node declared it abandoned (its node
+     * had fallen silent) and took its items over.
      */
-    static String runTakenOver(ChunkWrite w) {
-        return "Run " + w.runId() + " of job " + w.job() + " is no longer running (another node declared it"
-                + " abandoned and took its items over); the chunk is rolled back and the run stops";
+    static RunTakenOver runTakenOver(ChunkWrite w) {
+        return new RunTakenOver(w.job(), w.runId());
     }
 
     /** The message of the failure to move a feed another run moved meanwhile. */

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.factoryrunner.cluster.DatabaseSight;
 import io.factoryrunner.error.ErrorRecorder;
 import io.factoryrunner.error.ErrorRecorder.RecordedTaskFailure;
 import io.factoryrunner.error.ErrorRecorder.TaskFailure;
@@ -64,6 +65,7 @@ public final class ProcessEngine extends ServiceSupport implements StartupListen
     private final FactoryMetrics metrics;
     private final Clock clock;
     private final Settings settings;
+    private final DatabaseSight sight;
     private final Semaphore wake = new Semaphore(0);
     private final AtomicInteger busy = new AtomicInteger();
     private final AtomicBoolean dispatching = new AtomicBoolean();
@@ -74,7 +76,7 @@ public final class ProcessEngine extends ServiceSupport implements StartupListen
     private Instant nextSilentCheck = Instant.MIN;
 
     public ProcessEngine(CamelContext context, ProcessStore store, ProcessDefinitions definitions,
-            ErrorRecorder errors, FactoryMetrics metrics, Clock clock, Settings settings) {
+            ErrorRecorder errors, FactoryMetrics metrics, Clock clock, Settings settings, DatabaseSight sight) {
         this.context = context;
         this.store = store;
         this.definitions = definitions;
@@ -82,6 +84,7 @@ public final class ProcessEngine extends ServiceSupport implements StartupListen
         this.metrics = metrics;
         this.clock = clock;
         this.settings = settings;
+        this.sight = sight;
     }
 
     /** Opens a run of the process with its start task, which a worker takes at once; returns the run's id. */
@@ -197,6 +200,10 @@ public final class ProcessEngine extends ServiceSupport implements StartupListen
             return;
         }
         nextSilentCheck = clock.instant().plus(settings.staleAfter().dividedBy(2));
+        if (!sight.seenFor(settings.staleAfter())) {
+            // back from a database outage: every node's heartbeat is old, and the others are reconnecting too
+            return;
+        }
         Instant silentSince = store.databaseNow().minus(settings.staleAfter());
         int rescheduled = store.rescheduleRunningOfSilentNodes(silentSince, settings.node());
         if (rescheduled > 0) {

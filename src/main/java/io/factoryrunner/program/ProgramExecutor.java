@@ -1,5 +1,6 @@
 package io.factoryrunner.program;
 
+import io.factoryrunner.cluster.DatabaseSight;
 import io.factoryrunner.error.RetryableException;
 import io.factoryrunner.logging.Secrets;
 import java.sql.SQLException;
@@ -53,7 +54,8 @@ public final class ProgramExecutor extends ServiceSupport {
 
     /**
      * A program that waited longer than this in the workers' queue since its claim or its last commit (which both see
-     * a cancel and a hand-set errored_at) is read again before its step: none of its steps starts long after either.
+     * a cancel, a hand-set errored_at and that the node holds it) is read again before its step: none of its steps
+     * starts long after either, nor on a node that was frozen while another took the program over.
      */
     private static final Duration RECHECK_AFTER = Duration.ofMillis(50);
 
@@ -64,6 +66,7 @@ public final class ProgramExecutor extends ServiceSupport {
     private final String node;
     private final Clock clock;
     private final boolean exclusive;
+    private final DatabaseSight sight;
     private final Failures failures;
     private final StepListener listener;
     /** Programs whose outcome could not be written (the database failed): given back as soon as it answers. */
@@ -86,7 +89,7 @@ public final class ProgramExecutor extends ServiceSupport {
     private Instant nextSweep = Instant.EPOCH;
 
     public ProgramExecutor(CamelContext context, ProgramStore store, ProgramJobs jobs, String node, Clock clock,
-            boolean exclusive, Failures failures, StepListener listener) {
+            boolean exclusive, DatabaseSight sight, Failures failures, StepListener listener) {
         this.context = context;
         this.store = store;
         this.jobs = jobs;
@@ -94,6 +97,7 @@ public final class ProgramExecutor extends ServiceSupport {
         this.node = node;
         this.clock = clock;
         this.exclusive = exclusive;
+        this.sight = sight;
         this.failures = failures;
         this.listener = listener;
     }
@@ -257,6 +261,10 @@ public final class ProgramExecutor extends ServiceSupport {
         }
         Duration staleAfter = settings.staleAfter();
         nextSweep = clock.instant().plus(staleAfter.dividedBy(2));
+        if (!sight.seenFor(staleAfter)) {
+            // back from a database outage: every node's heartbeat is old, and the others are reconnecting too
+            return;
+        }
         int released = store.releaseOfSilentNodes(staleAfter, node);
         if (released > 0) {
             LOG.warn("{} programs held by nodes not seen for {} are due again at the step they were on", released,
@@ -271,9 +279,17 @@ public final class ProgramExecutor extends ServiceSupport {
                 store.release(p.id, node, clock.instant());
                 return false;
             }
-            if (System.nanoTime() - p.checkedAt > RECHECK_AFTER.toNanos() && store.stopIfEnded(p.id, node)) {
+            ProgramStore.Hold hold = System.nanoTime() - p.checkedAt > RECHECK_AFTER.toNanos()
+                    ? store.holdOf(p.id, node) : ProgramStore.Hold.HELD;
+            if (hold == ProgramStore.Hold.STOPPED) {
                 LOG.info("Program {} stopped before step {} ({}): cancelled, or errored_at set", p.runId, p.step,
                         p.job());
+                return false;
+            }
+            if (hold == ProgramStore.Hold.LOST) {
+                // this node was silent (frozen) past factory.node.stale-after: another node runs the program now
+                LOG.warn("Program {} is no longer this node's (another node took it over while this one was silent);"
+                        + " its step {} ({}) does not run here", p.runId, p.step, p.job());
                 return false;
             }
             Optional<ProgramConsumer> consumer = jobs.consumer(p.job());

@@ -126,6 +126,12 @@ public final class ProgramStore {
                                        duration_ms, exception_class, error_message)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""";
 
+    /** Who holds a program, its status, and whether it was cancelled or errored by hand. */
+    private static final String HOLDER = """
+            SELECT claimed_by, status, CASE WHEN errored_at IS NOT NULL OR cancelled_at IS NOT NULL THEN 1 ELSE 0 END
+              FROM program
+             WHERE id = ?""";
+
     private static final String STOP_IF_ENDED = """
             UPDATE program
                SET status = CASE WHEN errored_at IS NOT NULL THEN 'errored' ELSE 'cancelled' END, claimed_by = NULL,
@@ -171,6 +177,14 @@ public final class ProgramStore {
     /** What a step's attempt came to, as its event records it. */
     record StepRecord(int step, String job, int attempt, String outcome, String argumentsJson, String jobDataJson,
             String node, Instant startedAt, long durationMs, String exceptionClass, String errorMessage) {
+    }
+
+    /**
+     * Where a program claimed a while ago stands before its next step: still this node's to run, stopped (cancelled,
+     * or errored by hand), or no longer this node's (another node took it over while this one was silent).
+     */
+    enum Hold {
+        HELD, STOPPED, LOST
     }
 
     /** After a step's success: go on with the next step, or stop (the program ended, or is no longer this node's). */
@@ -321,11 +335,16 @@ public final class ProgramStore {
     }
 
     /**
-     * Lets go of a program this node holds that was cancelled, or errored by hand, since it was claimed or its last
-     * step committed: its status says so from now on. False when it is neither (or no longer this node's).
+     * Before the next step of a program this node claimed, or committed a step of, a while ago: whether the node still
+     * holds it. One cancelled, or errored by hand, since then is let go of: its status says so from now on.
      */
-    boolean stopIfEnded(long id, String node) throws SQLException {
-        return jdbc.update(STOP_IF_ENDED, clock.instant(), id, node) == 1;
+    Hold holdOf(long id, String node) throws SQLException {
+        Optional<Hold> hold = jdbc.queryFirst(HOLDER, rs -> !node.equals(rs.getString(1))
+                || !"running".equals(rs.getString(2)) ? Hold.LOST : rs.getInt(3) == 1 ? Hold.STOPPED : Hold.HELD, id);
+        if (hold.orElse(Hold.LOST) != Hold.STOPPED) {
+            return hold.orElse(Hold.LOST);
+        }
+        return jdbc.update(STOP_IF_ENDED, clock.instant(), id, node) == 1 ? Hold.STOPPED : Hold.LOST;
     }
 
     /** Writes a running program's job data now; false when the node no longer holds it. */

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.factoryrunner.testsupport.ChildFactory;
 import io.factoryrunner.testsupport.ClusterNodes;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,7 +57,7 @@ class ThreeNodesTest {
     @Test
     void each_fire_of_a_job_runs_once_across_three_nodes_and_no_node_records_a_skipped_run() throws Exception {
         cluster = new ClusterNodes(dir);
-        List<ClusterNodes.Node> nodes = new ArrayList<>();
+        List<ChildFactory> nodes = new ArrayList<>();
         for (String name : List.of("node-1", "node-2", "node-3")) {
             nodes.add(cluster.start(name, Map.of("tick.camel.yaml", TICK), "job.tick.cron = * * * * * ?\n"));
             if (nodes.size() == 1) {

@@ -2,13 +2,16 @@ package io.factoryrunner.error;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.awaitility.Awaitility.await;
 
 import io.factoryrunner.testsupport.TestDatabase;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
@@ -82,6 +85,47 @@ class SqlFailureClassificationTest {
             assertThat(deadlock.getSQLState()).isEqualTo("40P01");
             assertThat(ErrorClassifier.isTransient(wrapped(deadlock))).isTrue();
             assertThat(ErrorClassifier.category(wrapped(deadlock), null)).isEqualTo(ErrorCategory.SQL);
+        }
+    }
+
+    /**
+     * A statement under way when the server ends its session (a restart, a failover, an administrator) fails with
+     * PostgreSQL's 57P01: the next attempt, on a fresh connection, may well go through.
+     */
+    @Test
+    void a_statement_whose_session_the_server_ended_is_transient() throws Exception {
+        TestDatabase db = TestDatabase.POSTGRESQL;
+        String url = tableWithTwoRows(db);
+        try (Connection victim = connect(db, url); Connection admin = connect(db, url)) {
+            int pid;
+            try (Statement s = victim.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_backend_pid()")) {
+                rs.next();
+                pid = rs.getInt(1);
+            }
+            CompletableFuture<SQLException> sleeping = CompletableFuture.supplyAsync(() -> {
+                try (Statement s = victim.createStatement()) {
+                    s.execute("SELECT pg_sleep(60)");
+                    return null;
+                } catch (SQLException e) {
+                    return e;
+                }
+            });
+            try (Statement s = admin.createStatement()) {
+                // the session is ended once its statement runs
+                await().atMost(Duration.ofSeconds(30)).until(() -> {
+                    try (ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = " + pid
+                            + " AND query LIKE '%pg_sleep%' AND state = 'active'")) {
+                        rs.next();
+                        return rs.getInt(1) == 1;
+                    }
+                });
+                s.execute("SELECT pg_terminate_backend(" + pid + ")");
+            }
+            SQLException ended = sleeping.get(30, TimeUnit.SECONDS);
+            assertThat((Throwable) ended).as("the statement's failure").isNotNull();
+            assertThat(ended.getSQLState()).isEqualTo("57P01");
+            assertThat(ErrorClassifier.isTransient(wrapped(ended))).as(ended.getMessage()).isTrue();
+            assertThat(ErrorClassifier.category(wrapped(ended), null)).isEqualTo(ErrorCategory.SQL);
         }
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.factoryrunner.FactoryApplication;
+import io.factoryrunner.testsupport.CapturedLog;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.Sql;
@@ -32,6 +33,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.apache.camel.Consumer;
 import org.apache.camel.support.service.ServiceSupport;
@@ -462,6 +464,53 @@ class JobChainTest {
         } finally {
             server.close();
         }
+    }
+
+    /**
+     * The run an outage cut off is closed as soon as the node's heartbeat finds the database back, without waiting for
+     * a fire of its job (in a cluster the other nodes skip theirs while it is marked running, and the next fire may go
+     * to any of them); the next run then takes its items back.
+     */
+    @Test
+    void a_run_cut_off_by_a_database_outage_is_closed_once_the_heartbeat_finds_the_database_back() throws Exception {
+        Path data = factory.dir().resolve("pg-data");
+        int port = FactoryHome.freePort();
+        EmbeddedPostgres server = startPostgres(data, port);
+        try {
+            FactoryHome home = factory.home(TestDatabase.POSTGRESQL)
+                    .property("factory.db.url", server.getJdbcUrl("postgres", "postgres"))
+                    .property("factory.db.user", "postgres")
+                    .property("factory.db.password", "")
+                    .property("factory.db.connect-timeout", "2s")
+                    .property("factory.node.heartbeat", "500");
+            try (var running = factory.start(home)) {
+                var app = running.app();
+                CompletableFuture<Long> cut = buildHeldAtItem1(app);
+                int heartbeatsLost = occurrences(CapturedLog.text(), "Cannot write node ");
+                server.close();
+                Gate.release.countDown();
+                cut.get(60, TimeUnit.SECONDS);
+                await().atMost(Duration.ofSeconds(30))
+                        .until(() -> occurrences(CapturedLog.text(), "Cannot write node ") > heartbeatsLost);
+
+                server = startPostgres(data, port);
+                DataSource ds = app.database().dataSource();
+                // no fire of build meanwhile: its cron is far away, and nobody triggers it
+                await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+                        .until(() -> runs(ds, "build").equals(List.of("failed/manual 0/0/0")));
+                assertThat(Sql.rows(ds, "SELECT error_summary FROM job_run WHERE job = 'build'")).singleElement()
+                        .satisfies(r -> assertThat((String) r.get("error_summary")).contains("recorded late"));
+                assertThat(app.jobs().trigger("build", Trigger.MANUAL)).isPositive();
+                assertThat(states(ds, "build")).extracting(State::key, State::status)
+                        .containsExactly(Tuple.tuple("item-1", "done"), Tuple.tuple("item-2", "done"));
+            }
+        } finally {
+            server.close();
+        }
+    }
+
+    private static int occurrences(String text, String part) {
+        return text.split(Pattern.quote(part), -1).length - 1;
     }
 
     static final String INTAKE = """

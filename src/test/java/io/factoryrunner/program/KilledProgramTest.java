@@ -3,14 +3,10 @@ package io.factoryrunner.program;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.factoryrunner.FactoryRunner;
+import io.factoryrunner.testsupport.ChildFactory;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.Sql;
 import io.factoryrunner.testsupport.TestDatabase;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -24,8 +20,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.h2.jdbcx.JdbcDataSource;
 import org.junit.jupiter.api.io.TempDir;
@@ -81,9 +75,9 @@ class KilledProgramTest {
                 program.poll-interval = 100
                 """.formatted(url, db.user(), db.password(), port));
 
-        Factory first = Factory.start(home);
+        ChildFactory first = ChildFactory.start(home);
         await().atMost(Duration.ofSeconds(60)).until(() -> Files.exists(home.resolve("data/admin.token"))
-                && first.started());
+                && started(first));
         ProgramApiClient api = new ProgramApiClient(port, home);
         String steps = String.join(", ", Collections.nCopies(STEPS, "\"work\""));
         List<String> runIds = new ArrayList<>();
@@ -92,7 +86,7 @@ class KilledProgramTest {
         }
         // killed well into the programs, before their end
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(10))
-                .until(() -> first.worked() >= PROGRAMS * STEPS / 3);
+                .until(() -> first.count(" - worked ") >= PROGRAMS * STEPS / 3);
         first.kill();
 
         DataSource ds = dataSource(db, url);
@@ -108,9 +102,9 @@ class KilledProgramTest {
             stepAtKill.put((String) p.get("run_id"), ((Number) p.get("step")).longValue());
         }
 
-        Factory second = Factory.start(home);
+        ChildFactory second = ChildFactory.start(home);
         try {
-            await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() -> second.started()
+            await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() -> started(second)
                     && api.get("/api/programs?status=finished&limit=500").body().get("items").size() == PROGRAMS);
         } finally {
             second.stop();
@@ -140,6 +134,10 @@ class KilledProgramTest {
         assertThat(second.output()).contains("programs were left running by the factory's last stop");
     }
 
+    private static boolean started(ChildFactory factory) {
+        return factory.assertAlive().logged("Programs: 4 workers");
+    }
+
     private static void execute(TestDatabase db, String url, String sql) throws SQLException {
         try (Connection c = DriverManager.getConnection(url, db.user(), db.password())) {
             c.createStatement().execute(sql);
@@ -159,54 +157,5 @@ class KilledProgramTest {
         ds.setUser(db.user());
         ds.setPassword(db.password());
         return ds;
-    }
-
-    /** The factory's command line in a process of its own, its output kept line by line. */
-    private record Factory(Process process, List<String> lines) {
-
-        static Factory start(Path home) throws Exception {
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            Process process = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
-                    FactoryRunner.class.getName(), "run", "--home", home.toString()))
-                    .directory(home.toFile()).redirectErrorStream(true).start();
-            List<String> lines = new CopyOnWriteArrayList<>();
-            Thread reader = new Thread(() -> {
-                try (BufferedReader in = new BufferedReader(
-                        new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String line = in.readLine(); line != null; line = in.readLine()) {
-                        lines.add(line);
-                    }
-                } catch (IOException closed) {
-                    // the process ended
-                }
-            }, "factory-output");
-            reader.setDaemon(true);
-            reader.start();
-            return new Factory(process, lines);
-        }
-
-        boolean started() {
-            assertThat(process.isAlive()).as(output()).isTrue();
-            return lines.stream().anyMatch(l -> l.contains("Programs: 4 workers"));
-        }
-
-        int worked() {
-            return (int) lines.stream().filter(l -> l.contains(" - worked ")).count();
-        }
-
-        String output() {
-            return String.join("\n", lines);
-        }
-
-        /** What {@code kill -9} does: no shutdown hook, no clean close of the database. */
-        void kill() throws InterruptedException {
-            process.destroyForcibly();
-            assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        }
-
-        void stop() throws InterruptedException {
-            process.destroy();
-            assertThat(process.waitFor(60, TimeUnit.SECONDS)).as(output()).isTrue();
-        }
     }
 }
