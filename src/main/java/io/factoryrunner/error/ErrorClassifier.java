@@ -17,8 +17,8 @@ import org.apache.camel.http.base.HttpOperationFailedException;
 
 /**
  * Sorts failures: into the seed's categories, and into transient (worth a retry: connection refused, timeouts,
- * HTTP 5xx and 429, SQL deadlocks and lock timeouts, a database connection lost or ended by a restart) and permanent (HTTP 4xx, malformed answers, constraint
- * violations, everything else).
+ * HTTP 5xx and 429, SQL deadlocks and lock timeouts, a database connection lost or ended by a restart) and permanent
+ * (HTTP 4xx, malformed answers, constraint violations, everything else).
  */
 public final class ErrorClassifier {
 

@@ -144,8 +144,11 @@ class DatabaseRestartTest {
             nodes.add(node);
             await().atMost(Duration.ofSeconds(90)).until(() -> node.assertAlive().logged("Programs: 2 workers"));
             if (nodes.size() == 1) {
-                Sql.execute(ds, "CREATE TABLE witness (item_key VARCHAR(100), node VARCHAR(20))");
-                Sql.execute(ds, "CREATE TABLE step_witness (run_id VARCHAR(36), step INTEGER, node VARCHAR(20))");
+                // stamped by the database: a row written before the outage is older than the restart
+                Sql.execute(ds, "CREATE TABLE witness (item_key VARCHAR(100), node VARCHAR(20),"
+                        + " at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP)");
+                Sql.execute(ds, "CREATE TABLE step_witness (run_id VARCHAR(36), step INTEGER, node VARCHAR(20),"
+                        + " at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP)");
             }
         }
         String token = Files.readString(dir.resolve("node-a/data/admin.token")).trim();
@@ -167,14 +170,8 @@ class DatabaseRestartTest {
                 && count(ds, "SELECT COUNT(*) FROM step_witness") > count(ds, "SELECT COUNT(*) FROM program_event"));
         Set<String> doneBefore = new HashSet<>(Sql.column(ds,
                 "SELECT item_key FROM job_state WHERE job = 'work' AND status = 'done'"));
-        Set<String> begunBefore = new HashSet<>(Sql.column(ds, "SELECT item_key FROM witness"));
         Set<String> stepsFinishedBefore = new HashSet<>(Sql.column(ds, "SELECT p.run_id || '/' || e.step"
                 + " FROM program_event e JOIN program p ON p.id = e.program_id WHERE e.outcome = 'succeeded'"));
-        Set<String> stepsBegunBefore = new HashSet<>(Sql.column(ds, "SELECT run_id || '/' || step FROM step_witness"));
-        Map<String, Integer> stepAtStop = new HashMap<>();
-        for (Map<String, Object> p : rows(ds, "SELECT run_id, step FROM program")) {
-            stepAtStop.put((String) p.get("run_id"), ((Number) p.get("step")).intValue());
-        }
         List<Long> runningAtStop = rows(ds, "SELECT run_id FROM job_run WHERE status = 'running'").stream()
                 .map(r -> ((Number) r.get("run_id")).longValue()).toList();
         Map<String, Long> heartbeatFailures = new HashMap<>();
@@ -187,12 +184,14 @@ class DatabaseRestartTest {
                 + n.name()) > heartbeatFailures.get(n.name())) && Duration.between(stopped, Instant.now()).toSeconds()
                 > 12);
         server = start(data, port);
-        Instant restarted = databaseNow(ds);
+        // what was written before the outage is older than the server's start, what was written after is younger
+        Instant restarted = ((Timestamp) rows(ds, "SELECT pg_postmaster_start_time() AS started").get(0)
+                .get("started")).toInstant();
 
         await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).until(() ->
                 count(ds, "SELECT COUNT(*) FROM job_state WHERE job = 'record' AND status = 'done'") == ITEMS
                 && count(ds, "SELECT COUNT(*) FROM program WHERE status = 'finished'") == PROGRAMS);
-        // the runs the outage cut off are closed, by their node at its next fire of the job
+        // the runs the outage cut off are closed, by their node once it finds the database back
         await().atMost(Duration.ofSeconds(60)).until(() -> count(ds, "SELECT COUNT(*) FROM job_run"
                 + " WHERE status = 'running' AND started_at < ?", Timestamp.from(restarted)) == 0);
         for (long run : runningAtStop) {
@@ -227,11 +226,15 @@ class DatabaseRestartTest {
                 r.get("data")).isEqualTo("x" + Integer.parseInt(((String) r.get("item_key")).substring(5))
                 + "-worked-recorded"));
         assertThat(count(ds, "SELECT COUNT(DISTINCT item_key) FROM witness")).isEqualTo(ITEMS);
-        assertThat(rows(ds, "SELECT item_key, COUNT(*) AS times FROM witness GROUP BY item_key HAVING COUNT(*) > 1"))
+        // an item run twice was begun before the outage, cut off by it, and run again after the restart
+        Timestamp restart = Timestamp.from(restarted);
+        assertThat(rows(ds, "SELECT item_key, COUNT(*) AS times, SUM(CASE WHEN at < ? THEN 1 ELSE 0 END) AS before"
+                + " FROM witness GROUP BY item_key HAVING COUNT(*) > 1", restart))
                 .as("items run more than once").hasSizeLessThanOrEqualTo(CHUNK).allSatisfy(r -> {
                     assertThat(((Number) r.get("times")).intValue()).as("runs of %s", r.get("item_key")).isEqualTo(2);
+                    assertThat(((Number) r.get("before")).intValue()).as("runs of %s before the outage",
+                            r.get("item_key")).isEqualTo(1);
                     assertThat(doneBefore).doesNotContain((String) r.get("item_key"));
-                    assertThat(begunBefore).contains((String) r.get("item_key"));
                 });
         for (Map<String, Object> p : rows(ds, "SELECT run_id FROM program")) {
             String runId = (String) p.get("run_id");
@@ -242,14 +245,19 @@ class DatabaseRestartTest {
         }
         assertThat(count(ds, "SELECT COUNT(DISTINCT run_id || '/' || step) FROM step_witness"))
                 .isEqualTo(PROGRAMS * STEPS);
-        for (Map<String, Object> w : rows(ds, "SELECT run_id, step, COUNT(*) AS times FROM step_witness"
-                + " GROUP BY run_id, step HAVING COUNT(*) > 1")) {
+        // likewise a program step: once before the outage, and once after it, at most one step of each program
+        for (Map<String, Object> w : rows(ds, "SELECT run_id, step, COUNT(*) AS times,"
+                + " SUM(CASE WHEN at < ? THEN 1 ELSE 0 END) AS before FROM step_witness GROUP BY run_id, step"
+                + " HAVING COUNT(*) > 1", restart)) {
             String step = w.get("run_id") + "/" + w.get("step");
             assertThat(((Number) w.get("times")).intValue()).as("runs of step %s", step).isEqualTo(2);
+            assertThat(((Number) w.get("before")).intValue()).as("runs of step %s before the outage", step)
+                    .isEqualTo(1);
             assertThat(stepsFinishedBefore).doesNotContain(step);
-            assertThat(stepsBegunBefore).contains(step);
-            assertThat(((Number) w.get("step")).intValue()).isEqualTo(stepAtStop.get((String) w.get("run_id")));
         }
+        assertThat(count(ds, "SELECT COUNT(*) FROM (SELECT run_id FROM (SELECT run_id, step FROM step_witness"
+                + " GROUP BY run_id, step HAVING COUNT(*) > 1) twice GROUP BY run_id HAVING COUNT(*) > 1) programs"))
+                .as("programs with two steps run twice").isZero();
         // an outage is no node's silence: no run, program or alert says a node was lost
         assertThat(rows(ds, "SELECT subject FROM alerts WHERE kind IN ('node_lost', 'job_blocked')")).isEmpty();
         assertThat(rows(ds, "SELECT run_id, error_summary FROM job_run WHERE error_summary LIKE '%was lost%'"))
@@ -272,10 +280,6 @@ class DatabaseRestartTest {
                 .POST(HttpRequest.BodyPublishers.ofString("{\"jobs\": [\"step\", \"step\", \"step\", \"step\"]}"))
                 .build(), HttpResponse.BodyHandlers.ofString());
         assertThat(answer.statusCode()).as(answer.body()).isEqualTo(201);
-    }
-
-    private static Instant databaseNow(DataSource ds) throws Exception {
-        return ((Timestamp) rows(ds, "SELECT CURRENT_TIMESTAMP AS now").get(0).get("now")).toInstant();
     }
 
     private static DataSource dataSource(String url) {
