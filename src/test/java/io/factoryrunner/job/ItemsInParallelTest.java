@@ -1,11 +1,17 @@
 package io.factoryrunner.job;
 
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static io.factoryrunner.job.JobChainTest.runs;
 import static io.factoryrunner.job.JobChainTest.states;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
 
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.stubbing.ServeEvent;
 import io.factoryrunner.FactoryApplication;
 import io.factoryrunner.job.JobChainTest.State;
 import io.factoryrunner.testsupport.FactoryExtension;
@@ -15,6 +21,8 @@ import io.factoryrunner.testsupport.TestDatabase;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -229,6 +237,63 @@ class ItemsInParallelTest {
         } finally {
             server.close();
         }
+    }
+
+    /**
+     * camel-http keeps 20 connections to a host by default; a job whose concurrency is above that has all its items
+     * under way at the API at once (the stand-in answers after a delay without holding a thread of its own).
+     */
+    @Test
+    void a_job_calling_one_host_has_more_calls_under_way_than_camel_https_twenty_connections_per_host()
+            throws Exception {
+        WireMockServer api = new WireMockServer(options().dynamicPort().containerThreads(100)
+                .asynchronousResponseEnabled(true).asynchronousResponseThreads(100));
+        api.start();
+        try {
+            api.stubFor(post(urlEqualTo("/score")).willReturn(aResponse().withStatus(200).withFixedDelay(2000)
+                    .withBody("{\"score\": 1}")));
+            FactoryApplication app = factory.start(factory.home(TestDatabase.H2)
+                    .property("api.port", String.valueOf(api.port())).route("call.camel.yaml", """
+                            - route:
+                                id: call
+                                from:
+                                  uri: "job:call"
+                                  parameters:
+                                    cron: "0 0 0 1 1 ? 2099"
+                                    chunkSize: 32
+                                    concurrency: 32
+                                  steps:
+                                    - to: "http://localhost:{{api.port}}/score?httpMethod=POST"
+                            """)).app();
+            for (int i = 1; i <= 32; i++) {
+                app.jobStore().offer("call", String.format("item-%02d", i), "v1", "{}", true);
+            }
+            assertThat(app.jobs().trigger("call", Trigger.MANUAL)).isPositive();
+
+            assertThat(runs(app.database().dataSource(), "call")).containsExactly("succeeded/manual 32/32/0");
+            assertThat(mostAtOnce(api.getAllServeEvents())).as("calls under way at the API at once")
+                    .isGreaterThan(20);
+        } finally {
+            api.stop();
+        }
+    }
+
+    /** The most calls the stand-in had under way at once, from when it received each and how long it took. */
+    private static int mostAtOnce(List<ServeEvent> events) {
+        List<long[]> marks = new ArrayList<>();
+        for (ServeEvent e : events) {
+            long at = e.getRequest().getLoggedDate().getTime();
+            marks.add(new long[] {at, 1});
+            marks.add(new long[] {at + e.getTiming().getTotalTime(), -1});
+        }
+        marks.sort(Comparator.<long[]>comparingLong(m -> m[0]).thenComparingLong(m -> m[1]));
+        int now = 0;
+        int most = 0;
+        for (long[] m : marks) {
+            now += (int) m[1];
+            most = Math.max(most, now);
+        }
+        return most;
     }
 
     private static void offer(FactoryApplication app, int count) throws Exception {
