@@ -151,23 +151,13 @@ final class ChunkLoop {
                     return Tally.stopped("stopped during the run; " + taken.size()
                             + " claimed items left for the next run");
                 }
-                List<JobStore.Result> results = new ArrayList<>(taken.size());
-                int kept = 0;
-                for (JobStore.Result result : ran) {
-                    if (result != null) {
-                        results.add(result);
-                    } else {
-                        // the failure could not be recorded: the item stays claimed, for the next run
-                        kept++;
-                    }
-                }
-                if (!takenBack && kept == 0) {
+                Written written = Written.of(ran);
+                if (!takenBack && written.kept() == 0) {
                     // the next chunk is claimed on another connection while this one commits: the two
                     // transactions touch different rows, and the database works on both at once
                     nextClaim = claimAhead(runId, runStart);
                 }
-                store.complete(job, runId, results, kept);
-                counted = counted.plus(Tally.of(results, kept));
+                write(runId, written);
             }
             return counted;
         } catch (SQLException | RuntimeException e) {
@@ -181,6 +171,31 @@ final class ChunkLoop {
 
     Tally counted() {
         return counted;
+    }
+
+    /** A chunk's results to write, and how many of its items stay claimed as their failure could not be recorded. */
+    private record Written(List<JobStore.Result> results, int kept) {
+
+        /** From the chunk's results in the items' order, null for an item whose failure was not recorded. */
+        static Written of(List<JobStore.Result> ran) {
+            List<JobStore.Result> results = new ArrayList<>(ran.size());
+            int kept = 0;
+            for (JobStore.Result result : ran) {
+                if (result != null) {
+                    results.add(result);
+                } else {
+                    // the failure could not be recorded: the item stays claimed, for the next run
+                    kept++;
+                }
+            }
+            return new Written(results, kept);
+        }
+    }
+
+    /** Writes a chunk's results in one transaction and counts them. */
+    private void write(long runId, Written written) throws SQLException {
+        store.complete(job, runId, written.results(), written.kept());
+        counted = counted.plus(Tally.of(written.results(), written.kept()));
     }
 
     private List<JobStore.Result> runItems(long runId, List<JobStore.Item> chunkItems) {
@@ -291,19 +306,9 @@ final class ChunkLoop {
                         leftClaimed += f.items.size();
                         continue;
                     }
-                    List<JobStore.Result> results = new ArrayList<>(ran.size());
-                    int kept = 0;
-                    for (JobStore.Result result : ran) {
-                        if (result != null) {
-                            results.add(result);
-                        } else {
-                            // the failure could not be recorded: the item stays claimed, for the next run
-                            kept++;
-                        }
-                    }
-                    store.complete(job, runId, results, kept);
-                    counted = counted.plus(Tally.of(results, kept));
-                    if (kept > 0) {
+                    Written written = Written.of(ran);
+                    write(runId, written);
+                    if (written.kept() > 0) {
                         // the error table cannot be written (the database is likely failing): stop taking items
                         claiming = false;
                     }
