@@ -17,6 +17,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -168,7 +172,10 @@ public final class ConcurrencyBenchmark {
             long t1 = System.nanoTime();
             List<long[]> made = CallClock.calls();
             if (made.size() != items) {
-                throw new IllegalStateException("The run made " + made.size() + " calls, not " + items);
+                throw new IllegalStateException("The run made " + made.size() + " calls, not " + items + "; its runs: "
+                        + rows(app, "SELECT status, items_done, items_failed, items_deferred, retries, error_summary"
+                        + " FROM job_run WHERE job = 'call'") + "; its errors: "
+                        + rows(app, "SELECT item_key, message FROM factory_error ORDER BY 1 LIMIT 5"));
             }
             double seconds = (t1 - t0) / 1e9;
             Calls job = new Calls(made.size(), made.stream().mapToLong(c -> c[1] - c[0]).average().orElse(0) / 1e6,
@@ -295,6 +302,22 @@ public final class ConcurrencyBenchmark {
         double[] values = runs.stream().mapToDouble(figure).sorted().toArray();
         return values.length % 2 == 1 ? values[values.length / 2]
                 : (values[values.length / 2 - 1] + values[values.length / 2]) / 2;
+    }
+
+    /** A query's rows, each as its values, for a message. */
+    private static List<List<Object>> rows(FactoryApplication app, String sql) throws SQLException {
+        List<List<Object>> rows = new ArrayList<>();
+        try (Connection c = app.database().dataSource().getConnection(); Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery(sql)) {
+            while (rs.next()) {
+                List<Object> row = new ArrayList<>();
+                for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+                    row.add(rs.getObject(i));
+                }
+                rows.add(row);
+            }
+        }
+        return rows;
     }
 
     private static String uri(int port) {
