@@ -4,6 +4,7 @@ import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
 import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.awaitility.Awaitility.await;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
@@ -21,6 +22,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -178,8 +180,9 @@ public final class ConcurrencyBenchmark {
                         + rows(app, "SELECT item_key, message FROM factory_error ORDER BY 1 LIMIT 5"));
             }
             double seconds = (t1 - t0) / 1e9;
+            List<ServeEvent> served = served(api, items);
             Calls job = new Calls(made.size(), made.stream().mapToLong(c -> c[1] - c[0]).average().orElse(0) / 1e6,
-                    standInMs(api.getAllServeEvents()), mostAtOnce(api.getAllServeEvents()));
+                    standInMs(served), mostAtOnce(served));
             api.resetRequests();
             return new Run(concurrency, seconds, items / seconds, concurrency * 1000.0 / latency, direct, camel,
                     roundTrip, job,
@@ -225,13 +228,22 @@ public final class ConcurrencyBenchmark {
             for (Future<Long> f : made) {
                 total += f.get();
             }
-            List<ServeEvent> events = api.getAllServeEvents();
+            List<ServeEvent> events = served(api, count);
             Calls calls = new Calls(count, total / 1e6 / count, standInMs(events), mostAtOnce(events));
             api.resetRequests();
             return calls;
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    /**
+     * The stand-in's record of the {@code count} calls just made, once it has timed each: it may finish timing a call
+     * a moment after the client has read the answer.
+     */
+    private static List<ServeEvent> served(WireMockServer api, int count) {
+        return await().atMost(Duration.ofSeconds(30)).until(api::getAllServeEvents, events -> events.size() == count
+                && events.stream().allMatch(e -> e.getTiming().getTotalTime() != null));
     }
 
     /** What WireMock spent on a call beside the delay it added: matching, building and sending the answer. */
