@@ -22,7 +22,7 @@ public class Gate {
     public void pass(Exchange exchange) throws InterruptedException {
         if (holdKeys.contains(exchange.getMessage().getHeader(JobConsumer.ITEM_KEY, String.class))) {
             reached.countDown();
-            release.await(30, TimeUnit.SECONDS);
+            release.await(60, TimeUnit.SECONDS);
         }
     }
 }
