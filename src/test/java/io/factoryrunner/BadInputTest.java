@@ -184,6 +184,12 @@ class BadInputTest {
     }
 
     @Test
+    void a_retention_that_is_not_a_duration_names_the_key_at_start_not_at_the_first_housekeeping() {
+        FactoryHome home = home().property("factory.retention.state", "three weeks");
+        assertThat(startFails(home).getMessage()).contains("factory.retention.state").contains("'three weeks'");
+    }
+
+    @Test
     void a_drop_size_limit_that_is_not_a_number_of_bytes_names_the_key() {
         FactoryHome home = home().property("source.drop.max-size", "500KB");
         assertThat(startFails(home).getMessage()).contains("source.drop.max-size").contains("'500KB'")

@@ -86,7 +86,7 @@ class CustomerFactoryTest {
             orders.intake-cron = 0/1 * * * * ?
             job.orders.cron = %s
             job.ship.cron = %s
-            job.orders.http.response-timeout = 500ms
+            job.orders.http.response-timeout = 3s
             factory.retry.max-attempts = 2
             factory.retry.initial-delay = 50ms
             """.formatted(NEVER, NEVER)).route("orders.camel.yaml", ROUTES));
@@ -100,7 +100,7 @@ class CustomerFactoryTest {
                 .withBody("{\"error\":\"unknown customer\"}")));
         shop.stubFor(post(urlPathEqualTo("/api/orders/3")).willReturn(aResponse().withStatus(500)));
         shop.stubFor(post(urlPathEqualTo("/api/orders/4")).willReturn(aResponse().withStatus(201)
-                .withFixedDelay(10_000)));
+                .withFixedDelay(30_000)));
     }
 
     @ParameterizedTest

@@ -33,6 +33,7 @@ public final class ConfigValidator {
             new Rule(Pattern.compile(".*\\.auto-pause-after"), ConfigType.INTEGER, 0),
             new Rule(Pattern.compile(".*\\.(port)"), ConfigType.INTEGER, 0),
             new Rule(Pattern.compile(".*\\.(timeout|interval|retention|delay|deadline|heartbeat)"), ConfigType.DURATION, 0),
+            new Rule(Pattern.compile("factory\\.retention\\.[^.]+"), ConfigType.DURATION, 0),
             new Rule(Pattern.compile(".*[.-](delay|after|poll-interval)"), ConfigType.DURATION, 0),
             new Rule(Pattern.compile(".*[.-](timeout|interval)"), ConfigType.DURATION, 0));
 
