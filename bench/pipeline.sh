@@ -17,7 +17,13 @@
 #   PASSES=5         timed flatness passes per size (the median is reported)
 #   TX=claim,chunk   the jobs' transaction option, each measured (flatness with the first)
 #   FLATNESS=on      off skips the flatness passes
+#   NODES=1          2 (or more): instead of the above, the chain on one node and on NODES nodes (child JVMs with
+#                    factory.cluster.enabled = true on one PostgreSQL, every job firing every second), alternately,
+#                    ROUNDS times each, at the first CHUNK and TX; hand-offs/s side by side with the core count
+#   ROUNDS=3         rounds of the NODES comparison
 #   JAVA_OPTS=...    JVM options
+#
+#   bench/pipeline.sh NODES=2 N=50000 CHUNK=100 TX=claim
 #
 # Targets: hand-offs/s >= 5 x raw commits/s on PostgreSQL; pass with BIG finished items <= 1.5 x pass with 1,000.
 exec "$(dirname "${BASH_SOURCE[0]}")/run-java.sh" PipelineBenchmark "$@"

@@ -155,15 +155,25 @@ public final class ErrorRecorder implements FailureRecorder {
         if (error == null) {
             return;
         }
-        if (isInterruption(error) && isStopping(exchange)) {
-            // Camel refuses a pending redelivery when the route stops: the item did not fail, the factory stopped
-            exchange.setProperty(INTERRUPTED, true);
-            LOG.info("Item {} of job {}: its next attempt was cut off by a stop; it stays for the next run",
-                    exchange.getMessage().getHeader(JobConstants.ITEM_KEY), exchange.getMessage().getHeader(JobConstants.JOB));
+        if (cutOffByStop(exchange, error)) {
             return;
         }
         store(describe(exchange, error));
         exchange.setProperty(RECORDED, true);
+    }
+
+    /**
+     * Camel refuses a pending redelivery, and the next step of an item under way, once the route stops: the item did
+     * not fail, the factory stopped. Marks the exchange {@link #INTERRUPTED} when so.
+     */
+    private static boolean cutOffByStop(Exchange exchange, Throwable error) {
+        if (!isInterruption(error) || !isStopping(exchange)) {
+            return false;
+        }
+        exchange.setProperty(INTERRUPTED, true);
+        LOG.info("Item {} of job {}: cut off by a stop; it stays for the next run",
+                exchange.getMessage().getHeader(JobConstants.ITEM_KEY), exchange.getMessage().getHeader(JobConstants.JOB));
+        return true;
     }
 
     /** The factory, or the exchange's route, is stopping: a refusal then is the stop's, not the item's. */
@@ -187,7 +197,7 @@ public final class ErrorRecorder implements FailureRecorder {
 
     @Override
     public boolean recordFailure(Exchange exchange, Throwable error) {
-        if (Boolean.TRUE.equals(exchange.getProperty(RECORDED, Boolean.class))) {
+        if (Boolean.TRUE.equals(exchange.getProperty(RECORDED, Boolean.class)) || cutOffByStop(exchange, error)) {
             return true;
         }
         try {

@@ -5,11 +5,14 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -19,10 +22,15 @@ import org.slf4j.LoggerFactory;
  * A run's loop over its items: first the items an earlier run left claimed, then chunks claimed from the inbox, each
  * item sent through the route and each chunk's results committed together, while the next chunk is claimed on
  * another connection (or, with {@code transaction=chunk}, taken, run and committed in one transaction per chunk).
+ * With items in parallel and the claim committed first, the next chunk is claimed while the current chunk's last
+ * items are still under way, so the pool stays full (see {@link #runWindow}).
  */
 final class ChunkLoop {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChunkLoop.class);
+
+    /** How many chunks may be claimed and not yet written at once when a chunk's items run in parallel. */
+    static final int WINDOW = 2;
 
     /** Sends one item through the route: its result, {@link ItemOutcomes#INTERRUPTED}, or null (failure unrecorded). */
     @FunctionalInterface
@@ -65,6 +73,7 @@ final class ChunkLoop {
     private final JobStore store;
     private final String job;
     private final int chunk;
+    private final int concurrency;
     private final boolean chunkTransaction;
     private final Clock clock;
     private final Supplier<List<String>> downstream;
@@ -91,6 +100,7 @@ final class ChunkLoop {
         this.store = store;
         this.job = endpoint.getJob();
         this.chunk = endpoint.getChunkSize();
+        this.concurrency = endpoint.getConcurrency();
         this.chunkTransaction = endpoint.isChunkTransaction();
         this.clock = clock;
         this.downstream = () -> endpoint.getComponent().registry().downstreamOf(job);
@@ -130,6 +140,10 @@ final class ChunkLoop {
                 }
                 if (taken.isEmpty()) {
                     takenBack = false;
+                    ExecutorService pool = itemPool.get();
+                    if (pool != null) {
+                        return runWindow(runId, runStart, pool);
+                    }
                     // items put back during this run wait for the next one
                     JobStore.Claim claim = nextClaim != null ? join(nextClaim)
                             : store.claim(job, runId, chunk, runStart);
@@ -152,24 +166,13 @@ final class ChunkLoop {
                     return Tally.stopped("stopped during the run; " + taken.size()
                             + " claimed items left for the next run");
                 }
-                List<JobStore.Result> results = new ArrayList<>(taken.size());
-                int kept = 0;
-                for (JobStore.Result result : ran) {
-                    if (result != null) {
-                        results.add(result);
-                    } else {
-                        // the failure could not be recorded: the item stays claimed, for the next run
-                        kept++;
-                    }
-                }
-                if (!takenBack && kept == 0) {
+                Written written = Written.of(ran);
+                if (!takenBack && written.kept() == 0) {
                     // the next chunk is claimed on another connection while this one commits: the two
                     // transactions touch different rows, and the database works on both at once
                     nextClaim = claimAhead(runId, runStart);
                 }
-                store.complete(job, runId, results, kept);
-                seenRunning = System.nanoTime();
-                counted = counted.plus(Tally.of(results, kept));
+                write(runId, written);
             }
             return counted;
         } catch (SQLException | RuntimeException e) {
@@ -215,6 +218,32 @@ final class ChunkLoop {
                     (System.nanoTime() - seenRunning) / 1_000_000);
             return false;
         }
+    }
+
+    /** A chunk's results to write, and how many of its items stay claimed as their failure could not be recorded. */
+    private record Written(List<JobStore.Result> results, int kept) {
+
+        /** From the chunk's results in the items' order, null for an item whose failure was not recorded. */
+        static Written of(List<JobStore.Result> ran) {
+            List<JobStore.Result> results = new ArrayList<>(ran.size());
+            int kept = 0;
+            for (JobStore.Result result : ran) {
+                if (result != null) {
+                    results.add(result);
+                } else {
+                    // the failure could not be recorded: the item stays claimed, for the next run
+                    kept++;
+                }
+            }
+            return new Written(results, kept);
+        }
+    }
+
+    /** Writes a chunk's results in one transaction and counts them. */
+    private void write(long runId, Written written) throws SQLException {
+        store.complete(job, runId, written.results(), written.kept());
+        seenRunning = System.nanoTime();
+        counted = counted.plus(Tally.of(written.results(), written.kept()));
     }
 
     private List<JobStore.Result> runItems(long runId, List<JobStore.Item> chunkItems) {
@@ -265,6 +294,146 @@ final class ChunkLoop {
             results.add(result);
         }
         return results;
+    }
+
+    /**
+     * The chunks claimed from the inbox when their items run in parallel: the next chunk is claimed as soon as fewer
+     * of the current chunk's items wait for a thread than the pool has threads, and its items queue behind them, so
+     * the pool does not wait for a chunk's slowest items nor for its commit. Each chunk is written (its results
+     * committed together) once all of its items have ended, whichever chunk that is first; at most {@link #WINDOW}
+     * chunks are claimed and not yet written. A stop claims nothing more: a chunk whose items all went through is
+     * written, one cut off stays claimed for the next run. A failure to write waits for the items under way to end
+     * before it ends the run; their chunks stay claimed.
+     */
+    private Tally runWindow(long runId, Instant runStart, ExecutorService pool) throws SQLException {
+        List<InFlight> window = new ArrayList<>(WINDOW);
+        AtomicBoolean failing = new AtomicBoolean();
+        boolean claiming = true;
+        boolean stopped = false;
+        int leftClaimed = 0;
+        try {
+            while (true) {
+                if (claiming && window.size() < WINDOW && window.stream().allMatch(f -> f.low.isDone())) {
+                    if (!runAllowed.getAsBoolean()) {
+                        claiming = false;
+                        stopped = true;
+                        continue;
+                    }
+                    // items put back during this run wait for the next one
+                    JobStore.Claim claim = store.claim(job, runId, chunk, runStart);
+                    if (claim.taken() == 0) {
+                        claiming = false;
+                    } else if (!claim.items().isEmpty()) {
+                        window.add(launch(runId, claim.items(), pool, () -> !failing.get()));
+                    }
+                    continue;
+                }
+                if (window.isEmpty()) {
+                    break;
+                }
+                // wait for a chunk to end, or for the one under way to run low while the window has room
+                List<CompletableFuture<?>> events = new ArrayList<>();
+                for (InFlight f : window) {
+                    events.add(f.ended);
+                    if (claiming && window.size() < WINDOW && !f.low.isDone()) {
+                        events.add(f.low);
+                    }
+                }
+                CompletableFuture.anyOf(events.toArray(CompletableFuture[]::new)).join();
+                for (Iterator<InFlight> it = window.iterator(); it.hasNext();) {
+                    InFlight f = it.next();
+                    if (!f.ended.isDone()) {
+                        continue;
+                    }
+                    it.remove();
+                    List<JobStore.Result> ran = f.results();
+                    if (ran == null) {
+                        // stopping: nothing of this chunk is committed; its items stay claimed for the next run
+                        claiming = false;
+                        stopped = true;
+                        leftClaimed += f.items.size();
+                        continue;
+                    }
+                    Written written = Written.of(ran);
+                    write(runId, written);
+                    if (written.kept() > 0) {
+                        // the error table cannot be written (the database is likely failing): stop taking items
+                        claiming = false;
+                    }
+                }
+            }
+            if (stopped) {
+                return Tally.stopped(leftClaimed > 0
+                        ? "stopped during the run; " + leftClaimed + " claimed items left for the next run"
+                        : "stopped during the run; the items not taken yet wait for the next run");
+            }
+            return counted;
+        } catch (SQLException | RuntimeException e) {
+            failing.set(true);
+            // the items under way end before the run does; their chunks stay claimed for the next run
+            window.forEach(f -> f.ended.join());
+            throw e;
+        }
+    }
+
+    /** A chunk in the window: its items on the pool, and whether they have run low or all ended. */
+    private static final class InFlight {
+        final List<JobStore.Item> items;
+        final List<CompletableFuture<JobStore.Result>> running;
+        /** Done once fewer of the chunk's items wait for a thread than the pool has threads. */
+        final CompletableFuture<Void> low;
+        /** Done once every item of the chunk has ended, however. */
+        final CompletableFuture<Void> ended;
+
+        InFlight(List<JobStore.Item> items, List<CompletableFuture<JobStore.Result>> running,
+                CompletableFuture<Void> low) {
+            this.items = items;
+            this.running = running;
+            this.low = low;
+            this.ended = CompletableFuture.allOf(running.toArray(CompletableFuture[]::new))
+                    .exceptionally(ignored -> null);
+        }
+
+        /** The items' results in their order, or null when one was cut off by a stop. */
+        List<JobStore.Result> results() {
+            List<JobStore.Result> results = new ArrayList<>(running.size());
+            for (CompletableFuture<JobStore.Result> f : running) {
+                JobStore.Result result = f.join();
+                if (result == ItemOutcomes.INTERRUPTED) {
+                    return null;
+                }
+                results.add(result);
+            }
+            return results;
+        }
+    }
+
+    /** Hands a chunk's items to the pool, each to run while the run is allowed and {@code goOn} holds. */
+    private InFlight launch(long runId, List<JobStore.Item> chunkItems, ExecutorService pool, BooleanSupplier goOn) {
+        AtomicInteger waiting = new AtomicInteger(chunkItems.size());
+        CompletableFuture<Void> low = new CompletableFuture<>();
+        if (chunkItems.size() < concurrency) {
+            low.complete(null);
+        }
+        List<CompletableFuture<JobStore.Result>> running = new ArrayList<>(chunkItems.size());
+        try {
+            for (JobStore.Item item : chunkItems) {
+                running.add(CompletableFuture.supplyAsync(() -> {
+                    if (waiting.decrementAndGet() < concurrency) {
+                        low.complete(null);
+                    }
+                    return goOn.getAsBoolean() && runAllowed.getAsBoolean() && holds(runId)
+                            ? items.run(runId, item) : ItemOutcomes.INTERRUPTED;
+                }, pool));
+            }
+        } catch (RejectedExecutionException stopping) {
+            // the pool is gone: the route is stopping, and the items not handed to it are cut off
+            while (running.size() < chunkItems.size()) {
+                running.add(CompletableFuture.completedFuture(ItemOutcomes.INTERRUPTED));
+            }
+            low.complete(null);
+        }
+        return new InFlight(chunkItems, running, low);
     }
 
     /**

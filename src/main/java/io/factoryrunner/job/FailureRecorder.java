@@ -12,12 +12,16 @@ public interface FailureRecorder {
     String ATTEMPTS = "FactoryAttempts";
 
     /**
-     * Exchange property set when the item's processing was cut off by a stop (a redelivery refused while the route
-     * stops): no failure of the item, which stays claimed for the next run, as a crash would leave it.
+     * Exchange property set when the item's processing was cut off by a stop (a redelivery, or the next step of an
+     * item under way, refused while the route stops): no failure of the item, which stays claimed for the next run, as
+     * a crash would leave it.
      */
     String INTERRUPTED = "FactoryInterrupted";
 
-    /** True when the failure is stored; false when it could not be (the item must then stay claimed). */
+    /**
+     * True when the failure is stored, or is a stop's (the exchange is then marked {@link #INTERRUPTED}); false when
+     * it could not be stored (the item must then stay claimed).
+     */
     boolean recordFailure(Exchange exchange, Throwable error);
 
     /** True for a failure a later run may not meet (the API was down): the item waits for the next run. */

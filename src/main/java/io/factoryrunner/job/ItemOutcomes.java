@@ -57,6 +57,10 @@ final class ItemOutcomes {
             if (!recorded) {
                 return null;
             }
+            if (Boolean.TRUE.equals(exchange.getProperty(FailureRecorder.INTERRUPTED, Boolean.class))) {
+                // the recorder found the failure to be a stop's
+                return INTERRUPTED;
+            }
             String message = Secrets.mask(error.getClass().getSimpleName() + ": " + error.getMessage());
             boolean later = recorder != null && recorder.isTransient(error);
             return later ? putBack(item, message, retries)

@@ -29,9 +29,10 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
     private String upstream;
     @UriParam(label = "consumer", defaultValue = "100", description = "Items claimed and committed together.")
     private int chunkSize = 100;
-    @UriParam(label = "consumer", defaultValue = "1", description = "How many items of a chunk go through the route"
-            + " at once, on a pool of the job's own; results are still committed per chunk. 1 runs them one after"
-            + " the other, for a route that must stay serial.")
+    @UriParam(label = "consumer", defaultValue = "1", description = "How many items go through the route at once,"
+            + " on a pool of the job's own; results are still committed per chunk. With transaction claim the next"
+            + " chunk is claimed while the current chunk's last items run, at most two chunks at once. 1 runs them"
+            + " one after the other, for a route that must stay serial.")
     private int concurrency = 1;
     @UriParam(label = "consumer", defaultValue = "1", description = "How many runs of the job may go at once, on all"
             + " the nodes of the database together; their claims share the job's waiting items and never take the"
@@ -131,7 +132,7 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
         return concurrency;
     }
 
-    /** How many items of a chunk go through the route at once. */
+    /** How many items go through the route at once. */
     public void setConcurrency(int concurrency) {
         if (concurrency < 1) {
             throw new IllegalArgumentException("concurrency of job " + job + " must be at least 1, not "

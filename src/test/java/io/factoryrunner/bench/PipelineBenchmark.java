@@ -47,7 +47,8 @@ import org.slf4j.LoggerFactory;
  * throughput is measured at each, flatness at the first; 100,500), {@code COMMITS}
  * (timed raw commits, 3000), {@code PASSES} (timed flatness passes per size, median taken, 5), {@code TX} (the jobs'
  * {@code transaction} option, each measured at each chunk size, flatness with the first; claim,chunk),
- * {@code FLATNESS} (off skips it).
+ * {@code FLATNESS} (off skips it), {@code NODES} (1; 2 or more runs {@link NodesBenchmark} instead), {@code ROUNDS}
+ * (3, with NODES only).
  */
 public final class PipelineBenchmark {
 
@@ -61,11 +62,12 @@ public final class PipelineBenchmark {
     static final int ITEMS_PER_RUN = 100;
 
     record Settings(int items, int big, String db, List<Integer> chunks, int commits, int passes,
-            List<String> transactions, boolean flatness) {
+            List<String> transactions, boolean flatness, int nodes, int rounds) {
 
         static Settings read(String[] args) {
             Map<String, String> values = new LinkedHashMap<>();
-            for (String key : List.of("N", "BIG", "DB", "CHUNK", "COMMITS", "PASSES", "TX", "FLATNESS")) {
+            for (String key : List.of("N", "BIG", "DB", "CHUNK", "COMMITS", "PASSES", "TX", "FLATNESS", "NODES",
+                    "ROUNDS")) {
                 String env = System.getenv(key);
                 if (env != null && !env.isBlank()) {
                     values.put(key, env.trim());
@@ -75,8 +77,7 @@ public final class PipelineBenchmark {
                 int eq = arg.indexOf('=');
                 if (eq < 1) {
                     throw new IllegalArgumentException("Arguments are KEY=value (N, BIG, DB, CHUNK, COMMITS, PASSES,"
-                            + " TX, FLATNESS),"
-                            + " not '" + arg + "'");
+                            + " TX, FLATNESS, NODES, ROUNDS), not '" + arg + "'");
                 }
                 values.put(arg.substring(0, eq).trim().toUpperCase(Locale.ROOT), arg.substring(eq + 1).trim());
             }
@@ -97,7 +98,8 @@ public final class PipelineBenchmark {
             }
             Settings s = new Settings(number(values, "N", 10_000), number(values, "BIG", 1_000_000), db,
                     List.copyOf(chunks), number(values, "COMMITS", 3_000), number(values, "PASSES", 5),
-                    List.copyOf(transactions), !values.getOrDefault("FLATNESS", "on").equals("off"));
+                    List.copyOf(transactions), !values.getOrDefault("FLATNESS", "on").equals("off"),
+                    number(values, "NODES", 1), number(values, "ROUNDS", 3));
             if (s.big() <= SMALL) {
                 throw new IllegalArgumentException("BIG must be more than " + SMALL + ", not " + s.big());
             }
@@ -143,6 +145,10 @@ public final class PipelineBenchmark {
     public static void main(String[] args) throws Exception {
         quietLogging();
         Settings settings = Settings.read(args);
+        if (settings.nodes() > 1) {
+            NodesBenchmark.run(settings);
+            return;
+        }
         System.out.printf(Locale.ROOT, "Pipeline benchmark: N=%d items through %d jobs (%s), chunk sizes %s, "
                 + "BIG=%d, %d raw commits, %d flatness passes per size; %d CPUs, load average %s%n", settings.items(),
                 JOBS.size(), String.join(" -> ", JOBS), settings.chunks(), settings.big(), settings.commits(),
@@ -492,30 +498,9 @@ public final class PipelineBenchmark {
 
         static Factory start(Path home, String url, Server server, int chunk, String transaction)
                 throws IOException {
-            StringBuilder properties = new StringBuilder();
-            StringBuilder routes = new StringBuilder();
-            for (int i = 0; i < JOBS.size(); i++) {
-                String job = JOBS.get(i);
-                properties.append("job.").append(job).append(".cron = ").append(NEVER).append('\n')
-                        .append("job.").append(job).append(".chunk-size = ").append(chunk).append('\n');
-                String upstream = i == 0 ? "" : "\n        upstream: " + JOBS.get(i - 1);
-                routes.append("""
-                        - route:
-                            id: %1$s
-                            from:
-                              uri: "job:%1$s"
-                              parameters:
-                                cron: "{{job.%1$s.cron}}"
-                                chunkSize: "{{job.%1$s.chunk-size}}"
-                                transaction: "%3$s"%2$s
-                              steps:
-                                - setBody:
-                                    simple: "${body}"
-                        """.formatted(job, upstream, transaction));
-            }
             Files.createDirectories(home.resolve("config/routes"));
-            Files.writeString(home.resolve("config/application.properties"), properties);
-            Files.writeString(home.resolve("config/routes/pipeline.camel.yaml"), routes);
+            Files.writeString(home.resolve("config/application.properties"), jobSettings(NEVER, chunk));
+            Files.writeString(home.resolve("config/routes/pipeline.camel.yaml"), routes(transaction));
 
             Map<String, String> overrides = new LinkedHashMap<>();
             overrides.put("factory.db.url", url);
@@ -534,6 +519,38 @@ public final class PipelineBenchmark {
         public void close() {
             app.stop();
         }
+    }
+
+    /** Every job's cron and chunk size, as {@code job.<name>.*} settings. */
+    static String jobSettings(String cron, int chunk) {
+        StringBuilder properties = new StringBuilder();
+        for (String job : JOBS) {
+            properties.append("job.").append(job).append(".cron = ").append(cron).append('\n')
+                    .append("job.").append(job).append(".chunk-size = ").append(chunk).append('\n');
+        }
+        return properties.toString();
+    }
+
+    /** The six-job chain of no-op routes, each job taking what the one before it finished. */
+    static String routes(String transaction) {
+        StringBuilder routes = new StringBuilder();
+        for (int i = 0; i < JOBS.size(); i++) {
+            String upstream = i == 0 ? "" : "\n        upstream: " + JOBS.get(i - 1);
+            routes.append("""
+                    - route:
+                        id: %1$s
+                        from:
+                          uri: "job:%1$s"
+                          parameters:
+                            cron: "{{job.%1$s.cron}}"
+                            chunkSize: "{{job.%1$s.chunk-size}}"
+                            transaction: "%3$s"%2$s
+                          steps:
+                            - setBody:
+                                simple: "${body}"
+                    """.formatted(JOBS.get(i), upstream, transaction));
+        }
+        return routes.toString();
     }
 
     /** The database server a measurement runs on: embedded PostgreSQL, or H2 files in a temporary directory. */

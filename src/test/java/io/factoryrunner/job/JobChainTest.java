@@ -217,6 +217,8 @@ class JobChainTest {
             stopping.get(20, TimeUnit.SECONDS);
             ds = app.database().dataSource();
             assertThat(runs(ds, "build")).containsExactly("abandoned/manual 2/2/0");
+            // the stop refused item-3's next step: it did not fail, it stays for the next run
+            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
             if (claim) {
                 assertThat(states(ds, "build")).extracting(State::status)
                         .containsExactly("done", "done", "claimed", "claimed");

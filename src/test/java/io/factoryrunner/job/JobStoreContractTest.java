@@ -2,6 +2,7 @@ package io.factoryrunner.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
 
 import io.factoryrunner.db.Database;
@@ -233,6 +234,50 @@ class JobStoreContractTest {
         assertThat(waiting("build")).containsExactly("item-2/v1 item-2 done");
         assertThat(store.claim("build", run, 10).items()).extracting(Item::key).containsExactly("item-2");
         assertThat(waiting("build")).isEmpty();
+    }
+
+    /**
+     * Items in parallel claim the next chunk before the current one is written, and write whichever chunk ends first:
+     * a chunk written before an earlier one is counted and handed on at once, and a crash that leaves the earlier
+     * chunk claimed gives only its items to the next run, which takes nothing written again.
+     */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_run_writes_its_chunks_in_any_order_and_a_crash_leaves_only_the_unwritten_ones_claimed(TestDatabase db)
+            throws Exception {
+        open(db);
+        store.declareFeed("build", "prepare");
+        for (int i = 1; i <= 5; i++) {
+            store.offer("prepare", "item-" + i, "v1", "raw" + i, true);
+        }
+        long run = store.startRun("prepare", Trigger.MANUAL, "node-1", null);
+        List<Item> first = store.claim("prepare", run, 2).items();
+        List<Item> second = store.claim("prepare", run, 2).items();
+        assertThat(first).extracting(Item::key).containsExactly("item-1", "item-2");
+        assertThat(second).extracting(Item::key).containsExactly("item-3", "item-4");
+
+        store.complete("prepare", run, List.of(new Result(second.get(0), Outcome.DONE, "prepared3", null, 0),
+                new Result(second.get(1), Outcome.FAILED, "raw4", "no such customer", 0)), 0);
+        assertThat(counts(run)).isEqualTo("taken 2, done 1, failed 1");
+        assertThat(waiting("build")).containsExactly("item-3/v1 prepared3");
+
+        // the process dies with the first chunk claimed; the next run takes back its items only
+        store.abandonRunsOf("node-1");
+        long next = store.startRun("prepare", Trigger.MANUAL, "node-1", null);
+        assertThat(store.reclaim("prepare", next)).isEqualTo(2);
+        List<Item> takenBack = store.claimedBy("prepare", next, 10);
+        assertThat(takenBack).extracting(Item::key, Item::attempts)
+                .containsExactly(tuple("item-1", 2), tuple("item-2", 2));
+        store.complete("prepare", next, done(takenBack), 0);
+        store.complete("prepare", next, done(store.claim("prepare", next, 10).items()), 0);
+
+        assertThat(states("prepare")).containsExactly("item-1/v1 done raw1", "item-2/v1 done raw2",
+                "item-3/v1 done prepared3", "item-4/v1 failed raw4", "item-5/v1 done raw5");
+        assertThat(counts(run)).isEqualTo("taken 2, done 1, failed 1");
+        assertThat(counts(next)).isEqualTo("taken 3, done 3, failed 0");
+        long build = store.startRun("build", Trigger.MANUAL, "node-1", null);
+        assertThat(store.claim("build", build, 10).items()).extracting(Item::key)
+                .containsExactly("item-3", "item-1", "item-2", "item-5");
     }
 
     /** Offers the keys to a job and runs them through it, the {@code failing} ones failed, the others done. */
