@@ -117,6 +117,8 @@ public final class JobStore {
                        SELECT 1 FROM job_feed f JOIN job_state s ON s.job = f.upstream AND s.done_seq > f.read_seq
                         WHERE f.job = ?)
                    THEN 1 ELSE 0 END""";
+
+    /** A run's status now. */
     private static final String RUN_STATUS = """
             SELECT status FROM job_run WHERE run_id = ?""";
 
