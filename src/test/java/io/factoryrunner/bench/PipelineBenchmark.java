@@ -14,6 +14,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.text.ParseException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -26,6 +27,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.stream.Stream;
 import javax.sql.DataSource;
+import jdk.jfr.Configuration;
+import jdk.jfr.Recording;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -47,7 +50,8 @@ import org.slf4j.LoggerFactory;
  * throughput is measured at each, flatness at the first; 100,500), {@code COMMITS}
  * (timed raw commits, 3000), {@code PASSES} (timed flatness passes per size, median taken, 5), {@code TX} (the jobs'
  * {@code transaction} option, each measured at each chunk size, flatness with the first; claim,chunk),
- * {@code FLATNESS} (off skips it).
+ * {@code FLATNESS} (off skips it), {@code JFR} (a directory: each measured pass is recorded there by the JDK's flight
+ * recorder with its profile settings, for {@code bench/profile.sh}; unset, nothing is recorded).
  */
 public final class PipelineBenchmark {
 
@@ -59,13 +63,15 @@ public final class PipelineBenchmark {
     static final int PASS_ITEMS = 1_000;
     /** Finished items per prefilled run. */
     static final int ITEMS_PER_RUN = 100;
+    /** CPU time is printed per this many hand-offs. */
+    static final int CPU_PER = 10_000;
 
     record Settings(int items, int big, String db, List<Integer> chunks, int commits, int passes,
-            List<String> transactions, boolean flatness) {
+            List<String> transactions, boolean flatness, Path jfr) {
 
         static Settings read(String[] args) {
             Map<String, String> values = new LinkedHashMap<>();
-            for (String key : List.of("N", "BIG", "DB", "CHUNK", "COMMITS", "PASSES", "TX", "FLATNESS")) {
+            for (String key : List.of("N", "BIG", "DB", "CHUNK", "COMMITS", "PASSES", "TX", "FLATNESS", "JFR")) {
                 String env = System.getenv(key);
                 if (env != null && !env.isBlank()) {
                     values.put(key, env.trim());
@@ -75,7 +81,7 @@ public final class PipelineBenchmark {
                 int eq = arg.indexOf('=');
                 if (eq < 1) {
                     throw new IllegalArgumentException("Arguments are KEY=value (N, BIG, DB, CHUNK, COMMITS, PASSES,"
-                            + " TX, FLATNESS),"
+                            + " TX, FLATNESS, JFR),"
                             + " not '" + arg + "'");
                 }
                 values.put(arg.substring(0, eq).trim().toUpperCase(Locale.ROOT), arg.substring(eq + 1).trim());
@@ -97,7 +103,8 @@ public final class PipelineBenchmark {
             }
             Settings s = new Settings(number(values, "N", 10_000), number(values, "BIG", 1_000_000), db,
                     List.copyOf(chunks), number(values, "COMMITS", 3_000), number(values, "PASSES", 5),
-                    List.copyOf(transactions), !values.getOrDefault("FLATNESS", "on").equals("off"));
+                    List.copyOf(transactions), !values.getOrDefault("FLATNESS", "on").equals("off"),
+                    values.containsKey("JFR") ? Path.of(values.get("JFR")) : null);
             if (s.big() <= SMALL) {
                 throw new IllegalArgumentException("BIG must be more than " + SMALL + ", not " + s.big());
             }
@@ -117,9 +124,12 @@ public final class PipelineBenchmark {
         }
     }
 
-    /** The throughput one database measured at one chunk size, beside its raw commit rate. */
+    /**
+     * The throughput one database measured at one chunk size, beside its raw commit rate, and the CPU seconds the
+     * JVM and the database server used per {@link #CPU_PER} hand-offs of the measured pass.
+     */
     record Throughput(String database, String transaction, int chunk, double handoffsPerSecond,
-            double commitsPerSecond) {
+            double commitsPerSecond, CpuMeter.Reading cpu) {
 
         double ratio() {
             return handoffsPerSecond / commitsPerSecond;
@@ -220,18 +230,55 @@ public final class PipelineBenchmark {
                     JOBS.get(0), seconds(t));
             double[] perJob = new double[JOBS.size()];
             server.resetStatements(url);
-            double elapsed = pass(factory, "item-", settings.items(), perJob);
+            CpuMeter meter = server.cpuMeter();
+            Recording recording = startRecording();
+            Map<String, Double> threadsBefore = CpuMeter.threadSeconds();
+            CpuMeter.Reading before = meter.read();
+            long start = System.nanoTime();
+            List<Long> runs = runJobs(factory, perJob);
+            double elapsed = seconds(start);
+            CpuMeter.Reading used = meter.read().minus(before);
+            Map<String, Double> threadsUsed = CpuMeter.threadSeconds();
+            threadsBefore.forEach((name, seconds) -> threadsUsed.merge(name, -seconds, Double::sum));
+            stopRecording(recording, server.name().toLowerCase(Locale.ROOT) + "-" + chunk + "-" + transaction);
+            check(factory.app().database().dataSource(), "item-", settings.items(), runs);
             double handoffs = (double) settings.items() * JOBS.size() / elapsed;
             System.out.printf(Locale.ROOT, "six-job pass over %d items: %.3f s (%s)%n", settings.items(), elapsed,
                     perJobText(perJob));
             server.printStatements(url);
+            CpuMeter.Reading cpu = used.per(CPU_PER, (double) settings.items() * JOBS.size());
+            System.out.printf(Locale.ROOT, "CPU of the pass: %s, of %.2f s wall time x %d cores; per %,d hand-offs:"
+                    + " %s%n", used.text(), elapsed, Runtime.getRuntime().availableProcessors(), CPU_PER, cpu.text());
+            System.out.printf(Locale.ROOT, "  JVM CPU by thread: %s%n", threadsText(threadsUsed));
             System.out.printf(Locale.ROOT, "item hand-offs/s: %.0f%n", handoffs);
             Throughput answer = new Throughput(server.name(), transaction, chunk, handoffs,
-                    rawCommitsPerSecond(url, server));
+                    rawCommitsPerSecond(url, server), cpu);
             System.out.printf(Locale.ROOT, "ratio hand-offs/s / raw commits/s: %.2fx (target >= 5x on PostgreSQL)%s%n",
                     answer.ratio(), server.postgres() ? verdict(answer.ratio() >= 5) : "");
             return answer;
         }
+    }
+
+    /** A flight recording of the measured pass (JFR, the profile settings), when JFR names a directory. */
+    private Recording startRecording() throws IOException, ParseException {
+        if (settings.jfr() == null) {
+            return null;
+        }
+        Recording recording = new Recording(Configuration.getConfiguration("profile"));
+        recording.start();
+        return recording;
+    }
+
+    private void stopRecording(Recording recording, String name) throws IOException {
+        if (recording == null) {
+            return;
+        }
+        recording.stop();
+        Files.createDirectories(settings.jfr());
+        Path file = settings.jfr().resolve(name + ".jfr");
+        recording.dump(file);
+        recording.close();
+        System.out.printf(Locale.ROOT, "flight recording of the pass: %s%n", file);
     }
 
     /** Median time of PASSES six-job passes over PASS_ITEMS new items; each pass's rows are removed after it. */
@@ -256,9 +303,17 @@ public final class PipelineBenchmark {
      * each run took and finished all {@code count} items. {@code perJob}, when given, receives each run's time.
      */
     private static double pass(Factory factory, String prefix, int count, double[] perJob) throws SQLException {
-        List<Long> runs = new ArrayList<>();
         long start = System.nanoTime();
-        long previous = start;
+        List<Long> runs = runJobs(factory, perJob);
+        double elapsed = seconds(start);
+        check(factory.app().database().dataSource(), prefix, count, runs);
+        return elapsed;
+    }
+
+    /** Triggers every job once, in chain order; the runs' ids. {@code perJob}, when given, receives their times. */
+    private static List<Long> runJobs(Factory factory, double[] perJob) {
+        List<Long> runs = new ArrayList<>();
+        long previous = System.nanoTime();
         for (int i = 0; i < JOBS.size(); i++) {
             long run = factory.app().jobs().trigger(JOBS.get(i), Trigger.MANUAL);
             long now = System.nanoTime();
@@ -271,9 +326,7 @@ public final class PipelineBenchmark {
             }
             runs.add(run);
         }
-        double elapsed = (System.nanoTime() - start) / 1e9;
-        check(factory.app().database().dataSource(), prefix, count, runs);
-        return elapsed;
+        return runs;
     }
 
     /** Every run succeeded with all items done, and the last job holds every item as done. */
@@ -435,11 +488,13 @@ public final class PipelineBenchmark {
     }
 
     private static void summary(List<Throughput> throughput, List<Flatness> flatness) {
-        System.out.printf(Locale.ROOT, "%n%-11s %-11s %6s %13s %13s %15s%n", "database", "transaction", "chunk",
-                "hand-offs/s", "raw commits/s", "ratio (>= 5x)");
+        System.out.printf(Locale.ROOT, "%n%-11s %-11s %6s %13s %13s %15s %17s %17s%n", "database", "transaction",
+                "chunk", "hand-offs/s", "raw commits/s", "ratio (>= 5x)", "JVM CPU s/" + CPU_PER,
+                "server CPU s/" + CPU_PER);
         for (Throughput t : throughput) {
-            System.out.printf(Locale.ROOT, "%-11s %-11s %6d %13.0f %13.0f %14.2fx%n", t.database(), t.transaction(),
-                    t.chunk(), t.handoffsPerSecond(), t.commitsPerSecond(), t.ratio());
+            System.out.printf(Locale.ROOT, "%-11s %-11s %6d %13.0f %13.0f %14.2fx %17.3f %17.3f%n", t.database(),
+                    t.transaction(), t.chunk(), t.handoffsPerSecond(), t.commitsPerSecond(), t.ratio(), t.cpu().jvm(),
+                    t.cpu().postgres());
         }
         System.out.printf(Locale.ROOT, "%n%-11s %6s %14s %14s %10s%n", "database", "chunk", "pass, small s",
                 "pass, big s", "(<= 1.5x)");
@@ -447,6 +502,15 @@ public final class PipelineBenchmark {
             System.out.printf(Locale.ROOT, "%-11s %6d %14.3f %14.3f %9.2fx%n", f.database(), f.chunk(), f.smallPass(),
                     f.bigPass(), f.ratio());
         }
+    }
+
+    /** The threads that used 0.05 s or more, most first. */
+    private static String threadsText(Map<String, Double> seconds) {
+        List<String> parts = new ArrayList<>();
+        seconds.entrySet().stream().filter(e -> e.getValue() >= 0.05)
+                .sorted(Map.Entry.<String, Double>comparingByValue().reversed())
+                .forEach(e -> parts.add(String.format(Locale.ROOT, "%s %.2f s", e.getKey(), e.getValue())));
+        return String.join(", ", parts);
     }
 
     private static String perJobText(double[] perJob) {
@@ -551,7 +615,8 @@ public final class PipelineBenchmark {
         static Server startPostgres() throws IOException {
             EmbeddedPostgres pg = EmbeddedPostgres.builder().setServerConfig("fsync", "on")
                     .setServerConfig("synchronous_commit", "on")
-                    .setServerConfig("shared_preload_libraries", "pg_stat_statements").start();
+                    .setServerConfig("shared_preload_libraries", "pg_stat_statements")
+                    .setServerConfig("pg_stat_statements.track_planning", "on").start();
             return new Server(pg, Files.createTempDirectory("pipeline-bench-"));
         }
 
@@ -577,17 +642,25 @@ public final class PipelineBenchmark {
             try (Connection c = DriverManager.getConnection(url, user(), password());
                     Statement s = c.createStatement();
                     ResultSet rs = s.executeQuery("""
-                            SELECT calls, total_exec_time + total_plan_time, rows, query FROM pg_stat_statements
+                            SELECT calls, total_exec_time + total_plan_time, rows, query, total_plan_time
+                              FROM pg_stat_statements
                              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                              ORDER BY 2 DESC LIMIT 8""")) {
-                System.out.println("  server time by statement (pg_stat_statements, plan and execution):");
+                System.out.println("  server time by statement (pg_stat_statements, plan and execution; of it,"
+                        + " planning):");
                 while (rs.next()) {
                     String query = rs.getString(4).replaceAll("\\s+", " ").trim();
-                    System.out.printf(Locale.ROOT, "  %7d calls %9.1f ms %7.3f ms/call %8d rows  %s%n", rs.getLong(1),
-                            rs.getDouble(2), rs.getDouble(2) / Math.max(1, rs.getLong(1)), rs.getLong(3),
-                            query.length() > 90 ? query.substring(0, 90) + "..." : query);
+                    long calls = Math.max(1, rs.getLong(1));
+                    System.out.printf(Locale.ROOT, "  %7d calls %9.1f ms %7.3f ms/call (plan %6.3f) %8d rows  %s%n",
+                            rs.getLong(1), rs.getDouble(2), rs.getDouble(2) / calls, rs.getDouble(5) / calls,
+                            rs.getLong(3), query.length() > 80 ? query.substring(0, 80) + "..." : query);
                 }
             }
+        }
+
+        /** The CPU this JVM and the server use (H2 runs inside the JVM: the server's figure is NaN). */
+        CpuMeter cpuMeter() {
+            return postgres() ? CpuMeter.ofPostgresOnPort(postgres.getPort()) : CpuMeter.ofNoServer();
         }
 
         static Server startH2() throws IOException {
@@ -632,7 +705,8 @@ public final class PipelineBenchmark {
             }
             List<String> settings = new ArrayList<>();
             try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
-                for (String name : List.of("server_version", "fsync", "synchronous_commit", "wal_sync_method")) {
+                for (String name : List.of("server_version", "fsync", "synchronous_commit", "wal_sync_method",
+                        "lc_collate")) {
                     try (ResultSet rs = s.executeQuery("SHOW " + name)) {
                         rs.next();
                         settings.add(name + "=" + rs.getString(1));
