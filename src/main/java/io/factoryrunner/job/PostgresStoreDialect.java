@@ -13,11 +13,9 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * PostgreSQL: a chunk's claim and its results go as one statement each (arrays, {@code RETURNING},
@@ -135,7 +133,10 @@ final class PostgresStoreDialect implements StoreDialect {
                 ON CONFLICT (job) DO UPDATE SET last_seq = job_head.last_seq + EXCLUDED.last_seq
                 RETURNING last_seq)""";
 
-    /** The run's counts from the items written (and the items put back, the retries), and the feed's move. */
+    /**
+     * The run's counts from the items written (and the items put back, the retries), and the feed's move; answers
+     * one row: how many items were written, whether the feed moved and whether the run was counted.
+     */
     private static final String COUNT_AND_MOVE = """
             moved AS (
                 UPDATE job_feed SET read_seq = ? WHERE job = ? AND upstream = ? AND read_seq = ? RETURNING 1),
@@ -147,9 +148,7 @@ final class PostgresStoreDialect implements StoreDialect {
                        retries = retries + ?, items_kept = items_kept + ?, items_deferred = items_deferred + ?
                  WHERE run_id = ? AND status = 'running'
                 RETURNING 1)
-            SELECT item_key, item_version, (SELECT COUNT(*) FROM moved), (SELECT COUNT(*) FROM counted) FROM written
-            UNION ALL
-            SELECT NULL, NULL, (SELECT COUNT(*) FROM moved), (SELECT COUNT(*) FROM counted)""";
+            SELECT (SELECT COUNT(*) FROM written), (SELECT COUNT(*) FROM moved), (SELECT COUNT(*) FROM counted)""";
 
     /**
      * The claim path's results in one statement: the run's claimed rows moved to their final status (answering those
@@ -260,7 +259,7 @@ final class PostgresStoreDialect implements StoreDialect {
     }
 
     @Override
-    public Set<ItemKey> write(Connection c, ChunkWrite w) throws SQLException {
+    public int write(Connection c, ChunkWrite w) throws SQLException {
         List<Result> finished = w.finished();
         int done = w.doneCount();
         List<Object> params = new ArrayList<>(List.of(w.job(), done));
@@ -290,17 +289,14 @@ final class PostgresStoreDialect implements StoreDialect {
                 w.deferred() + w.kept(), w.retries(), w.kept(), w.deferred(), w.runId()));
         try (PreparedStatement ps = c.prepareStatement(w.claimed() ? FINISH : WRITE_FINISHED)) {
             Jdbc.bind(ps, params.toArray());
-            Set<ItemKey> written = new HashSet<>();
-            boolean feedMoved = false;
-            boolean counted = false;
+            int written;
+            boolean feedMoved;
+            boolean counted;
             try (ResultSet rs = resultSet(ps)) {
-                while (rs.next()) {
-                    feedMoved = rs.getInt(3) == 1;
-                    counted = rs.getInt(4) == 1;
-                    if (rs.getString(1) != null) {
-                        written.add(new ItemKey(rs.getString(1), rs.getString(2)));
-                    }
-                }
+                rs.next();
+                written = rs.getInt(1);
+                feedMoved = rs.getInt(2) == 1;
+                counted = rs.getInt(3) == 1;
             }
             if (!counted) {
                 throw new SQLException(StoreDialect.runTakenOver(w));
