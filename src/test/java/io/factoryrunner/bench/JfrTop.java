@@ -18,10 +18,10 @@ import jdk.jfr.consumer.RecordingFile;
 /**
  * Where a flight recording's CPU samples ({@code jdk.ExecutionSample}) fell, run by hand ({@code bench/profile.sh}):
  * by thread, by the library of the first frame outside the JDK (whose code asked for the work), by top frame (the
- * method running), and by method anywhere on the stack (the method and what it called), each as a share of all
- * samples.
+ * method running), and by method on the stack (the method and what it called), each as a share of all samples; and
+ * for each METHOD named, the samples under it by the method it called (where its own time goes).
  *
- * <pre>java ... io.factoryrunner.bench.JfrTop FILE.jfr [TOP]</pre>
+ * <pre>java ... io.factoryrunner.bench.JfrTop FILE.jfr [TOP [METHOD ...]]</pre>
  */
 public final class JfrTop {
 
@@ -35,9 +35,11 @@ public final class JfrTop {
 
     public static void main(String[] args) throws IOException {
         if (args.length < 1) {
-            throw new IllegalArgumentException("Usage: JfrTop FILE.jfr [TOP]");
+            throw new IllegalArgumentException("Usage: JfrTop FILE.jfr [TOP [METHOD ...]]");
         }
         int top = args.length > 1 ? Integer.parseInt(args[1]) : 25;
+        List<String> methods = args.length > 2 ? List.of(args).subList(2, args.length) : List.of();
+        Map<String, Map<String, Integer>> callees = new HashMap<>();
         Map<String, Integer> threads = new HashMap<>();
         Map<String, Integer> libraries = new HashMap<>();
         Map<String, Integer> self = new HashMap<>();
@@ -58,19 +60,27 @@ public final class JfrTop {
             self.merge(name(frames.get(0)), 1, Integer::sum);
             libraries.merge(library(frames), 1, Integer::sum);
             Set<String> seen = new HashSet<>();
-            for (RecordedFrame frame : frames) {
-                String name = name(frame);
+            for (int i = 0; i < frames.size(); i++) {
+                String name = name(frames.get(i));
                 if (seen.add(name)) {
                     inclusive.merge(name, 1, Integer::sum);
+                    if (methods.contains(name)) {
+                        callees.computeIfAbsent(name, m -> new HashMap<>())
+                                .merge(i == 0 ? "(its own code)" : name(frames.get(i - 1)), 1, Integer::sum);
+                    }
                 }
             }
         }
-        System.out.printf(Locale.ROOT, "%s: %d CPU samples (stacks cut at the recording's depth, 64 frames)%n",
+        System.out.printf(Locale.ROOT, "%s: %d CPU samples (stacks cut at the recording's depth)%n",
                 args[0], samples);
         print("by thread", threads, samples, top);
         print("by library asking (first frame outside the JDK)", libraries, samples, top);
         print("by top frame (self)", self, samples, top);
         print("by method on the stack (inclusive)", inclusive, samples, top * 2);
+        for (String method : methods) {
+            print("under " + method + ", by the method it called", callees.getOrDefault(method, Map.of()), samples,
+                    top);
+        }
     }
 
     private static void print(String title, Map<String, Integer> counts, int samples, int top) {

@@ -14,7 +14,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.text.ParseException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -27,7 +27,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.stream.Stream;
 import javax.sql.DataSource;
-import jdk.jfr.Configuration;
 import jdk.jfr.Recording;
 import org.slf4j.LoggerFactory;
 
@@ -50,8 +49,8 @@ import org.slf4j.LoggerFactory;
  * throughput is measured at each, flatness at the first; 100,500), {@code COMMITS}
  * (timed raw commits, 3000), {@code PASSES} (timed flatness passes per size, median taken, 5), {@code TX} (the jobs'
  * {@code transaction} option, each measured at each chunk size, flatness with the first; claim,chunk),
- * {@code FLATNESS} (off skips it), {@code JFR} (a directory: each measured pass is recorded there by the JDK's flight
- * recorder with its profile settings, for {@code bench/profile.sh}; unset, nothing is recorded).
+ * {@code FLATNESS} (off skips it), {@code JFR} (a directory: the CPU samples of each measured pass are recorded there by
+ * the JDK's flight recorder, for {@code bench/profile.sh}; unset, nothing is recorded).
  */
 public final class PipelineBenchmark {
 
@@ -259,12 +258,16 @@ public final class PipelineBenchmark {
         }
     }
 
-    /** A flight recording of the measured pass (JFR, the profile settings), when JFR names a directory. */
-    private Recording startRecording() throws IOException, ParseException {
+    /**
+     * A flight recording of the measured pass when JFR names a directory: CPU samples of the Java threads every 10 ms
+     * and nothing else, so that the recording costs little beside what it measures.
+     */
+    private Recording startRecording() {
         if (settings.jfr() == null) {
             return null;
         }
-        Recording recording = new Recording(Configuration.getConfiguration("profile"));
+        Recording recording = new Recording();
+        recording.enable("jdk.ExecutionSample").withPeriod(Duration.ofMillis(10));
         recording.start();
         return recording;
     }
