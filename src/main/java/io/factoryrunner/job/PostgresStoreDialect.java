@@ -1,7 +1,5 @@
 package io.factoryrunner.job;
 
-import static io.factoryrunner.job.StoreDialect.column;
-
 import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.job.JobStore.Claim;
 import io.factoryrunner.job.JobStore.Feed;
@@ -16,6 +14,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * PostgreSQL: a chunk's claim and its results go as one statement each (arrays, {@code RETURNING},
@@ -265,22 +264,22 @@ final class PostgresStoreDialect implements StoreDialect {
         List<Object> params = new ArrayList<>(List.of(w.job(), done));
         if (w.claimed()) {
             params.addAll(List.of(done, w.now(),
-                    column(c, "varchar", finished, r -> r.item().key()),
-                    column(c, "varchar", finished, r -> r.item().version()),
-                    column(c, "varchar", finished, StoreDialect::status),
-                    column(c, "varchar", finished, Result::data),
-                    column(c, "varchar", finished, StoreDialect::error),
-                    c.createArrayOf("integer", w.doneOrdinals().toArray()),
+                    texts(finished, r -> r.item().key()),
+                    texts(finished, r -> r.item().version()),
+                    texts(finished, StoreDialect::status),
+                    texts(finished, Result::data),
+                    texts(finished, StoreDialect::error),
+                    w.doneOrdinals().toArray(Integer[]::new),
                     w.job(), w.runId()));
         } else {
             params.addAll(List.of(w.job(), w.runId(), w.now(), w.now(), done,
-                    column(c, "varchar", finished, r -> r.item().key()),
-                    column(c, "varchar", finished, r -> r.item().version()),
-                    column(c, "varchar", finished, StoreDialect::status),
-                    column(c, "varchar", finished, Result::data),
-                    column(c, "varchar", finished, StoreDialect::error),
-                    column(c, "integer", finished, r -> r.item().attempts()),
-                    c.createArrayOf("integer", w.doneOrdinals().toArray())));
+                    texts(finished, r -> r.item().key()),
+                    texts(finished, r -> r.item().version()),
+                    texts(finished, StoreDialect::status),
+                    texts(finished, Result::data),
+                    texts(finished, StoreDialect::error),
+                    finished.stream().map(r -> r.item().attempts()).toArray(Integer[]::new),
+                    w.doneOrdinals().toArray(Integer[]::new)));
         }
         // no job is named "": a chunk that does not move the feed moves nothing
         boolean moves = w.movesFeed();
@@ -306,6 +305,18 @@ final class PostgresStoreDialect implements StoreDialect {
             }
             return written;
         }
+    }
+
+    /**
+     * A column of the results as a Java array: the driver sends it to the server in binary, each text as its bytes,
+     * where an SQL array built by {@code createArrayOf} is written and parsed again as quoted text.
+     */
+    private static String[] texts(List<Result> results, Function<Result, String> value) {
+        String[] column = new String[results.size()];
+        for (int i = 0; i < column.length; i++) {
+            column[i] = value.apply(results.get(i));
+        }
+        return column;
     }
 
     /** Runs a statement that may start with settings, and answers the result set of its query. */
