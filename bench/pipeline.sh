@@ -17,6 +17,8 @@
 #   PASSES=5         timed flatness passes per size (the median is reported)
 #   TX=claim,chunk   the jobs' transaction option, each measured (flatness with the first)
 #   FLATNESS=on      off skips the flatness passes
+#   STATEMENTS=on    off: PostgreSQL does not time its statements (pg_stat_statements), which costs it a little CPU
+#   JFR=             a directory: each measured pass's CPU samples and JIT compilations recorded there (bench/profile.sh)
 #   JAVA_OPTS=...    JVM options
 #
 # Targets: hand-offs/s >= 5 x raw commits/s on PostgreSQL; pass with BIG finished items <= 1.5 x pass with 1,000.

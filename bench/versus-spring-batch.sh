@@ -47,11 +47,12 @@ OUT=target/versus
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-# runs this checkout's PipelineBenchmark on the main classes given; CHUNK FACTORY/S JVM-CPU SERVER-CPU rows
+# runs this checkout's PipelineBenchmark on the main classes given, its server as the peer's (no pg_stat_statements);
+# CHUNK FACTORY/S JVM-CPU SERVER-CPU rows
 factory_round() {
     local name=$1 classes=$2 round=$3
     java -cp "target/test-classes:$classes:$DEPS" io.factoryrunner.bench.PipelineBenchmark DB=postgresql N="$N" \
-        CHUNK="$CHUNK" TX="$TX" FLATNESS=off > "$OUT/$name-$round.txt"
+        CHUNK="$CHUNK" TX="$TX" FLATNESS=off STATEMENTS=off > "$OUT/$name-$round.txt"
     awk -v tx="$TX" '$1 == "PostgreSQL" && $2 == tx && NF == 8 { print $3, $4, $7, $8 }' "$OUT/$name-$round.txt" \
         | sort | tee "$OUT/$name-$round.csv"
 }

@@ -45,8 +45,28 @@ public final class JfrTop {
         Map<String, Integer> self = new HashMap<>();
         Map<String, Integer> inclusive = new HashMap<>();
         int samples = 0;
+        Map<String, Integer> compiled = new HashMap<>();
+        Map<String, Integer> deoptimized = new HashMap<>();
+        int compilations = 0;
+        long compileMillis = 0;
         for (RecordedEvent event : RecordingFile.readAllEvents(Path.of(args[0]))) {
-            if (!event.getEventType().getName().equals("jdk.ExecutionSample")) {
+            String type = event.getEventType().getName();
+            if (type.equals("jdk.Compilation")) {
+                compilations++;
+                long millis = event.getDuration().toMillis();
+                compileMillis += millis;
+                RecordedMethod method = event.getValue("method");
+                if (method != null) {
+                    compiled.merge(library(method.getType().getName()), (int) millis, Integer::sum);
+                }
+                continue;
+            }
+            if (type.equals("jdk.Deoptimization")) {
+                deoptimized.merge(event.getString("reason") + " " + event.getString("action") + " in "
+                        + library(((RecordedMethod) event.getValue("method")).getType().getName()), 1, Integer::sum);
+                continue;
+            }
+            if (!type.equals("jdk.ExecutionSample")) {
                 continue;
             }
             RecordedStackTrace stack = event.getStackTrace();
@@ -77,6 +97,12 @@ public final class JfrTop {
         print("by library asking (first frame outside the JDK)", libraries, samples, top);
         print("by top frame (self)", self, samples, top);
         print("by method on the stack (inclusive)", inclusive, samples, top * 2);
+        System.out.printf(Locale.ROOT, "%n%d JIT compilations (%d ms of compiler time)%n", compilations,
+                compileMillis);
+        print("compiler milliseconds by the library compiled", compiled, Math.max(1, (int) compileMillis), top);
+        int deopts = deoptimized.values().stream().mapToInt(Integer::intValue).sum();
+        System.out.printf(Locale.ROOT, "%n%d deoptimizations%n", deopts);
+        print("deoptimizations by reason, action and library", deoptimized, Math.max(1, deopts), top);
         for (String method : methods) {
             print("under " + method + ", by the method it called", callees.getOrDefault(method, Map.of()), samples,
                     top);
@@ -100,21 +126,28 @@ public final class JfrTop {
         return method == null ? "?" : method.getType().getName() + "." + method.getName();
     }
 
+    /** The library of a class: one of LIBRARIES, "JDK", or the first two parts of its package. */
+    private static String library(String type) {
+        if (type.startsWith("java.") || type.startsWith("jdk.") || type.startsWith("sun.")
+                || type.startsWith("com.sun.")) {
+            return "JDK";
+        }
+        for (String library : LIBRARIES) {
+            if (type.startsWith(library)) {
+                return library.substring(0, library.length() - 1);
+            }
+        }
+        String[] parts = type.split("\\.");
+        return parts.length > 2 ? parts[0] + "." + parts[1] : type;
+    }
+
     /** The library of the first frame outside the JDK, or "JDK" when the whole stack is the JDK's. */
     private static String library(List<RecordedFrame> frames) {
         for (RecordedFrame frame : frames) {
-            String type = frame.getMethod() == null ? "" : frame.getMethod().getType().getName();
-            if (type.startsWith("java.") || type.startsWith("jdk.") || type.startsWith("sun.")
-                    || type.startsWith("com.sun.")) {
-                continue;
+            String library = library(frame.getMethod() == null ? "" : frame.getMethod().getType().getName());
+            if (!library.equals("JDK")) {
+                return library;
             }
-            for (String library : LIBRARIES) {
-                if (type.startsWith(library)) {
-                    return library.substring(0, library.length() - 1);
-                }
-            }
-            String[] parts = type.split("\\.");
-            return parts.length > 2 ? parts[0] + "." + parts[1] : type;
         }
         return "JDK";
     }

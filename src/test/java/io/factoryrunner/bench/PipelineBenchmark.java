@@ -50,7 +50,8 @@ import org.slf4j.LoggerFactory;
  * (timed raw commits, 3000), {@code PASSES} (timed flatness passes per size, median taken, 5), {@code TX} (the jobs'
  * {@code transaction} option, each measured at each chunk size, flatness with the first; claim,chunk),
  * {@code FLATNESS} (off skips it), {@code JFR} (a directory: the CPU samples of each measured pass are recorded there by
- * the JDK's flight recorder, for {@code bench/profile.sh}; unset, nothing is recorded).
+ * the JDK's flight recorder, for {@code bench/profile.sh}; unset, nothing is recorded), {@code STATEMENTS} (off: the
+ * PostgreSQL server does not time its statements with pg_stat_statements, as the Spring Batch peer's does not).
  */
 public final class PipelineBenchmark {
 
@@ -66,11 +67,12 @@ public final class PipelineBenchmark {
     static final int CPU_PER = 10_000;
 
     record Settings(int items, int big, String db, List<Integer> chunks, int commits, int passes,
-            List<String> transactions, boolean flatness, Path jfr) {
+            List<String> transactions, boolean flatness, Path jfr, boolean statements) {
 
         static Settings read(String[] args) {
             Map<String, String> values = new LinkedHashMap<>();
-            for (String key : List.of("N", "BIG", "DB", "CHUNK", "COMMITS", "PASSES", "TX", "FLATNESS", "JFR")) {
+            for (String key : List.of("N", "BIG", "DB", "CHUNK", "COMMITS", "PASSES", "TX", "FLATNESS", "JFR",
+                    "STATEMENTS")) {
                 String env = System.getenv(key);
                 if (env != null && !env.isBlank()) {
                     values.put(key, env.trim());
@@ -80,7 +82,7 @@ public final class PipelineBenchmark {
                 int eq = arg.indexOf('=');
                 if (eq < 1) {
                     throw new IllegalArgumentException("Arguments are KEY=value (N, BIG, DB, CHUNK, COMMITS, PASSES,"
-                            + " TX, FLATNESS, JFR),"
+                            + " TX, FLATNESS, JFR, STATEMENTS),"
                             + " not '" + arg + "'");
                 }
                 values.put(arg.substring(0, eq).trim().toUpperCase(Locale.ROOT), arg.substring(eq + 1).trim());
@@ -103,7 +105,8 @@ public final class PipelineBenchmark {
             Settings s = new Settings(number(values, "N", 10_000), number(values, "BIG", 1_000_000), db,
                     List.copyOf(chunks), number(values, "COMMITS", 3_000), number(values, "PASSES", 5),
                     List.copyOf(transactions), !values.getOrDefault("FLATNESS", "on").equals("off"),
-                    values.containsKey("JFR") ? Path.of(values.get("JFR")) : null);
+                    values.containsKey("JFR") ? Path.of(values.get("JFR")) : null,
+                    !values.getOrDefault("STATEMENTS", "on").equals("off"));
             if (s.big() <= SMALL) {
                 throw new IllegalArgumentException("BIG must be more than " + SMALL + ", not " + s.big());
             }
@@ -160,7 +163,7 @@ public final class PipelineBenchmark {
         List<Throughput> throughput = new ArrayList<>();
         List<Flatness> flatness = new ArrayList<>();
         if (!settings.db().equals("h2")) {
-            try (Server server = Server.startPostgres()) {
+            try (Server server = Server.startPostgres(settings.statements())) {
                 bench.measure(server, throughput, flatness);
             }
         }
@@ -259,8 +262,9 @@ public final class PipelineBenchmark {
     }
 
     /**
-     * A flight recording of the measured pass when JFR names a directory: CPU samples of the Java threads every 10 ms
-     * and nothing else, so that the recording costs little beside what it measures.
+     * A flight recording of the measured pass when JFR names a directory: CPU samples of the Java threads every 10 ms,
+     * the JIT compilations and the deoptimizations, and nothing else, so that the recording costs little beside what
+     * it measures.
      */
     private Recording startRecording() {
         if (settings.jfr() == null) {
@@ -268,6 +272,9 @@ public final class PipelineBenchmark {
         }
         Recording recording = new Recording();
         recording.enable("jdk.ExecutionSample").withPeriod(Duration.ofMillis(10));
+        // what the JIT compilers did meanwhile: on two cores they compete with the pass for the CPU
+        recording.enable("jdk.Compilation").withThreshold(Duration.ZERO).withoutStackTrace();
+        recording.enable("jdk.Deoptimization").withStackTrace();
         recording.start();
         return recording;
     }
@@ -608,24 +615,37 @@ public final class PipelineBenchmark {
 
         private final EmbeddedPostgres postgres;
         private final Path dir;
+        /** Whether the server times its statements (pg_stat_statements). */
+        private final boolean statements;
 
-        private Server(EmbeddedPostgres postgres, Path dir) {
+        private Server(EmbeddedPostgres postgres, Path dir, boolean statements) {
             this.postgres = postgres;
             this.dir = dir;
+            this.statements = statements;
         }
 
-        /** PostgreSQL as in production: every commit waits for its WAL to be flushed to disk. */
+        /** PostgreSQL as in production, timing its statements (pg_stat_statements). */
         static Server startPostgres() throws IOException {
-            EmbeddedPostgres pg = EmbeddedPostgres.builder().setServerConfig("fsync", "on")
-                    .setServerConfig("synchronous_commit", "on")
-                    .setServerConfig("shared_preload_libraries", "pg_stat_statements")
-                    .setServerConfig("pg_stat_statements.track_planning", "on").start();
-            return new Server(pg, Files.createTempDirectory("pipeline-bench-"));
+            return startPostgres(true);
+        }
+
+        /**
+         * PostgreSQL as in production: every commit waits for its WAL to be flushed to disk. {@code statements}: the
+         * server times each statement (pg_stat_statements, with planning), which costs it a little CPU per statement.
+         */
+        static Server startPostgres(boolean statements) throws IOException {
+            EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder().setServerConfig("fsync", "on")
+                    .setServerConfig("synchronous_commit", "on");
+            if (statements) {
+                builder.setServerConfig("shared_preload_libraries", "pg_stat_statements")
+                        .setServerConfig("pg_stat_statements.track_planning", "on");
+            }
+            return new Server(builder.start(), Files.createTempDirectory("pipeline-bench-"), statements);
         }
 
         /** Forgets the statements timed so far (PostgreSQL: pg_stat_statements). */
         void resetStatements(String url) throws SQLException {
-            if (postgres()) {
+            if (postgres() && statements) {
                 try (Connection c = DriverManager.getConnection(url, user(), password());
                         Statement s = c.createStatement()) {
                     s.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
@@ -639,7 +659,7 @@ public final class PipelineBenchmark {
          * mean time and rows (PostgreSQL: pg_stat_statements; commits are not statements there).
          */
         void printStatements(String url) throws SQLException {
-            if (!postgres()) {
+            if (!postgres() || !statements) {
                 return;
             }
             try (Connection c = DriverManager.getConnection(url, user(), password());
@@ -667,7 +687,7 @@ public final class PipelineBenchmark {
         }
 
         static Server startH2() throws IOException {
-            return new Server(null, Files.createTempDirectory("pipeline-bench-"));
+            return new Server(null, Files.createTempDirectory("pipeline-bench-"), false);
         }
 
         boolean postgres() {
