@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Where the factory's JVM spends its CPU in the pipeline benchmark's measured passes: runs
 # io.factoryrunner.bench.PipelineBenchmark with JFR=target/jfr (each measured pass recorded by the JDK's flight
-# recorder: CPU samples every 10 ms, stacks of up to 256 frames), then prints each recording's CPU samples by thread, by library, by top frame and by
+# recorder: CPU samples every 2 ms, stacks of up to 256 frames), then prints each recording's CPU samples by thread, by library, by top frame and by
 # method on the stack (io.factoryrunner.bench.JfrTop).
 #
 #   bench/profile.sh                                   PostgreSQL, chunk 100 and 500, transaction chunk
@@ -13,7 +13,7 @@ export LC_ALL=C
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rm -rf target/jfr
-JAVA_OPTS="${JAVA_OPTS:-} -XX:FlightRecorderOptions:stackdepth=256 -XX:+UnlockDiagnosticVMOptions -XX:+DebugNonSafepoints" \
+JAVA_OPTS="${JAVA_OPTS:-} -XX:FlightRecorderOptions:stackdepth=256" \
 "$(dirname "${BASH_SOURCE[0]}")/run-java.sh" PipelineBenchmark DB=postgresql TX=chunk FLATNESS=off "$@" JFR=target/jfr
 for recording in target/jfr/*.jfr; do
     echo

@@ -262,7 +262,7 @@ public final class PipelineBenchmark {
     }
 
     /**
-     * A flight recording of the measured pass when JFR names a directory: CPU samples of the Java threads every 10 ms,
+     * A flight recording of the measured pass when JFR names a directory: CPU samples of the Java threads every 2 ms,
      * the JIT compilations and the deoptimizations, and nothing else, so that the recording costs little beside what
      * it measures.
      */
@@ -271,7 +271,7 @@ public final class PipelineBenchmark {
             return null;
         }
         Recording recording = new Recording();
-        recording.enable("jdk.ExecutionSample").withPeriod(Duration.ofMillis(10));
+        recording.enable("jdk.ExecutionSample").withPeriod(Duration.ofMillis(2));
         // what the JIT compilers did meanwhile: on two cores they compete with the pass for the CPU
         recording.enable("jdk.Compilation").withThreshold(Duration.ZERO).withoutStackTrace();
         recording.enable("jdk.Deoptimization").withStackTrace();
