@@ -6,6 +6,7 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -90,6 +91,15 @@ final class CpuMeter {
             return byName;
         }
         return byName;
+    }
+
+    /** The threads that used 0.05 s or more, most first. */
+    static String threadsText(Map<String, Double> seconds) {
+        List<String> parts = new ArrayList<>();
+        seconds.entrySet().stream().filter(e -> e.getValue() >= 0.05)
+                .sorted(Map.Entry.<String, Double>comparingByValue().reversed())
+                .forEach(e -> parts.add(String.format(Locale.ROOT, "%s %.2f s", e.getKey(), e.getValue())));
+        return String.join(", ", parts);
     }
 
     /** Whether the server's processes were found. */

@@ -251,7 +251,7 @@ public final class PipelineBenchmark {
             CpuMeter.Reading cpu = used.per(CPU_PER, (double) settings.items() * JOBS.size());
             System.out.printf(Locale.ROOT, "CPU of the pass: %s, of %.2f s wall time x %d cores; per %,d hand-offs:"
                     + " %s%n", used.text(), elapsed, Runtime.getRuntime().availableProcessors(), CPU_PER, cpu.text());
-            System.out.printf(Locale.ROOT, "  JVM CPU by thread: %s%n", threadsText(threadsUsed));
+            System.out.printf(Locale.ROOT, "  JVM CPU by thread: %s%n", CpuMeter.threadsText(threadsUsed));
             System.out.printf(Locale.ROOT, "item hand-offs/s: %.0f%n", handoffs);
             Throughput answer = new Throughput(server.name(), transaction, chunk, handoffs,
                     rawCommitsPerSecond(url, server), cpu);
@@ -514,14 +514,6 @@ public final class PipelineBenchmark {
         }
     }
 
-    /** The threads that used 0.05 s or more, most first. */
-    private static String threadsText(Map<String, Double> seconds) {
-        List<String> parts = new ArrayList<>();
-        seconds.entrySet().stream().filter(e -> e.getValue() >= 0.05)
-                .sorted(Map.Entry.<String, Double>comparingByValue().reversed())
-                .forEach(e -> parts.add(String.format(Locale.ROOT, "%s %.2f s", e.getKey(), e.getValue())));
-        return String.join(", ", parts);
-    }
 
     private static String perJobText(double[] perJob) {
         List<String> parts = new ArrayList<>();

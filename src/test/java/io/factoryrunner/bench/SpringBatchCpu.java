@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -57,6 +58,7 @@ public final class SpringBatchCpu {
         private int chunk;
         private CpuMeter meter;
         private CpuMeter.Reading before;
+        private Map<String, Double> threadsBefore;
 
         LineWatcher(PrintStream out, List<String> rows) {
             this.out = out;
@@ -91,17 +93,21 @@ public final class SpringBatchCpu {
             if (LOADED.matcher(text).find()) {
                 // the peer's pool is open by now: its connections name the server's port
                 meter = CpuMeter.ofConnectedPostgres();
+                threadsBefore = CpuMeter.threadSeconds();
                 before = meter.read();
                 return;
             }
             m = RAN.matcher(text);
             if (m.find() && before != null) {
                 CpuMeter.Reading used = meter.read().minus(before);
+                Map<String, Double> threads = CpuMeter.threadSeconds();
+                threadsBefore.forEach((name, seconds) -> threads.merge(name, -seconds, Double::sum));
                 double handoffs = Double.parseDouble(m.group(1)) * STEPS;
                 CpuMeter.Reading cpu = used.per(PipelineBenchmark.CPU_PER, handoffs);
                 out.printf(Locale.ROOT, "CPU of the job run: %s; per %,d hand-offs: %s%s%n", used.text(),
                         PipelineBenchmark.CPU_PER, cpu.text(), meter.seesPostgres() ? ""
                                 : " (the PostgreSQL server's processes were not found)");
+                out.printf(Locale.ROOT, "  JVM CPU by thread: %s%n", CpuMeter.threadsText(threads));
                 rows.add(String.format(Locale.ROOT, "spring-batch-cpu %d %.3f %.3f", chunk, cpu.jvm(),
                         cpu.postgres()));
                 before = null;
