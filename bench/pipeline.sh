@@ -21,6 +21,8 @@
 #                    factory.cluster.enabled = true on one PostgreSQL, every job firing every second), alternately,
 #                    ROUNDS times each, at the first CHUNK and TX; hand-offs/s side by side with the core count
 #   ROUNDS=3         rounds of the NODES comparison
+#   STATEMENTS=on    off: PostgreSQL does not time its statements (pg_stat_statements), which costs it a little CPU
+#   JFR=             a directory: each measured pass's CPU samples and JIT compilations recorded there (bench/profile.sh)
 #   JAVA_OPTS=...    JVM options
 #
 #   bench/pipeline.sh NODES=2 N=50000 CHUNK=100 TX=claim

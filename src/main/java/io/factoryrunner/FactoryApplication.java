@@ -25,6 +25,7 @@ import io.factoryrunner.job.JobRegistry;
 import io.factoryrunner.job.JobStore;
 import io.factoryrunner.logging.LogFormat;
 import io.factoryrunner.logging.Secrets;
+import io.factoryrunner.metrics.CamelMetrics;
 import io.factoryrunner.page.StatusPage;
 import io.factoryrunner.process.ProcessApi;
 import io.factoryrunner.process.ProcessDefinitions;
@@ -417,6 +418,7 @@ public final class FactoryApplication {
             Set<String> declaredJobs = JobRoutes.declared(context, catalog);
             services.programs().jobs().declare(ProgramRoutes.declared(context, catalog));
             services.bindTo(context);
+            CamelMetrics.leaveJobItemsOut(context);
             if (demo) {
                 LOG.warn("DEMO MODE (factory.demo.enabled = true): demo tables and a stand-in analytics API on"
                         + " /demo-api; not for production");

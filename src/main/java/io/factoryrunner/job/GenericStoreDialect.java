@@ -290,7 +290,7 @@ final class GenericStoreDialect implements StoreDialect {
 
     /** In steps: the feed numbers, the results in one statement, the feed moved, the run's counts. */
     @Override
-    public Set<ItemKey> write(Connection c, ChunkWrite w) throws SQLException {
+    public int write(Connection c, ChunkWrite w) throws SQLException {
         int done = w.doneCount();
         long base = done == 0 ? 0 : allocate(c, w.job(), done) - done;
         List<Long> doneSeqs = w.doneOrdinals().stream().map(n -> n == null ? null : base + n).toList();
@@ -313,7 +313,7 @@ final class GenericStoreDialect implements StoreDialect {
                 throw StoreDialect.runTakenOver(w);
             }
         }
-        return written;
+        return written.size();
     }
 
     private static Set<ItemKey> finish(Connection c, String job, long runId, List<Result> finished,

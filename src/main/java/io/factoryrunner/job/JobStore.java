@@ -3,7 +3,6 @@ package io.factoryrunner.job;
 import io.factoryrunner.db.Dialect;
 import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.db.LostConnections;
-import io.factoryrunner.job.StoreDialect.ItemKey;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -15,7 +14,6 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.function.Predicate;
 import javax.sql.DataSource;
 
@@ -554,11 +552,11 @@ public final class JobStore {
         }
         // an item another run wrote meanwhile is left as it is, and not counted: as a claim counts, the items this
         // run acted on
-        Set<ItemKey> written = dialect.write(c, new StoreDialect.ChunkWrite(job, runId, finished, false,
+        int written = dialect.write(c, new StoreDialect.ChunkWrite(job, runId, finished, false,
                 chunk.feedFrom, chunk.feedTo, retries(results), deferred, kept.size(), now));
         c.commit();
         chunk.ended = true;
-        return written.size() + deferred;
+        return written + deferred;
     }
 
     private static int retries(List<Result> results) {
@@ -596,9 +594,9 @@ public final class JobStore {
                 deferred++;
             }
             List<Result> finished = results.stream().filter(r -> r.outcome() != Outcome.DEFERRED).toList();
-            Set<ItemKey> owned = dialect.write(c, new StoreDialect.ChunkWrite(job, runId, finished, true, null, null,
+            int owned = dialect.write(c, new StoreDialect.ChunkWrite(job, runId, finished, true, null, null,
                     retries(results), deferred, kept, now));
-            return owned.size() + deferred;
+            return owned + deferred;
         }));
     }
 

@@ -89,10 +89,10 @@ interface StoreDialect {
      * from the job's head row (which the transaction then holds until it ends, so numbers are committed in order),
      * moves the job's feed, and adds the run's counts: as taken, the items written and those put back; as done and
      * failed, those written. An item another run wrote meanwhile (or, on the claim path, no longer owned by this
-     * run) is left as it is. Answers the items written; throws when another run moved the feed meanwhile, or when
-     * the run is no longer running (declared abandoned by another node), and nothing of the chunk is then kept.
+     * run) is left as it is. Answers how many items it wrote; throws when another run moved the feed meanwhile, or
+     * when the run is no longer running (declared abandoned by another node), and nothing of the chunk is then kept.
      */
-    Set<ItemKey> write(Connection c, ChunkWrite write) throws SQLException;
+    int write(Connection c, ChunkWrite write) throws SQLException;
 
     /**
      * The failure to count a chunk in a run that is no longer running: another node declared it abandoned (its node

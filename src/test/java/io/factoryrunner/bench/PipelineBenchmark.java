@@ -14,6 +14,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -26,6 +27,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.stream.Stream;
 import javax.sql.DataSource;
+import jdk.jfr.Recording;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -48,7 +50,9 @@ import org.slf4j.LoggerFactory;
  * (timed raw commits, 3000), {@code PASSES} (timed flatness passes per size, median taken, 5), {@code TX} (the jobs'
  * {@code transaction} option, each measured at each chunk size, flatness with the first; claim,chunk),
  * {@code FLATNESS} (off skips it), {@code NODES} (1; 2 or more runs {@link NodesBenchmark} instead), {@code ROUNDS}
- * (3, with NODES only).
+ * (3, with NODES only), {@code JFR} (a directory: the CPU samples of each measured pass are recorded there by
+ * the JDK's flight recorder, for {@code bench/profile.sh}; unset, nothing is recorded), {@code STATEMENTS} (off: the
+ * PostgreSQL server does not time its statements with pg_stat_statements, as the Spring Batch peer's does not).
  */
 public final class PipelineBenchmark {
 
@@ -60,14 +64,16 @@ public final class PipelineBenchmark {
     static final int PASS_ITEMS = 1_000;
     /** Finished items per prefilled run. */
     static final int ITEMS_PER_RUN = 100;
+    /** CPU time is printed per this many hand-offs. */
+    static final int CPU_PER = 10_000;
 
     record Settings(int items, int big, String db, List<Integer> chunks, int commits, int passes,
-            List<String> transactions, boolean flatness, int nodes, int rounds) {
+            List<String> transactions, boolean flatness, int nodes, int rounds, Path jfr, boolean statements) {
 
         static Settings read(String[] args) {
             Map<String, String> values = new LinkedHashMap<>();
             for (String key : List.of("N", "BIG", "DB", "CHUNK", "COMMITS", "PASSES", "TX", "FLATNESS", "NODES",
-                    "ROUNDS")) {
+                    "ROUNDS", "JFR", "STATEMENTS")) {
                 String env = System.getenv(key);
                 if (env != null && !env.isBlank()) {
                     values.put(key, env.trim());
@@ -77,7 +83,7 @@ public final class PipelineBenchmark {
                 int eq = arg.indexOf('=');
                 if (eq < 1) {
                     throw new IllegalArgumentException("Arguments are KEY=value (N, BIG, DB, CHUNK, COMMITS, PASSES,"
-                            + " TX, FLATNESS, NODES, ROUNDS), not '" + arg + "'");
+                            + " TX, FLATNESS, NODES, ROUNDS, JFR, STATEMENTS), not '" + arg + "'");
                 }
                 values.put(arg.substring(0, eq).trim().toUpperCase(Locale.ROOT), arg.substring(eq + 1).trim());
             }
@@ -99,7 +105,9 @@ public final class PipelineBenchmark {
             Settings s = new Settings(number(values, "N", 10_000), number(values, "BIG", 1_000_000), db,
                     List.copyOf(chunks), number(values, "COMMITS", 3_000), number(values, "PASSES", 5),
                     List.copyOf(transactions), !values.getOrDefault("FLATNESS", "on").equals("off"),
-                    number(values, "NODES", 1), number(values, "ROUNDS", 3));
+                    number(values, "NODES", 1), number(values, "ROUNDS", 3),
+                    values.containsKey("JFR") ? Path.of(values.get("JFR")) : null,
+                    !values.getOrDefault("STATEMENTS", "on").equals("off"));
             if (s.big() <= SMALL) {
                 throw new IllegalArgumentException("BIG must be more than " + SMALL + ", not " + s.big());
             }
@@ -119,9 +127,12 @@ public final class PipelineBenchmark {
         }
     }
 
-    /** The throughput one database measured at one chunk size, beside its raw commit rate. */
+    /**
+     * The throughput one database measured at one chunk size, beside its raw commit rate, and the CPU seconds the
+     * JVM and the database server used per {@link #CPU_PER} hand-offs of the measured pass.
+     */
     record Throughput(String database, String transaction, int chunk, double handoffsPerSecond,
-            double commitsPerSecond) {
+            double commitsPerSecond, CpuMeter.Reading cpu) {
 
         double ratio() {
             return handoffsPerSecond / commitsPerSecond;
@@ -157,7 +168,7 @@ public final class PipelineBenchmark {
         List<Throughput> throughput = new ArrayList<>();
         List<Flatness> flatness = new ArrayList<>();
         if (!settings.db().equals("h2")) {
-            try (Server server = Server.startPostgres()) {
+            try (Server server = Server.startPostgres(settings.statements())) {
                 bench.measure(server, throughput, flatness);
             }
         }
@@ -226,18 +237,63 @@ public final class PipelineBenchmark {
                     JOBS.get(0), seconds(t));
             double[] perJob = new double[JOBS.size()];
             server.resetStatements(url);
-            double elapsed = pass(factory, "item-", settings.items(), perJob);
+            CpuMeter meter = server.cpuMeter();
+            Recording recording = startRecording();
+            Map<String, Double> threadsBefore = CpuMeter.threadSeconds();
+            CpuMeter.Reading before = meter.read();
+            long start = System.nanoTime();
+            List<Long> runs = runJobs(factory, perJob);
+            double elapsed = seconds(start);
+            CpuMeter.Reading used = meter.read().minus(before);
+            Map<String, Double> threadsUsed = CpuMeter.threadSeconds();
+            threadsBefore.forEach((name, seconds) -> threadsUsed.merge(name, -seconds, Double::sum));
+            stopRecording(recording, server.name().toLowerCase(Locale.ROOT) + "-" + chunk + "-" + transaction);
+            check(factory.app().database().dataSource(), "item-", settings.items(), runs);
             double handoffs = (double) settings.items() * JOBS.size() / elapsed;
             System.out.printf(Locale.ROOT, "six-job pass over %d items: %.3f s (%s)%n", settings.items(), elapsed,
                     perJobText(perJob));
             server.printStatements(url);
+            CpuMeter.Reading cpu = used.per(CPU_PER, (double) settings.items() * JOBS.size());
+            System.out.printf(Locale.ROOT, "CPU of the pass: %s, of %.2f s wall time x %d cores; per %,d hand-offs:"
+                    + " %s%n", used.text(), elapsed, Runtime.getRuntime().availableProcessors(), CPU_PER, cpu.text());
+            System.out.printf(Locale.ROOT, "  JVM CPU by thread: %s%n", CpuMeter.threadsText(threadsUsed));
             System.out.printf(Locale.ROOT, "item hand-offs/s: %.0f%n", handoffs);
             Throughput answer = new Throughput(server.name(), transaction, chunk, handoffs,
-                    rawCommitsPerSecond(url, server));
+                    rawCommitsPerSecond(url, server), cpu);
             System.out.printf(Locale.ROOT, "ratio hand-offs/s / raw commits/s: %.2fx (target >= 5x on PostgreSQL)%s%n",
                     answer.ratio(), server.postgres() ? verdict(answer.ratio() >= 5) : "");
             return answer;
         }
+    }
+
+    /**
+     * A flight recording of the measured pass when JFR names a directory: CPU samples of the Java threads every 2 ms,
+     * the JIT compilations and the deoptimizations, and nothing else, so that the recording costs little beside what
+     * it measures.
+     */
+    private Recording startRecording() {
+        if (settings.jfr() == null) {
+            return null;
+        }
+        Recording recording = new Recording();
+        recording.enable("jdk.ExecutionSample").withPeriod(Duration.ofMillis(2));
+        // what the JIT compilers did meanwhile: on two cores they compete with the pass for the CPU
+        recording.enable("jdk.Compilation").withThreshold(Duration.ZERO).withoutStackTrace();
+        recording.enable("jdk.Deoptimization").withStackTrace();
+        recording.start();
+        return recording;
+    }
+
+    private void stopRecording(Recording recording, String name) throws IOException {
+        if (recording == null) {
+            return;
+        }
+        recording.stop();
+        Files.createDirectories(settings.jfr());
+        Path file = settings.jfr().resolve(name + ".jfr");
+        recording.dump(file);
+        recording.close();
+        System.out.printf(Locale.ROOT, "flight recording of the pass: %s%n", file);
     }
 
     /** Median time of PASSES six-job passes over PASS_ITEMS new items; each pass's rows are removed after it. */
@@ -262,9 +318,17 @@ public final class PipelineBenchmark {
      * each run took and finished all {@code count} items. {@code perJob}, when given, receives each run's time.
      */
     private static double pass(Factory factory, String prefix, int count, double[] perJob) throws SQLException {
-        List<Long> runs = new ArrayList<>();
         long start = System.nanoTime();
-        long previous = start;
+        List<Long> runs = runJobs(factory, perJob);
+        double elapsed = seconds(start);
+        check(factory.app().database().dataSource(), prefix, count, runs);
+        return elapsed;
+    }
+
+    /** Triggers every job once, in chain order; the runs' ids. {@code perJob}, when given, receives their times. */
+    private static List<Long> runJobs(Factory factory, double[] perJob) {
+        List<Long> runs = new ArrayList<>();
+        long previous = System.nanoTime();
         for (int i = 0; i < JOBS.size(); i++) {
             long run = factory.app().jobs().trigger(JOBS.get(i), Trigger.MANUAL);
             long now = System.nanoTime();
@@ -277,9 +341,7 @@ public final class PipelineBenchmark {
             }
             runs.add(run);
         }
-        double elapsed = (System.nanoTime() - start) / 1e9;
-        check(factory.app().database().dataSource(), prefix, count, runs);
-        return elapsed;
+        return runs;
     }
 
     /** Every run succeeded with all items done, and the last job holds every item as done. */
@@ -441,11 +503,13 @@ public final class PipelineBenchmark {
     }
 
     private static void summary(List<Throughput> throughput, List<Flatness> flatness) {
-        System.out.printf(Locale.ROOT, "%n%-11s %-11s %6s %13s %13s %15s%n", "database", "transaction", "chunk",
-                "hand-offs/s", "raw commits/s", "ratio (>= 5x)");
+        System.out.printf(Locale.ROOT, "%n%-11s %-11s %6s %13s %13s %15s %17s %17s%n", "database", "transaction",
+                "chunk", "hand-offs/s", "raw commits/s", "ratio (>= 5x)", "JVM CPU s/" + CPU_PER,
+                "server CPU s/" + CPU_PER);
         for (Throughput t : throughput) {
-            System.out.printf(Locale.ROOT, "%-11s %-11s %6d %13.0f %13.0f %14.2fx%n", t.database(), t.transaction(),
-                    t.chunk(), t.handoffsPerSecond(), t.commitsPerSecond(), t.ratio());
+            System.out.printf(Locale.ROOT, "%-11s %-11s %6d %13.0f %13.0f %14.2fx %17.3f %17.3f%n", t.database(),
+                    t.transaction(), t.chunk(), t.handoffsPerSecond(), t.commitsPerSecond(), t.ratio(), t.cpu().jvm(),
+                    t.cpu().postgres());
         }
         System.out.printf(Locale.ROOT, "%n%-11s %6s %14s %14s %10s%n", "database", "chunk", "pass, small s",
                 "pass, big s", "(<= 1.5x)");
@@ -454,6 +518,7 @@ public final class PipelineBenchmark {
                     f.bigPass(), f.ratio());
         }
     }
+
 
     private static String perJobText(double[] perJob) {
         List<String> parts = new ArrayList<>();
@@ -558,23 +623,37 @@ public final class PipelineBenchmark {
 
         private final EmbeddedPostgres postgres;
         private final Path dir;
+        /** Whether the server times its statements (pg_stat_statements). */
+        private final boolean statements;
 
-        private Server(EmbeddedPostgres postgres, Path dir) {
+        private Server(EmbeddedPostgres postgres, Path dir, boolean statements) {
             this.postgres = postgres;
             this.dir = dir;
+            this.statements = statements;
         }
 
-        /** PostgreSQL as in production: every commit waits for its WAL to be flushed to disk. */
+        /** PostgreSQL as in production, timing its statements (pg_stat_statements). */
         static Server startPostgres() throws IOException {
-            EmbeddedPostgres pg = EmbeddedPostgres.builder().setServerConfig("fsync", "on")
-                    .setServerConfig("synchronous_commit", "on")
-                    .setServerConfig("shared_preload_libraries", "pg_stat_statements").start();
-            return new Server(pg, Files.createTempDirectory("pipeline-bench-"));
+            return startPostgres(true);
+        }
+
+        /**
+         * PostgreSQL as in production: every commit waits for its WAL to be flushed to disk. {@code statements}: the
+         * server times each statement (pg_stat_statements, with planning), which costs it a little CPU per statement.
+         */
+        static Server startPostgres(boolean statements) throws IOException {
+            EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder().setServerConfig("fsync", "on")
+                    .setServerConfig("synchronous_commit", "on");
+            if (statements) {
+                builder.setServerConfig("shared_preload_libraries", "pg_stat_statements")
+                        .setServerConfig("pg_stat_statements.track_planning", "on");
+            }
+            return new Server(builder.start(), Files.createTempDirectory("pipeline-bench-"), statements);
         }
 
         /** Forgets the statements timed so far (PostgreSQL: pg_stat_statements). */
         void resetStatements(String url) throws SQLException {
-            if (postgres()) {
+            if (postgres() && statements) {
                 try (Connection c = DriverManager.getConnection(url, user(), password());
                         Statement s = c.createStatement()) {
                     s.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
@@ -588,27 +667,35 @@ public final class PipelineBenchmark {
          * mean time and rows (PostgreSQL: pg_stat_statements; commits are not statements there).
          */
         void printStatements(String url) throws SQLException {
-            if (!postgres()) {
+            if (!postgres() || !statements) {
                 return;
             }
             try (Connection c = DriverManager.getConnection(url, user(), password());
                     Statement s = c.createStatement();
                     ResultSet rs = s.executeQuery("""
-                            SELECT calls, total_exec_time + total_plan_time, rows, query FROM pg_stat_statements
+                            SELECT calls, total_exec_time + total_plan_time, rows, query, total_plan_time
+                              FROM pg_stat_statements
                              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                              ORDER BY 2 DESC LIMIT 8""")) {
-                System.out.println("  server time by statement (pg_stat_statements, plan and execution):");
+                System.out.println("  server time by statement (pg_stat_statements, plan and execution; of it,"
+                        + " planning):");
                 while (rs.next()) {
                     String query = rs.getString(4).replaceAll("\\s+", " ").trim();
-                    System.out.printf(Locale.ROOT, "  %7d calls %9.1f ms %7.3f ms/call %8d rows  %s%n", rs.getLong(1),
-                            rs.getDouble(2), rs.getDouble(2) / Math.max(1, rs.getLong(1)), rs.getLong(3),
-                            query.length() > 90 ? query.substring(0, 90) + "..." : query);
+                    long calls = Math.max(1, rs.getLong(1));
+                    System.out.printf(Locale.ROOT, "  %7d calls %9.1f ms %7.3f ms/call (plan %6.3f) %8d rows  %s%n",
+                            rs.getLong(1), rs.getDouble(2), rs.getDouble(2) / calls, rs.getDouble(5) / calls,
+                            rs.getLong(3), query.length() > 80 ? query.substring(0, 80) + "..." : query);
                 }
             }
         }
 
+        /** The CPU this JVM and the server use (H2 runs inside the JVM: the server's figure is NaN). */
+        CpuMeter cpuMeter() {
+            return postgres() ? CpuMeter.ofPostgresOnPort(postgres.getPort()) : CpuMeter.ofNoServer();
+        }
+
         static Server startH2() throws IOException {
-            return new Server(null, Files.createTempDirectory("pipeline-bench-"));
+            return new Server(null, Files.createTempDirectory("pipeline-bench-"), false);
         }
 
         boolean postgres() {
@@ -649,7 +736,8 @@ public final class PipelineBenchmark {
             }
             List<String> settings = new ArrayList<>();
             try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
-                for (String name : List.of("server_version", "fsync", "synchronous_commit", "wal_sync_method")) {
+                for (String name : List.of("server_version", "fsync", "synchronous_commit", "wal_sync_method",
+                        "lc_collate")) {
                     try (ResultSet rs = s.executeQuery("SHOW " + name)) {
                         rs.next();
                         settings.add(name + "=" + rs.getString(1));

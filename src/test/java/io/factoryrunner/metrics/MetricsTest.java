@@ -13,6 +13,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.io.TempDir;
@@ -75,6 +76,46 @@ class MetricsTest {
         }
     }
 
+    /** A route that is not a job, beside the job: Camel's route metrics count its exchanges. */
+    static final String PING = """
+            - route:
+                id: ping
+                from:
+                  uri: "direct:ping"
+                  steps:
+                    - setBody:
+                        constant: "pong"
+            """;
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_jobs_items_are_counted_by_the_factorys_metrics_and_other_routes_by_camels(TestDatabase db)
+            throws Exception {
+        FactoryHome home = new FactoryHome(dir, db).route("mix.camel.yaml", ROUTE).route("ping.camel.yaml", PING);
+        int port = home.withHttpServer();
+        try (var running = home.start(new MutableClock())) {
+            running.offer("mix", "good", "{}");
+            running.offer("mix", "bad", "{}");
+            assertThat(running.trigger("mix")).isPositive();
+            running.app().context().createProducerTemplate().sendBody("direct:ping", "ping");
+
+            String metrics = scrape(port);
+
+            assertThat(value(metrics, "factory_items_total{job=\"mix\",outcome=\"done\"}")).isEqualTo(1);
+            assertThat(value(metrics, "factory_items_total{job=\"mix\",outcome=\"failed\"}")).isEqualTo(1);
+            assertThat(value(metrics, "factory_item_duration_seconds_count{job=\"mix\"}")).isEqualTo(2);
+            assertThat(lines(metrics, "camel_exchanges_total{", "routeId=\"ping\"")).as(metrics).hasSize(1)
+                    .allMatch(line -> line.endsWith(" 1.0"));
+            assertThat(lines(metrics, "camel_", "routeId=\"mix\"")).as("Camel's series of the job's route")
+                    .noneMatch(line -> line.startsWith("camel_exchanges_total")
+                            || line.startsWith("camel_exchanges_failed") || line.startsWith("camel_route_policy"));
+            // a call the job's route makes is still timed: here, its failure sent to the error table
+            assertThat(lines(metrics, "camel_exchange_event_notifier_seconds_count{", "routeId=\"mix\""))
+                    .anyMatch(line -> line.contains("endpointName=\"bean://factoryErrors\"")
+                            && line.contains("eventType=\"ExchangeSentEvent\""));
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void the_outbox_gauges_read_the_table_at_most_every_few_seconds(TestDatabase db) throws Exception {
@@ -99,6 +140,11 @@ class MetricsTest {
                 HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).isEqualTo(200);
         return response.body();
+    }
+
+    /** The samples (not the comments) that start with {@code prefix} and hold {@code label}. */
+    static List<String> lines(String metrics, String prefix, String label) {
+        return metrics.lines().filter(line -> line.startsWith(prefix) && line.contains(label)).toList();
     }
 
     /** The value of the sample whose name and labels are given, as the exposition format writes it. */
