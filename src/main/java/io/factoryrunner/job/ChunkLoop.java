@@ -7,6 +7,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -15,6 +16,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -447,6 +449,8 @@ final class ChunkLoop {
         CompletableFuture<Tally> committing = null;
         // where the job's feed stands once the chunks taken so far are committed (read at the first chunk)
         JobStore.Feed feed = null;
+        // the items of the chunk committing, which the database shows this chunk's take only once it has committed
+        Set<StoreDialect.ItemKey> committingItems = Set.of();
         try {
             while (true) {
                 if (committing != null && !store.takesWhileCommitting()) {
@@ -460,12 +464,20 @@ final class ChunkLoop {
                     if (open.taken() == 0) {
                         break;
                     }
-                    List<JobStore.Result> results = new ArrayList<>(open.items().size());
+                    List<JobStore.Item> toRun = open.items();
+                    if (committing != null) {
+                        // an item the chunk before acted on, taken again here (offered by hand to the job and fed
+                        // to it by its upstream too), is dropped as an item the job acted on: should the chunk
+                        // before fail to commit, this one is rolled back with it
+                        Set<StoreDialect.ItemKey> actedOn = committingItems;
+                        toRun = toRun.stream().filter(i -> !actedOn.contains(StoreDialect.ItemKey.of(i))).toList();
+                    }
+                    List<JobStore.Result> results = new ArrayList<>(toRun.size());
                     List<JobStore.Item> kept = new ArrayList<>();
                     CompletableFuture<Tally> before = committing;
                     // the chunk before failed to commit: run no more items on top of it (its failure is thrown
                     // below, and this chunk is rolled back)
-                    List<JobStore.Result> ran = runItems(runId, open.items(),
+                    List<JobStore.Result> ran = runItems(runId, toRun,
                             () -> before == null || !before.isCompletedExceptionally());
                     if (ran == null && before != null && before.isCompletedExceptionally()) {
                         join(before);
@@ -484,7 +496,7 @@ final class ChunkLoop {
                     for (int i = 0; i < ran.size(); i++) {
                         if (ran.get(i) == null) {
                             // the failure could not be recorded: the item goes back to the inbox
-                            kept.add(open.items().get(i));
+                            kept.add(toRun.get(i));
                         } else {
                             results.add(ran.get(i));
                         }
@@ -494,6 +506,8 @@ final class ChunkLoop {
                         committing = null;
                     }
                     committing = commitAhead(open, runId, results, kept);
+                    committingItems = toRun.stream().map(StoreDialect.ItemKey::of)
+                            .collect(Collectors.toUnmodifiableSet());
                     handedOver = true;
                     if (!kept.isEmpty()) {
                         // the error table cannot be written (the database is likely failing): stop taking items

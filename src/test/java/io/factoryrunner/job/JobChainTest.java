@@ -427,6 +427,51 @@ class JobChainTest {
     }
 
     /**
+     * With {@code transaction: chunk} on PostgreSQL the next chunk is taken while the one before commits, and cannot
+     * see that chunk's items yet: an item offered to build by hand and fed to it by prepare too, taken by two chunks
+     * one after the other, goes through build's route once, as the item rules say.
+     */
+    @Test
+    void an_item_of_the_chunk_committing_taken_again_by_the_next_chunk_goes_through_the_route_once()
+            throws Exception {
+        var app = factory.start(factory.home(TestDatabase.POSTGRESQL)).app();
+        DataSource ds = app.database().dataSource();
+        for (int i = 1; i <= 2; i++) {
+            app.jobStore().offer("prepare", "item-" + i, "v1", "data" + i, true);
+        }
+        assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isPositive();
+        // build's chunks hold two items: the first takes these two from its inbox, the next item-1 and item-2 from
+        // its feed
+        app.jobStore().offer("build", "item-1", "v1", "by hand", true);
+        app.jobStore().offer("build", "extra", "v1", "by hand", true);
+        Gate.reset("item-2");
+        CompletableFuture<Long> run;
+        try (Connection other = ds.getConnection()) {
+            // the first chunk's write waits for a state row of "extra" that another transaction holds uncommitted
+            // (and then rolls back), so the next chunk is taken and run meanwhile
+            other.setAutoCommit(false);
+            try (PreparedStatement ps = other.prepareStatement("INSERT INTO job_state (job, item_key, item_version,"
+                    + " status, created_at, updated_at) VALUES ('build', 'extra', 'v1', 'done', ?, ?)")) {
+                Timestamp now = Timestamp.from(Instant.now());
+                ps.setTimestamp(1, now);
+                ps.setTimestamp(2, now);
+                ps.executeUpdate();
+            }
+            run = CompletableFuture.supplyAsync(() -> app.jobs().trigger("build", Trigger.MANUAL));
+            assertThat(Gate.reached.await(30, TimeUnit.SECONDS)).as("item-2 reached the gate").isTrue();
+            Gate.release.countDown();
+            other.rollback();
+        }
+        assertThat(run.get(60, TimeUnit.SECONDS)).isPositive();
+
+        assertThat(Gate.passed("item-1")).as("item-1 through build's route").isEqualTo(1);
+        assertThat(states(ds, "build")).extracting(State::key, State::status, State::data).containsExactly(
+                Tuple.tuple("extra", "done", "by hand-built"), Tuple.tuple("item-1", "done", "by hand-built"),
+                Tuple.tuple("item-2", "done", "data2-prepared-built"));
+        assertThat(runs(ds, "build")).containsExactly("succeeded/manual 3/3/0");
+    }
+
+    /**
      * The database goes away in the middle of a run and comes back: the run that could not record its end is
      * closed at the job's next fire, which then does the work; no restart, nothing lost or done twice.
      */
