@@ -328,7 +328,8 @@ class StatusPageBrowserTest {
         assertThat(programColumn("cancelled_at", held)).isNotNull();
         assertThat(jdbc().queryFirst("SELECT note FROM factory_audit WHERE action = 'program-cancel' AND target = ?",
                 rs -> rs.getString(1), "program " + held)).hasValue("customer withdrew");
-        assertThat(read(By.cssSelector(program(held) + " .badge"), WebElement::getText)).isEqualTo("cancelled");
+        // the list shows it once the page refreshes after the answer
+        wait.until(ExpectedConditions.textToBe(By.cssSelector(program(held) + " .badge"), "cancelled"));
         wait.until(d -> d.findElements(By.cssSelector(program(held) + " button")).isEmpty());
         assertNoConsoleError();
     }
