@@ -202,6 +202,25 @@ class JobStoreContractTest {
         assertThat(states("build")).containsExactly("item-1/v1 claimed item-1 done", "item-2/v1 claimed item-2 done");
     }
 
+    /** An item offered to a job by hand that its upstream also hands on, both in one claim, is claimed once. */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void an_item_in_the_inbox_and_in_the_feed_of_one_claim_is_claimed_once(TestDatabase db) throws Exception {
+        open(db);
+        store.declareFeed("build", "prepare");
+        finish("prepare", List.of("item-1", "item-2"), List.of());
+        store.offer("build", "item-1", "v1", "by hand", true);
+        long run = store.startRun("build", Trigger.MANUAL, "node-1", null);
+
+        Claim claim = store.claim("build", run, 10);
+
+        assertThat(claim.taken()).isEqualTo(3);
+        assertThat(claim.items()).extracting(Item::key, Item::data)
+                .containsExactly(tuple("item-1", "by hand"), tuple("item-2", "item-2 done"));
+        assertThat(states("build")).containsExactly("item-1/v1 claimed by hand", "item-2/v1 claimed item-2 done");
+        assertThat(waiting("build")).isEmpty();
+    }
+
     /**
      * A chunk's write inserts its state rows without a conflict clause and goes back over them when another run wrote
      * one of its items meanwhile: that item's row stays as the other run wrote it, and the chunk's others are written
