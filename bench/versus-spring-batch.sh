@@ -15,6 +15,8 @@
 #   N=10000          items through the six jobs (and the six steps)
 #   CHUNK=100,500    chunk sizes (commit interval of the peer)
 #   TX=claim         the factory jobs' transaction option: claim (the default) or chunk
+#   REPEAT=1         each side makes its whole run this many times in one JVM (the factory on new databases, the peer
+#                    with a new server each time) and reports the last, once the JIT compilers have settled
 #   BASELINE=        another checkout of the factory (an earlier version), built there and measured in each round
 #                    with this checkout's benchmark class; its ratio to Spring Batch and this one's to it are printed
 #
@@ -27,6 +29,7 @@ ROUNDS="${ROUNDS:-4}"
 N="${N:-10000}"
 CHUNK="${CHUNK:-100,500}"
 TX="${TX:-claim}"
+REPEAT="${REPEAT:-1}"
 PEERS="${PEERS:-../shared/peers}"
 BASELINE="${BASELINE:-}"
 
@@ -52,7 +55,7 @@ mkdir -p "$OUT"
 factory_round() {
     local name=$1 classes=$2 round=$3
     java -cp "target/test-classes:$classes:$DEPS" io.factoryrunner.bench.PipelineBenchmark DB=postgresql N="$N" \
-        CHUNK="$CHUNK" TX="$TX" FLATNESS=off STATEMENTS=off > "$OUT/$name-$round.txt"
+        CHUNK="$CHUNK" TX="$TX" FLATNESS=off STATEMENTS=off REPEAT="$REPEAT" > "$OUT/$name-$round.txt"
     awk -v tx="$TX" '$1 == "PostgreSQL" && $2 == tx && NF == 8 { print $3, $4, $7, $8 }' "$OUT/$name-$round.txt" \
         | sort | tee "$OUT/$name-$round.csv"
 }
@@ -62,7 +65,7 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "== round $round of $ROUNDS: factory (load average $(cut -d' ' -f1 /proc/loadavg))"
     factory_round factory target/classes "$round"
     echo "== round $round of $ROUNDS: spring batch (load average $(cut -d' ' -f1 /proc/loadavg))"
-    java -cp "$PEER_CP" io.factoryrunner.bench.SpringBatchCpu N="$N" CHUNK="$CHUNK" DRIVER=rewrite \
+    java -cp "$PEER_CP" io.factoryrunner.bench.SpringBatchCpu N="$N" CHUNK="$CHUNK" DRIVER=rewrite REPEAT="$REPEAT" \
         > "$OUT/peer-$round.txt"
     join <(awk '$1 == "spring-batch" { print $2, $3 }' "$OUT/peer-$round.txt" | sort) \
         <(awk '$1 == "spring-batch-cpu" { print $2, $3, $4 }' "$OUT/peer-$round.txt" | sort) \

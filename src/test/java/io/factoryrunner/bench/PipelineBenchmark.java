@@ -52,7 +52,9 @@ import org.slf4j.LoggerFactory;
  * {@code FLATNESS} (off skips it), {@code NODES} (1; 2 or more runs {@link NodesBenchmark} instead), {@code ROUNDS}
  * (3, with NODES only), {@code JFR} (a directory: the CPU samples of each measured pass are recorded there by
  * the JDK's flight recorder, for {@code bench/profile.sh}; unset, nothing is recorded), {@code STATEMENTS} (off: the
- * PostgreSQL server does not time its statements with pg_stat_statements, as the Spring Batch peer's does not).
+ * PostgreSQL server does not time its statements with pg_stat_statements, as the Spring Batch peer's does not),
+ * {@code REPEAT} (1: the throughput measurements at every chunk size are made this many times in the same JVM, each
+ * on new databases, and the last are reported, once the JIT compilers have settled).
  */
 public final class PipelineBenchmark {
 
@@ -68,12 +70,13 @@ public final class PipelineBenchmark {
     static final int CPU_PER = 10_000;
 
     record Settings(int items, int big, String db, List<Integer> chunks, int commits, int passes,
-            List<String> transactions, boolean flatness, int nodes, int rounds, Path jfr, boolean statements) {
+            List<String> transactions, boolean flatness, int nodes, int rounds, Path jfr, boolean statements,
+            int repeat) {
 
         static Settings read(String[] args) {
             Map<String, String> values = new LinkedHashMap<>();
             for (String key : List.of("N", "BIG", "DB", "CHUNK", "COMMITS", "PASSES", "TX", "FLATNESS", "NODES",
-                    "ROUNDS", "JFR", "STATEMENTS")) {
+                    "ROUNDS", "JFR", "STATEMENTS", "REPEAT")) {
                 String env = System.getenv(key);
                 if (env != null && !env.isBlank()) {
                     values.put(key, env.trim());
@@ -83,7 +86,7 @@ public final class PipelineBenchmark {
                 int eq = arg.indexOf('=');
                 if (eq < 1) {
                     throw new IllegalArgumentException("Arguments are KEY=value (N, BIG, DB, CHUNK, COMMITS, PASSES,"
-                            + " TX, FLATNESS, NODES, ROUNDS, JFR, STATEMENTS), not '" + arg + "'");
+                            + " TX, FLATNESS, NODES, ROUNDS, JFR, STATEMENTS, REPEAT), not '" + arg + "'");
                 }
                 values.put(arg.substring(0, eq).trim().toUpperCase(Locale.ROOT), arg.substring(eq + 1).trim());
             }
@@ -107,7 +110,7 @@ public final class PipelineBenchmark {
                     List.copyOf(transactions), !values.getOrDefault("FLATNESS", "on").equals("off"),
                     number(values, "NODES", 1), number(values, "ROUNDS", 3),
                     values.containsKey("JFR") ? Path.of(values.get("JFR")) : null,
-                    !values.getOrDefault("STATEMENTS", "on").equals("off"));
+                    !values.getOrDefault("STATEMENTS", "on").equals("off"), number(values, "REPEAT", 1));
             if (s.big() <= SMALL) {
                 throw new IllegalArgumentException("BIG must be more than " + SMALL + ", not " + s.big());
             }
@@ -187,11 +190,21 @@ public final class PipelineBenchmark {
      */
     private void measure(Server server, List<Throughput> throughput, List<Flatness> flatness) throws Exception {
         System.out.printf(Locale.ROOT, "%n== %s%n", server.describe());
-        for (int chunk : settings.chunks()) {
-            for (String transaction : settings.transactions()) {
-                throughput.add(throughput(server, chunk, transaction));
+        List<Throughput> last = List.of();
+        for (int time = 1; time <= settings.repeat(); time++) {
+            if (settings.repeat() > 1) {
+                System.out.printf(Locale.ROOT, "%n-- time %d of %d%s%n", time, settings.repeat(),
+                        time < settings.repeat() ? " (not counted: the JIT compilers learn)" : "");
             }
+            List<Throughput> measured = new ArrayList<>();
+            for (int chunk : settings.chunks()) {
+                for (String transaction : settings.transactions()) {
+                    measured.add(throughput(server, chunk, transaction, time == 1 ? "" : "_" + time));
+                }
+            }
+            last = measured;
         }
+        throughput.addAll(last);
         if (!settings.flatness()) {
             return;
         }
@@ -220,11 +233,11 @@ public final class PipelineBenchmark {
     }
 
     /** 1 and 2: item hand-offs per second at one chunk size, and the raw commit floor on the same database. */
-    private Throughput throughput(Server server, int chunk, String transaction) throws Exception {
+    private Throughput throughput(Server server, int chunk, String transaction, String suffix) throws Exception {
         System.out.printf(Locale.ROOT, "-- chunk size %d, transaction %s%n", chunk, transaction);
-        String url = server.newDatabase("throughput_" + chunk + "_" + transaction);
-        try (Factory factory = Factory.start(server.home("throughput-" + chunk + "-" + transaction), url, server,
-                chunk, transaction)) {
+        String url = server.newDatabase("throughput_" + chunk + "_" + transaction + suffix);
+        try (Factory factory = Factory.start(server.home("throughput-" + chunk + "-" + transaction + suffix), url,
+                server, chunk, transaction)) {
             // a pass the JIT compiler learns from, as a factory that has run for a while has: not measured
             int warmUp = Math.max(1_000, settings.items() / 5);
             offer(factory, "warm-", warmUp);

@@ -20,7 +20,8 @@ import java.util.regex.Pattern;
  * meters as those lines go by.
  *
  * <p>Prints the peer's own output, a line per chunk size after each run, and at the end one row per chunk size for
- * the script: {@code spring-batch-cpu CHUNK JVM_SECONDS SERVER_SECONDS} (per 10,000 hand-offs).
+ * the script: {@code spring-batch-cpu CHUNK JVM_SECONDS SERVER_SECONDS} (per 10,000 hand-offs). With {@code REPEAT=n}
+ * the peer's whole run is made n times in this JVM, and only the last is shown.
  */
 public final class SpringBatchCpu {
 
@@ -34,15 +35,36 @@ public final class SpringBatchCpu {
     }
 
     public static void main(String[] args) throws Exception {
+        // REPEAT (an argument or the environment, 1): the peer's whole run is made this many times in this JVM and
+        // only the last is shown and counted, as PipelineBenchmark's REPEAT does for the factory
+        int repeat = Integer.parseInt(System.getenv().getOrDefault("REPEAT", "1").trim());
+        List<String> peerArgs = new ArrayList<>();
+        for (String arg : args) {
+            if (arg.toUpperCase(Locale.ROOT).startsWith("REPEAT=")) {
+                repeat = Integer.parseInt(arg.substring("REPEAT=".length()).trim());
+            } else {
+                peerArgs.add(arg);
+            }
+        }
         PrintStream out = System.out;
         List<String> rows = new ArrayList<>();
-        LineWatcher watcher = new LineWatcher(out, rows);
-        System.setOut(new PrintStream(watcher, true, StandardCharsets.UTF_8));
-        try {
-            Class.forName("peers.SpringBatchChain").getMethod("main", String[].class).invoke(null, (Object) args);
-        } finally {
-            System.out.flush();
-            System.setOut(out);
+        for (int time = 1; time <= repeat; time++) {
+            boolean counted = time == repeat;
+            if (!counted) {
+                out.printf(Locale.ROOT, "-- time %d of %d of the peer's run (not counted: the JIT compilers learn)%n",
+                        time, repeat);
+            }
+            rows.clear();
+            LineWatcher watcher = new LineWatcher(counted ? out : new PrintStream(OutputStream.nullOutputStream()),
+                    rows);
+            System.setOut(new PrintStream(watcher, true, StandardCharsets.UTF_8));
+            try {
+                Class.forName("peers.SpringBatchChain").getMethod("main", String[].class)
+                        .invoke(null, (Object) peerArgs.toArray(String[]::new));
+            } finally {
+                System.out.flush();
+                System.setOut(out);
+            }
         }
         for (String row : rows) {
             out.println(row);
