@@ -5,6 +5,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
@@ -439,38 +440,41 @@ final class ChunkLoop {
     }
 
     /**
-     * The inbox's chunks, each in one transaction: taken, run, and its results written and committed together. A
-     * chunk's commit goes on the claim thread while the next chunk is taken and run, so the database writes one
-     * chunk while the route runs the next. Stops at the first chunk whose failures could not be recorded. When the
-     * run stops midway, the chunk being run is rolled back and its items are waiting again.
+     * The inbox's chunks, each in one transaction: taken, run, and its results written and committed together. On
+     * PostgreSQL three chunks are under way at once, each on its own connection: one is written and committed on the
+     * claim thread, the next one's items run, and the one after is taken on the claim thread meanwhile, so that the
+     * database takes and writes while the route runs. Stops at the first chunk whose failures could not be recorded.
+     * When the run stops midway, the chunk being run (and the one taken ahead) is rolled back and its items are
+     * waiting again.
      */
     private Tally runChunks(long runId, Instant runStart) throws SQLException {
         Tally total = Tally.NONE;
         CompletableFuture<Tally> committing = null;
-        // where the job's feed stands once the chunks taken so far are committed (read at the first chunk)
-        JobStore.Feed feed = null;
-        // the items of the chunk committing, which the database shows this chunk's take only once it has committed
+        CompletableFuture<JobStore.OpenChunk> takingAhead = null;
+        // the items of the two chunks handed on to be committed last: a chunk taken before they committed does not
+        // see them in the database
         Set<StoreDialect.ItemKey> committingItems = Set.of();
+        Set<StoreDialect.ItemKey> committedLastItems = Set.of();
+        boolean ahead = store.takesWhileCommitting();
+        JobStore.OpenChunk open = store.openChunk(job, chunk, runStart, null);
         try {
             while (true) {
-                if (committing != null && !store.takesWhileCommitting()) {
-                    total = total.plus(join(committing));
-                    committing = null;
-                }
-                JobStore.OpenChunk open = store.openChunk(job, chunk, runStart, feed);
-                feed = open.feed();
                 boolean handedOver = false;
                 try {
                     if (open.taken() == 0) {
                         break;
                     }
                     List<JobStore.Item> toRun = open.items();
-                    if (committing != null) {
-                        // an item the chunk before acted on, taken again here (offered by hand to the job and fed
-                        // to it by its upstream too), is dropped as an item the job acted on: should the chunk
-                        // before fail to commit, this one is rolled back with it
-                        Set<StoreDialect.ItemKey> actedOn = committingItems;
+                    if (!committingItems.isEmpty() || !committedLastItems.isEmpty()) {
+                        // an item a chunk before acted on, taken again here (offered by hand to the job and fed to
+                        // it by its upstream too), is dropped as an item the job acted on: should that chunk fail to
+                        // commit, this one is rolled back with it
+                        Set<StoreDialect.ItemKey> actedOn = new HashSet<>(committingItems);
+                        actedOn.addAll(committedLastItems);
                         toRun = toRun.stream().filter(i -> !actedOn.contains(StoreDialect.ItemKey.of(i))).toList();
+                    }
+                    if (ahead) {
+                        takingAhead = takeAhead(open.feed(), runStart);
                     }
                     List<JobStore.Result> results = new ArrayList<>(toRun.size());
                     List<JobStore.Item> kept = new ArrayList<>();
@@ -506,6 +510,7 @@ final class ChunkLoop {
                         committing = null;
                     }
                     committing = commitAhead(open, runId, results, kept);
+                    committedLastItems = committingItems;
                     committingItems = toRun.stream().map(StoreDialect.ItemKey::of)
                             .collect(Collectors.toUnmodifiableSet());
                     handedOver = true;
@@ -518,6 +523,17 @@ final class ChunkLoop {
                         open.close();
                     }
                 }
+                if (takingAhead != null) {
+                    CompletableFuture<JobStore.OpenChunk> taken = takingAhead;
+                    takingAhead = null;
+                    open = join(taken);
+                } else {
+                    if (committing != null && !ahead) {
+                        total = total.plus(join(committing));
+                        committing = null;
+                    }
+                    open = store.openChunk(job, chunk, runStart, open.feed());
+                }
             }
             if (committing != null) {
                 total = total.plus(join(committing));
@@ -525,10 +541,44 @@ final class ChunkLoop {
             }
             return total;
         } finally {
+            if (takingAhead != null) {
+                // the chunk taken ahead is not run: rolled back, its items are waiting again
+                takingAhead.thenAccept(ChunkLoop::rollBack).exceptionally(ignored -> null).join();
+            }
             if (committing != null) {
                 // the run failed while a chunk was committing: let that commit end before the run does
                 committing.exceptionally(ignored -> null).join();
             }
+        }
+    }
+
+    /**
+     * Takes the chunk after the one whose items are about to run, from where that one leaves the feed, on the claim
+     * thread; null when the route is stopping.
+     */
+    private CompletableFuture<JobStore.OpenChunk> takeAhead(JobStore.Feed feed, Instant runStart) {
+        ExecutorService executor = claims.get();
+        if (executor == null || !runAllowed.getAsBoolean()) {
+            return null;
+        }
+        try {
+            return CompletableFuture.supplyAsync(() -> {
+                try {
+                    return store.openChunk(job, chunk, runStart, feed);
+                } catch (SQLException e) {
+                    throw new CompletionException(e);
+                }
+            }, executor);
+        } catch (RejectedExecutionException stopping) {
+            return null;
+        }
+    }
+
+    private static void rollBack(JobStore.OpenChunk open) {
+        try {
+            open.close();
+        } catch (SQLException e) {
+            LOG.warn("Could not roll back a chunk taken ahead: {}", e.getMessage());
         }
     }
 

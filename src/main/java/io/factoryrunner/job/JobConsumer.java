@@ -84,10 +84,13 @@ public final class JobConsumer extends ScheduledPollConsumer {
         declareFeed();
         getEndpoint().getComponent().registry().register(this);
         int maxRuns = getEndpoint().getMaxRuns();
-        claims = maxRuns == 1 ? getEndpoint().getCamelContext().getExecutorServiceManager()
+        // a run claims or commits one chunk at a time on the claim thread; with transaction=chunk it also takes the
+        // next chunk there while one commits (maxRuns is then 1)
+        int claimThreads = getEndpoint().isChunkTransaction() ? 2 : maxRuns;
+        claims = claimThreads == 1 ? getEndpoint().getCamelContext().getExecutorServiceManager()
                 .newSingleThreadExecutor(this, "claim-" + job())
                 : getEndpoint().getCamelContext().getExecutorServiceManager()
-                        .newFixedThreadPool(this, "claim-" + job(), maxRuns);
+                        .newFixedThreadPool(this, "claim-" + job(), claimThreads);
         if (getEndpoint().getConcurrency() > 1) {
             // each run of the job on this node has concurrency items in the route at once
             items = getEndpoint().getCamelContext().getExecutorServiceManager()
