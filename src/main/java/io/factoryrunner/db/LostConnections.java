@@ -61,6 +61,21 @@ public final class LostConnections {
         }
     }
 
+    /**
+     * Whether the pool could hand out {@code count} more connections now without waiting (idle ones, and those it
+     * may still open); true for a data source that is not a HikariCP pool.
+     */
+    public static boolean spare(DataSource dataSource, int count) {
+        if (dataSource instanceof HikariDataSource hikari) {
+            HikariPoolMXBean pool = hikari.getHikariPoolMXBean();
+            if (pool != null) {
+                int unopened = hikari.getMaximumPoolSize() - pool.getTotalConnections();
+                return pool.getIdleConnections() + Math.max(0, unopened) >= count;
+            }
+        }
+        return true;
+    }
+
     /** Evicts the idle connections and those in use as they come back, so the pool opens fresh ones. */
     public static void evictIdle(DataSource dataSource) {
         if (dataSource instanceof HikariDataSource hikari) {

@@ -554,11 +554,12 @@ final class ChunkLoop {
 
     /**
      * Takes the chunk after the one whose items are about to run, from where that one leaves the feed, on the claim
-     * thread; null when the route is stopping.
+     * thread; null when the route is stopping, or when the pool has no connection to spare (the next chunk is then
+     * taken once this one is handed on to be committed).
      */
     private CompletableFuture<JobStore.OpenChunk> takeAhead(JobStore.Feed feed, Instant runStart) {
         ExecutorService executor = claims.get();
-        if (executor == null || !runAllowed.getAsBoolean()) {
+        if (executor == null || !runAllowed.getAsBoolean() || !store.canTakeAhead()) {
             return null;
         }
         try {

@@ -488,6 +488,15 @@ public final class JobStore {
     }
 
     /**
+     * Whether the pool has a connection to spare for a chunk taken ahead while another stays free for what the items
+     * under way write on their own (their failures, the error table): a chunk taken ahead holds its connection until
+     * its items run.
+     */
+    public boolean canTakeAhead() {
+        return LostConnections.spare(dataSource, 2);
+    }
+
+    /**
      * Opens a chunk's transaction and takes up to {@code limit} items available at {@code availableBy}: inbox rows
      * first, then the upstream's done items after {@code feed} (read from the database when null: the run's first
      * chunk), which the chunk's commit moves on.

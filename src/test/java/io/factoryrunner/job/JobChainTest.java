@@ -472,6 +472,29 @@ class JobChainTest {
     }
 
     /**
+     * With a pool of three connections, a chunk run of build holds one, the chunk committing another: none is left
+     * to take the next chunk ahead and still record a failed item's error, so the next chunk is taken once the one
+     * before is handed on, and the run ends with every item written and the failure recorded.
+     */
+    @Test
+    void a_pool_with_no_connection_to_spare_takes_no_chunk_ahead_and_the_run_still_records_its_failures()
+            throws Exception {
+        var app = factory.start(factory.home(TestDatabase.POSTGRESQL).property("factory.db.pool-size", "3")
+                .property("test.fail-key", "item-4")).app();
+        for (int i = 1; i <= 9; i++) {
+            app.jobStore().offer("prepare", "item-" + i, "v1", "data" + i, true);
+        }
+        assertThat(app.jobs().trigger("prepare", Trigger.MANUAL)).isPositive();
+        assertThat(app.jobs().trigger("build", Trigger.MANUAL)).isPositive();
+
+        DataSource ds = app.database().dataSource();
+        assertThat(runs(ds, "build")).containsExactly("succeeded/manual 9/8/1");
+        assertThat(states(ds, "build")).filteredOn(s -> s.status().equals("failed")).extracting(State::key)
+                .containsExactly("item-4");
+        assertThat(Sql.rows(ds, "SELECT job FROM factory_error WHERE job = 'build'")).hasSize(1);
+    }
+
+    /**
      * The database goes away in the middle of a run and comes back: the run that could not record its end is
      * closed at the job's next fire, which then does the work; no restart, nothing lost or done twice.
      */
