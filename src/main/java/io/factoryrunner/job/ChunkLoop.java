@@ -5,7 +5,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
@@ -469,9 +468,12 @@ final class ChunkLoop {
                         // an item a chunk before acted on, taken again here (offered by hand to the job and fed to
                         // it by its upstream too), is dropped as an item the job acted on: should that chunk fail to
                         // commit, this one is rolled back with it
-                        Set<StoreDialect.ItemKey> actedOn = new HashSet<>(committingItems);
-                        actedOn.addAll(committedLastItems);
-                        toRun = toRun.stream().filter(i -> !actedOn.contains(StoreDialect.ItemKey.of(i))).toList();
+                        Set<StoreDialect.ItemKey> last = committingItems;
+                        Set<StoreDialect.ItemKey> beforeLast = committedLastItems;
+                        toRun = toRun.stream().filter(i -> {
+                            StoreDialect.ItemKey key = StoreDialect.ItemKey.of(i);
+                            return !last.contains(key) && !beforeLast.contains(key);
+                        }).toList();
                     }
                     if (ahead) {
                         takingAhead = takeAhead(open.feed(), runStart);

@@ -849,6 +849,24 @@ class JobChainTest {
     }
 
     /**
+     * A clustered factory whose job {@code pool} allows {@code maxRuns} runs and has six items waiting, beside a node
+     * {@code node-b} last seen an hour ago (lost).
+     */
+    private FactoryApplication poolWithLostNode(int maxRuns) throws Exception {
+        FactoryHome home = factory.home(TestDatabase.POSTGRESQL).property("factory.cluster.enabled", "true")
+                .property("factory.cluster.node-timeout", "30s").property("job.pool.max-runs", String.valueOf(maxRuns))
+                .route("pool.camel.yaml", POOL);
+        var app = factory.start(home).app();
+        for (int i = 1; i <= 6; i++) {
+            app.jobStore().offer("pool", "item-" + i, "v1", "d" + i, true);
+        }
+        Timestamp hourAgo = Timestamp.from(Instant.now().minus(Duration.ofHours(1)));
+        Sql.execute(app.database().dataSource(), "INSERT INTO factory_node (node, started_at, last_seen_at)"
+                + " VALUES ('node-b', ?, ?)", hourAgo, hourAgo);
+        return app;
+    }
+
+    /**
      * With maxRuns 2, a fire skipped while a lost node's run and a live node's run are going declares the lost one
      * abandoned and leaves the live one alone: the next run takes back the lost run's items and never the live
      * run's.
@@ -856,17 +874,9 @@ class JobChainTest {
     @Test
     void a_lost_nodes_run_beside_a_live_nodes_run_is_taken_over_without_touching_the_live_runs_items()
             throws Exception {
-        FactoryHome home = factory.home(TestDatabase.POSTGRESQL).property("factory.cluster.enabled", "true")
-                .property("factory.cluster.node-timeout", "30s").property("job.pool.max-runs", "2")
-                .route("pool.camel.yaml", POOL);
-        var app = factory.start(home).app();
+        var app = poolWithLostNode(2);
         DataSource ds = app.database().dataSource();
-        for (int i = 1; i <= 6; i++) {
-            app.jobStore().offer("pool", "item-" + i, "v1", "d" + i, true);
-        }
         Timestamp hourAgo = Timestamp.from(Instant.now().minus(Duration.ofHours(1)));
-        Sql.execute(ds, "INSERT INTO factory_node (node, started_at, last_seen_at) VALUES ('node-b', ?, ?)",
-                hourAgo, hourAgo);
         Sql.execute(ds, "INSERT INTO factory_node (node, started_at, last_seen_at) VALUES ('node-c', ?,"
                 + " CURRENT_TIMESTAMP)", hourAgo);
         long lost = runOf(ds, app.jobStore(), "node-b", 2);
@@ -894,17 +904,8 @@ class JobChainTest {
      */
     @Test
     void a_run_started_beside_a_lost_nodes_run_takes_it_over_and_does_its_items() throws Exception {
-        FactoryHome home = factory.home(TestDatabase.POSTGRESQL).property("factory.cluster.enabled", "true")
-                .property("factory.cluster.node-timeout", "30s").property("job.pool.max-runs", "3")
-                .route("pool.camel.yaml", POOL);
-        var app = factory.start(home).app();
+        var app = poolWithLostNode(3);
         DataSource ds = app.database().dataSource();
-        for (int i = 1; i <= 6; i++) {
-            app.jobStore().offer("pool", "item-" + i, "v1", "d" + i, true);
-        }
-        Timestamp hourAgo = Timestamp.from(Instant.now().minus(Duration.ofHours(1)));
-        Sql.execute(ds, "INSERT INTO factory_node (node, started_at, last_seen_at) VALUES ('node-b', ?, ?)",
-                hourAgo, hourAgo);
         long lost = runOf(ds, app.jobStore(), "node-b", 2);
 
         assertThat(app.jobs().trigger("pool", Trigger.MANUAL)).isPositive();
