@@ -4,7 +4,9 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
@@ -440,20 +442,23 @@ final class ChunkLoop {
 
     /**
      * The inbox's chunks, each in one transaction: taken, run, and its results written and committed together. On
-     * PostgreSQL three chunks are under way at once, each on its own connection: one is written and committed on the
-     * claim thread, the next one's items run, and the one after is taken on the claim thread meanwhile, so that the
-     * database takes and writes while the route runs. Stops at the first chunk whose failures could not be recorded.
+     * PostgreSQL up to four chunks are under way at once, each on its own connection: one commits on a claim thread,
+     * the next one is written on another (its write waits in the database for the commit before it, and goes on as
+     * soon as that one lands, without a round trip to this node), the next one's items run, and the one after is
+     * taken on a claim thread meanwhile, so that the database takes and writes while the route runs. A chunk commits
+     * only once the chunk before it has: should that one fail, the chunks after it are rolled back. Stops at the
+     * first chunk whose failures could not be recorded.
      * When the run stops midway, the chunk being run (and the one taken ahead) is rolled back and its items are
      * waiting again.
      */
     private Tally runChunks(long runId, Instant runStart) throws SQLException {
         Tally total = Tally.NONE;
-        CompletableFuture<Tally> committing = null;
+        // the chunks handed on whose commit has not been counted yet, oldest first
+        Deque<Handed> handed = new ArrayDeque<>();
         CompletableFuture<JobStore.OpenChunk> takingAhead = null;
-        // the items of the two chunks handed on to be committed last: a chunk taken before they committed does not
-        // see them in the database
-        Set<StoreDialect.ItemKey> committingItems = Set.of();
-        Set<StoreDialect.ItemKey> committedLastItems = Set.of();
+        // the items of the last three chunks handed on (as many as may not have committed when a chunk is taken): a
+        // chunk taken before they committed does not see them in the database
+        Deque<Set<StoreDialect.ItemKey>> handedItems = new ArrayDeque<>();
         boolean ahead = store.takesWhileCommitting();
         JobStore.OpenChunk open = store.openChunk(job, chunk, runStart, null);
         try {
@@ -464,15 +469,19 @@ final class ChunkLoop {
                         break;
                     }
                     List<JobStore.Item> toRun = open.items();
-                    if (!committingItems.isEmpty() || !committedLastItems.isEmpty()) {
+                    if (!handedItems.isEmpty()) {
                         // an item a chunk before acted on, taken again here (offered by hand to the job and fed to
                         // it by its upstream too), is dropped as an item the job acted on: should that chunk fail to
                         // commit, this one is rolled back with it
-                        Set<StoreDialect.ItemKey> last = committingItems;
-                        Set<StoreDialect.ItemKey> beforeLast = committedLastItems;
+                        List<Set<StoreDialect.ItemKey>> before = List.copyOf(handedItems);
                         toRun = toRun.stream().filter(i -> {
                             StoreDialect.ItemKey key = StoreDialect.ItemKey.of(i);
-                            return !last.contains(key) && !beforeLast.contains(key);
+                            for (Set<StoreDialect.ItemKey> keys : before) {
+                                if (keys.contains(key)) {
+                                    return false;
+                                }
+                            }
+                            return true;
                         }).toList();
                     }
                     if (ahead) {
@@ -480,7 +489,7 @@ final class ChunkLoop {
                     }
                     List<JobStore.Result> results = new ArrayList<>(toRun.size());
                     List<JobStore.Item> kept = new ArrayList<>();
-                    CompletableFuture<Tally> before = committing;
+                    CompletableFuture<Tally> before = handed.isEmpty() ? null : handed.peekLast().committed;
                     // the chunk before failed to commit: run no more items on top of it (its failure is thrown
                     // below, and this chunk is rolled back)
                     List<JobStore.Result> ran = runItems(runId, toRun,
@@ -489,9 +498,8 @@ final class ChunkLoop {
                         join(before);
                     }
                     if (ran == null) {
-                        if (committing != null) {
-                            join(committing);
-                            committing = null;
+                        while (!handed.isEmpty()) {
+                            join(handed.pollFirst().committed);
                         }
                         if (takenOver) {
                             throw new RunTakenOver(job, runId);
@@ -507,14 +515,20 @@ final class ChunkLoop {
                             results.add(ran.get(i));
                         }
                     }
-                    if (committing != null) {
-                        total = total.plus(join(committing));
-                        committing = null;
+                    if (!handed.isEmpty()) {
+                        // the chunk before holds the job's head row from its write to its commit: this chunk's write
+                        // goes once that one's has been made, and waits in the database for its commit
+                        join(handed.peekLast().written);
                     }
-                    committing = commitAhead(open, runId, results, kept);
-                    committedLastItems = committingItems;
-                    committingItems = toRun.stream().map(StoreDialect.ItemKey::of)
-                            .collect(Collectors.toUnmodifiableSet());
+                    while (handed.size() > (ahead ? 1 : 0)) {
+                        total = total.plus(join(handed.pollFirst().committed));
+                    }
+                    handed.addLast(commitAhead(open, runId, results, kept, before));
+                    handedItems.addLast(toRun.stream().map(StoreDialect.ItemKey::of)
+                            .collect(Collectors.toUnmodifiableSet()));
+                    if (handedItems.size() > 3) {
+                        handedItems.pollFirst();
+                    }
                     handedOver = true;
                     if (!kept.isEmpty()) {
                         // the error table cannot be written (the database is likely failing): stop taking items
@@ -530,16 +544,16 @@ final class ChunkLoop {
                     takingAhead = null;
                     open = join(taken);
                 } else {
-                    if (committing != null && !ahead) {
-                        total = total.plus(join(committing));
-                        committing = null;
+                    if (!ahead) {
+                        while (!handed.isEmpty()) {
+                            total = total.plus(join(handed.pollFirst().committed));
+                        }
                     }
                     open = store.openChunk(job, chunk, runStart, open.feed());
                 }
             }
-            if (committing != null) {
-                total = total.plus(join(committing));
-                committing = null;
+            while (!handed.isEmpty()) {
+                total = total.plus(join(handed.pollFirst().committed));
             }
             return total;
         } finally {
@@ -547,11 +561,13 @@ final class ChunkLoop {
                 // the chunk taken ahead is not run: rolled back, its items are waiting again
                 takingAhead.thenAccept(ChunkLoop::rollBack).exceptionally(ignored -> null).join();
             }
-            if (committing != null) {
-                // the run failed while a chunk was committing: let that commit end before the run does
-                committing.exceptionally(ignored -> null).join();
-            }
+            // the run failed while chunks were committing: let those commits end before the run does
+            handed.forEach(h -> h.committed.exceptionally(ignored -> null).join());
         }
+    }
+
+    /** A chunk handed on: done once its write has been made (its transaction still open), and once committed. */
+    private record Handed(CompletableFuture<Void> written, CompletableFuture<Tally> committed) {
     }
 
     /**
@@ -585,30 +601,41 @@ final class ChunkLoop {
         }
     }
 
-    /** Commits a chunk on the claim thread, or on this one when the route is stopping; closes it either way. */
-    private CompletableFuture<Tally> commitAhead(JobStore.OpenChunk open, long runId, List<JobStore.Result> results,
-            List<JobStore.Item> kept) {
+    /**
+     * Writes and commits a chunk on the claim thread, or on this one when the route is stopping; closes it either
+     * way. Once written, the chunk commits only after the chunk before it ({@code before}) has: should that one fail,
+     * this one is rolled back.
+     */
+    private Handed commitAhead(JobStore.OpenChunk open, long runId, List<JobStore.Result> results,
+            List<JobStore.Item> kept, CompletableFuture<Tally> before) {
+        CompletableFuture<Void> written = new CompletableFuture<>();
         Supplier<Tally> commit = () -> {
             try (open) {
-                store.commitChunk(open, job, runId, results, kept);
+                store.writeChunk(open, job, runId, results, kept);
+                written.complete(null);
+                if (before != null) {
+                    join(before);
+                }
+                store.commitChunk(open);
                 seenRunning = System.nanoTime();
                 return Tally.of(results, kept.size());
-            } catch (SQLException e) {
-                throw new CompletionException(e);
+            } catch (SQLException | RuntimeException e) {
+                written.completeExceptionally(e);
+                throw e instanceof SQLException ? new CompletionException(e) : (RuntimeException) e;
             }
         };
         ExecutorService executor = claims.get();
         if (executor != null) {
             try {
-                return CompletableFuture.supplyAsync(commit, executor);
+                return new Handed(written, CompletableFuture.supplyAsync(commit, executor));
             } catch (RejectedExecutionException stopping) {
                 // the executor is gone: commit here
             }
         }
         try {
-            return CompletableFuture.completedFuture(commit.get());
+            return new Handed(written, CompletableFuture.completedFuture(commit.get()));
         } catch (CompletionException e) {
-            return CompletableFuture.failedFuture(e.getCause());
+            return new Handed(written, CompletableFuture.failedFuture(e.getCause()));
         }
     }
 

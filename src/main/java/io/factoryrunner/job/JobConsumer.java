@@ -85,8 +85,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
         getEndpoint().getComponent().registry().register(this);
         int maxRuns = getEndpoint().getMaxRuns();
         // a run claims or commits one chunk at a time on the claim thread; with transaction=chunk it also takes the
-        // next chunk there while one commits (maxRuns is then 1)
-        int claimThreads = getEndpoint().isChunkTransaction() ? 2 : maxRuns;
+        // next chunk there and writes a chunk while the one before commits (maxRuns is then 1)
+        int claimThreads = getEndpoint().isChunkTransaction() ? 3 : maxRuns;
         claims = claimThreads == 1 ? getEndpoint().getCamelContext().getExecutorServiceManager()
                 .newSingleThreadExecutor(this, "claim-" + job())
                 : getEndpoint().getCamelContext().getExecutorServiceManager()

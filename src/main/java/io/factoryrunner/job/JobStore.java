@@ -543,6 +543,19 @@ public final class JobStore {
      */
     public int commitChunk(OpenChunk chunk, String job, long runId, List<Result> results, List<Item> kept)
             throws SQLException {
+        int written = writeChunk(chunk, job, runId, results, kept);
+        commitChunk(chunk);
+        return written;
+    }
+
+    /**
+     * As {@link #commitChunk(OpenChunk, String, long, List, List)}, without the commit, which {@link
+     * #commitChunk(OpenChunk)} makes. On PostgreSQL the write waits for the job's chunk written before it to end (its
+     * transaction holds the job's head row until then), and then runs as of that chunk's commit: a chunk can be
+     * written while the one before commits.
+     */
+    public int writeChunk(OpenChunk chunk, String job, long runId, List<Result> results, List<Item> kept)
+            throws SQLException {
         Connection c = chunk.connection;
         Instant now = now();
         List<Result> finished = results.stream().filter(r -> r.outcome() != Outcome.DEFERRED).toList();
@@ -563,9 +576,13 @@ public final class JobStore {
         // run acted on
         int written = dialect.write(c, new StoreDialect.ChunkWrite(job, runId, finished, false,
                 chunk.feedFrom, chunk.feedTo, retries(results), deferred, kept.size(), now));
-        c.commit();
-        chunk.ended = true;
         return written + deferred;
+    }
+
+    /** Commits a chunk written by {@link #writeChunk}. */
+    public void commitChunk(OpenChunk chunk) throws SQLException {
+        chunk.connection.commit();
+        chunk.ended = true;
     }
 
     private static int retries(List<Result> results) {

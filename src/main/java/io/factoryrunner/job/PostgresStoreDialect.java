@@ -176,7 +176,7 @@ final class PostgresStoreDialect implements StoreDialect {
      * insert's conflict clause is filled in by {@link #WRITE_NEW} and {@link #WRITE_AROUND_OTHERS}.
      */
     private static final String WRITE_FINISHED = """
-            %sWITH %s,
+            WITH %s,
             written AS (
                 INSERT INTO job_state (job, item_key, item_version, status, data, error_message, attempts, run_id,
                                        created_at, updated_at, row_version, done_seq)
@@ -187,16 +187,23 @@ final class PostgresStoreDialect implements StoreDialect {
                        AS u(item_key, item_version, status, data, error, attempts, done_n)
                 %%s
                 RETURNING item_key, item_version, status),
-            %s""".formatted(ONE_PLAN, HEAD, COUNT_AND_MOVE);
+            %s""".formatted(HEAD, COUNT_AND_MOVE);
 
     /**
-     * The chunk's write as it runs first: a plain insert after a savepoint. The take left out every item the job
-     * has acted on, so a state row of the chunk's items exists only in the rare case that another run wrote one
-     * meanwhile (an item offered by hand and fed to a run declared abandoned, say); {@code ON CONFLICT DO NOTHING}
-     * on every write would make each insert speculative, a third of the write's server time per row (a check, the
-     * insert, then a second WAL record to confirm it).
+     * The chunk's write as it runs first: the job's head row locked, then a plain insert after a savepoint. The
+     * lock waits for the chunk written before this one to end, should it still be committing (its write holds the
+     * head row until then), and the write, a statement of its own, then runs as of that commit: it sees where that
+     * chunk left the feed and the run's counts, and numbers its items after that chunk's. The take left out every
+     * item the job has acted on, so a state row of the chunk's items exists only in the rare case that another run
+     * wrote one meanwhile (an item offered by hand and fed to a run declared abandoned, say); {@code ON CONFLICT DO
+     * NOTHING} on every write would make each insert speculative, a third of the write's server time per row (a
+     * check, the insert, then a second WAL record to confirm it). The take's settings ({@link #ONE_PLAN}) hold for
+     * the whole transaction.
      */
-    private static final String WRITE_NEW = "SAVEPOINT chunk_write;\n" + WRITE_FINISHED.formatted("");
+    private static final String WRITE_NEW = """
+            SELECT 1 FROM job_head WHERE job = ? FOR UPDATE;
+            SAVEPOINT chunk_write;
+            """ + WRITE_FINISHED.formatted("");
 
     /**
      * The chunk's write again after the plain insert met a row another run wrote: back to the savepoint, and every
@@ -309,26 +316,30 @@ final class PostgresStoreDialect implements StoreDialect {
                 moves ? w.feedFrom().readTo() : 0L,
                 w.deferred() + w.kept(), w.retries(), w.kept(), w.deferred(), w.runId()));
         if (w.claimed()) {
-            return write(c, w, FINISH, params);
+            return write(c, w, FINISH, params, 0);
         }
         try {
-            return write(c, w, WRITE_NEW, params);
+            List<Object> locked = new ArrayList<>(params.size() + 1);
+            locked.add(w.job());
+            locked.addAll(params);
+            return write(c, w, WRITE_NEW, locked, 1);
         } catch (SQLException e) {
             if (!UNIQUE_VIOLATION.equals(e.getSQLState())) {
                 throw e;
             }
-            return write(c, w, WRITE_AROUND_OTHERS, params);
+            return write(c, w, WRITE_AROUND_OTHERS, params, 0);
         }
     }
 
-    private static int write(Connection c, ChunkWrite w, String statement, List<Object> params) throws SQLException {
+    private static int write(Connection c, ChunkWrite w, String statement, List<Object> params, int skip)
+            throws SQLException {
         boolean moves = w.movesFeed();
         try (PreparedStatement ps = c.prepareStatement(statement)) {
             Jdbc.bind(ps, params.toArray());
             int written;
             boolean feedMoved;
             boolean counted;
-            try (ResultSet rs = resultSet(ps)) {
+            try (ResultSet rs = resultSet(ps, skip)) {
                 rs.next();
                 written = rs.getInt(1);
                 feedMoved = rs.getInt(2) == 1;
@@ -358,7 +369,20 @@ final class PostgresStoreDialect implements StoreDialect {
 
     /** Runs a statement that may start with settings, and answers the result set of its query. */
     private static ResultSet resultSet(PreparedStatement ps) throws SQLException {
+        return resultSet(ps, 0);
+    }
+
+    /** As {@link #resultSet(PreparedStatement)}, after the first {@code skip} result sets. */
+    private static ResultSet resultSet(PreparedStatement ps, int skip) throws SQLException {
         boolean isResultSet = ps.execute();
+        for (int skipped = 0; skipped < skip; ) {
+            if (isResultSet) {
+                skipped++;
+            } else if (ps.getUpdateCount() == -1) {
+                throw new SQLException("The statement answered no rows");
+            }
+            isResultSet = ps.getMoreResults();
+        }
         while (!isResultSet) {
             if (ps.getUpdateCount() == -1) {
                 throw new SQLException("The statement answered no rows");

@@ -253,6 +253,85 @@ class JobStoreContractTest {
         assertThat(counts(run)).isEqualTo("taken 1, done 1, failed 0");
     }
 
+    /**
+     * On PostgreSQL a run writes a chunk while the chunk before it commits: the write waits in the database for that
+     * commit, then goes on from where that chunk left the feed, the run's counts and the job's numbering.
+     */
+    @ParameterizedTest
+    @EnumSource(value = TestDatabase.class, names = "POSTGRESQL")
+    void a_chunk_written_while_the_one_before_commits_waits_for_it_and_goes_on_from_where_it_left_the_feed(
+            TestDatabase db) throws Exception {
+        open(db);
+        store.declareFeed("build", "prepare");
+        store.declareFeed("check", "build");
+        finish("prepare", List.of("item-1", "item-2", "item-3", "item-4"), List.of());
+        long run = store.startRun("build", Trigger.MANUAL, "node-1", null);
+        ExecutorService writer = Executors.newSingleThreadExecutor();
+        try (OpenChunk first = store.openChunk("build", 2, Clock.systemUTC().instant());
+                OpenChunk second = store.openChunk("build", 2, Clock.systemUTC().instant(), first.feed())) {
+            assertThat(store.writeChunk(first, "build", run, done(first.items()), List.of())).isEqualTo(2);
+            Future<Integer> secondWrite = writer.submit(
+                    () -> store.writeChunk(second, "build", run, done(second.items()), List.of()));
+            // the second write waits for the first chunk's transaction, which holds the job's head row
+            await().atMost(Duration.ofSeconds(30)).until(this::lockWaits, waits -> waits == 1);
+            assertThat(secondWrite).isNotDone();
+
+            store.commitChunk(first);
+            assertThat(secondWrite.get(30, TimeUnit.SECONDS)).isEqualTo(2);
+            store.commitChunk(second);
+        } finally {
+            writer.shutdownNow();
+        }
+
+        assertThat(waiting("build")).isEmpty();
+        assertThat(counts(run)).isEqualTo("taken 4, done 4, failed 0");
+        long check = store.startRun("check", Trigger.MANUAL, "node-1", null);
+        assertThat(store.claim("check", check, 10).items()).extracting(Item::key)
+                .containsExactly("item-1", "item-2", "item-3", "item-4");
+    }
+
+    /**
+     * A chunk written while the one before commits, whose transaction is rolled back instead, finds the feed where
+     * that one took it from and is refused: every item of both waits again.
+     */
+    @ParameterizedTest
+    @EnumSource(value = TestDatabase.class, names = "POSTGRESQL")
+    void a_chunk_written_while_the_one_before_is_rolled_back_is_refused_and_every_item_waits_again(TestDatabase db)
+            throws Exception {
+        open(db);
+        store.declareFeed("build", "prepare");
+        finish("prepare", List.of("item-1", "item-2", "item-3", "item-4"), List.of());
+        long run = store.startRun("build", Trigger.MANUAL, "node-1", null);
+        ExecutorService writer = Executors.newSingleThreadExecutor();
+        OpenChunk first = store.openChunk("build", 2, Clock.systemUTC().instant());
+        try (OpenChunk second = store.openChunk("build", 2, Clock.systemUTC().instant(), first.feed())) {
+            try (first) {
+                store.writeChunk(first, "build", run, done(first.items()), List.of());
+                Future<Integer> secondWrite = writer.submit(
+                        () -> store.writeChunk(second, "build", run, done(second.items()), List.of()));
+                await().atMost(Duration.ofSeconds(30)).until(this::lockWaits, waits -> waits == 1);
+                assertThat(secondWrite).isNotDone();
+                // closed without a commit: rolled back
+                first.close();
+                assertThatThrownBy(() -> secondWrite.get(30, TimeUnit.SECONDS)).cause()
+                        .isInstanceOf(SQLException.class).hasMessageContaining("moved by another run");
+            }
+        } finally {
+            writer.shutdownNow();
+        }
+
+        assertThat(states("build")).isEmpty();
+        assertThat(waiting("build")).hasSize(4);
+        assertThat(counts(run)).isEqualTo("taken 0, done 0, failed 0");
+    }
+
+    /** How many of this database's sessions wait for a lock. */
+    private int lockWaits() throws SQLException {
+        return jdbc.queryFirst("""
+                SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                """, rs -> rs.getInt(1)).orElseThrow();
+    }
+
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void a_job_declared_after_its_upstream_finished_items_takes_only_what_is_finished_from_then_on(TestDatabase db)
