@@ -269,12 +269,7 @@ class JobStoreContractTest {
         ExecutorService writer = Executors.newSingleThreadExecutor();
         try (OpenChunk first = store.openChunk("build", 2, Clock.systemUTC().instant());
                 OpenChunk second = store.openChunk("build", 2, Clock.systemUTC().instant(), first.feed())) {
-            assertThat(store.writeChunk(first, "build", run, done(first.items()), List.of())).isEqualTo(2);
-            Future<Integer> secondWrite = writer.submit(
-                    () -> store.writeChunk(second, "build", run, done(second.items()), List.of()));
-            // the second write waits for the first chunk's transaction, which holds the job's head row
-            await().atMost(Duration.ofSeconds(30)).until(this::lockWaits, waits -> waits == 1);
-            assertThat(secondWrite).isNotDone();
+            Future<Integer> secondWrite = writeBehind(first, second, run, writer);
 
             store.commitChunk(first);
             assertThat(secondWrite.get(30, TimeUnit.SECONDS)).isEqualTo(2);
@@ -303,19 +298,14 @@ class JobStoreContractTest {
         finish("prepare", List.of("item-1", "item-2", "item-3", "item-4"), List.of());
         long run = store.startRun("build", Trigger.MANUAL, "node-1", null);
         ExecutorService writer = Executors.newSingleThreadExecutor();
-        OpenChunk first = store.openChunk("build", 2, Clock.systemUTC().instant());
-        try (OpenChunk second = store.openChunk("build", 2, Clock.systemUTC().instant(), first.feed())) {
-            try (first) {
-                store.writeChunk(first, "build", run, done(first.items()), List.of());
-                Future<Integer> secondWrite = writer.submit(
-                        () -> store.writeChunk(second, "build", run, done(second.items()), List.of()));
-                await().atMost(Duration.ofSeconds(30)).until(this::lockWaits, waits -> waits == 1);
-                assertThat(secondWrite).isNotDone();
-                // closed without a commit: rolled back
-                first.close();
-                assertThatThrownBy(() -> secondWrite.get(30, TimeUnit.SECONDS)).cause()
-                        .isInstanceOf(SQLException.class).hasMessageContaining("moved by another run");
-            }
+        try (OpenChunk first = store.openChunk("build", 2, Clock.systemUTC().instant());
+                OpenChunk second = store.openChunk("build", 2, Clock.systemUTC().instant(), first.feed())) {
+            Future<Integer> secondWrite = writeBehind(first, second, run, writer);
+
+            // closed without a commit: rolled back
+            first.close();
+            assertThatThrownBy(() -> secondWrite.get(30, TimeUnit.SECONDS)).cause()
+                    .isInstanceOf(SQLException.class).hasMessageContaining("moved by another run");
         } finally {
             writer.shutdownNow();
         }
@@ -323,6 +313,20 @@ class JobStoreContractTest {
         assertThat(states("build")).isEmpty();
         assertThat(waiting("build")).hasSize(4);
         assertThat(counts(run)).isEqualTo("taken 0, done 0, failed 0");
+    }
+
+    /**
+     * Writes build's {@code first} chunk, then its {@code second} on {@code writer}, and answers that write once it
+     * waits for the first chunk's transaction, which holds the job's head row.
+     */
+    private Future<Integer> writeBehind(OpenChunk first, OpenChunk second, long run, ExecutorService writer)
+            throws SQLException {
+        assertThat(store.writeChunk(first, "build", run, done(first.items()), List.of())).isEqualTo(2);
+        Future<Integer> secondWrite = writer.submit(
+                () -> store.writeChunk(second, "build", run, done(second.items()), List.of()));
+        await().atMost(Duration.ofSeconds(30)).until(this::lockWaits, waits -> waits == 1);
+        assertThat(secondWrite).isNotDone();
+        return secondWrite;
     }
 
     /** How many of this database's sessions wait for a lock. */
