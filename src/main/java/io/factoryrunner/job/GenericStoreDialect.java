@@ -43,7 +43,7 @@ final class GenericStoreDialect implements StoreDialect {
 
     /**
      * The upstream's done items after a feed position, oldest first: the feed index walked from the position, and
-     * left after the limit (ordered as the index is, see {@link #NEXT_IN_INBOX}).
+     * stops after the limit (ordered as the index is, see {@link #NEXT_IN_INBOX}).
      */
     static final String FED = """
             SELECT item_key, item_version, data, done_seq
