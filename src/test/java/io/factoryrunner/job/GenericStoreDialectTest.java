@@ -3,12 +3,10 @@ package io.factoryrunner.job;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.factoryrunner.db.Database;
-import io.factoryrunner.db.DatabaseSettings;
 import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.testsupport.TestDatabase;
 import java.nio.file.Path;
 import java.sql.SQLException;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -35,9 +33,7 @@ class GenericStoreDialectTest {
 
     @BeforeEach
     void open() {
-        database = Database.open(new DatabaseSettings(TestDatabase.H2.newDatabase(dir), TestDatabase.H2.user(),
-                TestDatabase.H2.password(), 2, Duration.ofSeconds(10)));
-        database.migrate();
+        database = TestDatabase.H2.open(dir);
         jdbc = Jdbc.of(database.dataSource());
     }
 

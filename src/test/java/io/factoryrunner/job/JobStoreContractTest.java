@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
 
 import io.factoryrunner.db.Database;
-import io.factoryrunner.db.DatabaseSettings;
 import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.job.JobStore.Claim;
 import io.factoryrunner.job.JobStore.Item;
@@ -54,9 +53,7 @@ class JobStoreContractTest {
     }
 
     private void open(TestDatabase db) {
-        database = Database.open(new DatabaseSettings(db.newDatabase(dir), db.user(), db.password(), 4,
-                Duration.ofSeconds(10)));
-        database.migrate();
+        database = db.open(dir);
         store = new JobStore(database.dataSource(), Clock.systemUTC(), database.dialect());
         jdbc = Jdbc.of(database.dataSource());
     }

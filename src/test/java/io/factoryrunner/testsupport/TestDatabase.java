@@ -46,6 +46,17 @@ public enum TestDatabase {
         return createPostgres("factory_" + COUNTER.incrementAndGet(), postgresTemplate());
     }
 
+    /**
+     * A new database as {@link #newDatabase} gives, opened as the factory opens it (a pool of four, migrations run);
+     * the caller closes it.
+     */
+    public Database open(Path dir) {
+        Database database = Database.open(new DatabaseSettings(newDatabase(dir), user(), password(), 4,
+                Duration.ofSeconds(10)));
+        database.migrate();
+        return database;
+    }
+
     /** A new database that no factory has opened: its first start migrates it. */
     public String newEmptyDatabase(Path dir) {
         if (this == H2) {
