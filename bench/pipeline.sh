@@ -23,7 +23,7 @@
 #   ROUNDS=3         rounds of the NODES comparison
 #   STATEMENTS=on    off: PostgreSQL does not time its statements (pg_stat_statements), which costs it a little CPU
 #   JFR=             a directory: each measured pass's CPU samples and JIT compilations recorded there (bench/profile.sh)
-#   REPEAT=1         the throughput measurements made this many times in the JVM (new databases each time), the last
+#   REPEAT=1         the throughput measurements made this many times in the JVM (a new server each time), the last
 #                    reported: once the JIT compilers have settled
 #   JAVA_OPTS=...    JVM options
 #

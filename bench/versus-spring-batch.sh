@@ -15,8 +15,8 @@
 #   N=10000          items through the six jobs (and the six steps)
 #   CHUNK=100,500    chunk sizes (commit interval of the peer)
 #   TX=claim         the factory jobs' transaction option: claim (the default) or chunk
-#   REPEAT=1         each side makes its whole run this many times in one JVM (the factory on new databases, the peer
-#                    with a new server each time) and reports the last, once the JIT compilers have settled
+#   REPEAT=1         each side makes its whole run this many times in one JVM (each time on a new server, as the peer
+#                    does) and reports the last, once the JIT compilers have settled
 #   BASELINE=        another checkout of the factory (an earlier version), built there and measured in each round
 #                    with this checkout's benchmark class; its ratio to Spring Batch and this one's to it are printed
 #

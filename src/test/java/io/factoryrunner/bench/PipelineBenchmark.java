@@ -54,7 +54,7 @@ import org.slf4j.LoggerFactory;
  * the JDK's flight recorder, for {@code bench/profile.sh}; unset, nothing is recorded), {@code STATEMENTS} (off: the
  * PostgreSQL server does not time its statements with pg_stat_statements, as the Spring Batch peer's does not),
  * {@code REPEAT} (1: the throughput measurements at every chunk size are made this many times in the same JVM, each
- * on new databases, and the last are reported, once the JIT compilers have settled).
+ * on a server of its own, and the last are reported, once the JIT compilers have settled).
  */
 public final class PipelineBenchmark {
 
@@ -171,45 +171,64 @@ public final class PipelineBenchmark {
         List<Throughput> throughput = new ArrayList<>();
         List<Flatness> flatness = new ArrayList<>();
         if (!settings.db().equals("h2")) {
-            try (Server server = Server.startPostgres(settings.statements())) {
-                bench.measure(server, throughput, flatness);
-            }
+            bench.measure(() -> Server.startPostgres(settings.statements()), throughput, flatness);
         }
         if (!settings.db().equals("postgresql")) {
-            try (Server server = Server.startH2()) {
-                bench.measure(server, throughput, flatness);
-            }
+            bench.measure(Server::startH2, throughput, flatness);
         }
         summary(throughput, flatness);
         System.out.printf(Locale.ROOT, "load average at the end: %s%n", loadAverage());
     }
 
-    /**
-     * Runs the three measurements on one database server: throughput and the raw commit floor at each chunk size,
-     * each on a database of its own, then flatness at the first chunk size.
-     */
-    private void measure(Server server, List<Throughput> throughput, List<Flatness> flatness) throws Exception {
-        System.out.printf(Locale.ROOT, "%n== %s%n", server.describe());
-        List<Throughput> last = List.of();
-        for (int time = 1; time <= settings.repeat(); time++) {
-            if (settings.repeat() > 1) {
-                System.out.printf(Locale.ROOT, "%n-- time %d of %d%s%n", time, settings.repeat(),
-                        time < settings.repeat() ? " (not counted: the JIT compilers learn)" : "");
-            }
-            List<Throughput> measured = new ArrayList<>();
-            for (int chunk : settings.chunks()) {
-                for (String transaction : settings.transactions()) {
-                    measured.add(throughput(server, chunk, transaction, time == 1 ? "" : "_" + time));
-                }
-            }
-            last = measured;
-        }
-        throughput.addAll(last);
-        if (!settings.flatness()) {
-            return;
-        }
+    /** Starts a database server of its own for a measurement. */
+    @FunctionalInterface
+    interface ServerStart {
+        Server start() throws IOException;
+    }
 
-        // 3: flatness, on a database of its own so that the small case really holds SMALL finished items
+    /**
+     * Runs the three measurements: throughput and the raw commit floor at each chunk size, each on a database of its
+     * own, then flatness at the first chunk size. Each time of {@code REPEAT} runs on a server of its own, as the
+     * Spring Batch peer's do, so that no time pays for what the server still does with the ones before it (the
+     * autovacuum of their tables, say); flatness runs on the last time's server.
+     */
+    private void measure(ServerStart start, List<Throughput> throughput, List<Flatness> flatness) throws Exception {
+        List<Throughput> last = List.of();
+        Server server = null;
+        try {
+            for (int time = 1; time <= settings.repeat(); time++) {
+                if (server != null) {
+                    server.close();
+                }
+                server = start.start();
+                if (time == 1) {
+                    System.out.printf(Locale.ROOT, "%n== %s%n", server.describe());
+                }
+                if (settings.repeat() > 1) {
+                    System.out.printf(Locale.ROOT, "%n-- time %d of %d, on a new server%s%n", time, settings.repeat(),
+                            time < settings.repeat() ? " (not counted: the JIT compilers learn)" : "");
+                }
+                List<Throughput> measured = new ArrayList<>();
+                for (int chunk : settings.chunks()) {
+                    for (String transaction : settings.transactions()) {
+                        measured.add(throughput(server, chunk, transaction, time == 1 ? "" : "_" + time));
+                    }
+                }
+                last = measured;
+            }
+            throughput.addAll(last);
+            if (settings.flatness()) {
+                measureFlatness(server, flatness);
+            }
+        } finally {
+            if (server != null) {
+                server.close();
+            }
+        }
+    }
+
+    /** 3: flatness, on a database of its own so that the small case really holds SMALL finished items. */
+    private void measureFlatness(Server server, List<Flatness> flatness) throws Exception {
         int chunk = settings.chunks().get(0);
         String url = server.newDatabase("flatness");
         double small;
