@@ -105,8 +105,11 @@ if [ -n "$BASELINE" ]; then
 fi
 echo
 for chunk in ${CHUNK//,/ }; do
-    printf 'chunk size %s: median factory / Spring Batch = %.2fx over %d rounds (target >= 1.5x); CPU s per 10,000' \
+    # each side's own median too: a ratio that moves between runs moves with one side or the other
+    printf 'chunk size %s: median factory / Spring Batch = %.2fx over %d rounds (target >= 1.5x); median hand-offs/s:' \
         "$chunk" "$(median 5 "$chunk" "$OUT/rounds.txt")" "$ROUNDS"
+    printf ' factory %.0f, Spring Batch %.0f; CPU s per 10,000' "$(median 3 "$chunk" "$OUT/rounds.txt")" \
+        "$(median 4 "$chunk" "$OUT/rounds.txt")"
     printf ' hand-offs: factory JVM %.2f + server %.2f, Spring Batch JVM %.2f + server %.2f\n' \
         "$(median 6 "$chunk" "$OUT/rounds.txt")" "$(median 7 "$chunk" "$OUT/rounds.txt")" \
         "$(median 8 "$chunk" "$OUT/rounds.txt")" "$(median 9 "$chunk" "$OUT/rounds.txt")"
