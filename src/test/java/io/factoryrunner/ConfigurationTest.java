@@ -21,6 +21,7 @@ import javax.sql.DataSource;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Consumer;
 import org.apache.camel.builder.NotifyBuilder;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -263,6 +264,66 @@ class ConfigurationTest {
                 .hasMessageContaining("'job.tick.cron' has value '0 5 * * *'")
                 .hasMessageContaining("UPDATE factory_config SET config_value = '<a valid value>'"
                         + " WHERE config_key = 'job.tick.cron'");
+    }
+
+    @Test
+    void a_stale_after_within_two_heartbeats_is_refused_at_start_naming_both_keys() throws Exception {
+        FactoryHome home = factory.home(TestDatabase.H2).applicationProperties("""
+                factory.node.heartbeat = 5s
+                factory.node.stale-after = 8s
+                """);
+        FactoryApplication app = home.app(FactoryApplication.Mode.RUN);
+        assertThatThrownBy(app::start).isInstanceOf(StartupException.class)
+                .hasMessageContaining("Configuration key 'factory.node.stale-after' has value '8s', not more than"
+                        + " twice factory.node.heartbeat ('5s')")
+                .hasMessageContaining("Give it more than 10s");
+    }
+
+    @Test
+    void in_a_cluster_a_node_timeout_within_two_heartbeats_is_refused_at_start() throws Exception {
+        FactoryHome home = factory.home(TestDatabase.POSTGRESQL).property("factory.cluster.enabled", "true")
+                .property("factory.node.heartbeat", "2s").property("factory.cluster.node-timeout", "4000");
+        FactoryApplication app = home.app(FactoryApplication.Mode.RUN);
+        assertThatThrownBy(app::start).isInstanceOf(StartupException.class)
+                .hasMessageContaining("Configuration key 'factory.cluster.node-timeout' has value '4000', not more"
+                        + " than twice factory.node.heartbeat ('2s')")
+                .hasMessageContaining("declared lost")
+                .message().doesNotContain("factory.node.stale-after");
+    }
+
+    @Test
+    void a_stale_after_or_heartbeat_written_to_the_table_within_two_heartbeats_is_refused_and_the_old_kept()
+            throws Exception {
+        // in the file, below the table
+        try (var running = factory.start(factory.home(TestDatabase.H2).applicationProperties("""
+                factory.node.heartbeat = 5s
+                factory.node.stale-after = 1m
+                """))) {
+            FactoryApplication app = running.app();
+            app.configTable().set("factory.node.stale-after", "10s", false, "shorter", "test");
+            assertThat(app.configWatcher().poll()).containsOnlyKeys("factory.node.stale-after")
+                    .extractingByKey("factory.node.stale-after").asString()
+                    .contains("has value '10s', not more than twice factory.node.heartbeat ('5s')");
+            assertThat(app.context().resolvePropertyPlaceholders("{{factory.node.stale-after}}")).isEqualTo("1m");
+
+            app.configTable().set("factory.node.heartbeat", "30s", false, "less often", "test");
+            assertThat(app.configWatcher().poll()).extractingByKey("factory.node.heartbeat").asString()
+                    .contains("'factory.node.heartbeat' has value '30s', and factory.node.stale-after ('1m') would be"
+                            + " no more than twice it");
+            assertThat(app.context().resolvePropertyPlaceholders("{{factory.node.heartbeat}}")).isEqualTo("5s");
+
+            app.configTable().set("factory.node.stale-after", "11s", false, "just enough", "test");
+            assertThat(app.configWatcher().poll()).doesNotContainKey("factory.node.stale-after");
+            assertThat(app.context().resolvePropertyPlaceholders("{{factory.node.stale-after}}")).isEqualTo("11s");
+        }
+    }
+
+    @Test
+    void a_node_timeout_is_not_held_to_the_heartbeat_outside_a_cluster() throws Exception {
+        try (var running = factory.start(factory.home(TestDatabase.H2).property("factory.node.heartbeat", "2s")
+                .property("factory.cluster.node-timeout", "3s"))) {
+            assertThat(running.app().context().getStatus().isStarted()).isTrue();
+        }
     }
 
     @ParameterizedTest

@@ -8,6 +8,7 @@ import java.util.Properties;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import org.apache.camel.spi.PropertiesComponent;
+import org.apache.camel.util.TimeUtils;
 
 /**
  * Checks every configuration value whose key has a known type, wherever it comes from, before any job starts.
@@ -37,6 +38,11 @@ public final class ConfigValidator {
             new Rule(Pattern.compile(".*[.-](delay|after|poll-interval)"), ConfigType.DURATION, 0),
             new Rule(Pattern.compile(".*[.-](timeout|interval)"), ConfigType.DURATION, 0));
 
+    /** A node's heartbeat, and the spans of silence after which the others act on it. */
+    private static final String HEARTBEAT = "factory.node.heartbeat";
+    private static final String STALE_AFTER = "factory.node.stale-after";
+    private static final String NODE_TIMEOUT = "factory.cluster.node-timeout";
+
     private ConfigValidator() {
     }
 
@@ -64,7 +70,93 @@ public final class ConfigValidator {
             }
             check(key, value).ifPresent(message -> problems.add(new Problem(key, message)));
         }
+        problems.addAll(nodeTimings(properties));
         return problems;
+    }
+
+    /**
+     * The spans after which a node counts as silent must leave room for more than one heartbeat: a shorter one takes
+     * a live node for silent between two of its heartbeats, and another node then takes over the programs and process
+     * tasks it is running (stale-after) or its runs (node-timeout, in a cluster), which would then run twice. A value
+     * that is not a duration is refused by its own rule already.
+     */
+    private static List<Problem> nodeTimings(PropertiesComponent properties) {
+        List<Problem> problems = new ArrayList<>();
+        String heartbeat = properties.resolveProperty(HEARTBEAT).orElse(null);
+        for (String key : List.of(STALE_AFTER, NODE_TIMEOUT)) {
+            String span = properties.resolveProperty(key).orElse(null);
+            silentTooSoon(properties, key, heartbeat, span).ifPresent(why -> problems.add(new Problem(key,
+                    spanMessage(key, span, heartbeat, why))));
+        }
+        return problems;
+    }
+
+    /**
+     * As {@link #check(String, String)}, and for a node's heartbeat or a span after which a node counts as silent,
+     * held against the other's value as it stands: what a change in the configuration table is checked with.
+     */
+    public static Optional<String> check(PropertiesComponent properties, String key, String value) {
+        Optional<String> own = check(key, value);
+        if (own.isPresent()) {
+            return own;
+        }
+        String heartbeat = properties.resolveProperty(HEARTBEAT).orElse(null);
+        if (key.equals(STALE_AFTER) || key.equals(NODE_TIMEOUT)) {
+            return silentTooSoon(properties, key, heartbeat, value).map(why -> spanMessage(key, value, heartbeat,
+                    why));
+        }
+        if (key.equals(HEARTBEAT)) {
+            for (String span : List.of(STALE_AFTER, NODE_TIMEOUT)) {
+                String spanValue = properties.resolveProperty(span).orElse(null);
+                Optional<String> why = silentTooSoon(properties, span, value, spanValue);
+                if (why.isPresent()) {
+                    return Optional.of("Configuration key '" + HEARTBEAT + "' has value '" + value.trim() + "', and "
+                            + span + " ('" + spanValue.trim() + "') would be no more than twice it: " + why.get()
+                            + ". Keep the heartbeat below half of " + span + ", or raise that first");
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static String spanMessage(String key, String span, String heartbeat, String why) {
+        return "Configuration key '" + key + "' has value '" + span.trim() + "', not more than twice " + HEARTBEAT
+                + " ('" + heartbeat.trim() + "'): " + why + ". Give it more than "
+                + TimeUtils.printDuration(2 * millis(heartbeat).orElseThrow()) + " ("
+                + (key.equals(STALE_AFTER) ? "1m" : "30s") + " by default), or lower " + HEARTBEAT;
+    }
+
+    /**
+     * What would go wrong with the span {@code key} set to {@code span} beside that heartbeat: empty when it is more
+     * than twice the heartbeat, when either is not a duration, or for node-timeout outside a cluster (unused there).
+     */
+    private static Optional<String> silentTooSoon(PropertiesComponent properties, String key, String heartbeat,
+            String span) {
+        if (key.equals(NODE_TIMEOUT) && properties.resolveProperty("factory.cluster.enabled").map(String::trim)
+                .filter("true"::equalsIgnoreCase).isEmpty()) {
+            return Optional.empty();
+        }
+        Optional<Long> beat = millis(heartbeat);
+        Optional<Long> silence = millis(span);
+        if (beat.isEmpty() || silence.isEmpty() || silence.get() > 2 * beat.get()) {
+            return Optional.empty();
+        }
+        return Optional.of("a live node would be taken for silent between two of its heartbeats, " + (key.equals(
+                STALE_AFTER) ? "its runs reported as blocking their jobs, and its programs and process tasks taken"
+                        + " over by another node while it still runs them"
+                        : "declared lost, and its runs taken over by another node while it still runs them"));
+    }
+
+    /** A duration in milliseconds; empty when unset, a placeholder or not a duration. */
+    private static Optional<Long> millis(String value) {
+        if (value == null || value.isBlank() || value.contains("{{")) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(TimeUtils.toMilliSeconds(value.trim()));
+        } catch (RuntimeException e) {
+            return Optional.empty();
+        }
     }
 
     /**

@@ -87,7 +87,8 @@ public final class ConfigWatcher extends PeriodicService {
     public synchronized Map<String, String> poll() throws Exception {
         refusedThisPoll.clear();
         Map<String, ConfigTable.Entry> before = source.entries();
-        ConfigTablePropertiesSource.Refresh refresh = source.refresh(ConfigValidator::check);
+        ConfigTablePropertiesSource.Refresh refresh = source.refresh(
+                (key, value) -> ConfigValidator.check(context.getPropertiesComponent(), key, value));
         refresh.refused().forEach((key, reason) -> refuse(key, reason + "; the factory keeps the value it had"));
         Set<String> changed = refresh.changed();
         if (!changed.isEmpty()) {

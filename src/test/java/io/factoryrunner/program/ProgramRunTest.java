@@ -285,7 +285,8 @@ class ProgramRunTest {
 
     @Test
     void on_a_shared_database_the_programs_of_a_silent_node_are_taken_over_at_their_step() throws Exception {
-        try (var running = start(factory.home(TestDatabase.POSTGRESQL).property("factory.node.stale-after", "2s"))) {
+        try (var running = start(factory.home(TestDatabase.POSTGRESQL).property("factory.node.heartbeat", "500")
+                .property("factory.node.stale-after", "2s"))) {
             // what a node that died in the middle of a program's second step leaves behind
             Sql.execute(running.dataSource(), "INSERT INTO factory_node (node, started_at, last_seen_at)"
                     + " VALUES ('ghost', CURRENT_TIMESTAMP - INTERVAL '1 hour',"
