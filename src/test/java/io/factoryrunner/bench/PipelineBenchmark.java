@@ -198,7 +198,9 @@ public final class PipelineBenchmark {
         try {
             for (int time = 1; time <= settings.repeat(); time++) {
                 if (server != null) {
-                    server.close();
+                    Server done = server;
+                    server = null;
+                    done.close();
                 }
                 server = start.start();
                 if (time == 1) {
