@@ -18,8 +18,8 @@ public final class AlertOutbox {
 
     private static final String INSERT = """
             INSERT INTO alerts (created_at, kind, job, fingerprint, recipients, subject, body, status, attempts,
-                                next_attempt_at, slot_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)""";
+                                next_attempt_at, slot_at, once_key)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)""";
 
     /** SQLSTATE of a unique constraint violation, the same on PostgreSQL and H2. */
     private static final String UNIQUE_VIOLATION = "23505";
@@ -43,7 +43,17 @@ public final class AlertOutbox {
     /** Writes the alert through {@code tx}: inside its transaction when it runs one. */
     public void enqueue(Jdbc tx, AlertKind kind, String job, String fingerprint, Map<String, ?> values)
             throws SQLException {
-        insert(tx, kind, job, fingerprint, values, null);
+        insert(tx, kind, job, fingerprint, values, null, null);
+    }
+
+    /**
+     * Writes an alert that stands for one event whichever node sees it (a run blocking its job, a lost node, a
+     * job's lateness), unless the alert of {@code onceKey} is there already: the key is unique in the table, so two
+     * nodes that both looked and found none cannot both write it. Returns false when it was there.
+     */
+    public boolean enqueueOnce(AlertKind kind, String job, String fingerprint, String onceKey, Map<String, ?> values)
+            throws SQLException {
+        return insertOnce(() -> insert(jdbc, kind, job, fingerprint, values, null, onceKey));
     }
 
     /**
@@ -51,8 +61,18 @@ public final class AlertOutbox {
      * node fires the cron, the first to write wins. Returns false when the slot was taken.
      */
     public boolean enqueueOnce(AlertKind kind, Instant slot, Map<String, ?> values) throws SQLException {
+        return insertOnce(() -> insert(jdbc, kind, null, null, values, slot, null));
+    }
+
+    @FunctionalInterface
+    private interface Insert {
+        void run() throws SQLException;
+    }
+
+    /** Runs an insert that a unique key may refuse: false when it did. */
+    private static boolean insertOnce(Insert insert) throws SQLException {
         try {
-            insert(jdbc, kind, null, null, values, slot);
+            insert.run();
             return true;
         } catch (SQLException e) {
             if (UNIQUE_VIOLATION.equals(e.getSQLState())) {
@@ -63,11 +83,11 @@ public final class AlertOutbox {
     }
 
     private void insert(Jdbc tx, AlertKind kind, String job, String fingerprint, Map<String, ?> values,
-            Instant slot) throws SQLException {
+            Instant slot, String onceKey) throws SQLException {
         AlertTemplates.Mail mail = templates.render(kind, values);
         Instant now = clock.instant();
         tx.update(INSERT, now, kind.db(), job, fingerprint, recipients(job), cut(Secrets.mask(mail.subject()), 500),
-                cut(Secrets.mask(mail.body()), 100_000), now, slot);
+                cut(Secrets.mask(mail.body()), 100_000), now, slot, onceKey);
     }
 
     /** An event worth telling (results written, items held): {@code bean:alertOutbox?method=event(...)}. */

@@ -175,7 +175,7 @@ public final class RunAlerts implements RunListener {
             if (jdbc.queryFirst(ALERTED, COUNT, key).orElseThrow() > 0) {
                 return;
             }
-            outbox.enqueue(AlertKind.JOB_BLOCKED, job, key, silentNodeValues(job, run));
+            outbox.enqueueOnce(AlertKind.JOB_BLOCKED, job, key, key, silentNodeValues(job, run));
         } catch (SQLException e) {
             LOG.error("Job {}: cannot write the alert that run {} of node {} blocks it: {}", job, run.runId(),
                     run.node(), Secrets.mask(e.getMessage()));
@@ -193,7 +193,7 @@ public final class RunAlerts implements RunListener {
             }
             Map<String, Object> values = silentNodeValues(job, run);
             values.put("this_node", properties.resolveProperty("factory.node.id").orElse("this node"));
-            outbox.enqueue(AlertKind.NODE_LOST, job, key, values);
+            outbox.enqueueOnce(AlertKind.NODE_LOST, job, key, key, values);
         } catch (SQLException e) {
             LOG.error("Job {}: cannot write the alert that node {} was lost: {}", job, run.node(),
                     Secrets.mask(e.getMessage()));

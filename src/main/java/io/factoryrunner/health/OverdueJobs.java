@@ -165,7 +165,7 @@ public final class OverdueJobs extends PeriodicService {
 
     private void alertOnce(AlertKind kind, String job, String spell, Map<String, Object> values) throws SQLException {
         if (jdbc.queryFirst(ALERTED, rs -> rs.getLong(1), job, kind.db(), spell).orElseThrow() == 0) {
-            outbox.enqueue(kind, job, spell, values);
+            outbox.enqueueOnce(kind, job, spell, kind.db() + ":" + job + ":" + spell, values);
         }
     }
 

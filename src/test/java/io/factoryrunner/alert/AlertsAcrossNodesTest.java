@@ -19,6 +19,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -90,6 +94,40 @@ class AlertsAcrossNodesTest {
         assertThat(count(ds, "SELECT COUNT(DISTINCT slot_at) FROM alerts WHERE kind = 'digest'"))
                 .as("slots with a digest").isEqualTo(digests);
         assertThat(messageIds()).hasSize((int) digests).doesNotHaveDuplicates();
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void an_alert_meant_once_is_written_once_though_two_nodes_found_none_and_write_it_at_once(TestDatabase db)
+            throws Exception {
+        FactoryHome a = nodeA(db).property("factory.alerts.poll-interval", "1h");
+        var first = factory.start(a);
+        DataSource ds = first.dataSource();
+        AlertOutbox mine = bean(first, "alertOutbox", AlertOutbox.class);
+        // on H2 one factory holds the file: a second outbox on the same database stands for the other node
+        AlertOutbox other = db == TestDatabase.POSTGRESQL
+                ? bean(factory.start(nodeB(a).property("factory.alerts.poll-interval", "1h")), "alertOutbox",
+                        AlertOutbox.class)
+                : mine;
+        Map<String, String> values = Map.of("factory", "factory-a", "job", "load", "run", "7", "node", "node-gone",
+                "started_at", "an hour ago", "silent_for", "1h", "last_seen", "an hour ago");
+        CyclicBarrier together = new CyclicBarrier(2);
+        List<CompletableFuture<Boolean>> writes = List.of(mine, other).stream()
+                .map(outbox -> CompletableFuture.supplyAsync(() -> {
+                    try {
+                        together.await(10, TimeUnit.SECONDS);
+                        return outbox.enqueueOnce(AlertKind.JOB_BLOCKED, "load", "job-blocked:7", "job-blocked:7",
+                                values);
+                    } catch (Exception e) {
+                        throw new CompletionException(e);
+                    }
+                })).toList();
+
+        assertThat(writes.stream().map(CompletableFuture::join)).containsExactlyInAnyOrder(true, false);
+        assertThat(count(ds, "SELECT COUNT(*) FROM alerts WHERE fingerprint = 'job-blocked:7'")).isEqualTo(1);
+        assertThat(mine.enqueueOnce(AlertKind.JOB_BLOCKED, "load", "job-blocked:8", "job-blocked:8", values))
+                .as("another run's alert").isTrue();
+        assertThat(count(ds, "SELECT COUNT(*) FROM alerts WHERE kind = 'job_blocked'")).isEqualTo(2);
     }
 
     @ParameterizedTest
