@@ -147,16 +147,13 @@ public final class ConfigValidator {
                         : "declared lost, and its runs taken over by another node while it still runs them"));
     }
 
-    /** A duration in milliseconds; empty when unset, a placeholder or not a duration. */
+    /** A duration in milliseconds; empty when unset, a placeholder or not a duration by {@link ConfigType#DURATION}. */
     private static Optional<Long> millis(String value) {
-        if (value == null || value.isBlank() || value.contains("{{")) {
+        if (value == null || value.isBlank() || value.contains("{{")
+                || ConfigType.DURATION.problem(value).isPresent()) {
             return Optional.empty();
         }
-        try {
-            return Optional.of(TimeUtils.toMilliSeconds(value.trim()));
-        } catch (RuntimeException e) {
-            return Optional.empty();
-        }
+        return Optional.of(TimeUtils.toMilliSeconds(value.trim()));
     }
 
     /**
