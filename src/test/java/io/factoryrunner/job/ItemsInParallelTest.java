@@ -27,7 +27,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
-import org.apache.camel.support.service.ServiceSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -164,12 +163,12 @@ class ItemsInParallelTest {
                     throw new IllegalStateException(e);
                 }
             });
-            await().atMost(Duration.ofSeconds(30))
-                    .until(() -> !((ServiceSupport) app.context().getRoute("fetch").getConsumer()).isRunAllowed()
-                            || stopping.isDone());
+            // the stop gives the held items its second, then stops the route's steps: only then are they let go,
+            // so that each one's next step is refused (let go while the steps still ran, they would end their
+            // chunks and have them written, as a stop that ends in time does)
+            stopping.get(60, TimeUnit.SECONDS);
             Gate.release.countDown();
             run.get(60, TimeUnit.SECONDS);
-            stopping.get(60, TimeUnit.SECONDS);
 
             assertThat(runs(ds, "fetch")).containsExactly("abandoned/manual 4/3/1");
             assertThat(Sql.rows(ds, "SELECT error_summary FROM job_run WHERE job = 'fetch'")).singleElement()
