@@ -33,6 +33,9 @@ final class ChunkLoop {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChunkLoop.class);
 
+    /** Why a run ended that a stop cut short between chunks: every chunk it took was written. */
+    static final String NOT_TAKEN = "stopped during the run; the items not taken yet wait for the next run";
+
     /** How many chunks may be claimed and not yet written at once when a chunk's items run in parallel. */
     static final int WINDOW = 2;
 
@@ -84,6 +87,12 @@ final class ChunkLoop {
     /** The claim thread; null once the route is stopping. */
     private final Supplier<ExecutorService> claims;
     private final BooleanSupplier runAllowed;
+    /**
+     * Whether the run may take another chunk: not once a stop has begun. A graceful stop first suspends the route's
+     * consumer and waits for the exchanges under way: the chunks already taken go on (their items still run, and a
+     * chunk whose items all end in time is written), but none is taken after them.
+     */
+    private final BooleanSupplier takeAllowed;
     private final ItemRunner items;
     /** The pool a chunk's items run on at once; null when they run one after the other on the run's thread. */
     private final Supplier<ExecutorService> itemPool;
@@ -100,7 +109,8 @@ final class ChunkLoop {
     private volatile boolean takenOver;
 
     ChunkLoop(JobStore store, JobEndpoint endpoint, Clock clock, Supplier<ExecutorService> claims,
-            Supplier<ExecutorService> itemPool, BooleanSupplier runAllowed, Duration holdCheck, ItemRunner items) {
+            Supplier<ExecutorService> itemPool, BooleanSupplier runAllowed, BooleanSupplier takeAllowed,
+            Duration holdCheck, ItemRunner items) {
         this.store = store;
         this.job = endpoint.getJob();
         this.chunk = endpoint.getChunkSize();
@@ -110,6 +120,7 @@ final class ChunkLoop {
         this.downstream = () -> endpoint.getComponent().registry().downstreamOf(job);
         this.claims = claims;
         this.runAllowed = runAllowed;
+        this.takeAllowed = takeAllowed;
         this.items = items;
         this.itemPool = itemPool;
         this.holdCheck = holdCheck;
@@ -147,6 +158,9 @@ final class ChunkLoop {
                     ExecutorService pool = itemPool.get();
                     if (pool != null) {
                         return runWindow(runId, runStart, pool);
+                    }
+                    if (nextClaim == null && !takeAllowed.getAsBoolean()) {
+                        return Tally.stopped(NOT_TAKEN);
                     }
                     // items put back during this run wait for the next one
                     JobStore.Claim claim = nextClaim != null ? join(nextClaim)
@@ -318,7 +332,7 @@ final class ChunkLoop {
         try {
             while (true) {
                 if (claiming && window.size() < WINDOW && window.stream().allMatch(f -> f.low.isDone())) {
-                    if (!runAllowed.getAsBoolean()) {
+                    if (!takeAllowed.getAsBoolean()) {
                         claiming = false;
                         stopped = true;
                         continue;
@@ -369,7 +383,7 @@ final class ChunkLoop {
             if (stopped) {
                 return Tally.stopped(leftClaimed > 0
                         ? "stopped during the run; " + leftClaimed + " claimed items left for the next run"
-                        : "stopped during the run; the items not taken yet wait for the next run");
+                        : NOT_TAKEN);
             }
             return counted;
         } catch (SQLException | RuntimeException e) {
@@ -460,7 +474,11 @@ final class ChunkLoop {
         // chunk taken before they committed does not see them in the database
         Deque<Set<StoreDialect.ItemKey>> handedItems = new ArrayDeque<>();
         boolean ahead = store.takesWhileCommitting();
+        if (!takeAllowed.getAsBoolean()) {
+            return Tally.stopped(NOT_TAKEN);
+        }
         JobStore.OpenChunk open = store.openChunk(job, chunk, runStart, null);
+        boolean stopped = false;
         try {
             while (true) {
                 boolean handedOver = false;
@@ -539,6 +557,16 @@ final class ChunkLoop {
                         open.close();
                     }
                 }
+                if (!takeAllowed.getAsBoolean()) {
+                    // a stop has begun: the chunks handed on commit, the one taken ahead is rolled back
+                    if (takingAhead != null) {
+                        CompletableFuture<JobStore.OpenChunk> taken = takingAhead;
+                        takingAhead = null;
+                        taken.thenAccept(ChunkLoop::rollBack).exceptionally(ignored -> null).join();
+                    }
+                    stopped = true;
+                    break;
+                }
                 if (takingAhead != null) {
                     CompletableFuture<JobStore.OpenChunk> taken = takingAhead;
                     takingAhead = null;
@@ -555,7 +583,7 @@ final class ChunkLoop {
             while (!handed.isEmpty()) {
                 total = total.plus(join(handed.pollFirst().committed));
             }
-            return total;
+            return stopped ? Tally.stopped(NOT_TAKEN) : total;
         } finally {
             if (takingAhead != null) {
                 // the chunk taken ahead is not run: rolled back, its items are waiting again
@@ -577,7 +605,7 @@ final class ChunkLoop {
      */
     private CompletableFuture<JobStore.OpenChunk> takeAhead(JobStore.Feed feed, Instant runStart) {
         ExecutorService executor = claims.get();
-        if (executor == null || !runAllowed.getAsBoolean() || !store.canTakeAhead()) {
+        if (executor == null || !takeAllowed.getAsBoolean() || !store.canTakeAhead()) {
             return null;
         }
         try {
@@ -642,7 +670,7 @@ final class ChunkLoop {
     /** The next chunk's claim on the claim thread; null when the executor is gone (the route is stopping). */
     private CompletableFuture<JobStore.Claim> claimAhead(long runId, Instant runStart) {
         ExecutorService executor = claims.get();
-        if (executor == null || !runAllowed.getAsBoolean()) {
+        if (executor == null || !takeAllowed.getAsBoolean()) {
             return null;
         }
         try {

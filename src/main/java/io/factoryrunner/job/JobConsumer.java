@@ -430,11 +430,20 @@ public final class JobConsumer extends ScheduledPollConsumer {
         return true;
     }
 
+    /**
+     * Whether a run may take another chunk. A graceful stop suspends the consumer while the exchanges under way end,
+     * and a suspended service still counts as allowed to run: the chunks taken go on, none is taken after them.
+     */
+    private boolean takesChunks() {
+        return isRunAllowed() && !isSuspendingOrSuspended();
+    }
+
     private void execute(long runId, String note) {
         RunStatus status;
         String summary;
         ChunkLoop loop = new ChunkLoop(store(), getEndpoint(), clock, () -> claims, () -> items,
-                this::isRunAllowed, clusterNodeTimeout().map(t -> t.dividedBy(2)).orElse(null), this::process);
+                this::isRunAllowed, this::takesChunks, clusterNodeTimeout().map(t -> t.dividedBy(2)).orElse(null),
+                this::process);
         try {
             ChunkLoop.Tally tally = loop.run(runId);
             if (tally.stopped() != null) {

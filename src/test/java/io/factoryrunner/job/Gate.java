@@ -14,6 +14,8 @@ public class Gate {
     static volatile Set<String> holdKeys = Set.of();
     static volatile CountDownLatch reached = new CountDownLatch(1);
     static volatile CountDownLatch release = new CountDownLatch(1);
+    /** Held keys let go one by one by {@link #letGo}, not by {@link #release}. */
+    private static final Map<String, CountDownLatch> APART = new ConcurrentHashMap<>();
     /** How many times each key went through the gate since the last reset. */
     private static final Map<String, AtomicInteger> PASSED = new ConcurrentHashMap<>();
 
@@ -23,6 +25,18 @@ public class Gate {
         reached = new CountDownLatch(Math.max(1, keys.length));
         release = new CountDownLatch(1);
         PASSED.clear();
+        APART.values().forEach(CountDownLatch::countDown);
+        APART.clear();
+    }
+
+    /** Holds the item of this key, one of those given to {@link #reset}, until {@link #letGo} names it. */
+    static void holdApart(String key) {
+        APART.put(key, new CountDownLatch(1));
+    }
+
+    /** Lets the item of this key go, held apart by {@link #holdApart}. */
+    static void letGo(String key) {
+        APART.get(key).countDown();
     }
 
     /** How many times the item of this key went through the gate since the last reset. */
@@ -36,7 +50,7 @@ public class Gate {
         PASSED.computeIfAbsent(String.valueOf(key), k -> new AtomicInteger()).incrementAndGet();
         if (holdKeys.contains(key)) {
             reached.countDown();
-            release.await(60, TimeUnit.SECONDS);
+            APART.getOrDefault(key, release).await(60, TimeUnit.SECONDS);
         }
     }
 }

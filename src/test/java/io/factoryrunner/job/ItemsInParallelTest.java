@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
+import org.apache.camel.support.service.ServiceSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -195,6 +196,61 @@ class ItemsInParallelTest {
                 .allSatisfy(s -> assertThat(s.attempts()).as(s.key()).isEqualTo(takenBack.contains(s.key()) ? 2 : 1));
         assertThat(app.jobs().trigger("keep", Trigger.MANUAL)).isPositive();
         assertThat(runs(ds, "keep")).containsExactly("succeeded/manual 15/15/0");
+    }
+
+    /**
+     * A stop given time to end (a graceful stop) while item-01 holds chunk 1 and item-05 chunk 2: the route's consumer
+     * is suspended while the items under way end, the two chunks end in time and are written, and no chunk is taken
+     * after them though the window has room again once chunk 2 is written. The stop ends as soon as they are, long
+     * before its timeout; the next run takes the items nobody claimed, each once.
+     */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_graceful_stop_ends_the_chunks_taken_and_takes_none_after_them(TestDatabase db) throws Exception {
+        FactoryHome home = factory.home(db);
+        DataSource ds;
+        try (var running = factory.start(home)) {
+            FactoryApplication app = running.app();
+            offer(app, 16);
+            ds = app.database().dataSource();
+            Gate.reset("item-01", "item-05");
+            Gate.holdApart("item-05");
+            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
+                    () -> app.jobs().trigger("fetch", Trigger.MANUAL));
+            assertThat(Gate.reached.await(30, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<Void> stopping = CompletableFuture.runAsync(() -> {
+                try {
+                    app.context().getRouteController().stopRoute("fetch", 120, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            ServiceSupport consumer = (ServiceSupport) app.context().getRoute("fetch").getConsumer();
+            await().atMost(Duration.ofSeconds(30)).until(consumer::isSuspended);
+
+            // chunk 2 ends and is written while the stop waits; the window has room for chunk 3, which stays unclaimed
+            Gate.letGo("item-05");
+            DataSource before = ds;
+            await().atMost(Duration.ofSeconds(30)).until(() -> written(before) == 4);
+            Gate.release.countDown();
+            assertThat(run.get(60, TimeUnit.SECONDS)).isPositive();
+            stopping.get(60, TimeUnit.SECONDS);
+
+            assertThat(runs(ds, "fetch")).containsExactly("abandoned/manual 8/7/1");
+            assertThat(Sql.rows(ds, "SELECT error_summary FROM job_run WHERE job = 'fetch'")).singleElement()
+                    .satisfies(r -> assertThat((String) r.get("error_summary")).isEqualTo(ChunkLoop.NOT_TAKEN));
+            assertThat(states(ds, "fetch")).extracting(State::key, State::status).containsExactly(
+                    tuple("item-01", "done"), tuple("item-02", "done"), tuple("item-03", "done"),
+                    tuple("item-04", "done"), tuple("item-05", "done"), tuple("item-06", "failed"),
+                    tuple("item-07", "done"), tuple("item-08", "done"));
+            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_waiting WHERE job = 'fetch'")).isEqualTo(8);
+        }
+        Gate.reset("");
+        FactoryApplication app = factory.start(home).app();
+        assertThat(app.jobs().trigger("fetch", Trigger.MANUAL)).isPositive();
+        ds = app.database().dataSource();
+        assertThat(runs(ds, "fetch")).containsExactly("abandoned/manual 8/7/1", "succeeded/manual 8/8/0");
+        assertThat(states(ds, "fetch")).hasSize(16).extracting(State::attempts).containsOnly(1);
     }
 
     /**

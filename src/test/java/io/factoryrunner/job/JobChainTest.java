@@ -1,6 +1,7 @@
 package io.factoryrunner.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
@@ -37,6 +38,7 @@ import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.apache.camel.Consumer;
 import org.assertj.core.groups.Tuple;
+import org.apache.camel.support.service.ServiceSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -234,6 +236,54 @@ class JobChainTest {
                         "d3-prepared-built", "d4-prepared-built", "d5-prepared-built", "d6-prepared-built");
         assertThat(states(ds, "build")).filteredOn(s -> s.key().equals("item-3")).singleElement()
                 .satisfies(s -> assertThat(s.attempts()).isEqualTo(claim ? 2 : 1));
+    }
+
+    /**
+     * A stop given time to end (a graceful stop) while item-3 holds the second chunk: that chunk ends in time and is
+     * written, and no chunk is taken after it (with either transaction), so the stop ends as soon as it is written,
+     * long before its timeout. The third chunk waits for the next run, which takes each of its items once.
+     */
+    @ParameterizedTest
+    @CsvSource({"H2, chunk", "H2, claim", "POSTGRESQL, chunk", "POSTGRESQL, claim"})
+    void a_graceful_stop_writes_the_chunk_under_way_and_takes_no_other(TestDatabase db, String transaction)
+            throws Exception {
+        FactoryHome home = factory.home(db).property("job.build.transaction", transaction);
+        DataSource ds;
+        try (var running = factory.start(home)) {
+            var app = running.app();
+            for (int i = 1; i <= 6; i++) {
+                app.jobStore().offer("prepare", "item-" + i, "v1", "d" + i, true);
+            }
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            Gate.reset("item-3");
+            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
+                    () -> app.jobs().trigger("build", Trigger.MANUAL));
+            assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<Void> stopping = CompletableFuture.runAsync(() -> {
+                try {
+                    app.context().getRouteController().stopRoute("build", 120, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            ServiceSupport consumer = (ServiceSupport) app.context().getRoute("build").getConsumer();
+            await().atMost(Duration.ofSeconds(10)).until(consumer::isSuspended);
+            Gate.release.countDown();
+            assertThat(run.get(30, TimeUnit.SECONDS)).isPositive();
+            stopping.get(30, TimeUnit.SECONDS);
+
+            ds = app.database().dataSource();
+            assertThat(runs(ds, "build")).containsExactly("abandoned/manual 4/4/0");
+            assertThat(states(ds, "build")).extracting(State::key, State::status).containsExactly(
+                    tuple("item-1", "done"), tuple("item-2", "done"), tuple("item-3", "done"),
+                    tuple("item-4", "done"));
+            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_waiting WHERE job = 'build'")).isEqualTo(2);
+        }
+        var app = factory.start(home).app();
+        app.jobs().trigger("build", Trigger.MANUAL);
+        ds = app.database().dataSource();
+        assertThat(runs(ds, "build")).containsExactly("abandoned/manual 4/4/0", "succeeded/manual 2/2/0");
+        assertThat(states(ds, "build")).hasSize(6).extracting(State::attempts).containsOnly(1);
     }
 
     @ParameterizedTest
