@@ -65,6 +65,7 @@ import org.apache.camel.CamelContext;
 import org.apache.camel.ExtendedStartupListener;
 import org.apache.camel.component.quartz.QuartzComponent;
 import org.apache.camel.main.BaseMainSupport;
+import org.apache.camel.main.SimpleMainShutdownStrategy;
 import org.apache.camel.main.Main;
 import org.apache.camel.main.MainListenerSupport;
 import org.apache.camel.spi.PropertiesComponent;
@@ -126,6 +127,9 @@ public final class FactoryApplication {
             effective.put("camel.main.auto-startup", "false");
             effective.put("camel.server.enabled", "false");
             effective.put("camel.management.enabled", "false");
+            // Camel Main's default strategy hooks the JVM's shutdown and logs that a SIGTERM stops Camel when the
+            // command exits: validate prints its verdict alone
+            main.setShutdownStrategy(new SimpleMainShutdownStrategy());
         }
         effective.putIfAbsent("factory.home", this.home.toString());
         serverSettingsFromEnvironment(System.getenv()).forEach(effective::putIfAbsent);

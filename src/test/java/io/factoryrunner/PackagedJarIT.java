@@ -11,6 +11,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -64,6 +65,17 @@ class PackagedJarIT {
                 prepare, prepare-drop, prepare-intake, process, ready
                 Database: %s does not exist yet; the first start creates it
                 """.formatted(DatabaseSettings.embeddedUrl(home.toRealPath().resolve("data"))));
+    }
+
+    @Test
+    void validate_of_a_refused_value_prints_its_verdict_and_nothing_else() throws Exception {
+        copyShippedConfig();
+        Files.writeString(home.resolve("config/application.properties"), "factory.node.heartbeat = 30s\n",
+                StandardOpenOption.APPEND);
+        Result r = runJar("validate");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.output().lines()).singleElement().asString().startsWith("Invalid: Configuration key"
+                + " 'factory.node.stale-after' has value '1m', not more than twice factory.node.heartbeat ('30s')");
     }
 
     @Test
