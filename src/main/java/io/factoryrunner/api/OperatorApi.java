@@ -317,7 +317,7 @@ public final class OperatorApi extends RouteBuilder {
     }
 
     /** The optional {@code note} of an action, from the body's "note" or the query parameter. */
-    static String note(Message in) throws JsonProcessingException {
+    public static String note(Message in) throws JsonProcessingException {
         JsonNode body = body(in);
         JsonNode note = body.get("note");
         if (note != null && !note.isNull() && !note.isTextual()) {

@@ -27,8 +27,8 @@ import org.apache.camel.Message;
 import org.apache.camel.model.rest.RestDefinition;
 
 /**
- * The processes' calls of the operator API: the declared processes, starting a run (role operator), and a
- * process's runs and one run with every task (role viewer).
+ * The processes' calls of the operator API: the declared processes, a process's runs and one run with every task
+ * (role viewer); starting a run, and calling again the tasks of a run that ended in error (role operator).
  */
 public final class ProcessApi implements OperatorApi.Extension {
 
@@ -61,6 +61,9 @@ public final class ProcessApi implements OperatorApi.Extension {
                 + " keyset paging by after"), "api-process-runs", Role.VIEWER, (c, in) -> runs(in));
         api.call(rest.get("/processes/{name}/runs/{id}").description("One run with every task: name, URL, status,"
                 + " times, output, error, parent task"), "api-process-run", Role.VIEWER, (c, in) -> run(in));
+        api.call(rest.post("/processes/{name}/runs/{id}/retry").description("Calls again every task of the run that"
+                + " ended in error (body {\"note\": \"...\"}, optional); 409 when none did"), "api-process-retry",
+                Role.OPERATOR, this::retry);
     }
 
     private List<Map<String, Object>> processes() throws SQLException {
@@ -122,6 +125,25 @@ public final class ProcessApi implements OperatorApi.Extension {
         Map<String, Object> answer = new LinkedHashMap<>();
         answer.put("run", run(run));
         answer.put("tasks", store.tasks(run.runId()).stream().map(ProcessApi::task).toList());
+        return answer;
+    }
+
+    private Map<String, Object> retry(Caller caller, Message in) throws SQLException, JsonProcessingException {
+        Process process = process(in);
+        Long id = OperatorApi.longParam(in, "id");
+        String note = OperatorApi.note(in);
+        store.run(id).filter(r -> r.process().equals(process.name()))
+                .orElseThrow(() -> ApiError.notFound("Process " + process.name() + " has no run " + id));
+        List<Long> retried = engine.retryFailed(id, caller.name());
+        if (retried.isEmpty()) {
+            throw ApiError.conflict("Run " + id + " of process " + process.name() + " has no task in error to call"
+                    + " again", Map.of("runId", id));
+        }
+        audit.record(caller.name(), "process-retry", "process " + process.name() + " run " + id, note,
+                retried.size() + (retried.size() == 1 ? " task" : " tasks") + " scheduled again: " + retried);
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("retried", retried);
+        answer.putAll(run(in));
         return answer;
     }
 

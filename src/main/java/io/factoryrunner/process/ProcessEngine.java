@@ -96,6 +96,19 @@ public final class ProcessEngine extends ServiceSupport implements StartupListen
         return runId;
     }
 
+    /**
+     * Schedules again the tasks of a run that ended in error, which workers take at once; their ids, none when the
+     * run has none.
+     */
+    public List<Long> retryFailed(long runId, String by) throws SQLException {
+        List<Long> retried = store.retryFailed(runId, clock.instant());
+        if (!retried.isEmpty()) {
+            LOG.info("Process run {}: {} failed tasks scheduled again by {} ({})", runId, retried.size(), by, retried);
+            wake.release();
+        }
+        return retried;
+    }
+
     @Override
     protected void doStart() throws Exception {
         stopping = false;

@@ -119,6 +119,24 @@ public final class ProcessStore {
             UPDATE process_task SET status = 'scheduled', node = NULL
              WHERE status = 'running'""";
 
+    // locked so that two retries of one run at once do not both take them; a task ending in error meanwhile is
+    // waited for, and then taken
+    private static final String FAILED_TASKS = """
+            SELECT task_id FROM process_task WHERE run_id = ? AND status = 'error' ORDER BY task_id FOR UPDATE""";
+
+    // the task's last outcome stays in factory_error (error_id); the claim of its next call would clear it anyway
+    private static final String SCHEDULE_AGAIN = """
+            UPDATE process_task
+               SET status = 'scheduled', node = NULL, scheduled_at = ?, ended_at = NULL, http_status = NULL,
+                   output = NULL, error_message = NULL, error_id = NULL
+             WHERE task_id = ? AND status = 'error'""";
+
+    // after the tasks: a task ending meanwhile has counted itself in the run (its end locks the task, then the run)
+    private static final String COUNT_RETRY = """
+            UPDATE process_run
+               SET open_tasks = open_tasks + ?, failed_tasks = failed_tasks - ?, status = 'running', ended_at = NULL
+             WHERE run_id = ?""";
+
     private static final String SILENT_NODES = """
             SELECT node FROM factory_node WHERE last_seen_at < ? AND node <> ?""";
 
@@ -183,6 +201,27 @@ public final class ProcessStore {
             ProcessStatus ended = counts[1] > 0 ? ProcessStatus.DONE_WITH_ERRORS : ProcessStatus.DONE;
             tx.update(END_RUN, ended.db(), now, task.runId());
             return Optional.of(ended);
+        });
+    }
+
+    /**
+     * Schedules again every task of a run that ended in error, each to be called again as it was the first time (same
+     * activity, same input); the run is running again until they end. Returns their ids, none when the run has no
+     * task in error.
+     */
+    public List<Long> retryFailed(long runId, Instant now) throws SQLException {
+        return jdbc.inTransaction(tx -> {
+            List<Long> failed = tx.query(FAILED_TASKS, rs -> rs.getLong(1), runId);
+            List<Long> retried = new ArrayList<>();
+            for (long taskId : failed) {
+                if (tx.update(SCHEDULE_AGAIN, now, taskId) == 1) {
+                    retried.add(taskId);
+                }
+            }
+            if (!retried.isEmpty()) {
+                tx.update(COUNT_RETRY, retried.size(), retried.size(), runId);
+            }
+            return List.copyOf(retried);
         });
     }
 

@@ -19,6 +19,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.stubbing.Scenario;
+import com.github.tomakehurst.wiremock.verification.LoggedRequest;
 import io.factoryrunner.StartupException;
 import io.factoryrunner.cleanup.Housekeeping;
 import io.factoryrunner.testsupport.FactoryExtension;
@@ -263,6 +264,81 @@ class ProcessTest {
                     HttpResponse.BodyHandlers.ofString()).body();
             assertThat(metrics).contains("factory_process_tasks_total{process=\"split\",status=\"done\"} 6.0")
                     .contains("factory_process_tasks_total{process=\"split\",status=\"error\"} 6.0");
+        }
+    }
+
+    /**
+     * Once the activity that failed is mended, an operator calls the run's failed tasks again: each is called with
+     * the input it had, its answer's next activities go on from there, and the run ends done; the first failure stays
+     * in the error table and the retry in the audit. A run with no task in error, an unknown run, a bad note and a
+     * viewer get clear answers and change nothing.
+     */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void an_operator_calls_the_failed_tasks_of_a_run_again_once_the_activity_is_mended(TestDatabase db)
+            throws Exception {
+        api.stubFor(post("/start").willReturn(okJson(answer("{\"order\": 7}", "export", "score"))));
+        api.stubFor(post("/export").willReturn(aResponse().withStatus(503).withBody("ledger closed")));
+        api.stubFor(post("/score").willReturn(okJson("{}")));
+        api.stubFor(post("/notify").willReturn(okJson("{}")));
+        try (var running = start(db, "process.orders.start-url = http://127.0.0.1:{{api.port}}/start\n")) {
+            DataSource ds = running.dataSource();
+            long runId = startRun("orders", "{\"key\": \"o-7\"}");
+            JsonNode failed = awaitEnd("orders", runId);
+            assertThat(failed.at("/run/status").asText()).isEqualTo("done_with_errors");
+            JsonNode export = byName(failed.get("tasks")).get("export");
+            long errorId = export.get("errorId").asLong();
+            String path = "/api/processes/orders/runs/" + runId + "/retry";
+
+            String viewer = call("POST", "/api/tokens", "{\"name\": \"watcher\", \"role\": \"viewer\"}", token)
+                    .body().get("token").asText();
+            assertThat(call("POST", path, null, viewer).status()).isEqualTo(403);
+            assertBadRequest(call("POST", path, "{\"note\": 5}", token), "'note'");
+            Answer unknown = call("POST", "/api/processes/orders/runs/999999/retry", null, token);
+            assertThat(unknown.status()).isEqualTo(404);
+            assertThat(unknown.body().get("error").asText()).contains("999999");
+            assertThat(get("/api/processes/orders/runs/" + runId).body().at("/run/status").asText())
+                    .isEqualTo("done_with_errors");
+
+            // mended: export now answers, and names one more activity
+            api.stubFor(post("/export").willReturn(okJson(answer("{\"exported\": true}", "notify"))));
+            Answer retried = call("POST", path, "{\"note\": \"ledger reopened\"}", token);
+            assertThat(retried.status()).as(retried.raw().body()).isEqualTo(200);
+            assertThat(retried.body().get("retried")).singleElement()
+                    .satisfies(t -> assertThat(t.asLong()).isEqualTo(export.get("taskId").asLong()));
+            JsonNode run = awaitEnd("orders", runId);
+            assertThat(run.at("/run/status").asText()).isEqualTo("done");
+            assertThat(run.at("/run/failedTasks").asInt()).isZero();
+            assertThat(run.at("/run/tasks").asInt()).isEqualTo(4);
+            Map<String, JsonNode> tasks = byName(run.get("tasks"));
+            assertThat(tasks.get("export").get("status").asText()).isEqualTo("done");
+            assertThat(tasks.get("export").get("attempts").asInt()).isEqualTo(2);
+            assertThat(tasks.get("export").get("errorId").isNull()).isTrue();
+            assertThat(tasks.get("notify").get("status").asText()).isEqualTo("done");
+            assertThat(tasks.get("notify").get("parentTaskId").asLong())
+                    .isEqualTo(tasks.get("export").get("taskId").asLong());
+            // called again with the input it had the first time; start and score are not called again
+            List<LoggedRequest> exports = api.findAll(postRequestedFor(urlEqualTo("/export")));
+            assertThat(exports).hasSize(2);
+            assertThat(read(exports.get(1).getBodyAsString()).get("data"))
+                    .isEqualTo(read(exports.get(0).getBodyAsString()).get("data")).isEqualTo(read("{\"order\": 7}"));
+            api.verify(1, postRequestedFor(urlEqualTo("/start")));
+            api.verify(1, postRequestedFor(urlEqualTo("/score")));
+            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error WHERE error_id = " + errorId)).isEqualTo(1);
+            JsonNode audit = get("/api/audit?action=process-retry").body().get("items");
+            assertThat(audit).singleElement().satisfies(a -> {
+                assertThat(a.get("target").asText()).isEqualTo("process orders run " + runId);
+                assertThat(a.get("note").asText()).isEqualTo("ledger reopened");
+            });
+
+            // nothing left in error: a second retry is refused
+            Answer again = call("POST", path, null, token);
+            assertThat(again.status()).isEqualTo(409);
+            assertThat(again.body().get("error").asText()).contains("Run " + runId).contains("no task in error");
+            api.verify(2, postRequestedFor(urlEqualTo("/export")));
+
+            JsonNode openapi = call("GET", "/api/openapi.json", null, null).body();
+            assertThat(openapi.get("paths").has("/api/processes/{name}/runs/{id}/retry")).isTrue();
         }
     }
 
