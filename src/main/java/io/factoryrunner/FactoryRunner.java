@@ -50,6 +50,9 @@ public final class FactoryRunner {
               resolve FINGERPRINT          resolve an error (--note TEXT)
               trigger JOB                  start a run now
               pause JOB | resume JOB       pause or resume a job
+              processes                    the declared processes, each with its latest run
+              process-runs PROCESS         a process's latest runs (--status S, --limit N)
+              process-retry PROCESS RUN    call again the tasks of a run that ended in error (--note TEXT)
               token create NAME ROLE       create an API token (viewer, operator, admin); prints it once
               token list | token revoke NAME
 

@@ -6,7 +6,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
 /** A command a user runs: its exit code and what it printed, line ends as {@code \n}. */
-record CommandRun(int code, String out, String err) {
+public record CommandRun(int code, String out, String err) {
 
     /** {@code validate} on the home's files and settings, as the command line runs it. */
     static CommandRun validate(FactoryHome home) {
@@ -19,7 +19,7 @@ record CommandRun(int code, String out, String err) {
     }
 
     /** The command line with these arguments. */
-    static CommandRun execute(String... args) {
+    public static CommandRun execute(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = FactoryRunner.execute(args, new PrintStream(out, true, StandardCharsets.UTF_8),

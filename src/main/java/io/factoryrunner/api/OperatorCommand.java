@@ -60,6 +60,9 @@ public final class OperatorCommand {
         c.put("trigger", "JOB: start a run now");
         c.put("pause", "JOB: pause a job");
         c.put("resume", "JOB: resume a job");
+        c.put("processes", "the declared processes, each with its latest run");
+        c.put("process-runs", "PROCESS: its latest runs [--status STATUS] [--limit N]");
+        c.put("process-retry", "PROCESS RUN [--note TEXT]: call again the tasks of a run that ended in error");
         c.put("token", "create NAME ROLE | list | revoke NAME: API tokens (roles viewer, operator, admin)");
         return c;
     }
@@ -181,6 +184,29 @@ public final class OperatorCommand {
                 args(command, words, 1);
                 return new Call("POST", "/api/jobs/" + enc(words.get(0)) + "/" + command, note(options),
                         a -> "Job " + a.path("job").asText() + (a.path("paused").asBoolean() ? " paused" : " resumed"));
+            }
+            case "processes" -> {
+                args(command, words, 0);
+                return new Call("GET", "/api/processes", null, a -> table(a.get("processes"), List.of(
+                        col("PROCESS", "/name"), col("START URL", "/startUrl"), col("TIMEOUT", "/timeout"),
+                        col("LAST RUN", "/lastRun/runId"), col("STATUS", "/lastRun/status"),
+                        col("STARTED", "/lastRun/startedAt"), col("FAILED TASKS", "/lastRun/failedTasks"))));
+            }
+            case "process-runs" -> {
+                args(command, words, 1);
+                return new Call("GET", "/api/processes/" + enc(words.get(0)) + "/runs"
+                        + query(options, "status", "limit"), null, a -> table(a.get("items"), List.of(
+                                col("RUN", "/runId"), col("KEY", "/key"), col("STATUS", "/status"),
+                                col("TASKS", "/tasks"), col("OPEN", "/openTasks"), col("FAILED", "/failedTasks"),
+                                col("STARTED", "/startedAt"), col("ENDED", "/endedAt"))));
+            }
+            case "process-retry" -> {
+                args(command, words, 2);
+                return new Call("POST", "/api/processes/" + enc(words.get(0)) + "/runs/" + enc(words.get(1))
+                        + "/retry", note(options), a -> "Run " + a.at("/run/runId").asLong() + " of process "
+                        + a.at("/run/process").asText() + ": " + a.path("retried").size() + " failed "
+                        + (a.path("retried").size() == 1 ? "task" : "tasks") + " scheduled again "
+                        + a.path("retried"));
             }
             case "token" -> {
                 if (words.size() == 1 && words.get(0).equals("list")) {

@@ -20,6 +20,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
+import io.factoryrunner.CommandRun;
 import io.factoryrunner.StartupException;
 import io.factoryrunner.cleanup.Housekeeping;
 import io.factoryrunner.testsupport.FactoryExtension;
@@ -104,6 +105,13 @@ class ProcessTest {
             return List.of("done", "done_with_errors").contains(run[0].at("/run/status").asText());
         });
         return run[0];
+    }
+
+    /** An operator command against this factory, as a user runs it. */
+    CommandRun cli(String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.addAll(List.of("--home", factory.dir().toString(), "--url", base));
+        return CommandRun.execute(all.toArray(String[]::new));
     }
 
     String url(String path) {
@@ -300,12 +308,18 @@ class ProcessTest {
             assertThat(get("/api/processes/orders/runs/" + runId).body().at("/run/status").asText())
                     .isEqualTo("done_with_errors");
 
-            // mended: export now answers, and names one more activity
+            // the command line finds the run, and calls its failed task again once export is mended (it answers
+            // now, and names one more activity)
+            CommandRun listed = cli("process-runs", "orders", "--status", "done_with_errors");
+            assertThat(listed.code()).as(listed.err()).isZero();
+            assertThat(listed.out().lines().toList()).hasSize(2).first().asString().startsWith("RUN").contains("FAILED");
+            assertThat(listed.out().lines().skip(1).findFirst().orElseThrow()).startsWith(runId + " ").contains("o-7");
+            assertThat(cli("processes").out()).contains("orders").contains("done_with_errors");
             api.stubFor(post("/export").willReturn(okJson(answer("{\"exported\": true}", "notify"))));
-            Answer retried = call("POST", path, "{\"note\": \"ledger reopened\"}", token);
-            assertThat(retried.status()).as(retried.raw().body()).isEqualTo(200);
-            assertThat(retried.body().get("retried")).singleElement()
-                    .satisfies(t -> assertThat(t.asLong()).isEqualTo(export.get("taskId").asLong()));
+            CommandRun retried = cli("process-retry", "orders", String.valueOf(runId), "--note", "ledger reopened");
+            assertThat(retried.code()).as(retried.err()).isZero();
+            assertThat(retried.out()).isEqualTo("Run " + runId + " of process orders: 1 failed task scheduled again ["
+                    + export.get("taskId").asLong() + "]\n");
             JsonNode run = awaitEnd("orders", runId);
             assertThat(run.at("/run/status").asText()).isEqualTo("done");
             assertThat(run.at("/run/failedTasks").asInt()).isZero();
@@ -335,6 +349,10 @@ class ProcessTest {
             Answer again = call("POST", path, null, token);
             assertThat(again.status()).isEqualTo(409);
             assertThat(again.body().get("error").asText()).contains("Run " + runId).contains("no task in error");
+            CommandRun refused = cli("process-retry", "orders", String.valueOf(runId));
+            assertThat(refused.code()).isEqualTo(1);
+            assertThat(refused.err()).startsWith("409: Run " + runId + " of process orders has no task in error");
+            assertThat(cli("process-retry", "orders").code()).isEqualTo(2);
             api.verify(2, postRequestedFor(urlEqualTo("/export")));
 
             JsonNode openapi = call("GET", "/api/openapi.json", null, null).body();
