@@ -16,6 +16,7 @@ import io.factoryrunner.testsupport.TestDatabase;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.apache.camel.CamelContext;
@@ -315,6 +316,45 @@ class ConfigurationTest {
             app.configTable().set("factory.node.stale-after", "11s", false, "just enough", "test");
             assertThat(app.configWatcher().poll()).doesNotContainKey("factory.node.stale-after");
             assertThat(app.context().resolvePropertyPlaceholders("{{factory.node.stale-after}}")).isEqualTo("11s");
+        }
+    }
+
+    /**
+     * A heartbeat raised together with the span that must exceed it, in one write to the table, is held against the
+     * span as written beside it: both are applied. Beside a span that is refused (not a duration), the heartbeat is
+     * held against the span kept, and refused too.
+     */
+    @Test
+    void a_heartbeat_and_its_span_raised_in_one_write_to_the_table_are_both_applied() throws Exception {
+        try (var running = factory.start(factory.home(TestDatabase.H2).applicationProperties("""
+                factory.node.heartbeat = 5s
+                factory.node.stale-after = 1m
+                """))) {
+            FactoryApplication app = running.app();
+            Map<String, String> refused = app.configWatcher().writeAndPoll(() -> {
+                app.configTable().set("factory.node.heartbeat", "45s", false, "less often", "test");
+                app.configTable().set("factory.node.stale-after", "2m", false, "room for two", "test");
+            });
+            assertThat(refused).isEmpty();
+            assertThat(app.context().resolvePropertyPlaceholders("{{factory.node.heartbeat}}")).isEqualTo("45s");
+            assertThat(app.context().resolvePropertyPlaceholders("{{factory.node.stale-after}}")).isEqualTo("2m");
+
+            refused = app.configWatcher().writeAndPoll(() -> {
+                app.configTable().set("factory.node.heartbeat", "90s", false, "rarer", "test");
+                app.configTable().set("factory.node.stale-after", "three minutes", false, "typo", "test");
+            });
+            assertThat(refused).containsOnlyKeys("factory.node.heartbeat", "factory.node.stale-after");
+            assertThat(refused.get("factory.node.heartbeat")).contains("'factory.node.heartbeat' has value '90s', and"
+                    + " factory.node.stale-after ('2m') would be no more than twice it");
+            assertThat(app.context().resolvePropertyPlaceholders("{{factory.node.heartbeat}}")).isEqualTo("45s");
+            assertThat(app.context().resolvePropertyPlaceholders("{{factory.node.stale-after}}")).isEqualTo("2m");
+
+            // the span mended: both apply at the next poll
+            refused = app.configWatcher().writeAndPoll(() -> app.configTable().set("factory.node.stale-after", "4m",
+                    false, "fixed", "test"));
+            assertThat(refused).isEmpty();
+            assertThat(app.context().resolvePropertyPlaceholders("{{factory.node.heartbeat}}")).isEqualTo("90s");
+            assertThat(app.context().resolvePropertyPlaceholders("{{factory.node.stale-after}}")).isEqualTo("4m");
         }
     }
 

@@ -10,6 +10,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.BiFunction;
 import java.util.function.Predicate;
 import org.apache.camel.Ordered;
@@ -28,12 +29,21 @@ public final class ConfigTablePropertiesSource implements LoadablePropertiesSour
 
     public static final int ORDER = 50;
 
+    /** The values a refresh under way would apply, for its own thread's lookups while it checks them. */
+    private final ThreadLocal<Map<String, ConfigTable.Entry>> checking = new ThreadLocal<>();
+
     private static final Logger LOG = LoggerFactory.getLogger(ConfigTablePropertiesSource.class);
 
     private final ConfigTable table;
     private volatile Map<String, ConfigTable.Entry> snapshot = Map.of();
     /** Keys whose value in the table was refused, with that value: reported once, applied when it changes. */
     private final Map<String, String> refused = new HashMap<>();
+    /**
+     * The keys of {@link #refused} refused by a refresh's check (not by a route that could not take the value): they
+     * are checked again, quietly, at each refresh, since a value held against another key may pass once that key has
+     * changed.
+     */
+    private final Set<String> checkAgain = new HashSet<>();
 
     public ConfigTablePropertiesSource(ConfigTable table) {
         this.table = table;
@@ -51,16 +61,40 @@ public final class ConfigTablePropertiesSource implements LoadablePropertiesSour
     /**
      * Reads the table again and applies what changed, except values {@code check} refuses: such a key keeps the
      * value it had (the table's last good value, or the file's or default when the table had none), and is
-     * reported once per refused value, not at every refresh.
+     * reported once per refused value, not at every refresh. While {@code check} runs, this source answers the
+     * refreshing thread with the values the refresh would apply (other threads still get the applied ones), so a
+     * value held against another key (a heartbeat and the spans that must exceed it) is checked against that key as
+     * it is about to be: both may change in one write. A value refused takes back what was checked against it.
      */
     public synchronized Refresh refresh(BiFunction<String, String, Optional<String>> check) throws SQLException {
         Map<String, ConfigTable.Entry> fresh = new HashMap<>(table.loadAll());
+        checking.set(fresh);
+        try {
+            return refresh(check, fresh);
+        } finally {
+            checking.remove();
+        }
+    }
+
+    private Refresh refresh(BiFunction<String, String, Optional<String>> check, Map<String, ConfigTable.Entry> fresh) {
         fresh.values().stream().filter(e -> e.secret() || Secrets.isSecretKey(e.key()))
                 .forEach(e -> Secrets.register(e.value()));
         Map<String, ConfigTable.Entry> old = snapshot;
         Map<String, String> newlyRefused = new TreeMap<>();
         Set<String> inTable = Set.copyOf(fresh.keySet());
-        for (var e : Map.copyOf(fresh).entrySet()) {
+        Set<String> accepted = new TreeSet<>();
+        Map<String, ConfigTable.Entry> read = Map.copyOf(fresh);
+        // a value refused before and still there is not what the other keys are checked against
+        Set<String> stillRefused = new HashSet<>();
+        read.forEach((key, entry) -> {
+            ConfigTable.Entry before = old.get(key);
+            if (refused.containsKey(key) && Objects.equals(refused.get(key), entry.value())
+                    && (before == null || !Objects.equals(before.value(), entry.value()))) {
+                stillRefused.add(key);
+                keep(fresh, key, before);
+            }
+        });
+        for (var e : read.entrySet()) {
             String key = e.getKey();
             ConfigTable.Entry before = old.get(key);
             String value = e.getValue().value();
@@ -69,23 +103,50 @@ public final class ConfigTablePropertiesSource implements LoadablePropertiesSour
                 refused.remove(key);
                 continue;
             }
-            if (refused.containsKey(key) && Objects.equals(refused.get(key), value)) {
-                // the value refused before, still there: keep the applied one, and say nothing new
-                keep(fresh, key, before);
+            if (stillRefused.contains(key)) {
+                // say nothing new; apply it only if the check passes now
+                if (checkAgain.contains(key) && check.apply(key, value).isEmpty()) {
+                    fresh.put(key, e.getValue());
+                    accepted.add(key);
+                }
                 continue;
             }
             Optional<String> problem = check.apply(key, value);
             if (problem.isEmpty()) {
-                if (refused.remove(key) != null) {
-                    LOG.info("Configuration key '{}' in factory_config has a valid value again; applied", key);
-                }
+                accepted.add(key);
                 continue;
             }
+            checkAgain.add(key);
             refused.put(key, value);
             newlyRefused.put(key, problem.get());
             keep(fresh, key, before);
         }
+        // a value accepted while another key still held a value refused afterwards is checked again against the
+        // value kept for that key instead, until every value applied passes beside the others
+        boolean again = true;
+        while (again) {
+            again = false;
+            for (String key : accepted) {
+                Optional<String> problem = check.apply(key, fresh.get(key).value());
+                if (problem.isPresent()) {
+                    accepted.remove(key);
+                    checkAgain.add(key);
+                    refused.put(key, fresh.get(key).value());
+                    newlyRefused.put(key, problem.get());
+                    keep(fresh, key, old.get(key));
+                    again = true;
+                    break;
+                }
+            }
+        }
+        for (String key : accepted) {
+            checkAgain.remove(key);
+            if (refused.remove(key) != null) {
+                LOG.info("Configuration key '{}' in factory_config has a valid value again; applied", key);
+            }
+        }
         refused.keySet().retainAll(inTable);
+        checkAgain.retainAll(refused.keySet());
         Set<String> changed = new HashSet<>();
         for (var e : fresh.entrySet()) {
             ConfigTable.Entry before = old.get(e.getKey());
@@ -114,6 +175,7 @@ public final class ConfigTablePropertiesSource implements LoadablePropertiesSour
         for (String key : keys) {
             ConfigTable.Entry now = answer.get(key);
             refused.put(key, now == null ? null : now.value());
+            checkAgain.remove(key);
             keep(answer, key, previous.get(key));
         }
         snapshot = Map.copyOf(answer);
@@ -143,7 +205,8 @@ public final class ConfigTablePropertiesSource implements LoadablePropertiesSour
 
     @Override
     public String getProperty(String name) {
-        ConfigTable.Entry e = snapshot.get(name);
+        Map<String, ConfigTable.Entry> candidate = checking.get();
+        ConfigTable.Entry e = (candidate != null ? candidate : snapshot).get(name);
         return e == null ? null : e.value();
     }
 

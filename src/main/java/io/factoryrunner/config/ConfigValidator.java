@@ -112,18 +112,28 @@ public final class ConfigValidator {
                 if (why.isPresent()) {
                     return Optional.of("Configuration key '" + HEARTBEAT + "' has value '" + value.trim() + "', and "
                             + span + " ('" + spanValue.trim() + "') would be no more than twice it: " + why.get()
-                            + ". Keep the heartbeat below half of " + span + ", or raise that first");
+                            + ". Keep the heartbeat below half of " + span + ", or raise that too");
                 }
             }
         }
         return Optional.empty();
     }
 
+    /** A span as a value of a duration key is written: 1m, 90s, 1500ms. */
+    private static String asWritten(long millis) {
+        if (millis % 3_600_000 == 0) {
+            return millis / 3_600_000 + "h";
+        }
+        if (millis % 60_000 == 0) {
+            return millis / 60_000 + "m";
+        }
+        return millis % 1000 == 0 ? millis / 1000 + "s" : millis + "ms";
+    }
+
     private static String spanMessage(String key, String span, String heartbeat, String why) {
         return "Configuration key '" + key + "' has value '" + span.trim() + "', not more than twice " + HEARTBEAT
                 + " ('" + heartbeat.trim() + "'): " + why + ". Give it more than "
-                + TimeUtils.printDuration(2 * millis(heartbeat).orElseThrow()) + " ("
-                + (key.equals(STALE_AFTER) ? "1m" : "30s") + " by default), or lower " + HEARTBEAT;
+                + asWritten(2 * millis(heartbeat).orElseThrow()) + ", or lower " + HEARTBEAT;
     }
 
     /**

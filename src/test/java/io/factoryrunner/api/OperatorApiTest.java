@@ -257,7 +257,8 @@ class OperatorApiTest {
                     "/api/errors/{fingerprint}/resolve", "/api/errors/{fingerprint}/redrive", "/api/alerts",
                     "/api/alerts/{id}/resend", "/api/config", "/api/config/{key}", "/api/tokens",
                     "/api/tokens/{name}", "/api/nodes", "/api/audit", "/api/processes", "/api/processes/{name}/start",
-                    "/api/processes/{name}/runs", "/api/processes/{name}/runs/{id}", "/api/programs",
+                    "/api/processes/{name}/runs", "/api/processes/{name}/runs/{id}",
+                    "/api/processes/{name}/runs/{id}/retry", "/api/programs",
                     "/api/programs/{runId}", "/api/programs/{runId}/execute", "/api/programs/{runId}/cancel",
                     "/api/program-jobs");
             assertThat(openapi.at("/paths/~1api~1jobs~1{job}~1trigger/post/responses").has("409")).isTrue();
