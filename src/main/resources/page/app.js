@@ -232,7 +232,7 @@ const LISTS = {
       el('td', { className: 'num' + (p.stepRetryCount ? ' bad' : '') }, p.stepRetryCount),
       el('td', null, time(p.createdAt)), el('td', null, p.submittedBy || '-'),
       el('td', { className: 'message bad', title: p.errorMessage || '' }, short(p.errorMessage, 120)),
-      el('td', { className: 'act-col' }, cancelProgram(p))),
+      el('td', { className: 'act-col' }, cancelProgram(p), resumeProgram(p))),
   },
   items: {
     byJob: true,
@@ -407,6 +407,13 @@ function cancelProgram(p, after) {
   '/api/programs/' + enc(p.runId) + '/cancel', true, after);
 }
 
+function resumeProgram(p, after) {
+  if (!canAct() || p.status !== 'errored') return null;
+  return actionButton('Resume', 'Resume program ' + p.runId + ' (' + p.jobs.join(' → ') + ') at step '
+    + Math.min(p.step + 1, p.jobs.length) + ', ' + p.jobs[Math.min(p.step, p.jobs.length - 1)]
+    + ', with the job data it stored?', 'POST', '/api/programs/' + enc(p.runId) + '/resume', true, after);
+}
+
 const jsonCode = (value) => blank(value) ? null : el('code', null, JSON.stringify(value));
 
 function openProgram(runId) {
@@ -416,7 +423,8 @@ function openProgram(runId) {
     const attempts = (step) => answer.events.filter((e) => e.step === step);
     return [
       el('dl', { className: 'facts' }, field('run id', el('code', null, p.runId)),
-        field('status', [badge(p.status), ' ', cancelProgram(p, () => openProgram(runId))]),
+        field('status', [badge(p.status), ' ', cancelProgram(p, () => openProgram(runId)),
+          resumeProgram(p, () => openProgram(runId))]),
         field('step', programStep(p)), field('retries of the step', p.stepRetryCount),
         field('submitted', [time(p.createdAt), ' by ', p.submittedBy || '-']),
         p.status === 'waiting' ? field('next attempt', time(p.nextAttemptAt)) : null,

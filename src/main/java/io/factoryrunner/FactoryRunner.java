@@ -53,6 +53,9 @@ public final class FactoryRunner {
               processes                    the declared processes, each with its latest run
               process-runs PROCESS         a process's latest runs (--status S, --limit N)
               process-retry PROCESS RUN    call again the tasks of a run that ended in error (--note TEXT)
+              programs [--status S]        the latest programs (--limit N)
+              program-cancel RUN           cancel a program: no step starts from now on (--note TEXT)
+              program-resume RUN           resume an errored program at the step that failed (--note TEXT)
               token create NAME ROLE       create an API token (viewer, operator, admin); prints it once
               token list | token revoke NAME
 

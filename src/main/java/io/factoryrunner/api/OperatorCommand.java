@@ -63,6 +63,9 @@ public final class OperatorCommand {
         c.put("processes", "the declared processes, each with its latest run");
         c.put("process-runs", "PROCESS: its latest runs [--status STATUS] [--limit N]");
         c.put("process-retry", "PROCESS RUN [--note TEXT]: call again the tasks of a run that ended in error");
+        c.put("programs", "the latest programs [--status STATUS] [--limit N]");
+        c.put("program-cancel", "RUN [--note TEXT]: cancel a program: no step starts from now on");
+        c.put("program-resume", "RUN [--note TEXT]: resume an errored program at the step that failed");
         c.put("token", "create NAME ROLE | list | revoke NAME: API tokens (roles viewer, operator, admin)");
         return c;
     }
@@ -208,6 +211,20 @@ public final class OperatorCommand {
                         + (a.path("retried").size() == 1 ? "task" : "tasks") + " scheduled again "
                         + a.path("retried"));
             }
+            case "programs" -> {
+                args(command, words, 0);
+                return new Call("GET", "/api/programs" + query(options, "status", "limit"), null,
+                        a -> table(withSteps(a.get("items")), List.of(col("RUN", "/runId"), col("STATUS", "/status"),
+                                col("JOBS", "/jobsText"), col("STEP", "/stepText"), col("RETRIES", "/stepRetryCount"),
+                                col("SUBMITTED", "/createdAt"), col("BY", "/submittedBy"),
+                                col("ERROR", "/errorMessage"))));
+            }
+            case "program-cancel", "program-resume" -> {
+                args(command, words, 1);
+                String action = command.substring("program-".length());
+                return new Call("POST", "/api/programs/" + enc(words.get(0)) + "/" + action, note(options),
+                        a -> "Program " + a.path("runId").asText() + " is " + a.path("status").asText());
+            }
             case "token" -> {
                 if (words.size() == 1 && words.get(0).equals("list")) {
                     return new Call("GET", "/api/tokens", null, a -> table(a.get("tokens"), List.of(
@@ -228,6 +245,23 @@ public final class OperatorCommand {
             }
             default -> throw new UsageException("Unknown command '" + command + "'");
         }
+    }
+
+    /** Each program with its jobs as one cell ({@code fetch,report}) and its step as {@code report (2 of 2)}. */
+    private static JsonNode withSteps(JsonNode programs) {
+        if (programs == null) {
+            return null;
+        }
+        JsonNode copy = programs.deepCopy();
+        copy.forEach(program -> {
+            List<String> jobs = new ArrayList<>();
+            program.path("jobs").forEach(j -> jobs.add(j.asText()));
+            int step = program.path("step").asInt();
+            ((ObjectNode) program).put("jobsText", String.join(",", jobs));
+            ((ObjectNode) program).put("stepText", step >= jobs.size() ? "all " + jobs.size() + " done"
+                    : jobs.get(step) + " (" + (step + 1) + " of " + jobs.size() + ")");
+        });
+        return copy;
     }
 
     /** Each node with its runs going as one cell: {@code build#41 check#57}. */

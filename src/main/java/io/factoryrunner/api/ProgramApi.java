@@ -75,6 +75,9 @@ public final class ProgramApi implements OperatorApi.Extension {
         calls.call(api.post("/programs/{runId}/cancel").description("Cancels a program: no step starts from now on (a"
                 + " step under way ends); 409 when it has ended"), "api-program-cancel", Role.OPERATOR,
                 (c, in) -> cancel(c.name(), OperatorApi.text(in, "runId"), OperatorApi.note(in)));
+        calls.call(api.post("/programs/{runId}/resume").description("Resumes an errored program at the step that"
+                + " failed, with the job data that step stored; 409 when it is not errored"), "api-program-resume",
+                Role.OPERATOR, (c, in) -> resume(c.name(), OperatorApi.text(in, "runId"), OperatorApi.note(in)));
         calls.call(api.get("/program-jobs").description("The program jobs: name, route, file, description"),
                 "api-program-jobs", Role.VIEWER, (c, in) -> Map.of("jobs", programs.jobs().library()));
     }
@@ -114,6 +117,18 @@ public final class ProgramApi implements OperatorApi.Extension {
         }
         audit.record(caller, "program-cancel", "program " + runId, note, "cancelled");
         return Map.of("runId", runId, "status", "cancelled");
+    }
+
+    private Map<String, Object> resume(String caller, String runId, String note) throws SQLException {
+        if (!programs.resume(runId)) {
+            String status = statusOf(runId);
+            audit.record(caller, "program-resume", "program " + runId, note, "refused: " + status);
+            throw ApiError.conflict("Program " + runId + " is " + status + (status.equals("errored")
+                    ? " but its step is still under way; resume it once the step has ended"
+                    : "; only an errored program can be resumed"), Map.of("status", status));
+        }
+        audit.record(caller, "program-resume", "program " + runId, note, "resumed");
+        return Map.of("runId", runId, "status", "waiting");
     }
 
     private String statusOf(String runId) throws SQLException {

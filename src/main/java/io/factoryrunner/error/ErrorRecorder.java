@@ -233,7 +233,7 @@ public final class ErrorRecorder implements FailureRecorder {
 
     /**
      * Records the failure that ended a program at a step of program job {@code job}: the row names the job and the
-     * route, and {@code next} (the program, and how to submit it again) stands in the mail for an item's redrive.
+     * route, and {@code next} (the program, and how to resume it) stands in the mail for an item's redrive.
      */
     public void recordProgramFailure(Exchange exchange, Throwable error, String job, String next)
             throws SQLException {

@@ -419,7 +419,8 @@ public final class ProgramExecutor extends ServiceSupport {
         return "Program " + p.runId + " ended with an error at step " + p.step + " (job " + p.job() + ") after "
                 + (p.retryCount + 1) + (p.retryCount == 0 ? " attempt" : " attempts") + "; its remaining "
                 + (p.jobs.size() - p.step - 1) + " steps were skipped. See it: GET /api/programs/" + p.runId
-                + "; once the cause is fixed, submit it again (POST /api/programs).";
+                + "; once the cause is fixed, resume it at that step (POST /api/programs/" + p.runId + "/resume, or"
+                + " java -jar factory-runner.jar program-resume " + p.runId + ").";
     }
 
     private ProgramStore.StepRecord event(Program p, StepContext step, String outcome, Instant started, long ms,

@@ -169,6 +169,14 @@ public final class ProgramStore {
                                status = CASE WHEN status = 'running' THEN status ELSE 'cancelled' END
              WHERE run_id = ? AND finished_at IS NULL AND errored_at IS NULL AND cancelled_at IS NULL""";
 
+    // not while a worker holds it (a program errored by hand during a step is still running it); the failed
+    // attempt's job data stays, so the step goes on from the progress it stored
+    private static final String RESUME = """
+            UPDATE program SET errored_at = NULL, error_message = NULL, step_retry_count = 0, status = 'waiting',
+                               next_attempt_at = ?, updated_at = ?
+             WHERE run_id = ? AND errored_at IS NOT NULL AND status <> 'running' AND finished_at IS NULL
+               AND cancelled_at IS NULL""";
+
     private static final Jdbc.RowMapper<Program> CLAIMED = rs -> new Program(rs.getLong(1), rs.getString(2),
             ProgramJson.object(rs.getString(3)), ProgramJson.names(rs.getString(4)),
             ProgramJson.objects(rs.getString(5)), ProgramJson.objects(rs.getString(6)), rs.getInt(7), rs.getInt(8),
@@ -385,6 +393,15 @@ public final class ProgramStore {
     public boolean cancel(String runId) throws SQLException {
         Instant now = clock.instant();
         return jdbc.update(CANCEL, now, now, runId) == 1;
+    }
+
+    /**
+     * Resumes an errored program at the step that failed, with the job data that step's last attempt stored, its
+     * attempts counted afresh; false when it is not errored, or its worker has not let it go yet.
+     */
+    public boolean resume(String runId) throws SQLException {
+        Instant now = clock.instant();
+        return jdbc.update(RESUME, now, now, runId) == 1;
     }
 
     /** The program's status as the API shows it, if there is such a program. */

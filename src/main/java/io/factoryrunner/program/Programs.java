@@ -77,6 +77,18 @@ public final class Programs {
         return started;
     }
 
+    /**
+     * Resumes an errored program at the step that failed (see {@link ProgramStore#resume}); false when it is not
+     * errored.
+     */
+    public boolean resume(String runId) throws SQLException {
+        boolean resumed = store.resume(runId);
+        if (resumed) {
+            submitted.run();
+        }
+        return resumed;
+    }
+
     /** The words of a refusal of job names no route declares. */
     public String unknownJobs(List<String> unknown) {
         return "Unknown program job" + (unknown.size() > 1 ? "s " : " ") + "'" + String.join("', '", unknown)

@@ -275,11 +275,13 @@ class StatusPageBrowserTest {
                 .isEqualTo("fetch_orders 1 of 2");
         assertThat(read(By.cssSelector(program(held) + " td code"), WebElement::getText))
                 .isEqualTo(held.substring(0, 8));
-        // only a program that has not ended can be cancelled
+        // only a program that has not ended can be cancelled, and only an errored one resumed
         wait.until(ExpectedConditions.presenceOfElementLocated(
                 By.cssSelector(program(held) + " button[data-action=cancel]")));
-        assertThat(browser.findElements(By.cssSelector(program(finished) + " button, " + program(errored)
-                + " button"))).isEmpty();
+        assertThat(browser.findElements(By.cssSelector(program(finished) + " button"))).isEmpty();
+        assertThat(browser.findElements(By.cssSelector(program(errored) + " button")))
+                .extracting(b -> b.getDomAttribute("data-action")).containsExactly("resume");
+        assertThat(browser.findElements(By.cssSelector(program(held) + " button[data-action=resume]"))).isEmpty();
         screenshot("status-page-programs.png");
 
         programStatusFilter("errored");
@@ -306,6 +308,7 @@ class StatusPageBrowserTest {
                 .extracting(row -> row.getDomAttribute("data-outcome"))
                 .containsExactly("succeeded", "succeeded", "failed");
         assertThat(browser.findElements(By.cssSelector("#story button[data-action=cancel]"))).isEmpty();
+        assertThat(browser.findElements(By.cssSelector("#story dl.facts button[data-action=resume]"))).hasSize(1);
         screenshot("status-page-program.png");
         browser.findElement(By.cssSelector("#story .close")).click();
         programStatusFilter("");
@@ -331,6 +334,33 @@ class StatusPageBrowserTest {
         // the list shows it once the page refreshes after the answer
         wait.until(ExpectedConditions.textToBe(By.cssSelector(program(held) + " .badge"), "cancelled"));
         wait.until(d -> d.findElements(By.cssSelector(program(held) + " button")).isEmpty());
+        assertNoConsoleError();
+    }
+
+    /**
+     * Resume on an errored program (send_report, which errors without a recipient) puts it back at that step: the
+     * steps done are not run again, send_report runs once more (and errors again, the recipient still missing).
+     */
+    @Test
+    @Order(8)
+    void resuming_an_errored_program_on_the_page_runs_it_again_from_the_step_that_failed() throws Exception {
+        String errored = runId(call("POST", "/api/programs", "{\"jobs\": [\"fetch_orders\", \"send_report\"]}",
+                admin));
+        wait.until(d -> "errored".equals(programColumn("status", errored)));
+        signIn(admin);
+        programStatusFilter("");
+
+        click(By.cssSelector(program(errored) + " button[data-action=resume]"));
+        confirm("recipient list restored");
+
+        wait.until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector("#answer.ok"), "waiting"));
+        assertThat(jdbc().queryFirst("SELECT note FROM factory_audit WHERE action = 'program-resume' AND target = ?",
+                rs -> rs.getString(1), "program " + errored)).hasValue("recipient list restored");
+        // send_report ran again and failed again; fetch_orders did not run again
+        wait.until(d -> attempts(errored).equals(List.of("0:succeeded", "1:failed", "1:failed"))
+                && "errored".equals(programColumn("status", errored)));
+        wait.until(ExpectedConditions.presenceOfElementLocated(
+                By.cssSelector(program(errored) + "[data-status=errored] button[data-action=resume]")));
         assertNoConsoleError();
     }
 
@@ -479,6 +509,16 @@ class StatusPageBrowserTest {
 
     private static String runId(JsonNode submitted) {
         return submitted.get("runId").asText();
+    }
+
+    /** A program's step attempts in order, each as step:outcome. */
+    private List<String> attempts(String runId) {
+        try {
+            return jdbc().query("SELECT e.step, e.outcome FROM program_event e JOIN program p ON p.id = e.program_id"
+                    + " WHERE p.run_id = ? ORDER BY e.event_id", rs -> rs.getInt(1) + ":" + rs.getString(2), runId);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** One column of a program's row. */

@@ -5,6 +5,7 @@ import static io.factoryrunner.program.ProgramApiClient.steps;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.factoryrunner.CommandRun;
 import io.factoryrunner.program.ProgramApiClient.Answer;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
@@ -107,6 +108,87 @@ class ProgramApiTest {
             assertThat(again.status()).isEqualTo(409);
             assertThat(again.error()).contains(added).contains("finished");
         }
+    }
+
+    /** publish stores its progress, then fails while {@link Outage} is down (not a retryable failure). */
+    static final String PUBLISH = """
+            - route:
+                id: program-publish
+                from:
+                  uri: "program:publish"
+                  steps:
+                    - bean:
+                        ref: jobData
+                        method: "set('prepared', 'yes')"
+                    - bean:
+                        beanType: "io.factoryrunner.program.Outage"
+                        method: "check"
+                    - setBody:
+                        simple: "${body}|publish:${exchangeProperty.FactoryJobData[prepared]}"
+            """;
+
+    /**
+     * A program that errored at its second step is resumed there once the service is back, by the command line: the
+     * first step is not run again, the second goes on with the job data it stored, and the program finishes. Only an
+     * errored program can be resumed; a viewer cannot; an unknown one is a 404.
+     */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void an_errored_program_is_resumed_at_the_step_that_failed_with_the_progress_it_stored(TestDatabase db)
+            throws Exception {
+        FactoryHome home = factory.home(db).route("publish.camel.yaml", PUBLISH);
+        int port = home.withHttpServer();
+        Outage.down = true;
+        try (var running = factory.start(home)) {
+            api = new ProgramApiClient(port, factory.dir());
+            String runId = api.submit("{\"jobs\": [\"collect\", \"publish\"]}");
+            JsonNode errored = api.awaitStatus(runId, "errored");
+            assertThat(events(errored)).containsExactly("0:collect:1:succeeded", "1:publish:1:failed");
+            assertThat(errored.at("/program/errorMessage").asText()).contains("report service down");
+
+            String path = "/api/programs/" + runId + "/resume";
+            String viewer = api.post("/api/tokens", "{\"name\": \"wall\", \"role\": \"viewer\"}").body()
+                    .get("token").asText();
+            assertThat(api.call("POST", path, null, viewer).status()).isEqualTo(403);
+            assertThat(api.post("/api/programs/no-such-run/resume", null).status()).isEqualTo(404);
+            CommandRun listed = cli(port, "programs", "--status", "errored");
+            assertThat(listed.code()).as(listed.err()).isZero();
+            assertThat(listed.out().lines().skip(1).toList()).singleElement().asString().startsWith(runId + " ")
+                    .contains("errored").contains("collect,publish").contains("publish (2 of 2)")
+                    .contains("report service down");
+
+            Outage.down = false;
+            CommandRun resumed = cli(port, "program-resume", runId, "--note", "report service back");
+            assertThat(resumed.code()).as(resumed.err()).isZero();
+            assertThat(resumed.out()).isEqualTo("Program " + runId + " is waiting\n");
+            JsonNode finished = api.awaitStatus(runId, "finished");
+            assertThat(events(finished)).containsExactly("0:collect:1:succeeded", "1:publish:1:failed",
+                    "1:publish:1:succeeded");
+            assertThat(finished.at("/program/result").asText()).isEqualTo("|collect:|publish:yes");
+            assertThat(finished.at("/program/erroredAt").isNull()).isTrue();
+            assertThat(Sql.rows(running.dataSource(), "SELECT note, outcome FROM factory_audit WHERE action ="
+                    + " 'program-resume'")).singleElement().satisfies(row -> {
+                        assertThat(row.get("note")).isEqualTo("report service back");
+                        assertThat(row.get("outcome")).isEqualTo("resumed");
+                    });
+
+            Answer again = api.post(path, null);
+            assertThat(again.status()).isEqualTo(409);
+            assertThat(again.error()).isEqualTo("Program " + runId + " is finished; only an errored program can be"
+                    + " resumed");
+            CommandRun refused = cli(port, "program-resume", runId);
+            assertThat(refused.code()).isEqualTo(1);
+            assertThat(refused.err()).startsWith("409: Program " + runId + " is finished");
+        } finally {
+            Outage.down = false;
+        }
+    }
+
+    /** An operator command against this factory, as a user runs it. */
+    private CommandRun cli(int port, String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.addAll(List.of("--home", factory.dir().toString(), "--url", "http://127.0.0.1:" + port));
+        return CommandRun.execute(all.toArray(String[]::new));
     }
 
     @ParameterizedTest
