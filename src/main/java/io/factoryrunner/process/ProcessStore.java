@@ -119,8 +119,8 @@ public final class ProcessStore {
             UPDATE process_task SET status = 'scheduled', node = NULL
              WHERE status = 'running'""";
 
-    // locked so that two retries of one run at once do not both take them; a task ending in error meanwhile is
-    // waited for, and then taken
+    // locked so that two retries of one run at once do not both take them (the second finds none in error); a task
+    // still ending meanwhile is left to its end, which counts it in the run
     private static final String FAILED_TASKS = """
             SELECT task_id FROM process_task WHERE run_id = ? AND status = 'error' ORDER BY task_id FOR UPDATE""";
 

@@ -260,6 +260,7 @@ class OperatorApiTest {
                     "/api/processes/{name}/runs", "/api/processes/{name}/runs/{id}",
                     "/api/processes/{name}/runs/{id}/retry", "/api/programs",
                     "/api/programs/{runId}", "/api/programs/{runId}/execute", "/api/programs/{runId}/cancel",
+                    "/api/programs/{runId}/resume",
                     "/api/program-jobs");
             assertThat(openapi.at("/paths/~1api~1jobs~1{job}~1trigger/post/responses").has("409")).isTrue();
         }
