@@ -9,9 +9,9 @@ import io.factoryrunner.testsupport.CapturedLog;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.TestHttp;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -91,7 +91,7 @@ class DatabaseOutageTest {
     }
 
     private static HttpResponse<String> api(int port, String path, String token) throws Exception {
-        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + path))
+        return TestHttp.client().send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + path))
                 .header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(30)).build(),
                 HttpResponse.BodyHandlers.ofString());
     }
@@ -104,7 +104,7 @@ class DatabaseOutageTest {
     }
 
     private static Health health(int port) throws Exception {
-        HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+        HttpResponse<String> response = TestHttp.client().send(HttpRequest.newBuilder(
                 // well below the pool's 10 s wait for a connection: health answers without waiting for it
                 URI.create("http://localhost:" + port + "/observe/health")).timeout(Duration.ofSeconds(6)).build(),
                 HttpResponse.BodyHandlers.ofString());

@@ -8,8 +8,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.TestHttp;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
@@ -66,7 +66,7 @@ class FactoryStartTest {
                 .route("tick.camel.yaml", TICK_ROUTE);
         int port = home.withHttpServer();
         try (var running = factory.start(home)) {
-            HttpResponse<String> response = HttpClient.newHttpClient().send(
+            HttpResponse<String> response = TestHttp.client().send(
                     HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/observe/health")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(response.statusCode()).isEqualTo(200);
@@ -93,7 +93,7 @@ class FactoryStartTest {
                 """);
         int port = home.withHttpServer();
         try (var running = factory.start(home)) {
-            HttpResponse<String> response = HttpClient.newHttpClient().send(
+            HttpResponse<String> response = TestHttp.client().send(
                     HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/observe/health")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(response.statusCode()).as(response.body()).isEqualTo(200);

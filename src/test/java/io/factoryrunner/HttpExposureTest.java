@@ -8,6 +8,7 @@ import io.factoryrunner.testsupport.CapturedLog;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.TestHttp;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.Inet4Address;
@@ -17,7 +18,6 @@ import java.net.NetworkInterface;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
@@ -77,7 +77,7 @@ class HttpExposureTest {
     }
 
     private static HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
-        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        return TestHttp.client().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
                 .build(), HttpResponse.BodyHandlers.ofString());
     }
 

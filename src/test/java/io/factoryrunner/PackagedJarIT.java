@@ -3,6 +3,7 @@ package io.factoryrunner;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.factoryrunner.db.DatabaseSettings;
+import io.factoryrunner.testsupport.TestHttp;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -123,7 +124,7 @@ class PackagedJarIT {
         builder.environment().put("FACTORY_DB_H2_TCP_PORT", String.valueOf(freePort()));
         Process factory = builder.start();
         try {
-            HttpClient http = HttpClient.newHttpClient();
+            HttpClient http = TestHttp.client();
             Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
                     .ignoreExceptions().until(() -> http.send(HttpRequest.newBuilder(
                             URI.create("http://127.0.0.1:" + port + "/api/openapi.json")).build(),

@@ -90,7 +90,10 @@ public final class OperatorCommand {
             }
             HttpResponse<String> response;
             try {
-                response = HttpClient.newHttpClient().send(request.build(), HttpResponse.BodyHandlers.ofString());
+                // HTTP/1.1: the JDK client would otherwise ask the plain-HTTP server to upgrade the connection to
+                // HTTP/2 (h2c), which the server grants, and that path of the JDK 17 client can wait forever
+                response = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()
+                        .send(request.build(), HttpResponse.BodyHandlers.ofString());
             } catch (ConnectException e) {
                 err.println("No factory answers at " + url + " (start it, or give --url / FACTORY_URL)");
                 return 1;

@@ -11,6 +11,7 @@ import com.icegreen.greenmail.util.GreenMailUtil;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.TestHttp;
 import jakarta.mail.internet.MimeMessage;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -32,7 +33,7 @@ class DemoRedriveTest {
     @RegisterExtension
     final FactoryExtension factory = new FactoryExtension();
     final GreenMail smtp = factory.mail();
-    final HttpClient http = HttpClient.newHttpClient();
+    final HttpClient http = TestHttp.client();
     final ObjectMapper json = new ObjectMapper();
 
     @ParameterizedTest

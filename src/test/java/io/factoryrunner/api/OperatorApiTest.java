@@ -10,6 +10,7 @@ import io.factoryrunner.job.HeldRuns;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.TestHttp;
 import io.factoryrunner.testsupport.ThreeJobChain;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -35,7 +36,7 @@ class OperatorApiTest {
     final Path dir = factory.dir();
 
     static final ObjectMapper JSON = new ObjectMapper();
-    static final HttpClient HTTP = HttpClient.newHttpClient();
+    static final HttpClient HTTP = TestHttp.client();
 
 
     record Answer(int status, JsonNode body, HttpResponse<String> raw) {

@@ -8,10 +8,10 @@ import static org.awaitility.Awaitility.await;
 import io.factoryrunner.testsupport.ChildFactory;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.Sql;
+import io.factoryrunner.testsupport.TestHttp;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -208,7 +208,7 @@ class DatabaseRestartTest {
             assertThat(count(ds, "SELECT COUNT(*) FROM qrtz_scheduler_state WHERE instance_name = ?"
                     + " AND last_checkin_time > ?", node.name(), restarted.toEpochMilli()))
                     .as("Quartz check-in of %s since the restart", node.name()).isEqualTo(1);
-            HttpResponse<String> nodesSeen = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+            HttpResponse<String> nodesSeen = TestHttp.client().send(HttpRequest.newBuilder(
                     URI.create("http://127.0.0.1:" + node.port() + "/api/nodes"))
                     .header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(nodesSeen.statusCode()).as(nodesSeen.body()).isEqualTo(200);
@@ -274,7 +274,7 @@ class DatabaseRestartTest {
     }
 
     private static void submit(int port, String token) throws Exception {
-        HttpResponse<String> answer = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+        HttpResponse<String> answer = TestHttp.client().send(HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + port + "/api/programs"))
                 .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("{\"jobs\": [\"step\", \"step\", \"step\", \"step\"]}"))

@@ -10,9 +10,9 @@ import io.factoryrunner.testsupport.ChildFactory;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.Sql;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.TestHttp;
 import jakarta.mail.internet.MimeMessage;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -235,7 +235,7 @@ class LostNodeTest {
         ChildFactory survivor = nodes.stream().filter(n -> n != node).findFirst().orElseThrow();
         // submitted on the node, which claims them at once
         for (int i = 0; i < PROGRAMS; i++) {
-            HttpResponse<String> answer = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+            HttpResponse<String> answer = TestHttp.client().send(HttpRequest.newBuilder(
                     URI.create("http://127.0.0.1:" + node.port() + "/api/programs"))
                     .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString("{\"jobs\": " + "[\"step\", \"step\", \"step\", \"step\"]"

@@ -10,10 +10,10 @@ import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.MutableClock;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.TestHttp;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import jakarta.mail.internet.MimeMessage;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -160,7 +160,7 @@ class OverdueJobsTest {
                 await().atMost(Duration.ofSeconds(30)).until(() -> CapturedLog.text().substring(logged)
                         .contains("Cannot check whether job nightly is overdue"));
                 assertThat(health(port).body()).contains("job nightly has not succeeded since the factory started");
-                HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                HttpResponse<String> metrics = TestHttp.client().send(HttpRequest.newBuilder(
                         URI.create("http://127.0.0.1:" + port + "/observe/metrics")).build(),
                         HttpResponse.BodyHandlers.ofString());
                 assertThat(metrics.statusCode()).isEqualTo(200);
@@ -181,7 +181,7 @@ class OverdueJobsTest {
     }
 
     static HttpResponse<String> health(int port) throws Exception {
-        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
+        return TestHttp.client().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
                 + "/observe/health?data=true")).build(), HttpResponse.BodyHandlers.ofString());
     }
 }

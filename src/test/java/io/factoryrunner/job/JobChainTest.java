@@ -11,11 +11,11 @@ import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.Sql;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.TestHttp;
 import io.factoryrunner.testsupport.ThreeJobChain;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
@@ -1151,7 +1151,7 @@ class JobChainTest {
     }
 
     private static String health(int port) throws Exception {
-        HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+        HttpResponse<String> response = TestHttp.client().send(HttpRequest.newBuilder(
                 URI.create("http://localhost:" + port + "/observe/health")).build(),
                 HttpResponse.BodyHandlers.ofString());
         return response.statusCode() + " " + response.body();

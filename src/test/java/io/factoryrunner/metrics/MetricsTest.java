@@ -7,8 +7,8 @@ import io.factoryrunner.alert.AlertOutbox;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.MutableClock;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.TestHttp;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
@@ -135,7 +135,7 @@ class MetricsTest {
     }
 
     static String scrape(int port) throws Exception {
-        HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+        HttpResponse<String> response = TestHttp.client().send(HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + port + "/observe/metrics")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).isEqualTo(200);

@@ -12,6 +12,7 @@ import com.icegreen.greenmail.util.ServerSetup;
 import io.factoryrunner.db.Jdbc;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.TestHttp;
 import java.io.File;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -71,7 +72,7 @@ class StatusPageBrowserTest {
     WebDriverWait wait;
     String base;
     String admin;
-    final HttpClient http = HttpClient.newHttpClient();
+    final HttpClient http = TestHttp.client();
     final ObjectMapper json = new ObjectMapper();
 
     @BeforeAll

@@ -26,6 +26,7 @@ import io.factoryrunner.cleanup.Housekeeping;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.TestHttp;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -52,7 +53,7 @@ class ProcessTest {
     final WireMockServer api = factory.api();
 
     static final ObjectMapper JSON = new ObjectMapper();
-    static final HttpClient HTTP = HttpClient.newHttpClient();
+    static final HttpClient HTTP = TestHttp.client();
 
     record Answer(int status, JsonNode body, HttpResponse<String> raw) {
     }

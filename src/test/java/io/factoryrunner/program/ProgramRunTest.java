@@ -11,8 +11,8 @@ import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.Sql;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.TestHttp;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -305,7 +305,7 @@ class ProgramRunTest {
     }
 
     private String scrape() throws Exception {
-        HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+        HttpResponse<String> response = TestHttp.client().send(HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + port + "/observe/metrics")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).isEqualTo(200);

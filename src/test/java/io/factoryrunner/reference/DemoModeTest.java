@@ -8,9 +8,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.TestDatabase;
+import io.factoryrunner.testsupport.TestHttp;
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpRequest.BodyPublishers;
 import java.net.http.HttpResponse;
@@ -150,6 +150,6 @@ class DemoModeTest {
         if (apiKey != null) {
             request.header("X-API-Key", apiKey);
         }
-        return HttpClient.newHttpClient().send(request.build(), BodyHandlers.ofString());
+        return TestHttp.client().send(request.build(), BodyHandlers.ofString());
     }
 }

@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -143,7 +142,7 @@ public final class ChildFactory implements AutoCloseable {
 
     /** A GET on the factory's API that answers 200, with {@code token}; the answer's body. */
     public String get(String path, String token) throws Exception {
-        HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+        HttpResponse<String> response = TestHttp.client().send(HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + port + path)).header("Authorization", "Bearer " + token).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
