@@ -140,8 +140,8 @@ public final class OperatorCommand {
             }
             case "nodes" -> {
                 args(command, words, 0);
-                return new Call("GET", "/api/nodes", null, a -> table(withRunsGoing(a.get("nodes")), List.of(
-                        col("NODE", "/node"), col("STATUS", "/status"), col("LAST SEEN", "/lastSeenAt"),
+                return new Call("GET", "/api/nodes", null, a -> table(withCell(a.get("nodes"), "runsGoing",
+                        OperatorCommand::runsGoing), List.of(col("NODE", "/node"), col("STATUS", "/status"), col("LAST SEEN", "/lastSeenAt"),
                         col("SILENT (S)", "/silentForSeconds"), col("VERSION", "/version"),
                         col("STARTED", "/startedAt"), col("CLOCK OFFSET (MS)", "/clockOffsetMs"),
                         col("RUNNING", "/runsGoing"))));
@@ -217,8 +217,10 @@ public final class OperatorCommand {
             case "programs" -> {
                 args(command, words, 0);
                 return new Call("GET", "/api/programs" + query(options, "status", "limit"), null,
-                        a -> table(withSteps(a.get("items")), List.of(col("RUN", "/runId"), col("STATUS", "/status"),
-                                col("JOBS", "/jobsText"), col("STEP", "/stepText"), col("RETRIES", "/stepRetryCount"),
+                        a -> table(withCell(withCell(a.get("items"), "jobsText", OperatorCommand::jobs),
+                                "stepText", OperatorCommand::step), List.of(col("RUN", "/runId"),
+                                col("STATUS", "/status"), col("JOBS", "/jobsText"), col("STEP", "/stepText"),
+                                col("RETRIES", "/stepRetryCount"),
                                 col("SUBMITTED", "/createdAt"), col("BY", "/submittedBy"),
                                 col("ERROR", "/errorMessage"))));
             }
@@ -250,35 +252,36 @@ public final class OperatorCommand {
         }
     }
 
-    /** Each program with its jobs as one cell ({@code fetch,report}) and its step as {@code report (2 of 2)}. */
-    private static JsonNode withSteps(JsonNode programs) {
-        if (programs == null) {
+    /** A copy of the rows with one more field, {@code name}, that {@code cell} makes of each row. */
+    private static JsonNode withCell(JsonNode rows, String name, Function<JsonNode, String> cell) {
+        if (rows == null) {
             return null;
         }
-        JsonNode copy = programs.deepCopy();
-        copy.forEach(program -> {
-            List<String> jobs = new ArrayList<>();
-            program.path("jobs").forEach(j -> jobs.add(j.asText()));
-            int step = program.path("step").asInt();
-            ((ObjectNode) program).put("jobsText", String.join(",", jobs));
-            ((ObjectNode) program).put("stepText", step >= jobs.size() ? "all " + jobs.size() + " done"
-                    : jobs.get(step) + " (" + (step + 1) + " of " + jobs.size() + ")");
-        });
+        JsonNode copy = rows.deepCopy();
+        copy.forEach(row -> ((ObjectNode) row).put(name, cell.apply(row)));
         return copy;
     }
 
-    /** Each node with its runs going as one cell: {@code build#41 check#57}. */
-    private static JsonNode withRunsGoing(JsonNode nodes) {
-        if (nodes == null) {
-            return null;
-        }
-        JsonNode copy = nodes.deepCopy();
-        copy.forEach(node -> {
-            List<String> runs = new ArrayList<>();
-            node.path("running").forEach(r -> runs.add(r.path("job").asText() + "#" + r.path("runId").asText()));
-            ((ObjectNode) node).put("runsGoing", String.join(" ", runs));
-        });
-        return copy;
+    /** A node's runs going as one cell: {@code build#41 check#57}. */
+    private static String runsGoing(JsonNode node) {
+        List<String> runs = new ArrayList<>();
+        node.path("running").forEach(r -> runs.add(r.path("job").asText() + "#" + r.path("runId").asText()));
+        return String.join(" ", runs);
+    }
+
+    /** A program's jobs as one cell: {@code fetch,report}. */
+    private static String jobs(JsonNode program) {
+        List<String> jobs = new ArrayList<>();
+        program.path("jobs").forEach(j -> jobs.add(j.asText()));
+        return String.join(",", jobs);
+    }
+
+    /** The step a program is at: {@code report (2 of 2)}, or {@code all 2 done}. */
+    private static String step(JsonNode program) {
+        JsonNode jobs = program.path("jobs");
+        int step = program.path("step").asInt();
+        return step >= jobs.size() ? "all " + jobs.size() + " done"
+                : jobs.get(step).asText() + " (" + (step + 1) + " of " + jobs.size() + ")";
     }
 
     private static void args(String command, List<String> words, int count) {

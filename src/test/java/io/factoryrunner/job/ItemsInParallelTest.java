@@ -6,6 +6,7 @@ import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
 import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static io.factoryrunner.job.JobChainTest.runs;
 import static io.factoryrunner.job.JobChainTest.states;
+import static io.factoryrunner.job.JobChainTest.stopAsync;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
@@ -157,13 +158,7 @@ class ItemsInParallelTest {
             CompletableFuture<Long> run = CompletableFuture.supplyAsync(
                     () -> app.jobs().trigger("fetch", Trigger.MANUAL));
             assertThat(Gate.reached.await(30, TimeUnit.SECONDS)).isTrue();
-            CompletableFuture<Void> stopping = CompletableFuture.runAsync(() -> {
-                try {
-                    app.context().getRouteController().stopRoute("fetch", 1, TimeUnit.SECONDS);
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<Void> stopping = stopAsync(app, "fetch", 1);
             // the stop gives the held items its second, then stops the route's steps: only then are they let go,
             // so that each one's next step is refused (let go while the steps still ran, they would end their
             // chunks and have them written, as a stop that ends in time does)
@@ -218,13 +213,7 @@ class ItemsInParallelTest {
             CompletableFuture<Long> run = CompletableFuture.supplyAsync(
                     () -> app.jobs().trigger("fetch", Trigger.MANUAL));
             assertThat(Gate.reached.await(30, TimeUnit.SECONDS)).isTrue();
-            CompletableFuture<Void> stopping = CompletableFuture.runAsync(() -> {
-                try {
-                    app.context().getRouteController().stopRoute("fetch", 120, TimeUnit.SECONDS);
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<Void> stopping = stopAsync(app, "fetch", 120);
             ServiceSupport consumer = (ServiceSupport) app.context().getRoute("fetch").getConsumer();
             await().atMost(Duration.ofSeconds(30)).until(consumer::isSuspended);
 

@@ -1,8 +1,8 @@
 package io.factoryrunner.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.tuple;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
 
 import io.factoryrunner.FactoryApplication;
@@ -37,8 +37,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.apache.camel.Consumer;
-import org.assertj.core.groups.Tuple;
 import org.apache.camel.support.service.ServiceSupport;
+import org.assertj.core.groups.Tuple;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -74,6 +74,20 @@ class JobChainTest {
                 .map(r -> new State((String) r.get("item_key"), (String) r.get("item_version"),
                         (String) r.get("status"), (String) r.get("data"), ((Number) r.get("attempts")).intValue()))
                 .toList();
+    }
+
+    /**
+     * Stops a job's route on another thread, giving the exchanges under way {@code seconds} to end (Camel's graceful
+     * stop): done once the route is stopped.
+     */
+    static CompletableFuture<Void> stopAsync(FactoryApplication app, String route, int seconds) {
+        return CompletableFuture.runAsync(() -> {
+            try {
+                app.context().getRouteController().stopRoute(route, seconds, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
     }
 
     /** The job's runs in order, each as status/trigger taken/done/failed. */
@@ -203,13 +217,7 @@ class JobChainTest {
                     () -> app.jobs().trigger("build", Trigger.MANUAL));
             assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
             // stop inside the second chunk (items 3 and 4): the chunk is not committed
-            CompletableFuture<Void> stopping = CompletableFuture.runAsync(() -> {
-                try {
-                    app.context().getRouteController().stopRoute("build", 1, TimeUnit.SECONDS);
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<Void> stopping = stopAsync(app, "build", 1);
             // item-3 is let go once the stop has stopped the route's steps (after its second's grace), so that its
             // next step is refused; let go before, it would end its chunk in time and have it written
             stopping.get(20, TimeUnit.SECONDS);
@@ -259,13 +267,7 @@ class JobChainTest {
             CompletableFuture<Long> run = CompletableFuture.supplyAsync(
                     () -> app.jobs().trigger("build", Trigger.MANUAL));
             assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
-            CompletableFuture<Void> stopping = CompletableFuture.runAsync(() -> {
-                try {
-                    app.context().getRouteController().stopRoute("build", 120, TimeUnit.SECONDS);
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<Void> stopping = stopAsync(app, "build", 120);
             ServiceSupport consumer = (ServiceSupport) app.context().getRoute("build").getConsumer();
             await().atMost(Duration.ofSeconds(10)).until(consumer::isSuspended);
             Gate.release.countDown();

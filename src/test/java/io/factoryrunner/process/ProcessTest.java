@@ -110,9 +110,7 @@ class ProcessTest {
 
     /** An operator command against this factory, as a user runs it. */
     CommandRun cli(String... args) {
-        List<String> all = new ArrayList<>(List.of(args));
-        all.addAll(List.of("--home", factory.dir().toString(), "--url", base));
-        return CommandRun.execute(all.toArray(String[]::new));
+        return CommandRun.operator(factory.dir(), base, args);
     }
 
     String url(String path) {

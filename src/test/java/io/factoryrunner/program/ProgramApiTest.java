@@ -3,6 +3,7 @@ package io.factoryrunner.program;
 import static io.factoryrunner.program.ProgramApiClient.events;
 import static io.factoryrunner.program.ProgramApiClient.steps;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.factoryrunner.CommandRun;
@@ -11,8 +12,10 @@ import io.factoryrunner.testsupport.FactoryExtension;
 import io.factoryrunner.testsupport.FactoryHome;
 import io.factoryrunner.testsupport.Sql;
 import io.factoryrunner.testsupport.TestDatabase;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -125,6 +128,14 @@ class ProgramApiTest {
                         method: "check"
                     - setBody:
                         simple: "${body}|publish:${exchangeProperty.FactoryJobData[prepared]}"
+            - route:
+                id: program-held
+                from:
+                  uri: "program:held"
+                  steps:
+                    - bean:
+                        beanType: "io.factoryrunner.program.Outage"
+                        method: "hold"
             """;
 
     /**
@@ -184,11 +195,45 @@ class ProgramApiTest {
         }
     }
 
+    /**
+     * A program errored by hand (errored_at set) while its step runs is not resumed until that step has ended, with a
+     * 409 that says so; then it is, and goes on from the step after it.
+     */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_program_errored_by_hand_is_resumed_only_once_its_step_under_way_has_ended(TestDatabase db)
+            throws Exception {
+        FactoryHome home = factory.home(db).route("publish.camel.yaml", PUBLISH);
+        int port = home.withHttpServer();
+        Outage.held = new CountDownLatch(1);
+        try (var running = factory.start(home)) {
+            api = new ProgramApiClient(port, factory.dir());
+            String runId = api.submit("{\"jobs\": [\"held\", \"collect\"]}");
+            api.awaitStatus(runId, "running");
+            Sql.execute(running.dataSource(), "UPDATE program SET errored_at = CURRENT_TIMESTAMP, error_message ="
+                    + " 'stopped by hand' WHERE run_id = ?", runId);
+
+            Answer early = api.post("/api/programs/" + runId + "/resume", null);
+            assertThat(early.status()).isEqualTo(409);
+            assertThat(early.error()).isEqualTo("Program " + runId + " is errored but its step is still under way;"
+                    + " resume it once the step has ended");
+
+            Outage.held.countDown();
+            // the worker lets it go once the step has ended
+            await().atMost(Duration.ofSeconds(60)).until(() -> Sql.column(running.dataSource(),
+                    "SELECT status FROM program WHERE run_id = ?", runId).equals(List.of("errored")));
+            Answer resumed = api.post("/api/programs/" + runId + "/resume", null);
+            assertThat(resumed.status()).as(resumed.raw().body()).isEqualTo(200);
+            JsonNode finished = api.awaitStatus(runId, "finished");
+            assertThat(events(finished)).containsExactly("0:held:1:succeeded", "1:collect:1:succeeded");
+        } finally {
+            Outage.held.countDown();
+        }
+    }
+
     /** An operator command against this factory, as a user runs it. */
     private CommandRun cli(int port, String... args) {
-        List<String> all = new ArrayList<>(List.of(args));
-        all.addAll(List.of("--home", factory.dir().toString(), "--url", "http://127.0.0.1:" + port));
-        return CommandRun.execute(all.toArray(String[]::new));
+        return CommandRun.operator(factory.dir(), "http://127.0.0.1:" + port, args);
     }
 
     @ParameterizedTest
