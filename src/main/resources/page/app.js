@@ -8,7 +8,7 @@ const PAGE = 50;
 const TIMELINE = 40;
 const COUNT_LABELS = { waiting: 'wait', deferred: 'defer', claimed: 'claim', done: 'done', failed: 'fail' };
 
-const state = { me: null, jobs: [], timer: null, lists: {} };
+const state = { me: null, jobs: [], processes: [], timer: null, lists: {} };
 
 const $ = (selector, root = document) => root.querySelector(selector);
 
@@ -467,6 +467,95 @@ function openProgram(runId) {
   });
 }
 
+// ---- processes: each declared one with its latest run; its story lists its runs, a run's story its tasks
+
+// Calls again the tasks of a process run that ended in error (the API answers 409 when none is in error any more).
+function retryProcessRun(r, after) {
+  if (!canAct() || !r.failedTasks) return null;
+  return actionButton('Retry', 'Call again the ' + (r.failedTasks === 1 ? 'task' : r.failedTasks + ' tasks')
+    + ' of process ' + r.process + ' run ' + r.runId + ' (key ' + (r.key || '-') + ') that ended in error?', 'POST',
+  '/api/processes/' + enc(r.process) + '/runs/' + enc(r.runId) + '/retry', true, after);
+}
+
+const taskCounts = (r) => [el('td', { className: 'num' }, r.tasks), el('td', { className: 'num' }, r.openTasks),
+  el('td', { className: 'num' + (r.failedTasks ? ' bad' : '') }, r.failedTasks)];
+
+function renderProcesses(processes) {
+  replaceRows('#processes', processes.map((p) => {
+    const r = p.lastRun;
+    return el('tr', {
+      'data-process': p.name, 'data-status': r ? r.status : null, className: 'clickable',
+      onclick: () => openProcess(p.name),
+    },
+    el('td', null, el('strong', null, p.name)),
+    r ? [el('td', { className: 'run' }, 'run ' + r.runId), el('td', null, badge(r.status)),
+      el('td', null, r.key || '-'), el('td', null, time(r.startedAt)), el('td', { className: 'num' }, duration(r)),
+      taskCounts(r)]
+      : [el('td', { className: 'run muted' }, 'never'), el('td'), el('td'), el('td'), el('td'), el('td'), el('td'),
+        el('td')],
+    el('td', { className: 'act-col' }, r ? retryProcessRun(r) : null));
+  }));
+}
+
+function openProcess(name) {
+  openStory('Process ' + name, async () => {
+    const p = state.processes.find((x) => x.name === name) || {};
+    const runs = await api('GET', '/api/processes/' + enc(name) + '/runs?limit=' + PAGE);
+    return [
+      el('dl', { className: 'facts' }, field('start URL', p.startUrl ? el('code', null, p.startUrl) : null),
+        field('timeout', p.timeout)),
+      el('h3', null, 'Runs', runs.next ? el('span', { className: 'muted' }, ' (the latest ' + PAGE + ')') : null),
+      runs.items.length ? el('div', { className: 'scroll' }, el('table', { className: 'process-runs' },
+        el('thead', null, el('tr', null, ['Run', 'Status', 'Key', 'Requestor', 'Started', 'Duration', 'Tasks',
+          'Open', 'In error', ''].map((h) => el('th', null, h)))),
+        el('tbody', null, runs.items.map((r) => el('tr', {
+          'data-run': r.runId, 'data-status': r.status, className: 'clickable',
+          onclick: () => openProcessRun(name, r.runId),
+        },
+        el('td', { className: 'num' }, r.runId), el('td', null, badge(r.status)), el('td', null, r.key || '-'),
+        el('td', null, r.requestor || r.startedBy || '-'), el('td', null, time(r.startedAt)),
+        el('td', { className: 'num' }, duration(r)), taskCounts(r),
+        el('td', { className: 'act-col' }, retryProcessRun(r, () => openProcess(name))))))))
+        : el('p', { className: 'muted' }, 'No run yet.'),
+    ];
+  });
+}
+
+// a task's answer folded under its first characters: it holds the next activities, and may be long
+function taskOutput(output) {
+  if (blank(output)) return null;
+  const text = typeof output === 'string' ? output : JSON.stringify(output);
+  return el('details', null, el('summary', null, el('code', null, short(text, 40))),
+    el('pre', null, typeof output === 'string' ? output : JSON.stringify(output, null, 2)));
+}
+
+function openProcessRun(name, runId) {
+  openStory('Process ' + name + ', run ' + runId, async () => {
+    const answer = await api('GET', '/api/processes/' + enc(name) + '/runs/' + enc(runId));
+    const r = answer.run;
+    return [
+      el('dl', { className: 'facts' }, field('process', link(r.process, () => openProcess(r.process))),
+        field('status', [badge(r.status), ' ', retryProcessRun(r, () => openProcessRun(name, runId))]),
+        field('key', r.key), field('requestor', r.requestor), field('started by', r.startedBy),
+        field('started', time(r.startedAt)), field('duration', duration(r)),
+        field('tasks', r.tasks + ' in all, ' + r.openTasks + ' open, ' + r.failedTasks + ' in error'),
+        field('data', jsonCode(r.data))),
+      el('h3', null, 'Tasks'),
+      answer.tasks.length ? el('div', { className: 'scroll' }, el('table', { className: 'tasks' },
+        el('thead', null, el('tr', null, ['Task', 'Status', 'Attempts', 'Node', 'Scheduled', 'Started', 'Duration',
+          'HTTP', 'Error', 'Output'].map((h) => el('th', null, h)))),
+        el('tbody', null, answer.tasks.map((t) => el('tr', { 'data-task': t.name, 'data-status': t.status },
+          el('td', null, el('strong', null, t.name), t.url ? el('div', { className: 'muted' }, t.url) : null),
+          el('td', null, badge(t.status)), el('td', { className: 'num' }, t.attempts), el('td', null, t.node || '-'),
+          el('td', null, time(t.scheduledAt)), el('td', null, time(t.startedAt)),
+          el('td', { className: 'num' }, duration(t)), el('td', { className: 'num' }, t.httpStatus || ''),
+          el('td', { className: 'message bad', title: t.error || '' }, short(t.error, 200)),
+          el('td', { className: 'arguments' }, taskOutput(t.output)))))))
+        : el('p', { className: 'muted' }, 'No task yet.'),
+    ];
+  });
+}
+
 function openError(fingerprint) {
   openStory('Error ' + fingerprint.slice(0, 10), async () => {
     const answer = await api('GET', '/api/errors/' + enc(fingerprint));
@@ -495,11 +584,13 @@ async function refresh() {
     const names = Object.keys(LISTS);
     const waitForJobs = !state.jobs.length;
     const load = (which) => Promise.all(which.map((name) => loadList(name, false)));
-    const [jobs] = await Promise.all([api('GET', '/api/jobs?runs=' + TIMELINE),
-      load(waitForJobs ? names.filter((name) => !LISTS[name].byJob) : names)]);
+    const [jobs, processes] = await Promise.all([api('GET', '/api/jobs?runs=' + TIMELINE),
+      api('GET', '/api/processes'), load(waitForJobs ? names.filter((name) => !LISTS[name].byJob) : names)]);
     state.jobs = jobs.jobs;
     fillJobChoices();
     renderJobs(jobs.jobs);
+    state.processes = processes.processes;
+    renderProcesses(processes.processes);
     if (waitForJobs) await load(names.filter((name) => LISTS[name].byJob));
     $('#refreshed').textContent = 'updated ' + new Date().toLocaleTimeString();
     $('#refreshed').classList.remove('stale');

@@ -365,6 +365,62 @@ class StatusPageBrowserTest {
         assertNoConsoleError();
     }
 
+    /**
+     * The demo process's export activity fails every time: its run ends done_with_errors with export in error. The
+     * panel shows the process's latest run, its story the runs, a run's story the tasks, and Retry calls export again
+     * (which fails again, the demo's stand-in unchanged).
+     */
+    @Test
+    @Order(9)
+    void the_processes_panel_shows_each_process_s_latest_run_and_retry_calls_its_task_in_error_again()
+            throws Exception {
+        long runId = call("POST", "/api/processes/demo/start", "{\"key\": \"customer-7\", \"data\": {\"region\":"
+                + " \"APAC\"}, \"requestor\": \"page test\"}", admin).get("runId").asLong();
+        wait.until(d -> "done_with_errors".equals(processRunStatus(runId)));
+        signIn(admin);
+
+        String row = "#processes tr[data-process=demo][data-status=done_with_errors]";
+        assertThat(read(By.cssSelector(row + " td.run"), WebElement::getText)).isEqualTo("run " + runId);
+        assertThat(read(By.cssSelector(row + " td:nth-child(4)"), WebElement::getText)).isEqualTo("customer-7");
+        // four tasks, none open, one in error
+        assertThat(read(By.cssSelector(row + " td:nth-child(9)"), WebElement::getText)).isEqualTo("1");
+        wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector(row + " button[data-action=retry]")));
+        screenshot("status-page-processes.png");
+
+        click(By.cssSelector(row + " td"));
+        String run = "#story[open] table.process-runs tr[data-run='" + runId + "']";
+        assertThat(read(By.cssSelector(run + " .badge"), WebElement::getText)).isEqualTo("done_with_errors");
+        assertThat(read(By.cssSelector(run + " td:nth-child(4)"), WebElement::getText)).isEqualTo("page test");
+
+        click(By.cssSelector(run + " td"));
+        String task = "#story[open] table.tasks tr[data-task=%s]";
+        assertThat(read(By.cssSelector(task.formatted("export") + " .badge"), WebElement::getText))
+                .isEqualTo("error");
+        assertThat(read(By.cssSelector(task.formatted("export") + " td.message"), WebElement::getText))
+                .contains("demo failure");
+        assertThat(browser.findElements(By.cssSelector("#story table.tasks tr[data-task]")))
+                .extracting(r -> r.getDomAttribute("data-task") + ":" + r.getDomAttribute("data-status"))
+                .containsExactlyInAnyOrder("start:done", "score:done", "segment:done", "export:error");
+        screenshot("status-page-process-run.png");
+
+        click(By.cssSelector("#story dl.facts button[data-action=retry]"));
+        confirm("export service mended");
+
+        wait.until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector("#answer.ok"), "retried"));
+        assertThat(jdbc().queryFirst("SELECT note FROM factory_audit WHERE action = 'process-retry' AND target = ?",
+                rs -> rs.getString(1), "process demo run " + runId)).hasValue("export service mended");
+        // export was called a second time, failed again, and the run ended again
+        wait.until(d -> exportAttempts(runId) == 2 && "done_with_errors".equals(processRunStatus(runId)));
+        // opened again, the run's story shows the second call
+        browser.findElement(By.cssSelector("#story .close")).click();
+        click(By.cssSelector(row + " td"));
+        click(By.cssSelector(run + " td"));
+        assertThat(read(By.cssSelector(task.formatted("export") + " td:nth-child(3)"), WebElement::getText))
+                .isEqualTo("2");
+        browser.findElement(By.cssSelector("#story .close")).click();
+        assertNoConsoleError();
+    }
+
     @Test
     @Order(9)
     void cancelling_a_program_that_ended_meanwhile_shows_the_refusal_and_its_story_then_shows_it_ended()
@@ -401,6 +457,10 @@ class StatusPageBrowserTest {
         // a program in flight, which an operator could cancel
         String held = runId(call("POST", "/api/programs", "{\"jobs\": [\"fetch_orders\"], \"start\": false}",
                 admin));
+        // a process run with its export task in error, which an operator could call again
+        long processRun = call("POST", "/api/processes/demo/start", "{\"key\": \"customer-9\"}", admin).get("runId")
+                .asLong();
+        wait.until(d -> "done_with_errors".equals(processRunStatus(processRun)));
         signIn(viewer);
         programStatusFilter("");
 
@@ -413,8 +473,10 @@ class StatusPageBrowserTest {
         new Select(browser.findElement(By.cssSelector("#alerts .filters [name=status]"))).selectByValue("");
         wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#alerts tr[data-alert]")));
         wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector(program(held) + "[data-status=added]")));
+        wait.until(ExpectedConditions.presenceOfElementLocated(
+                By.cssSelector("#processes tr[data-process=demo][data-status=done_with_errors]")));
         // an operator sees Trigger and Pause on every job, Resolve and Redrive on the error, Resend on an alert,
-        // Cancel on a program in flight: a viewer none of them
+        // Cancel on a program in flight, Retry on the process run: a viewer none of them
         assertThat(browser.findElements(By.cssSelector("button.act"))).isEmpty();
         assertNoConsoleError();
 
@@ -517,6 +579,26 @@ class StatusPageBrowserTest {
         try {
             return jdbc().query("SELECT e.step, e.outcome FROM program_event e JOIN program p ON p.id = e.program_id"
                     + " WHERE p.run_id = ? ORDER BY e.event_id", rs -> rs.getInt(1) + ":" + rs.getString(2), runId);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The status of a process run, or null before it is written. */
+    private String processRunStatus(long runId) {
+        try {
+            return jdbc().queryFirst("SELECT status FROM process_run WHERE run_id = ?", rs -> rs.getString(1), runId)
+                    .orElse(null);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** How many times the run's export task was called. */
+    private int exportAttempts(long runId) {
+        try {
+            return jdbc().queryFirst("SELECT attempts FROM process_task WHERE run_id = ? AND name = 'export'",
+                    rs -> rs.getInt(1), runId).orElse(0);
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
