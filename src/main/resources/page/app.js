@@ -88,6 +88,13 @@ function millis(ms) {
   return Math.floor(ms / 60000) + ' m ' + Math.round((ms % 60000) / 1000) + ' s';
 }
 
+// an ISO-8601 duration as the API gives it (PT1M30S) in the page's words (1 m 30 s); anything else as it came
+function isoDuration(iso) {
+  const parts = /^PT(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?$/.exec(iso || '');
+  if (!parts) return iso;
+  return millis(Math.round(((+parts[1] || 0) * 3600 + (+parts[2] || 0) * 60 + (+parts[3] || 0)) * 1000));
+}
+
 const badge = (status) => el('span', { className: 'badge status-' + status }, status);
 const short = (text, n) => !text ? '' : text.length > n ? text.slice(0, n - 1) + '…' : text;
 const canAct = () => state.me && (state.me.role === 'operator' || state.me.role === 'admin');
@@ -503,7 +510,7 @@ function openProcess(name) {
     const runs = await api('GET', '/api/processes/' + enc(name) + '/runs?limit=' + PAGE);
     return [
       el('dl', { className: 'facts' }, field('start URL', p.startUrl ? el('code', null, p.startUrl) : null),
-        field('timeout', p.timeout)),
+        field('timeout', isoDuration(p.timeout))),
       el('h3', null, 'Runs', runs.next ? el('span', { className: 'muted' }, ' (the latest ' + PAGE + ')') : null),
       runs.items.length ? el('div', { className: 'scroll' }, el('table', { className: 'process-runs' },
         el('thead', null, el('tr', null, ['Run', 'Status', 'Key', 'Requestor', 'Started', 'Duration', 'Tasks',

@@ -391,6 +391,8 @@ class StatusPageBrowserTest {
         String run = "#story[open] table.process-runs tr[data-run='" + runId + "']";
         assertThat(read(By.cssSelector(run + " .badge"), WebElement::getText)).isEqualTo("done_with_errors");
         assertThat(read(By.cssSelector(run + " td:nth-child(4)"), WebElement::getText)).isEqualTo("page test");
+        assertThat(read(By.cssSelector("#story[open] dl.facts"), WebElement::getText))
+                .contains("/demo-api/process/start").contains("1 m 0 s");
 
         click(By.cssSelector(run + " td"));
         String task = "#story[open] table.tasks tr[data-task=%s]";
