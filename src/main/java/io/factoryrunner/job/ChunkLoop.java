@@ -1,5 +1,6 @@
 package io.factoryrunner.job;
 
+import io.factoryrunner.logging.Secrets;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
@@ -160,7 +161,7 @@ final class ChunkLoop {
                         return runWindow(runId, runStart, pool);
                     }
                     if (nextClaim == null && !takeAllowed.getAsBoolean()) {
-                        return Tally.stopped(NOT_TAKEN);
+                        return cutShort(counted, runStart);
                     }
                     // items put back during this run wait for the next one
                     JobStore.Claim claim = nextClaim != null ? join(nextClaim)
@@ -204,6 +205,22 @@ final class ChunkLoop {
 
     Tally counted() {
         return counted;
+    }
+
+    /**
+     * How a run that a stop cut short between chunks ends, once every chunk it took is written: as a run that went to
+     * its end ({@code written}) when nothing it would take waits for the job any more (the stop came after its last
+     * chunk), otherwise stopped, the items not taken waiting for the next run. When the database cannot say, stopped.
+     */
+    private Tally cutShort(Tally written, Instant runStart) {
+        try {
+            if (!store.hasWaiting(job, runStart)) {
+                return written;
+            }
+        } catch (SQLException e) {
+            LOG.warn("Job {}: cannot tell whether items wait after a stop: {}", job, Secrets.mask(e.getMessage()));
+        }
+        return Tally.stopped(NOT_TAKEN);
     }
 
     /**
@@ -381,9 +398,9 @@ final class ChunkLoop {
                 }
             }
             if (stopped) {
-                return Tally.stopped(leftClaimed > 0
-                        ? "stopped during the run; " + leftClaimed + " claimed items left for the next run"
-                        : NOT_TAKEN);
+                return leftClaimed > 0
+                        ? Tally.stopped("stopped during the run; " + leftClaimed + " claimed items left for the next run")
+                        : cutShort(counted, runStart);
             }
             return counted;
         } catch (SQLException | RuntimeException e) {
@@ -475,7 +492,7 @@ final class ChunkLoop {
         Deque<Set<StoreDialect.ItemKey>> handedItems = new ArrayDeque<>();
         boolean ahead = store.takesWhileCommitting();
         if (!takeAllowed.getAsBoolean()) {
-            return Tally.stopped(NOT_TAKEN);
+            return cutShort(total, runStart);
         }
         JobStore.OpenChunk open = store.openChunk(job, chunk, runStart, null);
         boolean stopped = false;
@@ -583,7 +600,7 @@ final class ChunkLoop {
             while (!handed.isEmpty()) {
                 total = total.plus(join(handed.pollFirst().committed));
             }
-            return stopped ? Tally.stopped(NOT_TAKEN) : total;
+            return stopped ? cutShort(total, runStart) : total;
         } finally {
             if (takingAhead != null) {
                 // the chunk taken ahead is not run: rolled back, its items are waiting again

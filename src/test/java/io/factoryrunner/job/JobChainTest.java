@@ -288,6 +288,39 @@ class JobChainTest {
         assertThat(states(ds, "build")).hasSize(6).extracting(State::attempts).containsOnly(1);
     }
 
+    /**
+     * The same stop while item-3 holds the last chunk: once it is written nothing waits for the job, and the run is
+     * recorded as one that went to its end, not as one cut short.
+     */
+    @ParameterizedTest
+    @CsvSource({"H2, chunk", "H2, claim", "POSTGRESQL, chunk", "POSTGRESQL, claim"})
+    void a_graceful_stop_during_the_last_chunk_records_a_run_that_went_to_its_end(TestDatabase db,
+            String transaction) throws Exception {
+        FactoryHome home = factory.home(db).property("job.build.transaction", transaction);
+        try (var running = factory.start(home)) {
+            var app = running.app();
+            for (int i = 1; i <= 4; i++) {
+                app.jobStore().offer("prepare", "item-" + i, "v1", "d" + i, true);
+            }
+            app.jobs().trigger("prepare", Trigger.MANUAL);
+            Gate.reset("item-3");
+            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
+                    () -> app.jobs().trigger("build", Trigger.MANUAL));
+            assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<Void> stopping = stopAsync(app, "build", 120);
+            ServiceSupport consumer = (ServiceSupport) app.context().getRoute("build").getConsumer();
+            await().atMost(Duration.ofSeconds(10)).until(consumer::isSuspended);
+            Gate.release.countDown();
+            assertThat(run.get(30, TimeUnit.SECONDS)).isPositive();
+            stopping.get(30, TimeUnit.SECONDS);
+
+            DataSource ds = app.database().dataSource();
+            assertThat(runs(ds, "build")).containsExactly("succeeded/manual 4/4/0");
+            assertThat(states(ds, "build")).hasSize(4).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"));
+            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_waiting WHERE job = 'build'")).isZero();
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void runs_left_running_by_a_dead_node_are_abandoned_at_the_next_start(TestDatabase db) throws Exception {
