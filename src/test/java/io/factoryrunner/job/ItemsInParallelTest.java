@@ -4,9 +4,11 @@ import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
 import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static io.factoryrunner.job.JobChainTest.runHeldAtGate;
 import static io.factoryrunner.job.JobChainTest.runs;
 import static io.factoryrunner.job.JobChainTest.states;
 import static io.factoryrunner.job.JobChainTest.stopAsync;
+import static io.factoryrunner.job.JobChainTest.stopGracefully;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
@@ -28,7 +30,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
-import org.apache.camel.support.service.ServiceSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -155,9 +156,7 @@ class ItemsInParallelTest {
             offer(app, 16);
             ds = app.database().dataSource();
             Gate.reset("item-01", "item-09");
-            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
-                    () -> app.jobs().trigger("fetch", Trigger.MANUAL));
-            assertThat(Gate.reached.await(30, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<Long> run = runHeldAtGate(app, "fetch");
             CompletableFuture<Void> stopping = stopAsync(app, "fetch", 1);
             // the stop gives the held items its second, then stops the route's steps: only then are they let go,
             // so that each one's next step is refused (let go while the steps still ran, they would end their
@@ -210,12 +209,8 @@ class ItemsInParallelTest {
             ds = app.database().dataSource();
             Gate.reset("item-01", "item-05");
             Gate.holdApart("item-05");
-            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
-                    () -> app.jobs().trigger("fetch", Trigger.MANUAL));
-            assertThat(Gate.reached.await(30, TimeUnit.SECONDS)).isTrue();
-            CompletableFuture<Void> stopping = stopAsync(app, "fetch", 120);
-            ServiceSupport consumer = (ServiceSupport) app.context().getRoute("fetch").getConsumer();
-            await().atMost(Duration.ofSeconds(30)).until(consumer::isSuspended);
+            CompletableFuture<Long> run = runHeldAtGate(app, "fetch");
+            CompletableFuture<Void> stopping = stopGracefully(app, "fetch", 120);
 
             // chunk 2 ends and is written while the stop waits; the window has room for chunk 3, which stays unclaimed
             Gate.letGo("item-05");

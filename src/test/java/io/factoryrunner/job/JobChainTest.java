@@ -90,6 +90,35 @@ class JobChainTest {
         });
     }
 
+    /**
+     * Triggers a run of {@code job} on another thread and answers it once one of its items is held at the gate
+     * ({@link Gate#reset}).
+     */
+    static CompletableFuture<Long> runHeldAtGate(FactoryApplication app, String job) throws InterruptedException {
+        CompletableFuture<Long> run = CompletableFuture.supplyAsync(() -> app.jobs().trigger(job, Trigger.MANUAL));
+        assertThat(Gate.reached.await(30, TimeUnit.SECONDS)).as("an item of " + job + " reached the gate").isTrue();
+        return run;
+    }
+
+    /**
+     * Stops a job's route on another thread as {@link #stopAsync} does, and answers once the route's consumer is
+     * suspended: the stop has begun and waits for the exchanges under way.
+     */
+    static CompletableFuture<Void> stopGracefully(FactoryApplication app, String route, int seconds) {
+        CompletableFuture<Void> stopping = stopAsync(app, route, seconds);
+        ServiceSupport consumer = (ServiceSupport) app.context().getRoute(route).getConsumer();
+        await().atMost(Duration.ofSeconds(30)).until(consumer::isSuspended);
+        return stopping;
+    }
+
+    /** Offers item-1 to item-{@code count} to job prepare and runs it, so that they wait for job build. */
+    private static void prepared(FactoryApplication app, int count) throws Exception {
+        for (int i = 1; i <= count; i++) {
+            app.jobStore().offer("prepare", "item-" + i, "v1", "d" + i, true);
+        }
+        app.jobs().trigger("prepare", Trigger.MANUAL);
+    }
+
     /** The job's runs in order, each as status/trigger taken/done/failed. */
     static List<String> runs(DataSource ds, String job) throws Exception {
         return Sql.rows(ds, "SELECT status, trigger_kind, items_taken, items_done, items_failed FROM job_run"
@@ -208,14 +237,9 @@ class JobChainTest {
         DataSource ds;
         try (var running = factory.start(home)) {
             var app = running.app();
-            for (int i = 1; i <= 6; i++) {
-                app.jobStore().offer("prepare", "item-" + i, "v1", "d" + i, true);
-            }
-            app.jobs().trigger("prepare", Trigger.MANUAL);
+            prepared(app, 6);
             Gate.reset("item-3");
-            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
-                    () -> app.jobs().trigger("build", Trigger.MANUAL));
-            assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<Long> run = runHeldAtGate(app, "build");
             // stop inside the second chunk (items 3 and 4): the chunk is not committed
             CompletableFuture<Void> stopping = stopAsync(app, "build", 1);
             // item-3 is let go once the stop has stopped the route's steps (after its second's grace), so that its
@@ -259,17 +283,10 @@ class JobChainTest {
         DataSource ds;
         try (var running = factory.start(home)) {
             var app = running.app();
-            for (int i = 1; i <= 6; i++) {
-                app.jobStore().offer("prepare", "item-" + i, "v1", "d" + i, true);
-            }
-            app.jobs().trigger("prepare", Trigger.MANUAL);
+            prepared(app, 6);
             Gate.reset("item-3");
-            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
-                    () -> app.jobs().trigger("build", Trigger.MANUAL));
-            assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
-            CompletableFuture<Void> stopping = stopAsync(app, "build", 120);
-            ServiceSupport consumer = (ServiceSupport) app.context().getRoute("build").getConsumer();
-            await().atMost(Duration.ofSeconds(10)).until(consumer::isSuspended);
+            CompletableFuture<Long> run = runHeldAtGate(app, "build");
+            CompletableFuture<Void> stopping = stopGracefully(app, "build", 120);
             Gate.release.countDown();
             assertThat(run.get(30, TimeUnit.SECONDS)).isPositive();
             stopping.get(30, TimeUnit.SECONDS);
@@ -299,17 +316,10 @@ class JobChainTest {
         FactoryHome home = factory.home(db).property("job.build.transaction", transaction);
         try (var running = factory.start(home)) {
             var app = running.app();
-            for (int i = 1; i <= 4; i++) {
-                app.jobStore().offer("prepare", "item-" + i, "v1", "d" + i, true);
-            }
-            app.jobs().trigger("prepare", Trigger.MANUAL);
+            prepared(app, 4);
             Gate.reset("item-3");
-            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
-                    () -> app.jobs().trigger("build", Trigger.MANUAL));
-            assertThat(Gate.reached.await(10, TimeUnit.SECONDS)).isTrue();
-            CompletableFuture<Void> stopping = stopAsync(app, "build", 120);
-            ServiceSupport consumer = (ServiceSupport) app.context().getRoute("build").getConsumer();
-            await().atMost(Duration.ofSeconds(10)).until(consumer::isSuspended);
+            CompletableFuture<Long> run = runHeldAtGate(app, "build");
+            CompletableFuture<Void> stopping = stopGracefully(app, "build", 120);
             Gate.release.countDown();
             assertThat(run.get(30, TimeUnit.SECONDS)).isPositive();
             stopping.get(30, TimeUnit.SECONDS);
