@@ -25,6 +25,9 @@
 #   JFR=             a directory: each measured pass's CPU samples and JIT compilations recorded there (bench/profile.sh)
 #   REPEAT=1         the throughput measurements made this many times in the JVM (a new server each time), the last
 #                    reported: once the JIT compilers have settled
+#   FOLLOW=off       on: every job but the first follows the one before it (follow: true), and a pass triggers the
+#                    first job only; its run starts the next job's, each taking the chunks of the one before as they
+#                    commit
 #   JAVA_OPTS=...    JVM options
 #
 #   bench/pipeline.sh NODES=2 N=50000 CHUNK=100 TX=claim

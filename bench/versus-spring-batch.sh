@@ -19,6 +19,9 @@
 #                    does) and reports the last, once the JIT compilers have settled
 #   BASELINE=        another checkout of the factory (an earlier version), built there and measured in each round
 #                    with this checkout's benchmark class; its ratio to Spring Batch and this one's to it are printed
+#   FOLLOW=off       on: every factory job but the first follows the one before it (follow: true; a pass triggers
+#                    the first job, whose run starts the next one's, each taking the chunks of the one before as they
+#                    commit); both: the factory measured both ways in every round, the following one printed apart
 #
 # Target: factory / Spring Batch hand-offs per second at least 1.5x at every chunk size.
 set -euo pipefail
@@ -32,6 +35,11 @@ TX="${TX:-claim}"
 REPEAT="${REPEAT:-1}"
 PEERS="${PEERS:-../shared/peers}"
 BASELINE="${BASELINE:-}"
+FOLLOW="${FOLLOW:-off}"
+case "$FOLLOW" in
+    on | off | both) ;;
+    *) echo "FOLLOW must be on, off or both, not '$FOLLOW'" >&2; exit 2 ;;
+esac
 
 mvn -q -B test-compile
 mvn -q -B dependency:build-classpath -Dmdep.outputFile=target/bench-classpath.txt -Dmdep.includeScope=test
@@ -53,17 +61,22 @@ mkdir -p "$OUT"
 # runs this checkout's PipelineBenchmark on the main classes given, its server as the peer's (no pg_stat_statements);
 # CHUNK FACTORY/S JVM-CPU SERVER-CPU rows
 factory_round() {
-    local name=$1 classes=$2 round=$3
+    local name=$1 classes=$2 round=$3 follow=${4:-$FOLLOW}
     java -cp "target/test-classes:$classes:$DEPS" io.factoryrunner.bench.PipelineBenchmark DB=postgresql N="$N" \
-        CHUNK="$CHUNK" TX="$TX" FLATNESS=off STATEMENTS=off REPEAT="$REPEAT" > "$OUT/$name-$round.txt"
+        CHUNK="$CHUNK" TX="$TX" FLATNESS=off STATEMENTS=off REPEAT="$REPEAT" FOLLOW="$follow" \
+        > "$OUT/$name-$round.txt"
     awk -v tx="$TX" '$1 == "PostgreSQL" && $2 == tx && NF == 8 { print $3, $4, $7, $8 }' "$OUT/$name-$round.txt" \
         | sort | tee "$OUT/$name-$round.csv"
 }
 
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq 1 "$ROUNDS"); do
-    echo "== round $round of $ROUNDS: factory (load average $(cut -d' ' -f1 /proc/loadavg))"
-    factory_round factory target/classes "$round"
+    echo "== round $round of $ROUNDS: factory$([ "$FOLLOW" = on ] && echo ", following") (load average $(cut -d' ' -f1 /proc/loadavg))"
+    factory_round factory target/classes "$round" "$([ "$FOLLOW" = both ] && echo off || echo "$FOLLOW")"
+    if [ "$FOLLOW" = both ]; then
+        echo "== round $round of $ROUNDS: factory, following (load average $(cut -d' ' -f1 /proc/loadavg))"
+        factory_round following target/classes "$round" on
+    fi
     echo "== round $round of $ROUNDS: spring batch (load average $(cut -d' ' -f1 /proc/loadavg))"
     java -cp "$PEER_CP" io.factoryrunner.bench.SpringBatchCpu N="$N" CHUNK="$CHUNK" DRIVER=rewrite REPEAT="$REPEAT" \
         > "$OUT/peer-$round.txt"
@@ -91,6 +104,18 @@ for round in $(seq 1 "$ROUNDS"); do
             "$(echo "$factory / $peer" | bc -l)" "$fjvm" "$fpg" "$sbjvm" "$sbpg"
     done
 done | tee "$OUT/rounds.txt"
+if [ "$FOLLOW" = both ]; then
+    echo
+    echo "the factory with every job but the first following the one before it: the same rounds"
+    printf '%-6s %-6s %12s %14s %8s %8s %8s %10s\n' round chunk following/s spring-batch/s ratio f-jvm f-pg /in-order
+    for round in $(seq 1 "$ROUNDS"); do
+        join "$OUT/following-$round.csv" "$OUT/peer-$round.csv" | join - "$OUT/factory-$round.csv" \
+            | while read -r chunk follow fjvm fpg peer _ _ factory _ _; do
+            printf '%-6s %-6s %12.0f %14.0f %7.2fx %8.2f %8.2f %9.2fx\n' "$round" "$chunk" "$follow" "$peer" \
+                "$(echo "$follow / $peer" | bc -l)" "$fjvm" "$fpg" "$(echo "$follow / $factory" | bc -l)"
+        done
+    done | tee "$OUT/following-rounds.txt"
+fi
 if [ -n "$BASELINE" ]; then
     echo
     echo "baseline ($BASELINE): the same rounds"
@@ -113,6 +138,13 @@ for chunk in ${CHUNK//,/ }; do
     printf ' hand-offs: factory JVM %.2f + server %.2f, Spring Batch JVM %.2f + server %.2f\n' \
         "$(median 6 "$chunk" "$OUT/rounds.txt")" "$(median 7 "$chunk" "$OUT/rounds.txt")" \
         "$(median 8 "$chunk" "$OUT/rounds.txt")" "$(median 9 "$chunk" "$OUT/rounds.txt")"
+    if [ "$FOLLOW" = both ]; then
+        printf 'chunk size %s: following, median factory / Spring Batch = %.2fx (target >= 1.5x), following / in order' \
+            "$chunk" "$(median 5 "$chunk" "$OUT/following-rounds.txt")"
+        printf ' = %.2fx; median hand-offs/s %.0f; CPU s per 10,000 hand-offs: JVM %.2f + server %.2f\n' \
+            "$(median 8 "$chunk" "$OUT/following-rounds.txt")" "$(median 3 "$chunk" "$OUT/following-rounds.txt")" \
+            "$(median 6 "$chunk" "$OUT/following-rounds.txt")" "$(median 7 "$chunk" "$OUT/following-rounds.txt")"
+    fi
     if [ -n "$BASELINE" ]; then
         printf 'chunk size %s: median baseline / Spring Batch = %.2fx, this / baseline = %.2fx; baseline CPU s per' \
             "$chunk" "$(median 5 "$chunk" "$OUT/baseline-rounds.txt")" "$(median 8 "$chunk" "$OUT/baseline-rounds.txt")"

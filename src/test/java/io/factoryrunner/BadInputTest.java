@@ -142,6 +142,26 @@ class BadInputTest {
     }
 
     @Test
+    void a_job_that_follows_no_upstream_stops_the_start_naming_the_option_and_the_route() {
+        FactoryHome home = home().route("intake.camel.yaml", """
+                - route:
+                    id: intake
+                    from:
+                      uri: "job:intake"
+                      parameters:
+                        follow: "true"
+                      steps:
+                        - log: "intake"
+                """);
+        assertThat(startFails(home).getMessage()).isEqualTo("Route 'intake' in config/routes/intake.camel.yaml: follow"
+                + " of job intake needs an upstream to follow: set upstream, or remove follow");
+        CommandRun r = validate(home);
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("Route 'intake' in config/routes/intake.camel.yaml: follow of job intake needs"
+                + " an upstream to follow");
+    }
+
+    @Test
     void malformed_yaml_names_the_file_and_line() {
         FactoryHome home = home().route("broken.camel.yaml", """
                 - route:

@@ -108,10 +108,22 @@ final class ChunkLoop {
     private volatile long seenRunning;
     /** Set once the database said another node took the run over. */
     private volatile boolean takenOver;
+    /** The job this job's runs follow ({@code follow: true}); null when they do not. */
+    private final String upstream;
+    private final Supplier<JobRegistry> registry;
+    private final BooleanSupplier paused;
+    /** Set once a run that follows its upstream found none of its runs going, and took one last time. */
+    private boolean lastLook;
+
+    /**
+     * How long a run that follows its upstream waits before it takes again when nothing has moved in this process:
+     * a run of the upstream on another node tells this one nothing.
+     */
+    static final Duration FOLLOW_LOOK = Duration.ofMillis(200);
 
     ChunkLoop(JobStore store, JobEndpoint endpoint, Clock clock, Supplier<ExecutorService> claims,
             Supplier<ExecutorService> itemPool, BooleanSupplier runAllowed, BooleanSupplier takeAllowed,
-            Duration holdCheck, ItemRunner items) {
+            BooleanSupplier paused, Duration holdCheck, ItemRunner items) {
         this.store = store;
         this.job = endpoint.getJob();
         this.chunk = endpoint.getChunkSize();
@@ -125,6 +137,9 @@ final class ChunkLoop {
         this.items = items;
         this.itemPool = itemPool;
         this.holdCheck = holdCheck;
+        this.upstream = endpoint.isFollow() ? endpoint.getUpstream() : null;
+        this.registry = () -> endpoint.getComponent().registry();
+        this.paused = paused;
     }
 
     /**
@@ -133,16 +148,63 @@ final class ChunkLoop {
      */
     Tally run(long runId) throws SQLException {
         seenRunning = System.nanoTime();
+        // a downstream job declared since the last run reads what this run finishes
+        store.ensureFeeds(job, downstream.get());
+        int reclaimed = store.reclaim(job, runId);
+        if (reclaimed > 0) {
+            LOG.info("Job {} run {}: took back {} items an earlier run left unfinished", job, runId, reclaimed);
+        }
+        Instant runStart = clock.instant();
+        Tally tally = takeAll(runId, reclaimed > 0, runStart);
+        while (tally.stopped() == null && counted.kept() == 0 && follows()) {
+            tally = takeAll(runId, false, runStart);
+        }
+        if (upstream != null && tally.stopped() == null && !takeAllowed.getAsBoolean()) {
+            // a stop while the run waited for its upstream ends it as a stop between two chunks does
+            return cutShort(tally, runStart);
+        }
+        return tally;
+    }
+
+    /**
+     * Whether a run that found nothing more to take takes again, following its upstream ({@code follow: true}): while
+     * a run of the upstream is going (on any node), once the upstream has moved here (a chunk committed, a run
+     * ended) or {@link #FOLLOW_LOOK} has gone by; once none is going, one last time, for what the upstream's last
+     * chunks left. Not once a stop has begun, nor while the job is paused.
+     */
+    private boolean follows() throws SQLException {
+        if (upstream == null) {
+            return false;
+        }
+        JobRegistry registry = this.registry.get();
+        while (takeAllowed.getAsBoolean() && runAllowed.getAsBoolean() && !paused.getAsBoolean()) {
+            // what the upstream does from here on wakes the wait below
+            long seen = registry.moves(upstream);
+            if (!store.isGoing(upstream)) {
+                boolean again = !lastLook;
+                lastLook = true;
+                return again;
+            }
+            lastLook = false;
+            try {
+                registry.awaitMove(upstream, seen, FOLLOW_LOOK);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+            seenRunning = System.nanoTime();
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Takes and runs chunks until none is left (or the run stops), after the items taken back first; answers
+     * {@link #counted} when it found nothing more to take, or why the run stopped.
+     */
+    private Tally takeAll(long runId, boolean takenBack, Instant runStart) throws SQLException {
         CompletableFuture<JobStore.Claim> nextClaim = null;
         try {
-            // a downstream job declared since the last run reads what this run finishes
-            store.ensureFeeds(job, downstream.get());
-            int reclaimed = store.reclaim(job, runId);
-            if (reclaimed > 0) {
-                LOG.info("Job {} run {}: took back {} items an earlier run left unfinished", job, runId, reclaimed);
-            }
-            boolean takenBack = reclaimed > 0;
-            Instant runStart = clock.instant();
             while (counted.kept() == 0) {
                 // the items taken back first, then chunks claimed from the inbox
                 List<JobStore.Item> taken = takenBack ? store.claimedBy(job, runId, chunk) : List.of();
@@ -278,6 +340,7 @@ final class ChunkLoop {
     private void write(long runId, Written written) throws SQLException {
         store.complete(job, runId, written.results(), written.kept());
         seenRunning = System.nanoTime();
+        registry.get().moved(job);
         counted = counted.plus(Tally.of(written.results(), written.kept()));
     }
 
@@ -663,6 +726,7 @@ final class ChunkLoop {
                 }
                 store.commitChunk(open);
                 seenRunning = System.nanoTime();
+                registry.get().moved(job);
                 return Tally.of(results, kept.size());
             } catch (SQLException | RuntimeException e) {
                 written.completeExceptionally(e);

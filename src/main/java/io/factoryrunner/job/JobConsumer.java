@@ -15,6 +15,7 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -62,6 +63,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
     private ExecutorService claims;
     /** In a cluster, looks for runs of the job on other nodes to join, and runs the joined run; null otherwise. */
     private ScheduledExecutorService joining;
+    /** The thread a run that follows the job's upstream starts on ({@code follow: true}); null otherwise. */
+    private ExecutorService following;
     /** The pool a chunk's items go through the route on, with concurrency above 1; null otherwise. */
     private ExecutorService items;
     private volatile Future<?> missedFiresChecked = CompletableFuture.completedFuture(null);
@@ -95,6 +98,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
             // each run of the job on this node has concurrency items in the route at once
             items = getEndpoint().getCamelContext().getExecutorServiceManager()
                     .newFixedThreadPool(this, "items-" + job(), getEndpoint().getConcurrency() * maxRuns);
+        }
+        if (getEndpoint().isFollow()) {
+            following = getEndpoint().getCamelContext().getExecutorServiceManager()
+                    .newSingleThreadExecutor(this, "follow-" + job());
         }
         Optional<Duration> joinEvery = joinInterval();
         if (joinEvery.isPresent()) {
@@ -161,6 +168,11 @@ public final class JobConsumer extends ScheduledPollConsumer {
             getEndpoint().getCamelContext().getExecutorServiceManager().shutdownNow(catchUp);
             catchUp = null;
         }
+        if (following != null) {
+            // a run under way that follows the upstream ends as the route stops, like a fired one
+            getEndpoint().getCamelContext().getExecutorServiceManager().shutdown(following);
+            following = null;
+        }
         if (joining != null) {
             // no more looks; a joined run under way ends as the route stops, like a fired one
             getEndpoint().getCamelContext().getExecutorServiceManager().shutdown(joining);
@@ -218,6 +230,23 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 .orElse(false);
     }
 
+    /**
+     * A run of the upstream started in this process ({@code follow: true}): starts a run of this job beside it, on
+     * the job's follow thread, unless one is going here already (it follows the upstream's new run too). Nothing is
+     * recorded when it cannot start: the job is paused, or runs of it hold every place ({@code maxRuns}).
+     */
+    void follow() {
+        ExecutorService executor = following;
+        if (executor == null || running.get() > 0 || !isRunAllowed()) {
+            return;
+        }
+        try {
+            executor.execute(() -> runOnce(Trigger.FOLLOW));
+        } catch (RejectedExecutionException stopping) {
+            // the route is stopping: no run starts
+        }
+    }
+
     /** Whether a run of this job is going in this process. */
     public boolean isRunning() {
         return running.get() > 0;
@@ -241,9 +270,11 @@ public final class JobConsumer extends ScheduledPollConsumer {
         String node = getEndpoint().getComponent().node();
         int maxRuns = getEndpoint().getMaxRuns();
         boolean join = trigger == Trigger.JOIN;
+        // a run that follows the upstream's is started by that run, not asked for: where none can start, none is
+        boolean follow = trigger == Trigger.FOLLOW;
         try {
             if (isPaused()) {
-                if (join) {
+                if (join || follow) {
                     return -1;
                 }
                 // one skipped run counts the fires of the whole pause
@@ -251,11 +282,11 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 LOG.debug("Job {} is paused (job.{}.paused); fire ignored", job(), job());
                 return -1;
             }
-            // a node joins only while it has no run of the job going
-            if (join && !running.compareAndSet(0, 1)) {
+            // a node joins, or follows the upstream, only while it has no run of the job going
+            if ((join || follow) && !running.compareAndSet(0, 1)) {
                 return -1;
             }
-            if (!join && running.incrementAndGet() > maxRuns) {
+            if (!join && !follow && running.incrementAndGet() > maxRuns) {
                 running.decrementAndGet();
                 store().recordSkipped(job(), trigger, node, JobStore.runsGoing(job(), maxRuns));
                 LOG.info("Job {}: fire skipped, {}", job(), JobStore.runsGoing(job(), maxRuns));
@@ -271,9 +302,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
                     .resolveProperty("job." + job() + ".http.response-timeout").map(String::trim)
                     .filter(v -> !v.isEmpty()).map(v -> Duration.ofMillis(TimeUtils.toMilliSeconds(v))).orElse(null);
             long runId = join ? store().joinRun(job(), node, configSnapshot(), maxRuns)
+                    : follow ? store().followRun(job(), node, configSnapshot(), maxRuns)
                     : store().startRun(job(), trigger, node, configSnapshot(), maxRuns);
             if (runId < 0) {
-                if (!join) {
+                if (!join && !follow) {
                     LOG.info("Job {}: fire skipped, {}", job(), JobStore.runsGoing(job(), maxRuns));
                     lookForSilentNode();
                 }
@@ -288,7 +320,13 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 takeOverLostRuns(runId);
             }
             started.accept(runId);
-            execute(runId, note);
+            getEndpoint().getComponent().registry().startFollowers(job());
+            try {
+                execute(runId, note);
+            } finally {
+                // the runs that follow this job look whether it is still going
+                getEndpoint().getComponent().registry().moved(job());
+            }
             return runId;
         } catch (SQLException e) {
             LOG.error("Job {}: run could not be recorded: {}", job(), Secrets.mask(e.getMessage()));
@@ -442,7 +480,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         RunStatus status;
         String summary;
         ChunkLoop loop = new ChunkLoop(store(), getEndpoint(), clock, () -> claims, () -> items,
-                this::isRunAllowed, this::takesChunks, clusterNodeTimeout().map(t -> t.dividedBy(2)).orElse(null),
+                this::isRunAllowed, this::takesChunks, this::isPaused, clusterNodeTimeout().map(t -> t.dividedBy(2)).orElse(null),
                 this::process);
         try {
             ChunkLoop.Tally tally = loop.run(runId);

@@ -49,6 +49,10 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
             + " the items run; chunk takes the items, runs them and writes their results in one transaction, for"
             + " steps that take milliseconds.")
     private String transaction = "claim";
+    @UriParam(label = "consumer", defaultValue = "false", description = "Whether the job's runs follow its upstream's:"
+            + " a run of the upstream starts one of this job, and a run of this job that finds nothing to take goes on"
+            + " while a run of the upstream is going, taking each of its chunks once committed.")
+    private boolean follow;
     @UriParam(label = "consumer", defaultValue = "text", enums = "text,json", description = "What the route gets as"
             + " an item's body: text is the item's data as it was offered or handed on; json is that data parsed"
             + " as JSON, a Map or a List, and data that is not a JSON object or array fails that item. Either way"
@@ -160,11 +164,29 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
      * too, and fail at its commit.
      */
     void checkOptions() {
+        if (follow && (upstream == null || upstream.isBlank())) {
+            throw new IllegalArgumentException("follow of job " + job + " needs an upstream to follow: set upstream,"
+                    + " or remove follow");
+        }
         if (maxRuns > 1 && isChunkTransaction()) {
             throw new IllegalArgumentException("maxRuns " + maxRuns + " of job " + job + " needs transaction claim,"
                     + " not chunk: runs that share a job's items take them through claims committed apart; set"
                     + " transaction: claim, or maxRuns: 1");
         }
+    }
+
+    public boolean isFollow() {
+        return follow;
+    }
+
+    /**
+     * Whether the job's runs follow its upstream's: a run of the upstream starting on this node starts one of this
+     * job here, and a run of this job that finds nothing to take waits for the upstream's next chunk while a run of
+     * the upstream is going (on any node), so that items go down the chain as each chunk commits instead of at the
+     * job's next fire.
+     */
+    public void setFollow(boolean follow) {
+        this.follow = follow;
     }
 
     public String getTransaction() {

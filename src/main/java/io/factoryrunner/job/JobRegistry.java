@@ -2,6 +2,7 @@ package io.factoryrunner.job;
 
 import io.factoryrunner.logging.Secrets;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -13,6 +14,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,6 +31,9 @@ public final class JobRegistry {
     private final Map<String, String> upstreams = new ConcurrentHashMap<>();
 
     private final Set<String> misfireChecked = ConcurrentHashMap.newKeySet();
+
+    /** How many times each job's runs in this process committed a chunk or ended, for the runs that follow it. */
+    private final Map<String, long[]> moves = new ConcurrentHashMap<>();
 
     /**
      * Runs whose end could not be written (the database failed), by job: written as soon as the node's heartbeat
@@ -108,6 +113,50 @@ public final class JobRegistry {
             } catch (SQLException e) {
                 LOG.warn("Job {}: the end of its last run still cannot be written ({}); tried again at its next fire",
                         job, Secrets.mask(e.getMessage()));
+            }
+        }
+    }
+
+    /** A run of {@code job} in this process committed a chunk or ended: the runs that follow it take again. */
+    void moved(String job) {
+        long[] count = moves.computeIfAbsent(job, j -> new long[1]);
+        synchronized (count) {
+            count[0]++;
+            count.notifyAll();
+        }
+    }
+
+    /** How many times {@code job} has moved in this process, for {@link #awaitMove}. */
+    long moves(String job) {
+        long[] count = moves.computeIfAbsent(job, j -> new long[1]);
+        synchronized (count) {
+            return count[0];
+        }
+    }
+
+    /**
+     * Waits until {@code job} has moved past {@code seen} (see {@link #moves}) or {@code max} has gone by; a run on
+     * another node tells nothing here, so a follower takes again after {@code max} in any case.
+     */
+    void awaitMove(String job, long seen, Duration max) throws InterruptedException {
+        long[] count = moves.computeIfAbsent(job, j -> new long[1]);
+        long deadline = System.nanoTime() + max.toNanos();
+        synchronized (count) {
+            for (long left = max.toNanos(); count[0] == seen && left > 0; left = deadline - System.nanoTime()) {
+                TimeUnit.NANOSECONDS.timedWait(count, left);
+            }
+        }
+    }
+
+    /**
+     * A run of {@code job} started in this process: each downstream job that follows it, running here and not paused,
+     * starts a run of its own beside it unless it has one going here (see {@link JobConsumer#follow}).
+     */
+    void startFollowers(String job) {
+        for (String downstream : downstreamOf(job)) {
+            JobConsumer consumer = jobs.get(downstream);
+            if (consumer != null && consumer.getEndpoint().isFollow()) {
+                consumer.follow();
             }
         }
     }

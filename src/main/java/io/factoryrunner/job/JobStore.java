@@ -116,6 +116,10 @@ public final class JobStore {
                         WHERE f.job = ?)
                    THEN 1 ELSE 0 END""";
 
+    /** Whether a run of the job is going, on any node. */
+    private static final String GOING = """
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM job_run WHERE status = 'running' AND job = ?) THEN 1 ELSE 0 END""";
+
     /** A run's status now. */
     private static final String RUN_STATUS = """
             SELECT status FROM job_run WHERE run_id = ?""";
@@ -276,6 +280,14 @@ public final class JobStore {
      * Inserts a running run when {@code room} allows it, given the nodes of the job's running runs (one per run),
      * counted under the lock of the job's head row; -1 when it does not.
      */
+    /**
+     * Starts a run that follows a run of the job's upstream, unless {@code maxRuns} runs of the job are going already
+     * (one of them follows it then): -1, and nothing recorded.
+     */
+    public long followRun(String job, String node, String config, int maxRuns) throws SQLException {
+        return openRun(job, Trigger.FOLLOW, node, config, going -> going.size() < maxRuns);
+    }
+
     private long openRun(String job, Trigger trigger, String node, String config, Predicate<List<String>> room)
             throws SQLException {
         // only the head row's insert is tried again on a lost connection: a run whose commit's answer was lost may
@@ -327,6 +339,11 @@ public final class JobStore {
      */
     public List<RunningRun> runningRuns(String job) throws SQLException {
         return jdbc.query(RUNNING_RUNS, RUNNING, job);
+    }
+
+    /** Whether a run of the job is going, on any node. */
+    public boolean isGoing(String job) throws SQLException {
+        return jdbc.queryFirst(GOING, COUNT, job).orElse(0) == 1;
     }
 
     /** Whether the run is still marked running: false once another node declared it abandoned. */

@@ -1,5 +1,7 @@
 package io.factoryrunner.bench;
 
+import static org.awaitility.Awaitility.await;
+
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
 import io.factoryrunner.FactoryApplication;
@@ -54,7 +56,9 @@ import org.slf4j.LoggerFactory;
  * the JDK's flight recorder, for {@code bench/profile.sh}; unset, nothing is recorded), {@code STATEMENTS} (off: the
  * PostgreSQL server does not time its statements with pg_stat_statements, as the Spring Batch peer's does not),
  * {@code REPEAT} (1: the throughput measurements at every chunk size are made this many times in the same JVM, each
- * on a server of its own, and the last are reported, once the JIT compilers have settled).
+ * on a server of its own, and the last are reported, once the JIT compilers have settled), {@code FOLLOW} (off; on:
+ * every job but the first follows the one before it, {@code follow: true}, and a pass triggers the first job only,
+ * whose run starts the next job's, and so on down the chain).
  */
 public final class PipelineBenchmark {
 
@@ -71,12 +75,12 @@ public final class PipelineBenchmark {
 
     record Settings(int items, int big, String db, List<Integer> chunks, int commits, int passes,
             List<String> transactions, boolean flatness, int nodes, int rounds, Path jfr, boolean statements,
-            int repeat) {
+            int repeat, boolean follow) {
 
         static Settings read(String[] args) {
             Map<String, String> values = new LinkedHashMap<>();
             for (String key : List.of("N", "BIG", "DB", "CHUNK", "COMMITS", "PASSES", "TX", "FLATNESS", "NODES",
-                    "ROUNDS", "JFR", "STATEMENTS", "REPEAT")) {
+                    "ROUNDS", "JFR", "STATEMENTS", "REPEAT", "FOLLOW")) {
                 String env = System.getenv(key);
                 if (env != null && !env.isBlank()) {
                     values.put(key, env.trim());
@@ -86,7 +90,7 @@ public final class PipelineBenchmark {
                 int eq = arg.indexOf('=');
                 if (eq < 1) {
                     throw new IllegalArgumentException("Arguments are KEY=value (N, BIG, DB, CHUNK, COMMITS, PASSES,"
-                            + " TX, FLATNESS, NODES, ROUNDS, JFR, STATEMENTS, REPEAT), not '" + arg + "'");
+                            + " TX, FLATNESS, NODES, ROUNDS, JFR, STATEMENTS, REPEAT, FOLLOW), not '" + arg + "'");
                 }
                 values.put(arg.substring(0, eq).trim().toUpperCase(Locale.ROOT), arg.substring(eq + 1).trim());
             }
@@ -105,12 +109,17 @@ public final class PipelineBenchmark {
                 }
                 transactions.add(tx.trim());
             }
+            String follow = values.getOrDefault("FOLLOW", "off");
+            if (!List.of("on", "off").contains(follow)) {
+                throw new IllegalArgumentException("FOLLOW must be on or off, not '" + follow + "'");
+            }
             Settings s = new Settings(number(values, "N", 10_000), number(values, "BIG", 1_000_000), db,
                     List.copyOf(chunks), number(values, "COMMITS", 3_000), number(values, "PASSES", 5),
                     List.copyOf(transactions), !values.getOrDefault("FLATNESS", "on").equals("off"),
                     number(values, "NODES", 1), number(values, "ROUNDS", 3),
                     values.containsKey("JFR") ? Path.of(values.get("JFR")) : null,
-                    !values.getOrDefault("STATEMENTS", "on").equals("off"), number(values, "REPEAT", 1));
+                    !values.getOrDefault("STATEMENTS", "on").equals("off"), number(values, "REPEAT", 1),
+                    follow.equals("on"));
             if (s.big() <= SMALL) {
                 throw new IllegalArgumentException("BIG must be more than " + SMALL + ", not " + s.big());
             }
@@ -167,6 +176,10 @@ public final class PipelineBenchmark {
                 + "BIG=%d, %d raw commits, %d flatness passes per size; %d CPUs, load average %s%n", settings.items(),
                 JOBS.size(), String.join(" -> ", JOBS), settings.chunks(), settings.big(), settings.commits(),
                 settings.passes(), Runtime.getRuntime().availableProcessors(), loadAverage());
+        if (settings.follow()) {
+            System.out.println("FOLLOW=on: every job but the first follows the one before it (follow: true), and a pass"
+                    + " triggers the first job only");
+        }
         PipelineBenchmark bench = new PipelineBenchmark(settings);
         List<Throughput> throughput = new ArrayList<>();
         List<Flatness> flatness = new ArrayList<>();
@@ -236,7 +249,7 @@ public final class PipelineBenchmark {
         double small;
         double big;
         try (Factory factory = Factory.start(server.home("flatness"), url, server, chunk,
-                settings.transactions().get(0))) {
+                settings.transactions().get(0), settings.follow())) {
             DataSource ds = factory.app().database().dataSource();
             prefill(ds, server, 0, SMALL);
             offer(factory, "warm-", PASS_ITEMS);
@@ -258,7 +271,7 @@ public final class PipelineBenchmark {
         System.out.printf(Locale.ROOT, "-- chunk size %d, transaction %s%n", chunk, transaction);
         String url = server.newDatabase("throughput_" + chunk + "_" + transaction + suffix);
         try (Factory factory = Factory.start(server.home("throughput-" + chunk + "-" + transaction + suffix), url,
-                server, chunk, transaction)) {
+                server, chunk, transaction, settings.follow())) {
             // a pass the JIT compiler learns from, as a factory that has run for a while has: not measured
             int warmUp = Math.max(1_000, settings.items() / 5);
             offer(factory, "warm-", warmUp);
@@ -359,8 +372,14 @@ public final class PipelineBenchmark {
         return elapsed;
     }
 
-    /** Triggers every job once, in chain order; the runs' ids. {@code perJob}, when given, receives their times. */
-    private static List<Long> runJobs(Factory factory, double[] perJob) {
+    /**
+     * Triggers every job once, in chain order; the runs' ids. {@code perJob}, when given, receives their times. With
+     * {@code FOLLOW=on}, see {@link #runFollowing}.
+     */
+    private static List<Long> runJobs(Factory factory, double[] perJob) throws SQLException {
+        if (factory.follow()) {
+            return runFollowing(factory, perJob);
+        }
         List<Long> runs = new ArrayList<>();
         long previous = System.nanoTime();
         for (int i = 0; i < JOBS.size(); i++) {
@@ -376,6 +395,60 @@ public final class PipelineBenchmark {
             runs.add(run);
         }
         return runs;
+    }
+
+    /**
+     * With {@code FOLLOW=on}: triggers the first job only; its run starts one of the next job, and so on down the
+     * chain, each taking the chunks of the one before it as they commit. Done once the last job's run has ended (it
+     * ends only after the run before it has); {@code perJob}, when given, receives how long each run went, by the
+     * database's clock.
+     */
+    private static List<Long> runFollowing(Factory factory, double[] perJob) throws SQLException {
+        DataSource ds = factory.app().database().dataSource();
+        long mark;
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT COALESCE(MAX(run_id), 0) FROM job_run")) {
+            rs.next();
+            mark = rs.getLong(1);
+        }
+        if (factory.app().jobs().trigger(JOBS.get(0), Trigger.MANUAL) < 0) {
+            throw new IllegalStateException("Job " + JOBS.get(0) + " did not run");
+        }
+        await().atMost(Duration.ofMinutes(10)).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(1))
+                .until(() -> followed(ds, mark, perJob) != null);
+        return followed(ds, mark, perJob);
+    }
+
+    /** The runs since {@code mark}, one per job in chain order, once the last job's has ended; null until then. */
+    private static List<Long> followed(DataSource ds, long mark, double[] perJob) throws SQLException {
+        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT job, run_id, status, started_at, ended_at FROM job_run WHERE run_id > ? ORDER BY run_id")) {
+            ps.setLong(1, mark);
+            Map<String, Long> runs = new LinkedHashMap<>();
+            Map<String, Double> took = new LinkedHashMap<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    if (rs.getString(3).equals("running")) {
+                        return null;
+                    }
+                    if (runs.put(rs.getString(1), rs.getLong(2)) != null) {
+                        throw new IllegalStateException("Job " + rs.getString(1) + " ran more than once");
+                    }
+                    took.put(rs.getString(1), (rs.getTimestamp(5).getTime() - rs.getTimestamp(4).getTime()) / 1e3);
+                }
+            }
+            if (!runs.keySet().containsAll(JOBS)) {
+                return null;
+            }
+            List<Long> ids = new ArrayList<>();
+            for (int i = 0; i < JOBS.size(); i++) {
+                ids.add(runs.get(JOBS.get(i)));
+                if (perJob != null) {
+                    perJob[i] = took.get(JOBS.get(i));
+                }
+            }
+            return ids;
+        }
     }
 
     /** Every run succeeded with all items done, and the last job holds every item as done. */
@@ -593,13 +666,13 @@ public final class PipelineBenchmark {
     }
 
     /** A started factory with the six-job chain, stopped when closed. */
-    record Factory(FactoryApplication app) implements AutoCloseable {
+    record Factory(FactoryApplication app, boolean follow) implements AutoCloseable {
 
-        static Factory start(Path home, String url, Server server, int chunk, String transaction)
+        static Factory start(Path home, String url, Server server, int chunk, String transaction, boolean follow)
                 throws IOException {
             Files.createDirectories(home.resolve("config/routes"));
             Files.writeString(home.resolve("config/application.properties"), jobSettings(NEVER, chunk));
-            Files.writeString(home.resolve("config/routes/pipeline.camel.yaml"), routes(transaction));
+            Files.writeString(home.resolve("config/routes/pipeline.camel.yaml"), routes(transaction, follow));
 
             Map<String, String> overrides = new LinkedHashMap<>();
             overrides.put("factory.db.url", url);
@@ -611,7 +684,7 @@ public final class PipelineBenchmark {
             overrides.put("camel.main.shutdown-timeout", "5");
             FactoryApplication app = FactoryApplication.create(home, FactoryApplication.Mode.RUN, overrides);
             app.start();
-            return new Factory(app);
+            return new Factory(app, follow);
         }
 
         @Override
@@ -632,9 +705,15 @@ public final class PipelineBenchmark {
 
     /** The six-job chain of no-op routes, each job taking what the one before it finished. */
     static String routes(String transaction) {
+        return routes(transaction, false);
+    }
+
+    /** The same, each job but the first following the one before it when {@code follow}. */
+    static String routes(String transaction, boolean follow) {
         StringBuilder routes = new StringBuilder();
         for (int i = 0; i < JOBS.size(); i++) {
-            String upstream = i == 0 ? "" : "\n        upstream: " + JOBS.get(i - 1);
+            String upstream = i == 0 ? "" : "\n        upstream: " + JOBS.get(i - 1)
+                    + (follow ? "\n        follow: \"true\"" : "");
             routes.append("""
                     - route:
                         id: %1$s

@@ -331,6 +331,71 @@ class JobChainTest {
         }
     }
 
+    /**
+     * check follows build: build's run starts one of check, which takes what each chunk of build hands on as it
+     * commits, waits while build holds item-3 at the gate, and ends once build's run has ended and nothing is left.
+     */
+    @ParameterizedTest
+    @CsvSource({"H2, chunk", "H2, claim", "POSTGRESQL, chunk", "POSTGRESQL, claim"})
+    void a_job_that_follows_its_upstream_takes_each_chunk_as_it_commits_and_ends_with_the_upstream_s_run(
+            TestDatabase db, String transaction) throws Exception {
+        FactoryHome home = factory.home(db).property("job.check.follow", "true")
+                .property("job.check.transaction", transaction);
+        try (var running = factory.start(home)) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            prepared(app, 4);
+            Gate.reset("item-3");
+            CompletableFuture<Long> build = runHeldAtGate(app, "build");
+            // build's first chunk (item-1, item-2) is committed; its second holds item-3 at the gate
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(runs(ds, "check"))
+                    .containsExactly("running/follow 2/2/0"));
+
+            Gate.release.countDown();
+            assertThat(build.get(30, TimeUnit.SECONDS)).isPositive();
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(runs(ds, "check"))
+                    .containsExactly("succeeded/follow 4/4/0"));
+            assertThat(states(ds, "check")).extracting(State::key, State::status, State::data).containsExactly(
+                    tuple("item-1", "done", "d1-prepared-built-checked"),
+                    tuple("item-2", "done", "d2-prepared-built-checked"),
+                    tuple("item-3", "done", "d3-prepared-built-checked"),
+                    tuple("item-4", "done", "d4-prepared-built-checked"));
+            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_waiting WHERE job = 'check'")).isZero();
+        }
+    }
+
+    /**
+     * A stop of check's route while its run waits for build (held at the gate) ends that run at once with what it
+     * took; the items build hands on after wait for check's next run.
+     */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_stop_while_a_run_waits_for_its_upstream_ends_it_and_leaves_the_rest_waiting(TestDatabase db)
+            throws Exception {
+        try (var running = factory.start(factory.home(db).property("job.check.follow", "true"))) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            prepared(app, 4);
+            Gate.reset("item-3");
+            CompletableFuture<Long> build = runHeldAtGate(app, "build");
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(runs(ds, "check"))
+                    .containsExactly("running/follow 2/2/0"));
+
+            // the stop gives the run 120 s, and does not wait for build, which holds item-3 until released
+            stopAsync(app, "check", 120).get(30, TimeUnit.SECONDS);
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(runs(ds, "check"))
+                    .containsExactly("succeeded/follow 2/2/0"));
+
+            Gate.release.countDown();
+            assertThat(build.get(30, TimeUnit.SECONDS)).isPositive();
+            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_waiting WHERE job = 'check'")).isEqualTo(2);
+            app.context().getRouteController().startRoute("check");
+            assertThat(app.jobs().trigger("check", Trigger.MANUAL)).isPositive();
+            assertThat(runs(ds, "check")).containsExactly("succeeded/follow 2/2/0", "succeeded/manual 2/2/0");
+            assertThat(states(ds, "check")).hasSize(4).allSatisfy(s -> assertThat(s.status()).isEqualTo("done"));
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void runs_left_running_by_a_dead_node_are_abandoned_at_the_next_start(TestDatabase db) throws Exception {

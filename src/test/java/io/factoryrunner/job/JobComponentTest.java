@@ -148,6 +148,16 @@ class JobComponentTest {
     }
 
     @Test
+    void a_job_follows_only_an_upstream_it_names() {
+        assertThat(context.getEndpoint("job:build?upstream=prepare", JobEndpoint.class).isFollow()).isFalse();
+        assertThat(context.getEndpoint("job:check?upstream=build&follow=true", JobEndpoint.class).isFollow())
+                .isTrue();
+        assertThatThrownBy(() -> context.getEndpoint("job:intake?follow=true"))
+                .isInstanceOf(ResolveEndpointFailedException.class).rootCause()
+                .hasMessage("follow of job intake needs an upstream to follow: set upstream, or remove follow");
+    }
+
+    @Test
     void endpoint_uris_name_their_job_or_program_job() {
         assertThat(JobEndpoint.jobNameOf("job:build?upstream=prepare")).contains("build");
         assertThat(JobEndpoint.jobNameOf("job://build")).contains("build");

@@ -53,6 +53,8 @@ public final class ThreeJobChain {
                   parameters:
                     upstream: build
                     cron: "{{job.check.cron}}"
+                    follow: "{{job.check.follow:false}}"
+                    transaction: "{{job.check.transaction:claim}}"
                   steps:
                     - setBody:
                         simple: "${body}-checked"
