@@ -340,7 +340,7 @@ final class ChunkLoop {
     private void write(long runId, Written written) throws SQLException {
         store.complete(job, runId, written.results(), written.kept());
         seenRunning = System.nanoTime();
-        registry.get().moved(job);
+        registry.get().handedOn(job);
         counted = counted.plus(Tally.of(written.results(), written.kept()));
     }
 
@@ -726,7 +726,7 @@ final class ChunkLoop {
                 }
                 store.commitChunk(open);
                 seenRunning = System.nanoTime();
-                registry.get().moved(job);
+                registry.get().handedOn(job);
                 return Tally.of(results, kept.size());
             } catch (SQLException | RuntimeException e) {
                 written.completeExceptionally(e);

@@ -231,9 +231,9 @@ public final class JobConsumer extends ScheduledPollConsumer {
     }
 
     /**
-     * A run of the upstream started in this process ({@code follow: true}): starts a run of this job beside it, on
-     * the job's follow thread, unless one is going here already (it follows the upstream's new run too). Nothing is
-     * recorded when it cannot start: the job is paused, or runs of it hold every place ({@code maxRuns}).
+     * A run of the upstream in this process committed a chunk ({@code follow: true}): starts a run of this job beside
+     * it, on the job's follow thread, unless one is going here already. Nothing is recorded when it cannot start: the
+     * job is paused, or runs of it hold every place ({@code maxRuns}).
      */
     void follow() {
         ExecutorService executor = following;
@@ -320,7 +320,6 @@ public final class JobConsumer extends ScheduledPollConsumer {
                 takeOverLostRuns(runId);
             }
             started.accept(runId);
-            getEndpoint().getComponent().registry().startFollowers(job());
             try {
                 execute(runId, note);
             } finally {

@@ -117,6 +117,15 @@ public final class JobRegistry {
         }
     }
 
+    /**
+     * A run of {@code job} in this process committed a chunk: the runs that follow it take again, and each downstream
+     * job that follows it and has no run going here starts one ({@link #startFollowers}).
+     */
+    void handedOn(String job) {
+        moved(job);
+        startFollowers(job);
+    }
+
     /** A run of {@code job} in this process committed a chunk or ended: the runs that follow it take again. */
     void moved(String job) {
         long[] count = moves.computeIfAbsent(job, j -> new long[1]);
@@ -149,12 +158,13 @@ public final class JobRegistry {
     }
 
     /**
-     * A run of {@code job} started in this process: each downstream job that follows it, running here and not paused,
-     * starts a run of its own beside it unless it has one going here (see {@link JobConsumer#follow}).
+     * A run of {@code job} in this process handed items on: each downstream job that follows it, running here and
+     * not paused, starts a run of its own beside it unless it has one going here (see {@link JobConsumer#follow}).
      */
     void startFollowers(String job) {
-        for (String downstream : downstreamOf(job)) {
-            JobConsumer consumer = jobs.get(downstream);
+        // at every chunk committed: the declared jobs as they stand, unsorted
+        for (Map.Entry<String, String> declared : upstreams.entrySet()) {
+            JobConsumer consumer = job.equals(declared.getValue()) ? jobs.get(declared.getKey()) : null;
             if (consumer != null && consumer.getEndpoint().isFollow()) {
                 consumer.follow();
             }
