@@ -173,29 +173,26 @@ final class ChunkLoop {
      * chunks left. Not once a stop has begun, nor while the job is paused.
      */
     private boolean follows() throws SQLException {
-        if (upstream == null) {
+        if (upstream == null || !takeAllowed.getAsBoolean() || !runAllowed.getAsBoolean() || paused.getAsBoolean()) {
             return false;
         }
         JobRegistry registry = this.registry.get();
-        while (takeAllowed.getAsBoolean() && runAllowed.getAsBoolean() && !paused.getAsBoolean()) {
-            // what the upstream does from here on wakes the wait below
-            long seen = registry.moves(upstream);
-            if (!store.isGoing(upstream)) {
-                boolean again = !lastLook;
-                lastLook = true;
-                return again;
-            }
-            lastLook = false;
-            try {
-                registry.awaitMove(upstream, seen, FOLLOW_LOOK);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
-            seenRunning = System.nanoTime();
-            return true;
+        // what the upstream does from here on wakes the wait below
+        long seen = registry.moves(upstream);
+        if (!store.isGoing(upstream)) {
+            boolean again = !lastLook;
+            lastLook = true;
+            return again;
         }
-        return false;
+        lastLook = false;
+        try {
+            registry.awaitMove(upstream, seen, FOLLOW_LOOK);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+        // the wait is not a sight of the run: after a long one, the next item asks whether the run still holds
+        return true;
     }
 
     /**

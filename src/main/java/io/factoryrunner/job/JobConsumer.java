@@ -18,6 +18,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongConsumer;
 import org.apache.camel.Exchange;
@@ -65,6 +66,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
     private ScheduledExecutorService joining;
     /** The thread a run that follows the job's upstream starts on ({@code follow: true}); null otherwise. */
     private ExecutorService following;
+    /** Set from a start of a run that follows the upstream until that run has ended (or did not start). */
+    private final AtomicBoolean followStarting = new AtomicBoolean();
     /** The pool a chunk's items go through the route on, with concurrency above 1; null otherwise. */
     private ExecutorService items;
     private volatile Future<?> missedFiresChecked = CompletableFuture.completedFuture(null);
@@ -237,13 +240,22 @@ public final class JobConsumer extends ScheduledPollConsumer {
      */
     void follow() {
         ExecutorService executor = following;
-        if (executor == null || running.get() > 0 || !isRunAllowed()) {
+        // one start at a time: the upstream's next chunks, committed before it has begun, would queue more, each to
+        // run once the one before has ended, finding nothing
+        if (executor == null || running.get() > 0 || !isRunAllowed() || !followStarting.compareAndSet(false, true)) {
             return;
         }
         try {
-            executor.execute(() -> runOnce(Trigger.FOLLOW));
+            executor.execute(() -> {
+                try {
+                    runOnce(Trigger.FOLLOW);
+                } finally {
+                    followStarting.set(false);
+                }
+            });
         } catch (RejectedExecutionException stopping) {
             // the route is stopping: no run starts
+            followStarting.set(false);
         }
     }
 
@@ -479,8 +491,8 @@ public final class JobConsumer extends ScheduledPollConsumer {
         RunStatus status;
         String summary;
         ChunkLoop loop = new ChunkLoop(store(), getEndpoint(), clock, () -> claims, () -> items,
-                this::isRunAllowed, this::takesChunks, this::isPaused, clusterNodeTimeout().map(t -> t.dividedBy(2)).orElse(null),
-                this::process);
+                this::isRunAllowed, this::takesChunks, this::isPaused,
+                clusterNodeTimeout().map(t -> t.dividedBy(2)).orElse(null), this::process);
         try {
             ChunkLoop.Tally tally = loop.run(runId);
             if (tally.stopped() != null) {

@@ -50,8 +50,8 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
             + " steps that take milliseconds.")
     private String transaction = "claim";
     @UriParam(label = "consumer", defaultValue = "false", description = "Whether the job's runs follow its upstream's:"
-            + " a run of the upstream starts one of this job, and a run of this job that finds nothing to take goes on"
-            + " while a run of the upstream is going, taking each of its chunks once committed.")
+            + " a chunk the upstream commits starts a run of this job, and a run of this job that finds nothing to take"
+            + " goes on while a run of the upstream is going, taking each of its chunks once committed.")
     private boolean follow;
     @UriParam(label = "consumer", defaultValue = "text", enums = "text,json", description = "What the route gets as"
             + " an item's body: text is the item's data as it was offered or handed on; json is that data parsed"
@@ -180,10 +180,10 @@ public final class JobEndpoint extends ScheduledPollEndpoint {
     }
 
     /**
-     * Whether the job's runs follow its upstream's: a run of the upstream starting on this node starts one of this
-     * job here, and a run of this job that finds nothing to take waits for the upstream's next chunk while a run of
-     * the upstream is going (on any node), so that items go down the chain as each chunk commits instead of at the
-     * job's next fire.
+     * Whether the job's runs follow its upstream's: a chunk a run of the upstream commits on this node starts a run
+     * of this job here (unless one is going), and a run of this job that finds nothing to take waits for the
+     * upstream's next chunk while a run of the upstream is going (on any node), so that items go down the chain as
+     * each chunk commits instead of at the job's next fire.
      */
     public void setFollow(boolean follow) {
         this.follow = follow;

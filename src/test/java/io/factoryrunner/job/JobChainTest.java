@@ -396,6 +396,36 @@ class JobChainTest {
         }
     }
 
+    /**
+     * A pause of check while its run waits for build ends that run with what it took; build's chunks committed during
+     * the pause start no run of check, and their items wait for check's next run.
+     */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_pause_ends_a_run_that_follows_its_upstream_and_starts_no_other(TestDatabase db) throws Exception {
+        try (var running = factory.start(factory.home(db).property("job.check.follow", "true"))) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            prepared(app, 4);
+            Gate.reset("item-3");
+            CompletableFuture<Long> build = runHeldAtGate(app, "build");
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(runs(ds, "check"))
+                    .containsExactly("running/follow 2/2/0"));
+
+            app.configTable().set("job.check.paused", "true", false, "maintenance", "test");
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(runs(ds, "check"))
+                    .containsExactly("succeeded/follow 2/2/0"));
+            Gate.release.countDown();
+            assertThat(build.get(30, TimeUnit.SECONDS)).isPositive();
+
+            app.configTable().set("job.check.paused", "false", false, null, "test");
+            await().atMost(Duration.ofSeconds(10)).until(() -> app.context().getPropertiesComponent()
+                    .resolveProperty("job.check.paused").orElse("").equals("false"));
+            assertThat(app.jobs().trigger("check", Trigger.MANUAL)).isPositive();
+            assertThat(runs(ds, "check")).containsExactly("succeeded/follow 2/2/0", "succeeded/manual 2/2/0");
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(TestDatabase.class)
     void runs_left_running_by_a_dead_node_are_abandoned_at_the_next_start(TestDatabase db) throws Exception {
