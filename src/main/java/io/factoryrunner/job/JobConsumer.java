@@ -105,6 +105,7 @@ public final class JobConsumer extends ScheduledPollConsumer {
         if (getEndpoint().isFollow()) {
             following = getEndpoint().getCamelContext().getExecutorServiceManager()
                     .newSingleThreadExecutor(this, "follow-" + job());
+            followStarting.set(false);
         }
         Optional<Duration> joinEvery = joinInterval();
         if (joinEvery.isPresent()) {
@@ -248,7 +249,10 @@ public final class JobConsumer extends ScheduledPollConsumer {
         try {
             executor.execute(() -> {
                 try {
-                    runOnce(Trigger.FOLLOW);
+                    // a start that waited while the route stopped starts nothing
+                    if (isRunAllowed()) {
+                        runOnce(Trigger.FOLLOW);
+                    }
                 } finally {
                     followStarting.set(false);
                 }

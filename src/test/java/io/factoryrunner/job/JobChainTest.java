@@ -332,6 +332,20 @@ class JobChainTest {
     }
 
     /**
+     * Starts build's run over item-1 to item-4 with item-3 held at the gate, and answers it once check, following
+     * build, has taken what build's first chunk (item-1, item-2) handed on and waits for more.
+     */
+    private static CompletableFuture<Long> buildHeldWhileCheckFollows(FactoryApplication app) throws Exception {
+        DataSource ds = app.database().dataSource();
+        prepared(app, 4);
+        Gate.reset("item-3");
+        CompletableFuture<Long> build = runHeldAtGate(app, "build");
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(runs(ds, "check"))
+                .containsExactly("running/follow 2/2/0"));
+        return build;
+    }
+
+    /**
      * check follows build: build's run starts one of check, which takes what each chunk of build hands on as it
      * commits, waits while build holds item-3 at the gate, and ends once build's run has ended and nothing is left.
      */
@@ -344,12 +358,7 @@ class JobChainTest {
         try (var running = factory.start(home)) {
             var app = running.app();
             DataSource ds = app.database().dataSource();
-            prepared(app, 4);
-            Gate.reset("item-3");
-            CompletableFuture<Long> build = runHeldAtGate(app, "build");
-            // build's first chunk (item-1, item-2) is committed; its second holds item-3 at the gate
-            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(runs(ds, "check"))
-                    .containsExactly("running/follow 2/2/0"));
+            CompletableFuture<Long> build = buildHeldWhileCheckFollows(app);
 
             Gate.release.countDown();
             assertThat(build.get(30, TimeUnit.SECONDS)).isPositive();
@@ -375,11 +384,7 @@ class JobChainTest {
         try (var running = factory.start(factory.home(db).property("job.check.follow", "true"))) {
             var app = running.app();
             DataSource ds = app.database().dataSource();
-            prepared(app, 4);
-            Gate.reset("item-3");
-            CompletableFuture<Long> build = runHeldAtGate(app, "build");
-            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(runs(ds, "check"))
-                    .containsExactly("running/follow 2/2/0"));
+            CompletableFuture<Long> build = buildHeldWhileCheckFollows(app);
 
             // the stop gives the run 120 s, and does not wait for build, which holds item-3 until released
             stopAsync(app, "check", 120).get(30, TimeUnit.SECONDS);
@@ -406,11 +411,7 @@ class JobChainTest {
         try (var running = factory.start(factory.home(db).property("job.check.follow", "true"))) {
             var app = running.app();
             DataSource ds = app.database().dataSource();
-            prepared(app, 4);
-            Gate.reset("item-3");
-            CompletableFuture<Long> build = runHeldAtGate(app, "build");
-            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(runs(ds, "check"))
-                    .containsExactly("running/follow 2/2/0"));
+            CompletableFuture<Long> build = buildHeldWhileCheckFollows(app);
 
             app.configTable().set("job.check.paused", "true", false, "maintenance", "test");
             await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(runs(ds, "check"))
