@@ -167,7 +167,10 @@ public final class ErrorRecorder implements FailureRecorder {
      * not fail, the factory stopped. Marks the exchange {@link #INTERRUPTED} when so.
      */
     private static boolean cutOffByStop(Exchange exchange, Throwable error) {
-        if (!isInterruption(error) || !isStopping(exchange)) {
+        // a stop that begins before the error handler has decided on a retry makes it refuse the retry and end the
+        // item with the failure of its last attempt, without asking the retry policy: a transient failure met while
+        // stopping is one the stop cut off, as a retry wait it interrupts is
+        if (!(isInterruption(error) || ErrorClassifier.isTransient(error)) || !isStopping(exchange)) {
             return false;
         }
         exchange.setProperty(INTERRUPTED, true);

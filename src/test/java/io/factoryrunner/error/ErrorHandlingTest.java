@@ -776,6 +776,40 @@ class ErrorHandlingTest {
         return ((Timestamp) timestamp).toInstant();
     }
 
+    /**
+     * A stop that begins while a call is under way, whose answer is then a 503: the error handler refuses the retry
+     * the stop came before, and the item is left for the next run, with no error recorded.
+     */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void a_stop_during_a_call_that_then_fails_transiently_leaves_the_item_for_the_next_run(TestDatabase db)
+            throws Exception {
+        api.stubFor(get(urlPathMatching("/api/items/.*")).willReturn(aResponse().withStatus(503)
+                .withFixedDelay(1_500)));
+        FactoryHome home = home(db);
+        try (var running = start(home)) {
+            var app = running.app();
+            app.jobStore().offer("call", "item-1", "v1", "go", true);
+            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
+                    () -> app.jobs().trigger("call", Trigger.MANUAL));
+            await().atMost(Duration.ofSeconds(20))
+                    .until(() -> api.findAll(getRequestedFor(urlPathMatching("/api/items/item-1"))).size() == 1);
+            app.stop();
+            run.get(30, TimeUnit.SECONDS);
+        }
+        api.resetAll();
+        answer(200);
+        try (var running = start(home)) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
+            app.jobs().trigger("call", Trigger.MANUAL);
+            assertThat(rows(ds, "SELECT status FROM job_state WHERE job = 'call'")).singleElement()
+                    .satisfies(r -> assertThat(r.get("status")).isEqualTo("done"));
+            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
+        }
+    }
+
     @Test
     void a_call_that_timed_out_is_recorded_and_mailed_with_its_method_and_url() throws Exception {
         api.stubFor(get(urlPathMatching("/api/items/.*")).willReturn(aResponse().withStatus(200)
