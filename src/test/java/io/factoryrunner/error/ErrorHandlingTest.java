@@ -696,12 +696,17 @@ class ErrorHandlingTest {
     @EnumSource(TestDatabase.class)
     void a_stop_during_a_retry_wait_leaves_the_item_for_the_next_run(TestDatabase db) throws Exception {
         answer(503);
-        FactoryHome home = home(db).property("factory.retry.initial-delay", "1m")
-                .property("factory.retry.max-delay", "1m");
-        DataSource ds;
+        stopDuringTheFirstCallThenRunAgain(home(db).property("factory.retry.initial-delay", "1m")
+                .property("factory.retry.max-delay", "1m"));
+    }
+
+    /**
+     * Offers item-1 to job call and stops the factory once the API has its first call for it; then, with the API
+     * answering 200, starts the factory again: no error was recorded, and the next run does the item.
+     */
+    private void stopDuringTheFirstCallThenRunAgain(FactoryHome home) throws Exception {
         try (var running = start(home)) {
             var app = running.app();
-            ds = app.database().dataSource();
             app.jobStore().offer("call", "item-1", "v1", "go", true);
             CompletableFuture<Long> run = CompletableFuture.supplyAsync(
                     () -> app.jobs().trigger("call", Trigger.MANUAL));
@@ -714,7 +719,7 @@ class ErrorHandlingTest {
         answer(200);
         try (var running = start(home)) {
             var app = running.app();
-            ds = app.database().dataSource();
+            DataSource ds = app.database().dataSource();
             assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
             app.jobs().trigger("call", Trigger.MANUAL);
             assertThat(rows(ds, "SELECT status FROM job_state WHERE job = 'call'")).singleElement()
@@ -786,28 +791,7 @@ class ErrorHandlingTest {
             throws Exception {
         api.stubFor(get(urlPathMatching("/api/items/.*")).willReturn(aResponse().withStatus(503)
                 .withFixedDelay(1_500)));
-        FactoryHome home = home(db);
-        try (var running = start(home)) {
-            var app = running.app();
-            app.jobStore().offer("call", "item-1", "v1", "go", true);
-            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
-                    () -> app.jobs().trigger("call", Trigger.MANUAL));
-            await().atMost(Duration.ofSeconds(20))
-                    .until(() -> api.findAll(getRequestedFor(urlPathMatching("/api/items/item-1"))).size() == 1);
-            app.stop();
-            run.get(30, TimeUnit.SECONDS);
-        }
-        api.resetAll();
-        answer(200);
-        try (var running = start(home)) {
-            var app = running.app();
-            DataSource ds = app.database().dataSource();
-            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
-            app.jobs().trigger("call", Trigger.MANUAL);
-            assertThat(rows(ds, "SELECT status FROM job_state WHERE job = 'call'")).singleElement()
-                    .satisfies(r -> assertThat(r.get("status")).isEqualTo("done"));
-            assertThat(count(ds, "SELECT COUNT(*) FROM factory_error")).isZero();
-        }
+        stopDuringTheFirstCallThenRunAgain(home(db));
     }
 
     @Test

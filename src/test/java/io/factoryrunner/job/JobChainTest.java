@@ -111,6 +111,20 @@ class JobChainTest {
         return stopping;
     }
 
+    /**
+     * Puts item-1 to item-{@code count} before build, runs build with item-3 held at the gate, stops build's route
+     * gracefully (120 s) once the stop has begun, lets item-3 go, and waits for the run and the stop to end.
+     */
+    private static void stopBuildWhileItem3IsHeld(FactoryApplication app, int count) throws Exception {
+        prepared(app, count);
+        Gate.reset("item-3");
+        CompletableFuture<Long> run = runHeldAtGate(app, "build");
+        CompletableFuture<Void> stopping = stopGracefully(app, "build", 120);
+        Gate.release.countDown();
+        assertThat(run.get(30, TimeUnit.SECONDS)).isPositive();
+        stopping.get(30, TimeUnit.SECONDS);
+    }
+
     /** Offers item-1 to item-{@code count} to job prepare and runs it, so that they wait for job build. */
     private static void prepared(FactoryApplication app, int count) throws Exception {
         for (int i = 1; i <= count; i++) {
@@ -283,13 +297,7 @@ class JobChainTest {
         DataSource ds;
         try (var running = factory.start(home)) {
             var app = running.app();
-            prepared(app, 6);
-            Gate.reset("item-3");
-            CompletableFuture<Long> run = runHeldAtGate(app, "build");
-            CompletableFuture<Void> stopping = stopGracefully(app, "build", 120);
-            Gate.release.countDown();
-            assertThat(run.get(30, TimeUnit.SECONDS)).isPositive();
-            stopping.get(30, TimeUnit.SECONDS);
+            stopBuildWhileItem3IsHeld(app, 6);
 
             ds = app.database().dataSource();
             assertThat(runs(ds, "build")).containsExactly("abandoned/manual 4/4/0");
@@ -316,13 +324,7 @@ class JobChainTest {
         FactoryHome home = factory.home(db).property("job.build.transaction", transaction);
         try (var running = factory.start(home)) {
             var app = running.app();
-            prepared(app, 4);
-            Gate.reset("item-3");
-            CompletableFuture<Long> run = runHeldAtGate(app, "build");
-            CompletableFuture<Void> stopping = stopGracefully(app, "build", 120);
-            Gate.release.countDown();
-            assertThat(run.get(30, TimeUnit.SECONDS)).isPositive();
-            stopping.get(30, TimeUnit.SECONDS);
+            stopBuildWhileItem3IsHeld(app, 4);
 
             DataSource ds = app.database().dataSource();
             assertThat(runs(ds, "build")).containsExactly("succeeded/manual 4/4/0");
