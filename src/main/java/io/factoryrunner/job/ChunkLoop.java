@@ -206,7 +206,14 @@ final class ChunkLoop {
                 // the items taken back first, then chunks claimed from the inbox
                 List<JobStore.Item> taken = takenBack ? store.claimedBy(job, runId, chunk) : List.of();
                 if (taken.isEmpty() && chunkTransaction) {
-                    Tally chunks = runChunks(runId, runStart);
+                    JobRegistry jobs = registry.get();
+                    jobs.chunkRunStarted();
+                    Tally chunks;
+                    try {
+                        chunks = runChunks(runId, runStart, jobs);
+                    } finally {
+                        jobs.chunkRunEnded();
+                    }
                     if (chunks.stopped() != null) {
                         return chunks;
                     }
@@ -537,12 +544,13 @@ final class ChunkLoop {
      * the next one is written on another (its write waits in the database for the commit before it, and goes on as
      * soon as that one lands, without a round trip to this node), the next one's items run, and the one after is
      * taken on a claim thread meanwhile, so that the database takes and writes while the route runs. A chunk commits
-     * only once the chunk before it has: should that one fail, the chunks after it are rolled back. Stops at the
-     * first chunk whose failures could not be recorded.
-     * When the run stops midway, the chunk being run (and the one taken ahead) is rolled back and its items are
+     * only once the chunk before it has: should that one fail, the chunks after it are rolled back. That is while the
+     * chunk runs of this process leave room for it ({@link JobRegistry#roomToWorkAhead}); otherwise each chunk is
+     * taken, run, written and committed in turn on this thread. Stops at the first chunk whose failures could not be
+     * recorded. When the run stops midway, the chunk being run (and the one taken ahead) is rolled back and its items are
      * waiting again.
      */
-    private Tally runChunks(long runId, Instant runStart) throws SQLException {
+    private Tally runChunks(long runId, Instant runStart, JobRegistry jobs) throws SQLException {
         Tally total = Tally.NONE;
         // the chunks handed on whose commit has not been counted yet, oldest first
         Deque<Handed> handed = new ArrayDeque<>();
@@ -550,7 +558,6 @@ final class ChunkLoop {
         // the items of the last three chunks handed on (as many as may not have committed when a chunk is taken): a
         // chunk taken before they committed does not see them in the database
         Deque<Set<StoreDialect.ItemKey>> handedItems = new ArrayDeque<>();
-        boolean ahead = store.takesWhileCommitting();
         if (!takeAllowed.getAsBoolean()) {
             return cutShort(total, runStart);
         }
@@ -558,6 +565,11 @@ final class ChunkLoop {
         boolean stopped = false;
         try {
             while (true) {
+                // whether this chunk is committed on the claim thread, and the next one taken there meanwhile (where
+                // the store can take while a chunk commits), or both done in turn on this thread: chosen at each
+                // chunk, as other runs of this process begin and end
+                boolean roomAhead = jobs.roomToWorkAhead();
+                boolean ahead = roomAhead && store.takesWhileCommitting();
                 boolean handedOver = false;
                 try {
                     if (open.taken() == 0) {
@@ -618,7 +630,7 @@ final class ChunkLoop {
                     while (handed.size() > (ahead ? 1 : 0)) {
                         total = total.plus(join(handed.pollFirst().committed));
                     }
-                    handed.addLast(commitAhead(open, runId, results, kept, before));
+                    handed.addLast(commitAhead(open, runId, results, kept, before, roomAhead));
                     handedItems.addLast(toRun.stream().map(StoreDialect.ItemKey::of)
                             .collect(Collectors.toUnmodifiableSet()));
                     if (handedItems.size() > 3) {
@@ -707,12 +719,12 @@ final class ChunkLoop {
     }
 
     /**
-     * Writes and commits a chunk on the claim thread, or on this one when the route is stopping; closes it either
-     * way. Once written, the chunk commits only after the chunk before it ({@code before}) has: should that one fail,
-     * this one is rolled back.
+     * Writes and commits a chunk on the claim thread when {@code elsewhere}, otherwise (or when the route is stopping)
+     * on this one; closes it either way. Once written, the chunk commits only after the chunk before it ({@code
+     * before}) has: should that one fail, this one is rolled back.
      */
     private Handed commitAhead(JobStore.OpenChunk open, long runId, List<JobStore.Result> results,
-            List<JobStore.Item> kept, CompletableFuture<Tally> before) {
+            List<JobStore.Item> kept, CompletableFuture<Tally> before, boolean elsewhere) {
         CompletableFuture<Void> written = new CompletableFuture<>();
         Supplier<Tally> commit = () -> {
             try (open) {
@@ -730,7 +742,7 @@ final class ChunkLoop {
                 throw e instanceof SQLException ? new CompletionException(e) : (RuntimeException) e;
             }
         };
-        ExecutorService executor = claims.get();
+        ExecutorService executor = elsewhere ? claims.get() : null;
         if (executor != null) {
             try {
                 return new Handed(written, CompletableFuture.supplyAsync(commit, executor));

@@ -15,6 +15,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,6 +35,12 @@ public final class JobRegistry {
 
     /** How many times each job's runs in this process committed a chunk or ended, for the runs that follow it. */
     private final Map<String, long[]> moves = new ConcurrentHashMap<>();
+
+    /** The runs in this process going through their chunks one transaction per chunk ({@code transaction: chunk}). */
+    private final AtomicInteger chunkRuns = new AtomicInteger();
+
+    /** The cores the chunk runs of this process share (the JVM's available processors). */
+    private volatile int cores = Runtime.getRuntime().availableProcessors();
 
     /**
      * Runs whose end could not be written (the database failed), by job: written as soon as the node's heartbeat
@@ -133,6 +140,32 @@ public final class JobRegistry {
             count[0]++;
             count.notifyAll();
         }
+    }
+
+    /** A run of this process begins going through its chunks, one transaction each; {@link #chunkRunEnded} ends it. */
+    void chunkRunStarted() {
+        chunkRuns.incrementAndGet();
+    }
+
+    void chunkRunEnded() {
+        chunkRuns.decrementAndGet();
+    }
+
+    /**
+     * Whether a chunk run may work ahead: take its next chunk and commit the one before on another thread (and
+     * connection) while its items run. Working ahead keeps about two cores busy for one run (the run's thread and its
+     * helper's, each with the database's work for it); it pays while the chunk runs going in this process leave that
+     * much room. With every core busy with other runs (jobs that follow each other run at once) the hand-offs between
+     * threads cost more than the overlap gains: on two cores, six jobs following each other moved 7% to 14% more
+     * items a second taking, running, writing and committing each chunk in turn on the run's own thread.
+     */
+    boolean roomToWorkAhead() {
+        return chunkRuns.get() * 2 <= cores;
+    }
+
+    /** For tests: the cores the chunk runs share, whatever this machine has. */
+    void sharedCores(int cores) {
+        this.cores = cores;
     }
 
     /** How many times {@code job} has moved in this process, for {@link #awaitMove}. */

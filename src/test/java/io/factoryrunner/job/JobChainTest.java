@@ -376,6 +376,38 @@ class JobChainTest {
     }
 
     /**
+     * build and check go one transaction per chunk, check following build, in a factory whose runs share two cores:
+     * build's run works ahead while it goes alone, and goes chunk by chunk on its own thread while check's run goes
+     * beside it (check's likewise), switching as the other's run begins and ends. Every item is handed on once.
+     */
+    @ParameterizedTest
+    @EnumSource(TestDatabase.class)
+    void chunk_runs_sharing_the_cores_switch_between_working_ahead_and_not_and_hand_every_item_on_once(
+            TestDatabase db) throws Exception {
+        FactoryHome home = factory.home(db).property("job.build.transaction", "chunk")
+                .property("job.build.chunk-size", "10").property("job.check.transaction", "chunk")
+                .property("job.check.chunk-size", "10").property("job.check.follow", "true");
+        try (var running = factory.start(home)) {
+            var app = running.app();
+            DataSource ds = app.database().dataSource();
+            app.jobs().sharedCores(2);
+            prepared(app, 400);
+
+            assertThat(app.jobs().trigger("build", Trigger.MANUAL)).isPositive();
+            assertThat(runs(ds, "build")).containsExactly("succeeded/manual 400/400/0");
+            await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(runs(ds, "check"))
+                    .containsExactly("succeeded/follow 400/400/0"));
+            List<State> checked = states(ds, "check");
+            assertThat(checked).hasSize(400).allSatisfy(s -> {
+                assertThat(s.status()).isEqualTo("done");
+                assertThat(s.data()).isEqualTo("d" + s.key().substring("item-".length()) + "-prepared-built-checked");
+                assertThat(s.attempts()).isEqualTo(1);
+            });
+            assertThat(Sql.count(ds, "SELECT COUNT(*) FROM job_waiting WHERE job IN ('build', 'check')")).isZero();
+        }
+    }
+
+    /**
      * A stop of check's route while its run waits for build (held at the gate) ends that run at once with what it
      * took; the items build hands on after wait for check's next run.
      */

@@ -28,4 +28,23 @@ class JobRegistryTest {
 
         assertThat(jobs.inChainOrder()).containsExactly("start", "a", "b");
     }
+
+    @Test
+    void a_chunk_run_works_ahead_only_while_the_chunk_runs_going_leave_two_cores_each() {
+        JobRegistry jobs = new JobRegistry();
+        jobs.sharedCores(4);
+        assertThat(jobs.roomToWorkAhead()).isTrue();
+        jobs.chunkRunStarted();
+        jobs.chunkRunStarted();
+        assertThat(jobs.roomToWorkAhead()).as("two runs on four cores").isTrue();
+        jobs.chunkRunStarted();
+        assertThat(jobs.roomToWorkAhead()).as("three runs on four cores").isFalse();
+        jobs.chunkRunEnded();
+        assertThat(jobs.roomToWorkAhead()).as("one of them ended").isTrue();
+
+        jobs.sharedCores(2);
+        assertThat(jobs.roomToWorkAhead()).as("two runs on two cores").isFalse();
+        jobs.chunkRunEnded();
+        assertThat(jobs.roomToWorkAhead()).as("one run on two cores").isTrue();
+    }
 }

@@ -55,6 +55,7 @@ public final class ThreeJobChain {
                     cron: "{{job.check.cron}}"
                     follow: "{{job.check.follow:false}}"
                     transaction: "{{job.check.transaction:claim}}"
+                    chunkSize: "{{job.check.chunk-size:100}}"
                   steps:
                     - setBody:
                         simple: "${body}-checked"
