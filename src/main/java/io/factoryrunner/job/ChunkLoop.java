@@ -547,8 +547,8 @@ final class ChunkLoop {
      * only once the chunk before it has: should that one fail, the chunks after it are rolled back. That is while the
      * chunk runs of this process leave room for it ({@link JobRegistry#roomToWorkAhead}); otherwise each chunk is
      * taken, run, written and committed in turn on this thread. Stops at the first chunk whose failures could not be
-     * recorded. When the run stops midway, the chunk being run (and the one taken ahead) is rolled back and its items are
-     * waiting again.
+     * recorded. When the run stops midway, the chunk being run (and the one taken ahead) is rolled back and its items
+     * are waiting again.
      */
     private Tally runChunks(long runId, Instant runStart, JobRegistry jobs) throws SQLException {
         Tally total = Tally.NONE;

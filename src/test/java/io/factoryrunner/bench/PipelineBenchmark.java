@@ -1,6 +1,5 @@
 package io.factoryrunner.bench;
 
-
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
 import io.factoryrunner.FactoryApplication;
